@@ -1,0 +1,111 @@
+// Dump containers.
+//
+// A Format turns a ByteSource into physical memory plus what the dump says
+// about the machine (arch, paging scheme, page-table root).  Formats are rows
+// in a table of probe functions, tried in order:
+//   - a probe returns nullptr when the bytes are not its format;
+//   - it throws kvm::Error when they are its format but broken (truncated,
+//     impossible sizes), so "truncated kcore" is never reported as
+//     "unknown format" (libkdumpfile's three-way probe).
+#pragma once
+
+#include <kvm/arch.h>
+#include <kvm/bytes.h>
+#include <kvm/io.h>
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace kvm {
+
+// A run of physical memory stored contiguously in the source.
+struct PhysRun {
+    std::uint64_t pa = 0;
+    std::uint64_t size = 0;
+    std::uint64_t offset = 0;  // byte offset in the source
+};
+
+// Sorted, non-overlapping runs with binary-search lookup.
+class PhysMap {
+public:
+    PhysMap() = default;
+    // Validates: no zero-size run, no overflow, no overlap in pa, every run
+    // inside a source of `source_size` bytes.  Violations throw corrupt.
+    PhysMap(std::vector<PhysRun> runs, std::uint64_t source_size);
+
+    // The run containing `pa`, or nullptr.
+    const PhysRun* find(std::uint64_t pa) const;
+    std::span<const PhysRun> runs() const noexcept { return runs_; }
+    std::uint64_t total_size() const noexcept { return total_; }
+
+private:
+    std::vector<PhysRun> runs_;  // sorted by pa
+    std::uint64_t total_ = 0;
+};
+
+// A virtual range whose physical address is known without a walk
+// (ELF vmcore PT_LOAD vaddrs, a Linux kernel image at phys_base).
+struct LinearRange {
+    std::uint64_t va = 0;
+    std::uint64_t size = 0;
+    std::uint64_t pa = 0;
+};
+
+// What a dump says about the machine that wrote it.
+struct MachineState {
+    const ArchInfo* arch = nullptr;
+    std::string os;                   // "netbsd", "linux"
+    std::string translator;           // paging scheme, a row of all_translators()
+    std::uint64_t pt_root = 0;        // physical address of the top-level table
+    std::vector<LinearRange> linear;  // consulted before the page-table walk
+    std::map<std::string, std::string> info;  // format-specific facts (VMCOREINFO keys, ...)
+};
+
+class Format {
+public:
+    virtual ~Format() = default;
+    virtual std::string_view name() const = 0;  // "netbsd-kcore", "netbsd-dumpdev", ...
+    virtual const MachineState& machine() const = 0;
+    // Reads out.size() bytes of physical memory starting at `pa`, crossing
+    // runs as needed.  Memory that is not in the dump throws a fault naming
+    // the first missing physical address.
+    virtual void read_phys(std::uint64_t pa, MutableByteSpan out) const = 0;
+    // The physical ranges present (pa, size; offset is meaningful only for
+    // formats that store memory uncompressed).
+    virtual std::vector<PhysRun> phys_ranges() const = 0;
+    // File offset of `pa` for formats that store it raw; nullopt otherwise
+    // (compressed pages, or not in the dump).
+    virtual std::optional<std::uint64_t> phys_to_offset(std::uint64_t pa) const = 0;
+    virtual const ByteSource& source() const = 0;
+    virtual ByteSource& source() = 0;
+};
+
+struct ProbeOptions {
+    // NetBSD raw dump device: start of the dump in 512-byte blocks.  When
+    // absent, the device is scanned for a valid header.
+    std::optional<std::uint64_t> dumplo_blocks;
+};
+
+struct FormatInfo {
+    std::string_view name;
+    std::unique_ptr<Format> (*probe)(std::shared_ptr<ByteSource> source, const ProbeOptions& options);
+};
+
+std::span<const FormatInfo> all_formats();
+
+// Tries every format in order.  Throws ErrorKind::format "<name>: not a
+// recognised dump (tried: ...)" when none accepts, and passes through the
+// corrupt error of the first format that recognised but rejected it.
+std::unique_ptr<Format> open_format(std::shared_ptr<ByteSource> source, const ProbeOptions& options = {});
+
+// Shared helper for raw formats: read `out` from `source` through `map`.
+void read_phys_through_map(const PhysMap& map, const ByteSource& source, std::uint64_t pa,
+                           MutableByteSpan out);
+
+}  // namespace kvm

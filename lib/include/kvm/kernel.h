@@ -1,0 +1,99 @@
+// Kernel: an opened dump plus its namelist (libkvm's kvm_t).
+//
+// kvm::Kernel::open probes the core with every registered format, picks the
+// translator the dump names, and loads the namelist.  Consumers (symbols,
+// process walkers, savecore) read kernel virtual memory through it and never
+// touch files themselves.
+#pragma once
+
+#include <kvm/arch.h>
+#include <kvm/bytes.h>
+#include <kvm/error.h>
+#include <kvm/format.h>
+#include <kvm/namelist.h>
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace kvm {
+
+struct OpenOptions {
+    std::string namelist;  // kernel file; empty: none
+    std::string core;      // dump file or device
+    std::optional<std::uint64_t> dumplo_blocks;  // raw NetBSD dump device
+    bool writable = false;  // open the core read-write (dump invalidation)
+};
+
+// The result of a read that may stop early.
+struct PartialRead {
+    std::size_t bytes = 0;         // bytes read from the start of the request
+    std::optional<Error> error;    // why it stopped, when bytes < requested
+};
+
+class Kernel {
+public:
+    // Opens the core of `options` (required here; the live host is a
+    // separate path) and the namelist when one is named.
+    static std::unique_ptr<Kernel> open(const OpenOptions& options);
+    Kernel(std::unique_ptr<Format> format, std::unique_ptr<Namelist> namelist);
+    ~Kernel();
+    Kernel(const Kernel&) = delete;
+    Kernel& operator=(const Kernel&) = delete;
+
+    const Format& format() const noexcept { return *format_; }
+    Format& format() noexcept { return *format_; }
+    const MachineState& machine() const noexcept { return format_->machine(); }
+    const ArchInfo& arch() const noexcept { return *format_->machine().arch; }
+    ByteOrder order() const noexcept { return arch().order; }
+    unsigned pointer_size() const noexcept { return arch().pointer_size; }
+
+    bool has_namelist() const noexcept { return namelist_ != nullptr; }
+    // Throws usage "no namelist given (-N)" when there is none.
+    const Namelist& namelist() const;
+    const SymbolTable& symbols() const { return namelist().symbols(); }
+    // A symbol's value by nlist name; throws not_found "NAME: no such symbol".
+    std::uint64_t symbol_value(std::string_view nlist_name) const;
+
+    // Translation through the dump's linear ranges, then the page tables,
+    // with a cache of recent translations.  Throws a fault naming the
+    // address and the level of the walk that failed.
+    Mapping translate(std::uint64_t va) const;
+
+    // Reads kernel virtual memory, crossing pages of any size.
+    void read(std::uint64_t va, MutableByteSpan out) const;
+    // Reads as much as can be read from `va` onwards.
+    PartialRead read_partial(std::uint64_t va, MutableByteSpan out) const;
+    std::uint64_t read_uint(std::uint64_t va, unsigned width) const;
+    std::uint64_t read_pointer(std::uint64_t va) const;
+    // A NUL-terminated string of at most `max` bytes (without the NUL).
+    std::string read_string(std::uint64_t va, std::size_t max) const;
+
+    void read_phys(std::uint64_t pa, MutableByteSpan out) const { format_->read_phys(pa, out); }
+    // The byte offset in the core that holds `va` (raw formats only).
+    std::uint64_t kva_to_offset(std::uint64_t va) const;
+
+    // Drops cached translations (after the core was written in place).
+    void flush_cache() const;
+
+private:
+    struct CacheEntry {
+        std::uint64_t va_page = ~std::uint64_t{0};  // va >> 12, all ones when empty
+        std::uint64_t pa_page = 0;
+        std::uint64_t page_size = 0;
+    };
+    static constexpr std::size_t cache_entries = 4096;
+
+    Mapping walk(std::uint64_t va) const;
+
+    std::unique_ptr<Format> format_;
+    std::unique_ptr<Namelist> namelist_;
+    std::unique_ptr<Translator> translator_;
+    PhysReader phys_reader_;
+    mutable std::array<CacheEntry, cache_entries> cache_{};
+};
+
+}  // namespace kvm

@@ -1,0 +1,89 @@
+// Namelists: symbol lookup by name (with nlist's underscore rule) and by
+// address (nearest symbol at or below).
+//
+// The table is built once: an address-sorted array and a name index.  Loaders
+// for ELF kernels live here; other namelist kinds (System.map, kallsyms, a
+// symbol index file) add a loader and reuse the table.
+#pragma once
+
+#include <kvm/bytes.h>
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+namespace kvm {
+
+struct Symbol {
+    std::string name;
+    std::uint64_t value = 0;
+    std::uint64_t size = 0;   // 0 when unknown
+    char type = '?';          // nm letter: T t D d R r B b A U W w V v C N ...
+    std::uint8_t elf_type = 0;     // STT_*, 0 for non-ELF namelists
+    std::uint8_t elf_binding = 0;  // STB_*
+    bool operator==(const Symbol&) const = default;
+};
+
+class SymbolTable {
+public:
+    SymbolTable() = default;
+    explicit SymbolTable(std::vector<Symbol> symbols);
+
+    // Exact-name lookup.  With duplicates (local statics), the global one
+    // wins, else the first in the namelist.
+    const Symbol* find(std::string_view name) const;
+    // nlist's rule: a name starting with '_' has exactly one '_' removed
+    // first ("_dumpmag" finds "dumpmag"; an ELF "_foo" is "__foo").  A name
+    // without '_' is looked up as is.
+    const Symbol* lookup(std::string_view nlist_name) const;
+
+    struct Nearest {
+        const Symbol* symbol = nullptr;
+        std::uint64_t offset = 0;
+    };
+    // The symbol at or below `address` (preferring, at equal values, a sized
+    // global data/text symbol).  nullopt below the first symbol, and past the
+    // end of a symbol whose size is known when no other symbol covers it.
+    std::optional<Nearest> nearest(std::uint64_t address) const;
+
+    // Symbols sorted by value (then name), as nm -n lists them.
+    std::span<const Symbol> by_address() const noexcept { return symbols_; }
+    std::size_t size() const noexcept { return symbols_.size(); }
+    bool empty() const noexcept { return symbols_.empty(); }
+
+    // Adds `delta` to every non-absolute symbol (KASLR).
+    void relocate(std::int64_t delta);
+
+private:
+    void build_index();
+
+    std::vector<Symbol> symbols_;
+    std::unordered_map<std::string_view, std::uint32_t> by_name_;
+};
+
+// libkvm-compatible nlist over a table.
+inline constexpr std::uint8_t n_undf = 0x00;
+inline constexpr std::uint8_t n_abs = 0x02;
+inline constexpr std::uint8_t n_text = 0x04;
+inline constexpr std::uint8_t n_data = 0x06;
+inline constexpr std::uint8_t n_bss = 0x08;
+inline constexpr std::uint8_t n_fn = 0x1e;
+inline constexpr std::uint8_t n_ext = 0x01;
+
+struct NlistEntry {
+    std::string name;
+    std::uint8_t n_type = 0;
+    std::uint64_t n_value = 0;
+};
+
+// Fills every entry (n_type 0 and n_value 0 when not found) and returns the
+// number of entries not found.  Unlike NetBSD's nlist, a name that occurs
+// twice in the symbol table is counted once.
+int nlist(const SymbolTable& table, std::span<NlistEntry> entries);
+
+}  // namespace kvm

@@ -1,0 +1,166 @@
+// Synthetic crash dumps whose every byte is known: for tests, benchmarks and
+// the demo.  The pieces are usable on their own:
+//   PhysMemory        sparse physical RAM with a content filler for the rest
+//   PageTableBuilder  page tables of one paging scheme, planted in PhysMemory
+//   ElfWriter         ELF files of any class and byte order (kernels, cores)
+//   CrashedMachine    a whole machine: kernel image, variables, heap, dump
+#pragma once
+
+#include <kvm/arch.h>
+#include <kvm/bytes.h>
+#include <kvm/io.h>
+#include <kvm/netbsd.h>
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+namespace kvm::synth {
+
+// ---------------------------------------------------------------- memory
+
+// Content of pages nobody wrote: called with a page's physical address and
+// a page-sized buffer.
+using PageFiller = std::function<void(std::uint64_t pa, MutableByteSpan page)>;
+
+// Fills pages like real RAM: a deterministic mix (by `seed` and the page
+// address) of zero pages, text, kernel pointers, small integers and
+// incompressible bytes.
+PageFiller realistic_filler(std::uint64_t seed, std::uint64_t pointer_base);
+PageFiller zero_filler();
+
+class PhysMemory {
+public:
+    PhysMemory(std::vector<netbsd::RamSegment> ram, std::uint32_t page_size = 4096);
+
+    const std::vector<netbsd::RamSegment>& ram() const noexcept { return ram_; }
+    std::uint32_t page_size() const noexcept { return page_size_; }
+    bool in_ram(std::uint64_t pa, std::uint64_t length) const;
+
+    // Writes bytes; pages touched become explicit (zero-initialised first).
+    // Throws usage when the range is not in RAM.
+    void write(std::uint64_t pa, ByteSpan data);
+    // Reads bytes; pages nobody wrote read as the filler says.
+    void read(std::uint64_t pa, MutableByteSpan out) const;
+    bool is_written(std::uint64_t page_pa) const;
+
+    void set_filler(PageFiller filler) { filler_ = std::move(filler); }
+    const PageFiller& filler() const noexcept { return filler_; }
+
+    // Allocates `count` physically contiguous free pages, aligned to
+    // `align` bytes.  Successive calls are scattered over all RAM segments
+    // (deterministically by `seed`), so that virtual and physical order
+    // differ.  Throws usage when RAM is exhausted.
+    std::uint64_t alloc_pages(std::uint64_t count, std::uint64_t align = 4096);
+    void set_seed(std::uint64_t seed) { seed_ = seed; }
+    // Marks [pa, pa+size) as used without writing it.
+    void reserve(std::uint64_t pa, std::uint64_t size);
+
+private:
+    bool range_free(std::uint64_t pa, std::uint64_t size) const;
+
+    std::vector<netbsd::RamSegment> ram_;
+    std::uint32_t page_size_;
+    std::unordered_map<std::uint64_t, Bytes> pages_;  // page pa -> content
+    std::map<std::uint64_t, std::uint64_t> used_;     // start -> end (exclusive)
+    PageFiller filler_;
+    std::uint64_t seed_ = 1;
+};
+
+// ---------------------------------------------------------------- paging
+
+// Builds the page tables of one paging scheme (a row of all_translators())
+// in a PhysMemory, allocating table pages from it.
+class PageTableBuilder {
+public:
+    virtual ~PageTableBuilder() = default;
+    // The value the dump header records as the table root (for i386 PAE the
+    // physical address of the four page directories, without flag bits).
+    virtual std::uint64_t root() const = 0;
+    // Page sizes this scheme supports, smallest first.
+    virtual std::vector<std::uint64_t> page_sizes() const = 0;
+    // Maps one page of `page_size` (one of page_sizes()); va and pa are
+    // aligned to it.  Throws usage on misalignment or when the va is already
+    // mapped by a page of another size.
+    virtual void map(std::uint64_t va, std::uint64_t pa, std::uint64_t page_size) = 0;
+    // Maps [va, va+size) to [pa, pa+size) using the largest pages that fit.
+    void map_range(std::uint64_t va, std::uint64_t pa, std::uint64_t size);
+};
+
+std::unique_ptr<PageTableBuilder> make_page_table_builder(std::string_view translator, PhysMemory& memory,
+                                                          ByteOrder order);
+
+// ---------------------------------------------------------------- ELF
+
+struct ElfWriterOptions {
+    unsigned elf_class = 2;            // elf::elfclass64
+    ByteOrder order = ByteOrder::little;
+    std::uint16_t machine = 62;        // elf::em_x86_64
+    std::uint16_t type = 2;            // elf::et_exec
+};
+
+struct ElfSymbolSpec {
+    std::string name;
+    std::uint64_t value = 0;
+    std::uint64_t size = 0;
+    std::uint8_t type = 0;     // STT_*
+    std::uint8_t binding = 1;  // STB_*
+    std::uint16_t shndx = 0;   // a section index from add_section, or SHN_ABS / SHN_UNDEF
+};
+
+class ElfWriter {
+public:
+    explicit ElfWriter(ElfWriterOptions options);
+
+    // Adds a section and returns its index.  For SHT_NOBITS pass empty data
+    // and the size in nobits_size.
+    std::uint16_t add_section(std::string name, std::uint32_t type, std::uint64_t flags, std::uint64_t addr,
+                              Bytes data, std::uint64_t align = 1, std::uint64_t nobits_size = 0);
+    void add_symbol(ElfSymbolSpec symbol);
+    // A program header whose data is placed in the file (cores: PT_LOAD).
+    void add_segment(std::uint32_t type, std::uint32_t flags, std::uint64_t vaddr, std::uint64_t paddr,
+                     Bytes data, std::uint64_t memsz, std::uint64_t align = 4096);
+    // Notes go into one PT_NOTE segment (and a .note section).
+    void add_note(std::string name, std::uint32_t type, Bytes desc);
+
+    // The file: ELF header, program headers, notes, segment data, section
+    // data, .symtab (locals first), .strtab, .shstrtab, section headers.
+    Bytes build() const;
+
+private:
+    struct SectionSpec {
+        std::string name;
+        std::uint32_t type;
+        std::uint64_t flags;
+        std::uint64_t addr;
+        Bytes data;
+        std::uint64_t align;
+        std::uint64_t nobits_size;
+    };
+    struct SegmentSpec {
+        std::uint32_t type;
+        std::uint32_t flags;
+        std::uint64_t vaddr;
+        std::uint64_t paddr;
+        Bytes data;
+        std::uint64_t memsz;
+        std::uint64_t align;
+    };
+    struct NoteSpec {
+        std::string name;
+        std::uint32_t type;
+        Bytes desc;
+    };
+    ElfWriterOptions options_;
+    std::vector<SectionSpec> sections_;
+    std::vector<ElfSymbolSpec> symbols_;
+    std::vector<SegmentSpec> segments_;
+    std::vector<NoteSpec> notes_;
+};
+
+}  // namespace kvm::synth
