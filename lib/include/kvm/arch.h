@@ -58,9 +58,10 @@ public:
     virtual ~Translator() = default;
     virtual std::string_view name() const = 0;
     // Translates `va`.  Failures throw kvm::Error of kind fault whose address
-    // is `va` and whose message names the level of the walk that failed and
-    // the raw entry, e.g. "0xffff800000001000: level 2 entry 0x0 at pa
-    // 0x4000 (index 0) not valid".
+    // is `va` and whose message names the level of the walk that failed, the
+    // index, the table and the raw entry, e.g. "0xffff800000201000: level 2
+    // entry 0x0 (index 0 of the table at pa 0x5000) is not valid".  All
+    // formats: src/arch/paging_walk.h and the scheme files.
     virtual Mapping translate(std::uint64_t va, const PhysReader& read_phys) const = 0;
 };
 
