@@ -53,10 +53,13 @@ public:
     const PageFiller& filler() const noexcept { return filler_; }
 
     // Allocates `count` physically contiguous free pages, aligned to
-    // `align` bytes.  Successive calls are scattered over all RAM segments
-    // (deterministically by `seed`), so that virtual and physical order
-    // differ.  Throws usage when RAM is exhausted.
-    std::uint64_t alloc_pages(std::uint64_t count, std::uint64_t align = 4096);
+    // `align` bytes, ending at or below `limit` (i386 tables and roots must
+    // lie below 4 GiB).  Successive calls are scattered over all RAM
+    // segments (deterministically by `seed`), so that virtual and physical
+    // order differ.  Throws usage when RAM is exhausted.
+    std::uint64_t alloc_pages(std::uint64_t count, std::uint64_t align = 4096,
+                              std::uint64_t limit = ~std::uint64_t{0});
+    // Restarts the allocation sequence: the same seed gives the same addresses.
     void set_seed(std::uint64_t seed) { seed_ = seed; }
     // Marks [pa, pa+size) as used without writing it.
     void reserve(std::uint64_t pa, std::uint64_t size);
@@ -69,7 +72,7 @@ private:
     std::unordered_map<std::uint64_t, Bytes> pages_;  // page pa -> content
     std::map<std::uint64_t, std::uint64_t> used_;     // start -> end (exclusive)
     PageFiller filler_;
-    std::uint64_t seed_ = 1;
+    std::uint64_t seed_ = 1;  // also the state of the allocator's random sequence
 };
 
 // ---------------------------------------------------------------- paging
