@@ -1,6 +1,7 @@
 #include <kvm/elf.h>
 #include <kvm/error.h>
 #include <kvm/io.h>
+#include <kvm/namelist.h>
 #include <kvm/symbols.h>
 #include <kvm/synth.h>
 
@@ -9,7 +10,10 @@
 
 #include "elf_fixture.h"
 
+#include <unistd.h>
 #include <algorithm>
+#include <filesystem>
+#include <fstream>
 #include <memory>
 #include <random>
 
@@ -55,6 +59,33 @@ SymbolTable sample_table(unsigned elf_class, ByteOrder order) {
     const elf::File f(std::make_shared<MemorySource>(sample_kernel(elf_class, order)));
     return SymbolTable(f.symbols());
 }
+
+// A directory that is removed with everything in it when the test ends.
+class TempDir {
+public:
+    TempDir() {
+        path_ = std::filesystem::temp_directory_path() / fmt::format("kvmkit-test-{}-{}", ::getpid(), counter_++);
+        std::filesystem::create_directories(path_);
+    }
+    ~TempDir() {
+        std::error_code ignored;
+        std::filesystem::remove_all(path_, ignored);
+    }
+    TempDir(const TempDir&) = delete;
+    TempDir& operator=(const TempDir&) = delete;
+
+    std::string write(const std::string& name, const Bytes& bytes) const {
+        std::string p = (path_ / name).string();
+        std::ofstream out(p, std::ios::binary);
+        out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+        REQUIRE(out.good());
+        return p;
+    }
+
+private:
+    static inline int counter_ = 0;
+    std::filesystem::path path_;
+};
 
 }  // namespace
 
@@ -312,4 +343,71 @@ TEST_CASE("300,000 symbols: written, read back, indexed, found by name and by ad
     // static_0 is defined at i = 0, 2000, 4000, ...: the first one wins.
     CHECK(t.find("static_0")->value == base);
     CHECK(t.find("static_16")->value == base + 0x200);  // i = 16
+}
+
+// ---------------------------------------------------------------- Namelist
+
+TEST_CASE("Namelist::load reads an ELF kernel from a file and initial_value its data") {
+    TempDir dir;
+    for (const Variant& v : all_variants()) {
+        INFO(std::string(v.label));
+        const std::string path = dir.write(fmt::format("netbsd.{}.{}", v.elf_class, static_cast<int>(v.order)),
+                                           sample_kernel(v.elf_class, v.order));
+        const auto namelist = Namelist::load(path);
+        REQUIRE(namelist);
+        CHECK(namelist->path() == path);
+        REQUIRE(namelist->elf() != nullptr);
+        CHECK(namelist->elf()->elf_class() == v.elf_class);
+        CHECK(namelist->symbols().size() == expected_symbols(v.elf_class).size());
+
+        const Bytes data = data_bytes();
+        const Bytes rodata = rodata_bytes();
+        CHECK(namelist->initial_value("_dumpmag", 4) == Bytes(data.begin(), data.begin() + 4));
+        CHECK(namelist->initial_value("version", 16) == Bytes(rodata.begin(), rodata.begin() + 16));
+        CHECK(namelist->initial_value("_buffer", 0x40) == Bytes(0x40));
+
+        check_error([&] { (void)namelist->initial_value("_nosuch", 4); }, ErrorKind::not_found,
+                    path + ": _nosuch: no such symbol");
+        check_error([&] { (void)namelist->initial_value("_abs_const", 4); }, ErrorKind::not_found,
+                    path + ": _abs_const: no allocated section holds the 4 bytes at 0x1234");
+        const std::uint64_t etext = addresses(v.elf_class).text + text_size;
+        check_error([&] { (void)namelist->initial_value("_etext", 8); }, ErrorKind::not_found,
+                    fmt::format("{}: _etext: no allocated section holds the 8 bytes at {:#x}", path, etext));
+
+        // After KASLR relocation the symbols move; the file's bytes do not.
+        namelist->symbols().relocate(0x200000);
+        CHECK(namelist->symbols().lookup("_dumpmag")->value == addresses(v.elf_class).data + 0x200000);
+        CHECK(namelist->initial_value("_dumpmag", 4) == Bytes(data.begin(), data.begin() + 4));
+    }
+}
+
+TEST_CASE("Namelist::load errors name the path") {
+    TempDir dir;
+    const std::string text = dir.write("System.map", to_bytes("ffffffff81000000 T _stext\n"));
+    check_error([&] { Namelist::load(text); }, ErrorKind::format, text + ": not an ELF kernel namelist");
+    const std::string empty = dir.write("empty", {});
+    check_error([&] { Namelist::load(empty); }, ErrorKind::format, empty + ": not an ELF kernel namelist");
+    const std::string stripped =
+        dir.write("stripped", sample_kernel(elf::elfclass64, ByteOrder::little, {.notes = false, .symbols = false}));
+    check_error([&] { Namelist::load(stripped); }, ErrorKind::not_found, stripped + ": no symbol table (stripped?)");
+    Bytes bad_class = sample_kernel(elf::elfclass64, ByteOrder::little);
+    bad_class[4] = std::byte{9};
+    const std::string corrupt = dir.write("corrupt", bad_class);
+    check_error([&] { Namelist::load(corrupt); }, ErrorKind::corrupt,
+                corrupt + ": ELF header: EI_CLASS is 9, neither 1 (ELF32) nor 2 (ELF64)");
+    bool io_error = false;
+    try {
+        Namelist::load(dir.write("x", {}) + ".missing");
+    } catch (const Error& e) {
+        io_error = e.kind() == ErrorKind::io;
+    }
+    CHECK(io_error);
+}
+
+TEST_CASE("a Namelist made from a table alone has no initial values") {
+    const Namelist n("System.map", SymbolTable({sym("dumpmag", 0x100, 4, 'D')}));
+    CHECK(n.elf() == nullptr);
+    CHECK(n.symbols().lookup("_dumpmag")->value == 0x100);
+    check_error([&] { (void)n.initial_value("_dumpmag", 4); }, ErrorKind::unsupported,
+                "System.map: _dumpmag: the namelist has no file data to read its initial value from");
 }
