@@ -100,8 +100,8 @@ struct Note {
 // Limits on what a file may declare before we allocate for it.
 inline constexpr std::uint64_t max_sections = 65536;
 inline constexpr std::uint64_t max_segments = 65536;
-inline constexpr std::uint64_t max_symbols = 16u * 1024 * 1024;
-inline constexpr std::uint64_t max_notes_bytes = 64u * 1024 * 1024;
+inline constexpr std::uint64_t max_symbols = 16ull * 1024 * 1024;
+inline constexpr std::uint64_t max_notes_bytes = 64ull * 1024 * 1024;
 
 class File {
 public:

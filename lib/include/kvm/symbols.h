@@ -34,6 +34,16 @@ public:
     SymbolTable() = default;
     explicit SymbolTable(std::vector<Symbol> symbols);
 
+    // The name index holds string_views into the symbols' names.  A move
+    // keeps the vector's buffer (and so every name) where it is; a copy
+    // re-points the index at its own names, keeping the same choices among
+    // duplicates.
+    SymbolTable(const SymbolTable& other);
+    SymbolTable& operator=(const SymbolTable& other);
+    SymbolTable(SymbolTable&& other) noexcept;
+    SymbolTable& operator=(SymbolTable&& other) noexcept;
+    ~SymbolTable() = default;
+
     // Exact-name lookup.  With duplicates (local statics), the global one
     // wins, else the first in the namelist.
     const Symbol* find(std::string_view name) const;
@@ -56,14 +66,22 @@ public:
     std::size_t size() const noexcept { return symbols_.size(); }
     bool empty() const noexcept { return symbols_.empty(); }
 
-    // Adds `delta` to every non-absolute symbol (KASLR).
+    // Adds `delta` to every symbol whose value is an address in the image
+    // (KASLR); absolute, undefined, common and debug-section symbols keep
+    // their values.
     void relocate(std::int64_t delta);
+    // The sum of the deltas relocate() applied: a relocated symbol's value
+    // minus this is its value in the namelist file.
+    std::int64_t relocation() const noexcept { return relocation_; }
 
 private:
-    void build_index();
+    void index_addresses();
 
     std::vector<Symbol> symbols_;
     std::unordered_map<std::string_view, std::uint32_t> by_name_;
+    // Positions in symbols_ of the symbols nearest() may return, in address order.
+    std::vector<std::uint32_t> addressable_;
+    std::int64_t relocation_ = 0;
 };
 
 // libkvm-compatible nlist over a table.
