@@ -86,10 +86,15 @@ public:
     virtual ByteSource& source() = 0;
 };
 
+class Namelist;
+
 struct ProbeOptions {
     // NetBSD raw dump device: start of the dump in 512-byte blocks.  When
     // absent, the device is scanned for a valid header.
     std::optional<std::uint64_t> dumplo_blocks;
+    // The kernel that crashed, when known: lets a probe tell a live dump
+    // from a stale or cleared one (its dumpmag) when a device holds several.
+    const Namelist* namelist = nullptr;
 };
 
 struct FormatInfo {

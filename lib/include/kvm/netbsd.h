@@ -10,7 +10,14 @@
 #include <kvm/io.h>
 
 #include <cstdint>
+#include <functional>
+#include <memory>
 #include <vector>
+
+namespace kvm {
+class Kernel;
+class Namelist;
+}  // namespace kvm
 
 namespace kvm::netbsd {
 
@@ -81,12 +88,28 @@ DumpLayout read_kcore_file(const ByteSource& src);
 // corrupt when the header is there but impossible.
 DumpLayout read_device_dump(const ByteSource& src, std::uint64_t dump_start);
 
-// Byte offsets of plausible dump headers on a device, in ascending order: a
+// Says whether a candidate dump is live (its dumpmag intact) or stale.
+using DumpLivenessCheck = std::function<bool(std::shared_ptr<ByteSource>, const DumpLayout&)>;
+
+// Plausible dump headers on a device, in ascending order: a
 // cpu segment with KCORE_MAGIC and a known MID at a 512-byte boundary whose
 // cpu header and RAM table are sane and whose memory fits in the device.
-// The memory area of each candidate is skipped (it can hold copies of the
-// header).  Reads the device sequentially in large chunks.
-std::vector<std::uint64_t> scan_device(const ByteSource& src);
+// The memory of a live candidate is skipped (it holds copies of its own
+// header); the memory of a stale one (is_live says false) is scanned, since
+// a newer, smaller dump can start inside it.  Without is_live every
+// candidate counts as live.  Reads the device forward in large chunks and
+// stops after max_candidates.
+struct DumpCandidate {
+    std::uint64_t offset = 0;  // byte offset of the on-device header
+    bool live = true;          // is_live's verdict (true without a check)
+};
+std::vector<DumpCandidate> scan_device(std::shared_ptr<ByteSource> src, const DumpLivenessCheck& is_live = {},
+                                       std::size_t max_candidates = 64);
+
+// The check Kernel::open uses: the dump's dumpmag (read through the dump's
+// own page tables at the namelist's _dumpmag) equals the namelist's
+// initialised dumpmag, or the kernel's constant 0x8fca0101.
+DumpLivenessCheck dumpmag_check(const Namelist& namelist);
 
 // kvm_dump_wrtheader: everything of a kcore file that precedes memory, for
 // a dump of `layout` whose memory is `memory_bytes` long.
@@ -106,5 +129,14 @@ std::unique_ptr<Format> probe_device(std::shared_ptr<ByteSource> src, const Prob
 
 // The layout behind a NetBSD format (nullptr for other formats).
 const DumpLayout* layout_of(const Format& format);
+
+// kvm_dump_inval: zeroes the dump's dumpmag in place, through the dump's own
+// address translation, touching no other byte of the device (devices that
+// need whole-sector writes get a read-modify-write of that sector).  The
+// kernel must have been opened writable.  Verifies by reading it back.
+void invalidate_dump(Kernel& kernel);
+
+// Reads the dump's dumpmag (0 once invalidated).
+std::uint64_t read_dumpmag(const Kernel& kernel);
 
 }  // namespace kvm::netbsd

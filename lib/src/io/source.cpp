@@ -148,7 +148,7 @@ std::shared_ptr<ByteSource> open_file(const std::string& path, OpenMode mode) {
 MemorySource::MemorySource(Bytes data, std::string name) : data_(std::move(data)), name_(std::move(name)) {}
 
 std::size_t MemorySource::read_at(std::uint64_t offset, MutableByteSpan out) const {
-    if (offset >= data_.size()) return 0;
+    if (out.empty() || offset >= data_.size()) return 0;
     const std::size_t n = std::min<std::uint64_t>(out.size(), data_.size() - offset);
     std::memcpy(out.data(), data_.data() + offset, n);
     return n;

@@ -1,0 +1,377 @@
+// NetBSD kcore files and raw dumps on swap devices (netbsd-dump-format.md
+// sections 1-3).  Only c_midmag is big-endian; every other field is in the
+// dumped machine's byte order, which the MID's arch row gives.
+#include <kvm/error.h>
+#include <kvm/kernel.h>
+#include <kvm/netbsd.h>
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <array>
+
+namespace kvm::netbsd {
+
+namespace {
+
+// Limits on what a header may declare before anything is allocated.  The
+// kernel writes one segment per run of dumped pages, so sparse dumps can
+// have long tables, but never a million runs of memory.
+constexpr std::uint64_t max_cpu_segment = 16u * 1024 * 1024;
+constexpr std::uint64_t max_ram_segments = 1u << 20;
+constexpr std::uint64_t max_kcore_header = 4096;
+
+std::uint64_t align8(const ArchInfo& arch) { return kcore_align(arch, kcore_seg_size); }
+
+// Reads and validates the RAM segment table that follows a cpu header.
+std::vector<RamSegment> decode_ram_table(Decoder& d, const ArchInfo& arch, std::uint64_t count,
+                                         std::uint64_t table_offset) {
+    if (count == 0) throw_corrupt("cpu header lists no memory segments");
+    if (count > max_ram_segments)
+        throw_corrupt(fmt::format("cpu header claims {} memory segments (at most {} accepted)", count, max_ram_segments));
+    const std::uint64_t table_bytes = count * ram_seg_size;
+    if (table_offset > d.size() || table_bytes > d.size() - table_offset)
+        throw_corrupt(fmt::format("memory segment table of {} entries ({:#x} bytes at offset {:#x}) does not fit in "
+                                  "the {:#x}-byte cpu segment",
+                                  count, table_bytes, table_offset, d.size()));
+    d.seek(table_offset);
+    std::vector<RamSegment> ram;
+    ram.reserve(count);
+    std::uint64_t total = 0;
+    for (std::uint64_t i = 0; i < count; ++i) {
+        RamSegment seg{.start = d.u64(), .size = d.u64()};
+        if (seg.size == 0) throw_corrupt(fmt::format("memory segment {} at pa {:#x} has size 0", i, seg.start));
+        if (seg.start % arch.page_size != 0 || seg.size % arch.page_size != 0)
+            throw_corrupt(fmt::format("memory segment {} (pa {:#x}, size {:#x}) is not page-aligned", i, seg.start,
+                                      seg.size));
+        checked_add(seg.start, seg.size, fmt::format("memory segment {} end", i));
+        total = checked_add(total, seg.size, "total dump size");
+        ram.push_back(seg);
+    }
+    return ram;
+}
+
+CpuHeader decode_amd64(Decoder& d, const ArchInfo& arch, std::uint64_t /*available*/) {
+    CpuHeader h;
+    h.pt_root = d.u64();  // ptdpaddr
+    const std::uint64_t count = d.u64();
+    h.ram = decode_ram_table(d, arch, count, kcore_align(arch, 16));
+    return h;
+}
+
+void encode_amd64(Encoder& e, const CpuHeader& h) { e.u64(h.pt_root).u64(h.ram.size()); }
+
+std::string_view translator_amd64(const CpuHeader& /*h*/) { return "amd64"; }
+
+CpuHeader decode_i386(Decoder& d, const ArchInfo& arch, std::uint64_t /*available*/) {
+    CpuHeader h;
+    const std::uint32_t pdppaddr = d.u32();
+    h.pae = (pdppaddr & i386_kcore_pae) != 0;
+    h.pt_root = pdppaddr & 0xfffff000u;
+    const std::uint32_t count = d.u32();
+    h.ram = decode_ram_table(d, arch, count, kcore_align(arch, 8));
+    return h;
+}
+
+void encode_i386(Encoder& e, const CpuHeader& h) {
+    e.u32(static_cast<std::uint32_t>(h.pt_root) | (h.pae ? i386_kcore_pae : 0)).u32(static_cast<std::uint32_t>(h.ram.size()));
+}
+
+std::string_view translator_i386(const CpuHeader& h) { return h.pae ? "i386-pae" : "i386"; }
+
+constexpr std::array cpu_codecs{
+    CpuHeaderCodec{.mid = 157, .size = 16, .decode = decode_amd64, .encode = encode_amd64,
+                   .translator = translator_amd64},
+    CpuHeaderCodec{.mid = 134, .size = 8, .decode = decode_i386, .encode = encode_i386,
+                   .translator = translator_i386},
+};
+
+const CpuHeaderCodec& codec_for(const ArchInfo& arch) {
+    const CpuHeaderCodec* c = find_cpu_codec(arch.netbsd_mid);
+    if (c == nullptr) throw_unsupported(fmt::format("no NetBSD cpu header layout for {}", arch.name));
+    return *c;
+}
+
+std::uint64_t sum_sizes(const std::vector<RamSegment>& ram) {
+    std::uint64_t total = 0;
+    for (const auto& s : ram) total += s.size;  // checked in decode_ram_table
+    return total;
+}
+
+// Decodes the cpu data of either form.
+CpuHeader decode_cpu(const ArchInfo& arch, ByteSpan cpu_data) {
+    const CpuHeaderCodec& codec = codec_for(arch);
+    if (cpu_data.size() < codec.size)
+        throw_corrupt(fmt::format("cpu segment is {} bytes, smaller than the {}-byte {} cpu header", cpu_data.size(),
+                                  codec.size, arch.name));
+    Decoder d(cpu_data, arch.order, "cpu segment");
+    return codec.decode(d, arch, cpu_data.size());
+}
+
+void check_memory_fits(const ByteSource& src, const DumpLayout& layout, std::string_view where) {
+    const std::uint64_t end = checked_add(layout.memory_offset, layout.memory_size, "dump end");
+    if (end > src.size())
+        throw_corrupt(fmt::format("truncated: the {} holds {:#x} bytes of memory from offset {:#x} (to {:#x}), but "
+                                  "the file ends at {:#x}",
+                                  where, layout.memory_size, layout.memory_offset, end, src.size()));
+}
+
+class NetbsdFormat final : public Format {
+public:
+    NetbsdFormat(std::shared_ptr<ByteSource> src, DumpLayout layout) : src_(std::move(src)), layout_(std::move(layout)) {
+        state_.arch = layout_.arch;
+        state_.os = "netbsd";
+        state_.translator = std::string(codec_for(*layout_.arch).translator(layout_.cpu));
+        state_.pt_root = layout_.cpu.pt_root;
+        // Memory is stored segment after segment in table order.
+        std::vector<PhysRun> runs;
+        runs.reserve(layout_.cpu.ram.size());
+        std::uint64_t offset = layout_.memory_offset;
+        for (const auto& seg : layout_.cpu.ram) {
+            runs.push_back({.pa = seg.start, .size = seg.size, .offset = offset});
+            offset += seg.size;
+        }
+        map_ = PhysMap(std::move(runs), src_->size());
+    }
+
+    std::string_view name() const override { return layout_.on_device ? "netbsd-dumpdev" : "netbsd-kcore"; }
+    const MachineState& machine() const override { return state_; }
+    void read_phys(std::uint64_t pa, MutableByteSpan out) const override {
+        read_phys_through_map(map_, *src_, pa, out);
+    }
+    std::vector<PhysRun> phys_ranges() const override { return {map_.runs().begin(), map_.runs().end()}; }
+    std::optional<std::uint64_t> phys_to_offset(std::uint64_t pa) const override {
+        const PhysRun* r = map_.find(pa);
+        if (r == nullptr) return std::nullopt;
+        return r->offset + (pa - r->pa);
+    }
+    const ByteSource& source() const override { return *src_; }
+    ByteSource& source() override { return *src_; }
+    const DumpLayout& layout() const { return layout_; }
+
+private:
+    std::shared_ptr<ByteSource> src_;
+    DumpLayout layout_;
+    MachineState state_;
+    PhysMap map_;
+};
+
+}  // namespace
+
+Midmag decode_midmag(std::uint32_t v) {
+    return {.magic = static_cast<std::uint16_t>(v & 0xffff), .mid = static_cast<std::uint16_t>((v >> 16) & 0x3ff),
+            .flag = static_cast<std::uint8_t>((v >> 26) & 0x3f)};
+}
+
+std::uint32_t encode_midmag(const Midmag& m) {
+    return (static_cast<std::uint32_t>(m.flag & 0x3f) << 26) | (static_cast<std::uint32_t>(m.mid & 0x3ff) << 16) |
+           m.magic;
+}
+
+const CpuHeaderCodec* find_cpu_codec(std::uint32_t mid) {
+    for (const auto& c : cpu_codecs)
+        if (c.mid == mid) return &c;
+    return nullptr;
+}
+
+DumpLayout read_kcore_file(const ByteSource& src) {
+    DumpLayout layout;
+    if (src.size() < 4) return layout;
+    std::array<std::byte, 4> word{};
+    src.read_exact(0, word, "kcore header");
+    const Midmag hdr_magic = decode_midmag(load32(word.data(), ByteOrder::big));
+    if (hdr_magic.magic != kcore_magic || hdr_magic.flag != 0) return layout;  // not a kcore file
+    const ArchInfo* arch = find_arch_by_netbsd_mid(hdr_magic.mid);
+    if (arch == nullptr || find_cpu_codec(hdr_magic.mid) == nullptr)
+        throw_unsupported(fmt::format("kcore file for machine id {} (not a machine kvmkit reads)", hdr_magic.mid));
+
+    const Bytes hdr = src.read_bytes(0, kcore_hdr_size, "kcore header");
+    Decoder d(hdr, arch->order, "kcore header");
+    d.skip(4);
+    const std::uint64_t hdrsize = d.u16();
+    const std::uint64_t seghdrsize = d.u16();
+    const std::uint32_t nseg = d.u32();
+    if (nseg != 2) throw_corrupt(fmt::format("kcore header has {} segments; a kernel core has 2 (cpu, data)", nseg));
+    if (hdrsize < kcore_hdr_size || hdrsize > max_kcore_header)
+        throw_corrupt(fmt::format("kcore header size {} is impossible", hdrsize));
+    if (seghdrsize < kcore_seg_size || seghdrsize > max_kcore_header)
+        throw_corrupt(fmt::format("kcore segment header size {} is impossible", seghdrsize));
+
+    const Bytes cpu_seg = src.read_bytes(hdrsize, kcore_seg_size, "cpu segment header");
+    Decoder cs(cpu_seg, arch->order, "cpu segment header");
+    const Midmag cpu_magic = decode_midmag(cs.u32be());
+    if (cpu_magic.magic != kcoreseg_magic || cpu_magic.flag != core_cpu)
+        throw_corrupt(fmt::format("cpu segment header at offset {:#x} has magic {:#x} flag {} (expected {:#x} flag {})",
+                                  hdrsize, cpu_magic.magic, cpu_magic.flag, kcoreseg_magic, core_cpu));
+    const std::uint64_t cpu_size = cs.u32();
+    if (cpu_size > max_cpu_segment)
+        throw_corrupt(fmt::format("cpu segment claims {:#x} bytes (at most {:#x} accepted)", cpu_size, max_cpu_segment));
+
+    layout.arch = arch;
+    layout.on_device = false;
+    layout.header_offset = 0;
+    layout.cpu_segment = src.read_bytes(hdrsize + seghdrsize, cpu_size, "cpu segment");
+    layout.cpu = decode_cpu(*arch, layout.cpu_segment);
+
+    const std::uint64_t data_hdr_offset = hdrsize + seghdrsize + cpu_size;
+    const Bytes data_seg = src.read_bytes(data_hdr_offset, kcore_seg_size, "data segment header");
+    const Midmag data_magic = decode_midmag(load32(data_seg.data(), ByteOrder::big));
+    if (data_magic.magic != kcoreseg_magic || data_magic.flag != core_data)
+        throw_corrupt(fmt::format("data segment header at offset {:#x} has magic {:#x} flag {} (expected {:#x} flag {})",
+                                  data_hdr_offset, data_magic.magic, data_magic.flag, kcoreseg_magic, core_data));
+    // The data segment's c_size is ignored: it is truncated to 32 bits for
+    // dumps of 4 GiB or more.  The RAM table is the truth.
+    layout.memory_offset = data_hdr_offset + seghdrsize;
+    layout.memory_size = sum_sizes(layout.cpu.ram);
+    check_memory_fits(src, layout, "kcore file");
+    return layout;
+}
+
+DumpLayout read_device_dump(const ByteSource& src, std::uint64_t dump_start) {
+    if (dump_start % dev_bsize != 0)
+        throw Error(ErrorKind::usage, fmt::format("dump offset {:#x} is not a multiple of 512", dump_start));
+    if (dump_start > src.size() || src.size() - dump_start < kcore_seg_size)
+        throw_format(fmt::format("no dump header at offset {:#x}: the device is only {:#x} bytes", dump_start,
+                                 src.size()));
+    std::array<std::byte, kcore_seg_size> seg{};
+    src.read_exact(dump_start, seg, "dump header");
+    const Midmag m = decode_midmag(load32(seg.data(), ByteOrder::big));
+    if (m.magic != kcore_magic || m.flag != core_cpu)
+        throw_format(fmt::format("no dump header at offset {:#x} (found magic {:#x} flag {})", dump_start, m.magic,
+                                 m.flag));
+    const ArchInfo* arch = find_arch_by_netbsd_mid(m.mid);
+    if (arch == nullptr || find_cpu_codec(m.mid) == nullptr)
+        throw_unsupported(fmt::format("dump header at offset {:#x} is for machine id {} (not a machine kvmkit reads)",
+                                      dump_start, m.mid));
+    const std::uint64_t cpu_size = load32(seg.data() + 4, arch->order);
+    if (cpu_size > max_cpu_segment)
+        throw_corrupt(fmt::format("dump header at offset {:#x} claims a {:#x}-byte cpu segment (at most {:#x} accepted)",
+                                  dump_start, cpu_size, max_cpu_segment));
+
+    DumpLayout layout;
+    layout.arch = arch;
+    layout.on_device = true;
+    layout.header_offset = dump_start;
+    const std::uint64_t cpu_offset = dump_start + align8(*arch);
+    layout.cpu_segment = src.read_bytes(cpu_offset, cpu_size, "cpu segment");
+    try {
+        layout.cpu = decode_cpu(*arch, layout.cpu_segment);
+    } catch (Error& e) {
+        e.add_context(fmt::format("dump header at offset {:#x}", dump_start));
+        throw;
+    }
+    layout.memory_offset = cpu_offset + cpu_size;
+    layout.memory_size = sum_sizes(layout.cpu.ram);
+    check_memory_fits(src, layout, fmt::format("dump at offset {:#x}", dump_start));
+    return layout;
+}
+
+std::vector<DumpCandidate> scan_device(std::shared_ptr<ByteSource> src, const DumpLivenessCheck& is_live,
+                                       std::size_t max_candidates) {
+    constexpr std::size_t chunk = 1u << 20;  // a multiple of 512: headers never straddle a chunk's check
+    std::vector<DumpCandidate> found;
+    Bytes buf(chunk);
+    std::uint64_t pos = 0;
+    const std::uint64_t size = src->size();
+    while (pos < size && found.size() < max_candidates) {
+        const std::size_t got = src->read_at(pos, MutableByteSpan(buf.data(), std::min<std::uint64_t>(chunk, size - pos)));
+        if (got < kcore_seg_size) break;
+        std::uint64_t next = pos + (got / dev_bsize) * dev_bsize;
+        for (std::size_t at = 0; at + 4 <= got; at += dev_bsize) {
+            const Midmag m = decode_midmag(load32(buf.data() + at, ByteOrder::big));
+            if (m.magic != kcore_magic || m.flag != core_cpu || find_cpu_codec(m.mid) == nullptr) continue;
+            const std::uint64_t offset = pos + at;
+            DumpLayout layout;
+            try {
+                layout = read_device_dump(*src, offset);
+            } catch (const Error&) {
+                continue;  // a stray magic, or a damaged header: not a candidate
+            }
+            const bool live = !is_live || is_live(src, layout);
+            found.push_back({.offset = offset, .live = live});
+            if (live) {
+                // Skip this dump's memory: it holds copies of the header.
+                next = align_up(layout.memory_offset + layout.memory_size, dev_bsize);
+                break;
+            }
+            if (found.size() >= max_candidates) break;
+        }
+        if (got == 0 || next <= pos) break;
+        pos = next;
+    }
+    return found;
+}
+
+Bytes kcore_file_header(const DumpLayout& layout, std::uint64_t memory_bytes) {
+    const ArchInfo& arch = *layout.arch;
+    const std::uint64_t hdrsize = kcore_align(arch, kcore_hdr_size);
+    const std::uint64_t seghdrsize = kcore_align(arch, kcore_seg_size);
+    const std::uint64_t cpu_size = kcore_align(arch, layout.cpu_segment.size());
+    Encoder e(arch.order);
+    e.u32be(encode_midmag({.magic = kcore_magic, .mid = static_cast<std::uint16_t>(arch.netbsd_mid), .flag = 0}))
+        .u16(static_cast<std::uint16_t>(hdrsize))
+        .u16(static_cast<std::uint16_t>(seghdrsize))
+        .u32(2)
+        .zeros(hdrsize - kcore_hdr_size);
+    e.u32be(encode_midmag({.magic = kcoreseg_magic, .mid = 0, .flag = core_cpu}))
+        .u32(static_cast<std::uint32_t>(cpu_size))
+        .zeros(seghdrsize - kcore_seg_size);
+    e.bytes(layout.cpu_segment).zeros(cpu_size - layout.cpu_segment.size());
+    // c_size is 32 bits: NetBSD truncates dumps of 4 GiB or more, and readers
+    // ignore it in favour of the RAM table, as libkvm does.
+    e.u32be(encode_midmag({.magic = kcoreseg_magic, .mid = 0, .flag = core_data}))
+        .u32(static_cast<std::uint32_t>(memory_bytes))
+        .zeros(seghdrsize - kcore_seg_size);
+    return e.take();
+}
+
+Bytes device_dump_header(const ArchInfo& arch, const CpuHeader& cpu) {
+    const CpuHeaderCodec& codec = codec_for(arch);
+    const std::uint64_t header_size = align_up(
+        align8(arch) + kcore_align(arch, codec.size) + kcore_align(arch, cpu.ram.size() * ram_seg_size), dev_bsize);
+    Encoder e(arch.order);
+    e.u32be(encode_midmag({.magic = kcore_magic, .mid = static_cast<std::uint16_t>(arch.netbsd_mid), .flag = core_cpu}))
+        .u32(static_cast<std::uint32_t>(header_size - align8(arch)))
+        .zeros(align8(arch) - kcore_seg_size);
+    codec.encode(e, cpu);
+    e.zeros(align8(arch) + kcore_align(arch, codec.size) - e.size());
+    for (const auto& seg : cpu.ram) e.u64(seg.start).u64(seg.size);
+    e.zeros(header_size - e.size());
+    return e.take();
+}
+
+std::unique_ptr<Format> make_format(std::shared_ptr<ByteSource> src, DumpLayout layout) {
+    return std::make_unique<NetbsdFormat>(std::move(src), std::move(layout));
+}
+
+const DumpLayout* layout_of(const Format& format) {
+    const auto* nb = dynamic_cast<const NetbsdFormat*>(&format);
+    return nb != nullptr ? &nb->layout() : nullptr;
+}
+
+std::unique_ptr<Format> probe_kcore(std::shared_ptr<ByteSource> src, const ProbeOptions& /*options*/) {
+    DumpLayout layout = read_kcore_file(*src);
+    if (layout.arch == nullptr) return nullptr;
+    return make_format(std::move(src), std::move(layout));
+}
+
+std::unique_ptr<Format> probe_device(std::shared_ptr<ByteSource> src, const ProbeOptions& options) {
+    if (options.dumplo_blocks) {
+        const std::uint64_t start = checked_mul(*options.dumplo_blocks, dev_bsize, "dumplo");
+        try {
+            return make_format(src, read_device_dump(*src, start));
+        } catch (Error& e) {
+            e.add_context(fmt::format("dumplo {}", *options.dumplo_blocks));
+            throw;
+        }
+    }
+    const DumpLivenessCheck check = options.namelist != nullptr ? dumpmag_check(*options.namelist) : DumpLivenessCheck{};
+    const std::vector<DumpCandidate> candidates = scan_device(src, check);
+    if (candidates.empty()) return nullptr;
+    // The first live dump; if every one is stale (already saved), the first.
+    const auto live = std::find_if(candidates.begin(), candidates.end(), [](const DumpCandidate& c) { return c.live; });
+    const std::uint64_t chosen = (live != candidates.end() ? *live : candidates.front()).offset;
+    return make_format(src, read_device_dump(*src, chosen));
+}
+
+}  // namespace kvm::netbsd
