@@ -39,7 +39,7 @@ public:
     // Opens the core of `options` (required here; the live host is a
     // separate path) and the namelist when one is named.
     static std::unique_ptr<Kernel> open(const OpenOptions& options);
-    Kernel(std::unique_ptr<Format> format, std::unique_ptr<Namelist> namelist);
+    Kernel(std::unique_ptr<Format> format, std::shared_ptr<const Namelist> namelist);
     ~Kernel();
     Kernel(const Kernel&) = delete;
     Kernel& operator=(const Kernel&) = delete;
@@ -90,7 +90,7 @@ private:
     Mapping walk(std::uint64_t va) const;
 
     std::unique_ptr<Format> format_;
-    std::unique_ptr<Namelist> namelist_;
+    std::shared_ptr<const Namelist> namelist_;
     std::unique_ptr<Translator> translator_;
     PhysReader phys_reader_;
     mutable std::array<CacheEntry, cache_entries> cache_{};
