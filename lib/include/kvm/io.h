@@ -89,6 +89,10 @@ private:
     bool finished_ = false;
 };
 
+// Creates (truncates) `path` and writes to it through a large buffer.
+// finish() flushes and fsyncs.  `mode` applies when the file is created.
+std::unique_ptr<Sink> create_file_sink(const std::string& path, unsigned mode = 0644);
+
 // Reads a whole (small) file: namelists, truth files.  Bounded by `limit`.
 Bytes read_whole_file(const std::string& path, std::uint64_t limit);
 

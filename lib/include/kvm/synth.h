@@ -166,4 +166,115 @@ private:
     std::vector<NoteSpec> notes_;
 };
 
+// ---------------------------------------------------------------- machine
+
+// What the synthetic machine looks like.  Defaults give a small, realistic
+// NetBSD/amd64: 16 MiB of RAM in three segments with holes, a kernel image
+// on 2 MiB pages, data on scattered 4 KiB pages, a heap, a direct map on a
+// 1 GiB page, and the variables savecore reads.
+struct MachineSpec {
+    std::string arch = "amd64";  // a row of all_arches(): "amd64", "i386"
+    bool pae = false;            // i386: PAE paging (2 MiB large pages)
+    std::vector<netbsd::RamSegment> ram;  // empty: the default layout
+    std::uint64_t seed = 1;
+    bool realistic_memory = true;  // unwritten RAM looks like real RAM; else zeros
+    std::string version = "NetBSD 10.0 (GENERIC) #0: Thu Mar 28 08:33:33 UTC 2024\n"
+                          "\tmkrepro@mkrepro.NetBSD.org:/usr/src/sys/arch/amd64/compile/GENERIC\n";
+    std::string panic = "kernel diagnostic assertion \"l->l_stat == LSONPROC\" failed: file "
+                        "\"/usr/src/sys/kern/kern_synch.c\", line 735";
+    std::int64_t crash_time = 1732200000;  // time_second at the crash
+    std::size_t extra_functions = 0;       // more text symbols (big namelists)
+};
+
+// Where a dump goes and what it holds.
+struct DumpOptions {
+    // Only pages that were written explicitly (kernel image, variables,
+    // heap, page tables) are dumped, as NetBSD's sparse dumps leave out free
+    // and anonymous pages; otherwise all RAM.
+    bool sparse = false;
+};
+
+class CrashedMachine {
+public:
+    explicit CrashedMachine(MachineSpec spec = {});
+    ~CrashedMachine();
+    CrashedMachine(const CrashedMachine&) = delete;
+    CrashedMachine& operator=(const CrashedMachine&) = delete;
+
+    const MachineSpec& spec() const noexcept { return spec_; }
+    const ArchInfo& arch() const noexcept { return *arch_; }
+    ByteOrder order() const noexcept { return arch_->order; }
+    PhysMemory& memory() noexcept { return *memory_; }
+    const PhysMemory& memory() const noexcept { return *memory_; }
+    std::string_view translator() const;
+    std::uint64_t pt_root() const;
+
+    // Kernel image.  Each call places a symbol after the previous one of
+    // its kind and maps the pages it needs.  Initial bytes go both to the
+    // kernel file and to memory; 'b' (bss) symbols are zero in both.
+    // section: 't' text, 'r' rodata, 'd' data, 'b' bss.
+    std::uint64_t define_function(std::string name, std::uint64_t size, bool global = true);
+    std::uint64_t define_object(std::string name, char section, Bytes initial, std::uint64_t align = 8,
+                                bool global = true);
+    std::uint64_t define_object(std::string name, char section, std::uint64_t size, std::uint64_t align = 8,
+                                bool global = true);
+    std::uint64_t symbol(std::string_view name) const;  // throws usage when undefined
+
+    // Kernel heap: fresh virtual memory on scattered 4 KiB pages.
+    std::uint64_t kmem_alloc(std::uint64_t size, std::uint64_t align = 16);
+    // A direct-map address for a physical address (amd64 only).
+    std::uint64_t direct_map(std::uint64_t pa) const;
+
+    // Memory at crash time (the kernel file keeps the initial bytes).
+    void write(std::uint64_t va, ByteSpan bytes);
+    void write_uint(std::uint64_t va, std::uint64_t value, unsigned width);
+    void write_pointer(std::uint64_t va, std::uint64_t value) { write_uint(va, value, arch_->pointer_size); }
+    void write_string(std::uint64_t va, std::string_view s);  // with its NUL
+    void read(std::uint64_t va, MutableByteSpan out) const;
+    std::uint64_t read_uint(std::uint64_t va, unsigned width) const;
+    // Physical address of a mapped va (throws usage when unmapped).
+    std::uint64_t virt_to_phys(std::uint64_t va) const;
+
+    // The kernel file: ELF of the dumped machine's class and byte order.
+    Bytes kernel_elf() const;
+
+    // Sets the variables the kernel sets while dumping (dumpsize; dumplo
+    // when known) and returns the RAM segments the dump holds.
+    std::vector<netbsd::RamSegment> prepare_dump(const DumpOptions& options, std::int64_t dumplo_blocks = -1);
+    // The dump as the kernel writes it at dumplo: on-device header, then
+    // memory.  Call prepare_dump first.
+    void write_device_dump(Sink& out, const std::vector<netbsd::RamSegment>& segments) const;
+    // A savecore'd core file of the same memory.
+    void write_kcore(Sink& out, const std::vector<netbsd::RamSegment>& segments) const;
+    // Bytes of a device dump of these segments (header + memory).
+    std::uint64_t device_dump_size(const std::vector<netbsd::RamSegment>& segments) const;
+
+    // A swap partition image: junk (old swap pages, a stale header) and the
+    // dump at the end, where cpu_dumpconf puts it.  `device_size` 0 picks a
+    // size with a few MiB of junk.  Returns dumplo in 512-byte blocks.
+    std::uint64_t write_swap_image(const std::string& path, const DumpOptions& options,
+                                   std::uint64_t device_size = 0);
+
+private:
+    struct Region;
+    Region& region(char section);
+    void map_page(std::uint64_t va, std::uint64_t page_size);
+    void ensure_mapped(std::uint64_t va, std::uint64_t size, std::uint64_t page_size);
+    void define_standard_symbols();
+
+    MachineSpec spec_;
+    const ArchInfo* arch_ = nullptr;
+    std::unique_ptr<PhysMemory> memory_;
+    std::unique_ptr<PageTableBuilder> tables_;
+    std::map<std::uint64_t, std::pair<std::uint64_t, std::uint64_t>> mapped_;  // va -> (pa, page size)
+    std::vector<std::unique_ptr<Region>> regions_;
+    std::vector<ElfSymbolSpec> symbols_;
+    std::unordered_map<std::string, std::uint64_t> symbol_values_;
+    std::uint64_t heap_next_ = 0;
+    std::uint64_t heap_end_ = 0;
+};
+
+// Writes bytes to a file (tests, the demo).
+void write_file(const std::string& path, ByteSpan data);
+
 }  // namespace kvm::synth

@@ -1,0 +1,85 @@
+// kvmsynth: makes a synthetic NetBSD crash (kernel file plus a dump on a
+// swap image, a raw device dump or a kcore file) for the demo and the CLI
+// tests.  --facts writes what the builder knows, so tests compare tool
+// output with values that did not come from the tools.
+#include <kvm/error.h>
+#include <kvm/synth.h>
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+#include <fmt/os.h>
+
+#include <cstdio>
+
+namespace {
+
+struct Options {
+    std::string arch = "amd64";
+    bool pae = false;
+    std::uint64_t seed = 1;
+    bool sparse = false;
+    bool zero_memory = false;
+    std::size_t extra_functions = 0;
+    std::string kernel, swap, kcore, device_dump, facts;
+    std::uint64_t swap_size = 0;
+};
+
+void write_facts(const std::string& path, const kvm::synth::CrashedMachine& m, std::uint64_t dumplo,
+                 const std::vector<kvm::netbsd::RamSegment>& segments) {
+    auto out = fmt::output_file(path);
+    out.print("arch={}\ntranslator={}\npt_root={:#x}\n", m.arch().name, m.translator(), m.pt_root());
+    out.print("dumplo={}\n", dumplo);
+    std::uint64_t pages = 0;
+    for (const auto& s : segments) pages += s.size / m.arch().page_size;
+    out.print("dumpsize={}\nsegments={}\n", pages, segments.size());
+    out.print("crash_time={}\n", m.spec().crash_time);
+    for (const char* name : {"version", "dumpmag", "dumpsize", "dumplo", "dumpdev", "time_second", "panicstr", "panic",
+                             "main", "physmem"})
+        out.print("sym.{}={:#x}\n", name, m.symbol(name));
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    CLI::App app{"make a synthetic NetBSD crash dump (developer tool)", "kvmsynth"};
+    Options o;
+    app.add_option("--arch", o.arch, "amd64 or i386")->check(CLI::IsMember({"amd64", "i386"}));
+    app.add_flag("--pae", o.pae, "i386 with PAE paging");
+    app.add_option("--seed", o.seed, "layout and content seed");
+    app.add_flag("--sparse", o.sparse, "dump only the pages the kernel wrote");
+    app.add_flag("--zero-memory", o.zero_memory, "unwritten RAM is zero instead of realistic");
+    app.add_option("--extra-functions", o.extra_functions, "extra text symbols");
+    app.add_option("--kernel", o.kernel, "write the kernel (namelist) here")->required();
+    app.add_option("--swap", o.swap, "write a swap partition image with the dump at its end");
+    app.add_option("--swap-size", o.swap_size, "swap image size in bytes (default: dump + 4 MiB)");
+    app.add_option("--kcore", o.kcore, "write a savecore'd core file");
+    app.add_option("--device-dump", o.device_dump, "write the raw dump as the kernel writes it at dumplo");
+    app.add_option("--facts", o.facts, "write known values (key=value) here");
+    CLI11_PARSE(app, argc, argv);
+
+    try {
+        kvm::synth::CrashedMachine m({.arch = o.arch, .pae = o.pae, .seed = o.seed,
+                                      .realistic_memory = !o.zero_memory, .extra_functions = o.extra_functions});
+        const kvm::synth::DumpOptions dump{.sparse = o.sparse};
+        std::uint64_t dumplo = 0;
+        if (!o.swap.empty()) dumplo = m.write_swap_image(o.swap, dump, o.swap_size);
+        const auto segments = m.prepare_dump(dump, static_cast<std::int64_t>(dumplo));
+        if (!o.kcore.empty()) {
+            auto out = kvm::create_file_sink(o.kcore);
+            m.write_kcore(*out, segments);
+            out->finish();
+        }
+        if (!o.device_dump.empty()) {
+            auto out = kvm::create_file_sink(o.device_dump);
+            m.write_device_dump(*out, segments);
+            out->finish();
+        }
+        // The kernel file last: its data holds the initial values.
+        kvm::synth::write_file(o.kernel, m.kernel_elf());
+        if (!o.facts.empty()) write_facts(o.facts, m, dumplo, segments);
+    } catch (const kvm::Error& e) {
+        fmt::print(stderr, "kvmsynth: {}\n", e.what());
+        return 1;
+    }
+    return 0;
+}
