@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Installs what kvmkit needs to build, test and benchmark on Debian 12, using
+# apt-get only for packages that are missing.
+set -euo pipefail
+
+packages=(g++ cmake ninja-build pkg-config libcli11-dev libfmt-dev zlib1g-dev doctest-dev nlohmann-json3-dev mandoc pigz
+          e2fsprogs util-linux xxd bsdextrautils binutils)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "setup-deps: installing ${missing[*]}" >&2
+  sudo_cmd=()
+  [[ $(id -u) -eq 0 ]] || sudo_cmd=(sudo)
+  "${sudo_cmd[@]}" apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
