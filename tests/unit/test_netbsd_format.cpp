@@ -318,3 +318,42 @@ TEST_CASE("damaged device dumps are refused when named by dumplo") {
     CHECK(error_of([&] { open_format(std::make_shared<MemorySource>(bad_table, "wd0b")); }) ==
           "wd0b: not a recognised crash dump (tried netbsd-kcore, netbsd-dumpdev)");
 }
+
+TEST_CASE("device scan reports headers that look real but fail a check, and ignores stray magic") {
+    const ArchInfo& amd64 = *find_arch("amd64");
+    const Bytes dump = device_dump(amd64, {.pt_root = 0x1000, .ram = two_segments});
+    Bytes device(16 * 512);
+    // Stray KCORE_MAGIC whose cpu segment size cannot end a header on a
+    // sector boundary: not reported.
+    const Bytes stray = bytes_of({0x04, 0x9d, 0x8f, 0xca, 0xff, 0xff, 0xff, 0xff});
+    std::memcpy(device.data() + 1 * 512, stray.data(), stray.size());
+    // A sparc64 (MID 156) header, big-endian c_size 504.
+    Bytes sparc64 = slice(dump, 0, 512);
+    sparc64[1] = std::byte{0x9c};
+    store32(sparc64.data() + 4, 504, ByteOrder::big);
+    std::memcpy(device.data() + 2 * 512, sparc64.data(), sparc64.size());
+    // An amd64 header whose RAM table cannot fit.
+    Bytes bad_table = slice(dump, 0, 512);
+    store64(bad_table.data() + 16, 1000, ByteOrder::little);
+    std::memcpy(device.data() + 4 * 512, bad_table.data(), bad_table.size());
+    // A dump cut short by the end of the device.
+    device.insert(device.end(), dump.begin(), dump.end() - 0x1000);
+    auto src = std::make_shared<MemorySource>(device, "swap.img");
+
+    std::vector<RejectedHeader> rejected;
+    CHECK(scan_device(src, {}, 64, &rejected).empty());
+    REQUIRE(rejected.size() == 3);
+    CHECK(rejected[0].offset == 2 * 512);
+    CHECK(rejected[0].error.message() == "dump header at offset 0x400 is for machine id 156 (not a machine kvmkit reads)");
+    CHECK(rejected[0].error.kind() == ErrorKind::unsupported);
+    CHECK(rejected[1].offset == 4 * 512);
+    CHECK(rejected[1].error.message() ==
+          "dump header at offset 0x800: memory segment table of 1000 entries (0x3e80 bytes at offset 0x10) does not "
+          "fit in the 0x1f8-byte cpu segment");
+    CHECK(rejected[2].offset == 16 * 512);
+    CHECK(rejected[2].error.message() ==
+          "truncated: the dump at offset 0x2000 holds 0x3000 bytes of memory from offset 0x2200 (to 0x5200), but the "
+          "file ends at 0x4200");
+    // Without the list the scan is as before.
+    CHECK(scan_device(src).empty());
+}

@@ -23,6 +23,20 @@ constexpr std::uint64_t max_kcore_header = 4096;
 
 std::uint64_t align8(const ArchInfo& arch) { return kcore_align(arch, kcore_seg_size); }
 
+constexpr std::size_t max_rejected = 16;
+
+// The kernel's cpu segment size is the header size, a multiple of 512, less
+// ALIGN(sizeof(kcore_seg_t)) (8 on every port).  Its byte order is the
+// dumped machine's, which an unknown MID does not tell, so both are tried.
+// Random bytes pass this with odds of about 1 in 2^31.
+bool plausible_cpu_segment_size(const std::byte* p) {
+    for (const ByteOrder order : {ByteOrder::little, ByteOrder::big}) {
+        const std::uint64_t c_size = load32(p, order);
+        if (c_size <= max_cpu_segment && (c_size + kcore_seg_size) % dev_bsize == 0) return true;
+    }
+    return false;
+}
+
 // Reads and validates the RAM segment table that follows a cpu header.
 std::vector<RamSegment> decode_ram_table(Decoder& d, const ArchInfo& arch, std::uint64_t count,
                                          std::uint64_t table_offset) {
@@ -267,7 +281,7 @@ DumpLayout read_device_dump(const ByteSource& src, std::uint64_t dump_start) {
 }
 
 std::vector<DumpCandidate> scan_device(std::shared_ptr<ByteSource> src, const DumpLivenessCheck& is_live,
-                                       std::size_t max_candidates) {
+                                       std::size_t max_candidates, std::vector<RejectedHeader>* rejected) {
     constexpr std::size_t chunk = 1u << 20;  // a multiple of 512: headers never straddle a chunk's check
     std::vector<DumpCandidate> found;
     Bytes buf(chunk);
@@ -279,13 +293,19 @@ std::vector<DumpCandidate> scan_device(std::shared_ptr<ByteSource> src, const Du
         std::uint64_t next = pos + (got / dev_bsize) * dev_bsize;
         for (std::size_t at = 0; at + 4 <= got; at += dev_bsize) {
             const Midmag m = decode_midmag(load32(buf.data() + at, ByteOrder::big));
-            if (m.magic != kcore_magic || m.flag != core_cpu || find_cpu_codec(m.mid) == nullptr) continue;
+            if (m.magic != kcore_magic || m.flag != core_cpu) continue;
+            if (find_cpu_codec(m.mid) == nullptr && rejected == nullptr) continue;
             const std::uint64_t offset = pos + at;
             DumpLayout layout;
             try {
                 layout = read_device_dump(*src, offset);
-            } catch (const Error&) {
-                continue;  // a stray magic, or a damaged header: not a candidate
+            } catch (const Error& e) {
+                // A stray magic, or a damaged header: not a candidate.  Say
+                // why only when it has the shape of a real header.
+                if (rejected != nullptr && rejected->size() < max_rejected && at + kcore_seg_size <= got &&
+                    plausible_cpu_segment_size(buf.data() + at + 4))
+                    rejected->push_back({.offset = offset, .error = e});
+                continue;
             }
             const bool live = !is_live || is_live(src, layout);
             found.push_back({.offset = offset, .live = live});
