@@ -113,7 +113,7 @@ struct RejectedHeader {
     Error error;
 };
 // `rejected`, when given, collects up to 16 such headers.
-std::vector<DumpCandidate> scan_device(std::shared_ptr<ByteSource> src, const DumpLivenessCheck& is_live = {},
+std::vector<DumpCandidate> scan_device(const std::shared_ptr<ByteSource>& src, const DumpLivenessCheck& is_live = {},
                                        std::size_t max_candidates = 64,
                                        std::vector<RejectedHeader>* rejected = nullptr);
 

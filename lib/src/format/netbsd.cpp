@@ -17,7 +17,7 @@ namespace {
 // Limits on what a header may declare before anything is allocated.  The
 // kernel writes one segment per run of dumped pages, so sparse dumps can
 // have long tables, but never a million runs of memory.
-constexpr std::uint64_t max_cpu_segment = 16u * 1024 * 1024;
+constexpr std::uint64_t max_cpu_segment = std::uint64_t{16} << 20;
 constexpr std::uint64_t max_ram_segments = 1u << 20;
 constexpr std::uint64_t max_kcore_header = 4096;
 
@@ -280,7 +280,7 @@ DumpLayout read_device_dump(const ByteSource& src, std::uint64_t dump_start) {
     return layout;
 }
 
-std::vector<DumpCandidate> scan_device(std::shared_ptr<ByteSource> src, const DumpLivenessCheck& is_live,
+std::vector<DumpCandidate> scan_device(const std::shared_ptr<ByteSource>& src, const DumpLivenessCheck& is_live,
                                        std::size_t max_candidates, std::vector<RejectedHeader>* rejected) {
     constexpr std::size_t chunk = 1u << 20;  // a multiple of 512: headers never straddle a chunk's check
     std::vector<DumpCandidate> found;
@@ -379,7 +379,8 @@ std::unique_ptr<Format> probe_device(std::shared_ptr<ByteSource> src, const Prob
     if (options.dumplo_blocks) {
         const std::uint64_t start = checked_mul(*options.dumplo_blocks, dev_bsize, "dumplo");
         try {
-            return make_format(src, read_device_dump(*src, start));
+            DumpLayout layout = read_device_dump(*src, start);
+            return make_format(std::move(src), std::move(layout));
         } catch (Error& e) {
             e.add_context(fmt::format("dumplo {}", *options.dumplo_blocks));
             throw;
@@ -391,7 +392,8 @@ std::unique_ptr<Format> probe_device(std::shared_ptr<ByteSource> src, const Prob
     // The first live dump; if every one is stale (already saved), the first.
     const auto live = std::find_if(candidates.begin(), candidates.end(), [](const DumpCandidate& c) { return c.live; });
     const std::uint64_t chosen = (live != candidates.end() ? *live : candidates.front()).offset;
-    return make_format(src, read_device_dump(*src, chosen));
+    DumpLayout layout = read_device_dump(*src, chosen);
+    return make_format(std::move(src), std::move(layout));
 }
 
 }  // namespace kvm::netbsd
