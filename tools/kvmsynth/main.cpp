@@ -22,7 +22,20 @@ struct Options {
     std::size_t extra_functions = 0;
     std::string kernel, swap, kcore, device_dump, facts;
     std::uint64_t swap_size = 0;
+    std::int64_t crash_time = 0;
+    std::uint64_t ram_end = 0;
 };
+
+// The default layout's RAM segments, with the last one grown so that RAM
+// ends at `end` (big dumps for savecore's tests and benchmark).
+std::vector<kvm::netbsd::RamSegment> ram_ending_at(const std::string& arch, std::uint64_t end) {
+    const std::uint64_t last = arch == "amd64" ? 0x1000000 : 0x1400000;
+    if (end % 4096 != 0 || end < last + (16u << 20))
+        throw kvm::Error(kvm::ErrorKind::usage,
+                         fmt::format("--ram-end {:#x}: not page-aligned, or below {:#x}", end, last + (16u << 20)));
+    if (arch == "amd64") return {{0x1000, 0x9e000}, {0x100000, 0xd00000}, {last, end - last}};
+    return {{0x1000, 0x9e000}, {0x100000, 0xf00000}, {last, end - last}};
+}
 
 void write_facts(const std::string& path, const kvm::synth::CrashedMachine& m, std::uint64_t dumplo,
                  const std::vector<kvm::netbsd::RamSegment>& segments) {
@@ -55,11 +68,16 @@ int main(int argc, char** argv) {
     app.add_option("--kcore", o.kcore, "write a savecore'd core file");
     app.add_option("--device-dump", o.device_dump, "write the raw dump as the kernel writes it at dumplo");
     app.add_option("--facts", o.facts, "write known values (key=value) here");
+    app.add_option("--crash-time", o.crash_time, "time_second at the crash (default: the builder's fixed time)");
+    app.add_option("--ram-end", o.ram_end, "RAM ends at this physical address (default: about 20 MiB)");
     CLI11_PARSE(app, argc, argv);
 
     try {
-        kvm::synth::CrashedMachine m({.arch = o.arch, .pae = o.pae, .seed = o.seed,
-                                      .realistic_memory = !o.zero_memory, .extra_functions = o.extra_functions});
+        kvm::synth::MachineSpec spec{.arch = o.arch, .pae = o.pae, .seed = o.seed,
+                                     .realistic_memory = !o.zero_memory, .extra_functions = o.extra_functions};
+        if (o.crash_time != 0) spec.crash_time = o.crash_time;
+        if (o.ram_end != 0) spec.ram = ram_ending_at(o.arch, o.ram_end);
+        kvm::synth::CrashedMachine m(std::move(spec));
         const kvm::synth::DumpOptions dump{.sparse = o.sparse};
         std::uint64_t dumplo = 0;
         if (!o.swap.empty()) dumplo = m.write_swap_image(o.swap, dump, o.swap_size);
