@@ -40,3 +40,22 @@ grep -qxF "savecore: writing core to $T/crash/netbsd.1.core" "$T/err" || fail "$
 cmp "$T/crash/netbsd.1.core" "$T/m/netbsd.core" || fail "the core saved after the kill differs"
 run_tool savecore -n -N "$kernel" "$swap"
 expect_rc 1
+
+# SIGTERM asks for a clean stop: the partial file goes, the dump stays.
+cp "$T/swap.orig" "$swap"
+"$KVMKIT_BIN/savecore" -z -Z 9 -N "$kernel" "$T/crash" "$swap" 2>"$T/term.err" &
+pid=$!
+partial=$T/crash/netbsd.2.core.gz.tmp
+for ((i = 0; i < 6000; i++)); do
+  [[ -s $partial ]] && break
+  kill -0 "$pid" 2>/dev/null || break
+  sleep 0.01
+done
+kill -TERM "$pid" 2>/dev/null || fail "savecore ended before SIGTERM: $(cat "$T/term.err")"
+rc=0
+wait "$pid" || rc=$?
+[[ $rc -eq 1 ]] || fail "savecore exited $rc after SIGTERM"
+tail -2 "$T/term.err" | diff -u - <(printf 'savecore: interrupted\nsavecore: %s: not saved; the partial file was removed and the dump left on %s\n' \
+  "$T/crash/netbsd.2.core.gz" "$swap") || fail "messages after SIGTERM"
+[[ $(ls "$T/crash" | tr '\n' ' ') == "bounds netbsd.1 netbsd.1.core " ]] || fail "after SIGTERM: $(ls "$T/crash")"
+cmp -s "$T/swap.orig" "$swap" || fail "the interrupted run changed the device"

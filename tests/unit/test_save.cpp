@@ -427,6 +427,23 @@ TEST_CASE("symlinks planted in the directory are not followed") {
     CHECK(mode_of(c.crash + "/netbsd.1.core") == 0600);
 }
 
+TEST_CASE("bounds or minfree that cannot be read (a planted symlink) are warned about; the dump is saved") {
+    Crash c;
+    synth::write_file(c.dir / "victim", to_bytes("12\n"));
+    std::filesystem::create_symlink(c.dir / "victim", c.crash + "/bounds");
+    std::filesystem::create_symlink(c.dir / "victim", c.crash + "/minfree");
+    Captured log;
+    CHECK(save::run(c.options(), log).exit_status() == 0);
+    CHECK(log.said(Priority::warning, c.crash + "/minfree: cannot open: Too many levels of symbolic links; ignored"));
+    CHECK(log.said(Priority::warning,
+                   c.crash + "/bounds: cannot open: Too many levels of symbolic links; starting at 0"));
+    CHECK(file_bytes(c.crash + "/netbsd.0.core") == c.kcore);
+    // bounds was replaced by a file; the symlink's target is as it was.
+    CHECK_FALSE(std::filesystem::is_symlink(c.crash + "/bounds"));
+    CHECK(file_bytes(c.crash + "/bounds") == to_bytes("1\n"));
+    CHECK(file_bytes(c.dir / "victim") == to_bytes("12\n"));
+}
+
 TEST_CASE("minfree: not enough space refuses the dump unless -f") {
     Crash c;
     synth::write_file(c.crash + "/minfree", to_bytes("999999999999\nsecond line ignored\n"));
@@ -640,17 +657,35 @@ TEST_CASE("a device that ends early or fails while the core is copied: partial f
 
 TEST_CASE("an interrupted copy removes the partial file and leaves the dump") {
     Crash c;
-    std::atomic<bool> interrupted{true};
+    std::atomic<bool> interrupted{false};
     save::Options o = c.options();
     o.interrupted = &interrupted;
     Captured log;
-    const save::Result r = save::run(o, log);
+    // The signal arrives while the core is being written.
+    bool partial_seen = false;
+    const save::Result r = save::run(o, log, [&](const save::Progress&) {
+        partial_seen = partial_seen || std::filesystem::exists(c.crash + "/netbsd.0.core.tmp");
+        interrupted = true;
+    });
+    CHECK(partial_seen);
     CHECK(r.exit_status() == 1);
-    CHECK(log.messages().back() ==
-          c.crash + "/netbsd.0.core: not saved; the partial file was removed and the dump left on " + c.swap);
+    CHECK(log.lines.back() ==
+          std::pair{Priority::err, c.crash +
+                                       "/netbsd.0.core: not saved; the partial file was removed and the dump "
+                                       "left on " +
+                                       c.swap});
     CHECK(log.said(Priority::err, "interrupted"));
     CHECK(listing(c.crash) == std::vector<std::string>{"bounds"});
     CHECK(c.changed_bytes().empty());
+
+    // Before anything is written (during the scan), nothing is.
+    Crash d;
+    save::Options early = d.options();
+    early.interrupted = &interrupted;
+    Captured log2;
+    CHECK(save::run(early, log2).exit_status() == 1);
+    CHECK(log2.messages() == std::vector<std::string>{"interrupted"});
+    CHECK(listing(d.crash).empty());
 }
 
 TEST_CASE("progress reports each file up to its size") {

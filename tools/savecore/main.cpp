@@ -25,8 +25,13 @@ constexpr const char* usage_text =
 
 std::atomic<bool> interrupted{false};
 
-extern "C" void on_signal(int /*signo*/) {
-    interrupted.store(true);
+// The first signal asks for a clean stop (the partial file is removed and
+// the dump stays); a second one ends savecore at once.
+extern "C" void on_signal(int signo) {
+    if (interrupted.exchange(true)) {
+        std::signal(signo, SIG_DFL);
+        std::raise(signo);
+    }
 }
 
 int syslog_priority(kvm::save::Priority p) {

@@ -144,7 +144,7 @@ public:
     GzipSink& operator=(const GzipSink&) = delete;
 
     void write(ByteSpan data) override {
-        if (finished_) throw Error(ErrorKind::usage, "gzip: write after finish");
+        if (finished_ || current_ == nullptr) throw Error(ErrorKind::usage, "gzip: write after finish");
         while (!data.empty()) {
             const std::size_t n = std::min(data.size(), block_ - current_->used);
             std::copy_n(data.begin(), n, current_->input.begin() + static_cast<std::ptrdiff_t>(current_->used));

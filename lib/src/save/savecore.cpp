@@ -178,11 +178,25 @@ private:
             verbose(fmt::format("{}; expecting dumpmag {:#x}", e.message(), netbsd::dumpmag_value));
         }
         const Symbol& version = *namelist_->symbols().lookup("_version");
-        try {
-            const std::size_t length = version.size != 0 ? std::min<std::size_t>(version.size, max_version) : 1;
-            kernel_version_ = trim_newlines(until_nul(namelist_->initial_value("_version", length)));
-        } catch (const Error& e) {
-            verbose(fmt::format("{}; the version is not checked", e.message()));
+        if (version.size != 0) {
+            try {
+                kernel_version_ = trim_newlines(
+                    until_nul(namelist_->initial_value("_version", std::min<std::size_t>(version.size, max_version))));
+            } catch (const Error& e) {
+                verbose(fmt::format("{}; the version is not checked", e.message()));
+            }
+        } else {
+            // No size in the symbol table: as much as the section holds, up
+            // to the NUL.
+            for (std::size_t length = 64; length <= max_version; length *= 2) {
+                try {
+                    const Bytes b = namelist_->initial_value("_version", length);
+                    kernel_version_ = trim_newlines(until_nul(b));
+                    if (std::find(b.begin(), b.end(), std::byte{0}) != b.end()) break;
+                } catch (const Error&) {
+                    break;
+                }
+            }
         }
     }
 
@@ -204,6 +218,7 @@ private:
             const std::shared_ptr<ByteSource> src = open_device(device, OpenMode::read_only);
             const std::optional<netbsd::DumpLayout> layout = find_dump(device, src, r);
             if (!layout) return r;
+            if (o_.interrupted != nullptr && o_.interrupted->load()) throw Error(ErrorKind::io, "interrupted");
             r.dump_offset = layout->header_offset;
             const Kernel kernel(netbsd::make_format(src, *layout), namelist_);
             verbose(fmt::format("{}: {} dump at offset {:#x} (dumplo {}): {} bytes of memory in {} segments", device,
@@ -378,14 +393,7 @@ private:
 
     bool check_space(std::uint64_t core_bytes) {
         const std::uint64_t free = dir_->free_kib();
-        std::uint64_t minfree = 0;
-        if (const auto line = dir_->first_line("minfree")) {
-            if (const auto v = detail::parse_count(*line)) {
-                minfree = *v;
-            } else {
-                say(Priority::warning, fmt::format("{}: not a number of kilobytes; ignored", dir_->path_of("minfree")));
-            }
-        }
+        const std::uint64_t minfree = read_count("minfree", "not a number of kilobytes", "ignored").value_or(0);
         std::uint64_t kernel_size = unknown_kernel_size;
         if (struct stat st{}; ::stat(o_.system.c_str(), &st) == 0)
             kernel_size = static_cast<std::uint64_t>(st.st_blocks) * 512;
@@ -400,20 +408,32 @@ private:
         return true;
     }
 
+    // The number in a counter file (bounds, minfree); nullopt when it is
+    // missing, or with a warning when it cannot be read (a symlink, say) or
+    // is not a number: savecore goes on either way.
+    std::optional<std::uint64_t> read_count(const std::string& name, std::string_view not_a_number,
+                                            std::string_view instead) {
+        std::optional<std::string> line;
+        try {
+            line = dir_->first_line(name);
+        } catch (const Error& e) {
+            say(Priority::warning, fmt::format("{}; {}", e.message(), instead));
+            return std::nullopt;
+        }
+        if (!line) return std::nullopt;
+        const auto value = detail::parse_count(*line);
+        if (!value) say(Priority::warning, fmt::format("{}: {}; {}", dir_->path_of(name), not_a_number, instead));
+        return value;
+    }
+
     // The next dump number: bounds, past any name already taken (an old
     // core is never replaced).  bounds is advanced before the save, as
     // NetBSD does.
     std::uint64_t next_number() {
-        std::uint64_t n = 0;
-        if (const auto line = dir_->first_line("bounds")) {
-            if (const auto v = detail::parse_count(*line)) {
-                n = *v;
-            } else {
-                say(Priority::warning, fmt::format("{}: not a number; starting at 0", dir_->path_of("bounds")));
-            }
-        } else {
+        const auto bounds = read_count("bounds", "not a number", "starting at 0");
+        if (!bounds && !dir_->exists("bounds"))
             say(Priority::warning, fmt::format("{}: no such file; starting at 0", dir_->path_of("bounds")));
-        }
+        std::uint64_t n = bounds.value_or(0);
         for (;;) {
             bool taken = false;
             for (const char* form : {"netbsd.{}.core", "netbsd.{}.core.gz", "netbsd.{}", "netbsd.{}.gz"})
