@@ -616,6 +616,29 @@ TEST_CASE("a damaged, truncated or foreign dump header is refused with the check
     CHECK(listing(c.crash).empty());
 }
 
+TEST_CASE("beside a saved dump, a header that failed a check is reported: it may be the new dump") {
+    Crash c;
+    Captured log;
+    REQUIRE(save::run(c.options(Mode::clear), log).exit_status() == 0);
+    // A copy of the header, from a machine kvmkit does not read, in the
+    // old swap pages before the (cleared) dump.
+    Bytes foreign(c.device.begin() + static_cast<std::ptrdiff_t>(c.dumplo * 512),
+                  c.device.begin() + static_cast<std::ptrdiff_t>(c.dumplo * 512 + 512));
+    foreign[1] = std::byte{0x9c};
+    const Bytes now = file_bytes(c.swap);
+    c.device = now;
+    c.patch_device(1u << 20, foreign);
+    Captured scan;
+    const save::Result r = save::run(c.options(), scan);
+    CHECK(r.exit_status() == 1);
+    CHECK(scan.lines ==
+          std::vector<std::pair<Priority, std::string>>{
+              {Priority::warning, c.swap + ": dump header at offset 0x100000 is for machine id 156 (not a "
+                                           "machine kvmkit reads)"},
+              {Priority::warning, c.swap + ": no core dump"},
+          });
+}
+
 TEST_CASE("a device that ends early or fails while the core is copied: partial file removed, dump left") {
     for (const bool io_error : {false, true}) {
         CAPTURE(io_error);

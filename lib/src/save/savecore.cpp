@@ -305,6 +305,15 @@ private:
         }
         const auto live = std::find_if(candidates.begin(), candidates.end(), [](const auto& c) { return c.live; });
         const std::uint64_t chosen = (live != candidates.end() ? *live : candidates.front()).offset;
+        // Beside an old, saved dump, a header that failed a check may be
+        // the new dump: say why it was not taken.
+        for (const netbsd::RejectedHeader& h : rejected) {
+            if (live == candidates.end()) {
+                say(Priority::warning, about(h.error, device));
+            } else {
+                verbose(about(h.error, device));
+            }
+        }
         if (candidates.size() > 1)
             verbose(fmt::format("{}: {} dump headers; using the {} one at offset {:#x}", device, candidates.size(),
                                 live != candidates.end() ? "live" : "first", chosen));
