@@ -84,6 +84,7 @@ Measured run(const std::vector<std::string>& argv, const std::string& output, co
         std::vector<std::string> full{"/usr/bin/time", "-f", "%M", "-o", rss_file};
         full.insert(full.end(), argv.begin(), argv.end());
         std::vector<char*> args;
+        args.reserve(full.size() + 1);
         for (auto& a : full)
             args.push_back(a.data());
         args.push_back(nullptr);

@@ -235,7 +235,7 @@ TEST_CASE("file sink errors name the file, the offset and the reason") {
 }
 
 TEST_CASE("gzip sink: one standard gzip stream, for any size, level and thread count") {
-    const std::size_t block = 64 * 1024;
+    const std::size_t block = std::size_t{64} << 10;
     const Bytes text = compressible(7 * block + 17, 3);
     for (const std::size_t size : {std::size_t{0}, std::size_t{1}, block - 1, block, block + 1, 7 * block + 17}) {
         for (const int level : {0, 1, 6, 9}) {
@@ -260,9 +260,9 @@ TEST_CASE("gzip sink: one standard gzip stream, for any size, level and thread c
 }
 
 TEST_CASE("gzip sink: header as zlib writes it, trailer with the combined CRC-32 and the size") {
-    const Bytes data = compressible(300 * 1024, 5);
+    const Bytes data = compressible(std::size_t{300} << 10, 5);
     MemorySink out;
-    auto gz = create_gzip_sink(out, {.level = 1, .threads = 2, .block_size = 64 * 1024});
+    auto gz = create_gzip_sink(out, {.level = 1, .threads = 2, .block_size = std::size_t{64} << 10});
     gz->write(data);
     gz->finish();
     const Bytes& g = out.data();
@@ -284,7 +284,7 @@ TEST_CASE("gzip sink: within 5% of a one-thread gzip at the same level; zero blo
     for (const int level : {1, 6}) {
         CAPTURE(level);
         MemorySink out;
-        auto gz = create_gzip_sink(out, {.level = level, .threads = 3, .block_size = 128 * 1024});
+        auto gz = create_gzip_sink(out, {.level = level, .threads = 3, .block_size = std::size_t{128} << 10});
         gz->write(data);
         gz->finish();
         const std::size_t reference = zlib_gzip_size(data, level);
@@ -292,7 +292,7 @@ TEST_CASE("gzip sink: within 5% of a one-thread gzip at the same level; zero blo
         CHECK(gunzip(out.data()).data == data);
     }
     MemorySink zeros_out;
-    auto gz = create_gzip_sink(zeros_out, {.level = 1, .threads = 2, .block_size = 64 * 1024});
+    auto gz = create_gzip_sink(zeros_out, {.level = 1, .threads = 2, .block_size = std::size_t{64} << 10});
     gz->zeros(64u << 20);
     gz->finish();
     // Each 64 KiB block of zeros is its own deflate block: a few hundred bytes.
@@ -305,7 +305,7 @@ TEST_CASE("gzip sink: within 5% of a one-thread gzip at the same level; zero blo
 TEST_CASE("gzip sink: an output error reaches the writer, and the sink can still be destroyed") {
     const Bytes data = compressible(1u << 20, 11);
     FailingSink failing(100000);
-    auto gz = create_gzip_sink(failing, {.level = 1, .threads = 2, .block_size = 64 * 1024});
+    auto gz = create_gzip_sink(failing, {.level = 1, .threads = 2, .block_size = std::size_t{64} << 10});
     const std::string error = error_of([&] {
         gz->write(data);
         gz->finish();
