@@ -711,6 +711,41 @@ TEST_CASE("an interrupted copy removes the partial file and leaves the dump") {
     CHECK(listing(d.crash).empty());
 }
 
+TEST_CASE("an output file removed while it is written (its directory cleaned up) stops the copy at once") {
+    for (const bool compress : {false, true}) {
+        CAPTURE(compress);
+        Crash c;
+        save::Options o = c.options();
+        o.compress = compress;
+        o.threads = 2;
+        const std::string core = c.crash + (compress ? "/netbsd.0.core.gz" : "/netbsd.0.core");
+        Captured log;
+        // The first chunk is written, then the file goes; savecore used to
+        // write the other eight into the unlinked file and fail only when it
+        // could not rename it.
+        int reports_after = -1;
+        const save::Result r = save::run(o, log, [&](const save::Progress& p) {
+            if (p.file != core) return;
+            if (reports_after < 0) std::filesystem::remove(core + ".tmp");
+            ++reports_after;
+        });
+        CHECK(reports_after == 0);
+        CHECK(r.exit_status() == 1);
+        CHECK(r.devices[0].outcome == Outcome::failed);
+        CHECK(log.messages() ==
+              std::vector<std::string>{
+                  panic_line,
+                  down_line,
+                  c.crash + "/bounds: no such file; starting at 0",
+                  fmt::format("writing {}core to {}", compress ? "compressed " : "", core),
+                  core + ".tmp: removed while being written",
+                  core + ": not saved; the partial file was removed and the dump left on " + c.swap,
+              });
+        CHECK(listing(c.crash) == std::vector<std::string>{"bounds"});
+        CHECK(c.changed_bytes().empty());
+    }
+}
+
 TEST_CASE("progress reports each file up to its size") {
     Crash c;
     std::vector<save::Progress> seen;

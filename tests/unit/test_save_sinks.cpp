@@ -351,6 +351,18 @@ TEST_CASE("atomic file: appears complete under its name, mode 0600 whatever the 
     }
     CHECK_FALSE(std::filesystem::exists(dir / "netbsd.1.core.tmp"));
     CHECK_FALSE(std::filesystem::exists(dir / "netbsd.1.core"));
+
+    // Deleted under the writer (the directory cleaned up): the writer is
+    // told, and commit fails without creating anything.
+    {
+        AtomicFile f(dfd, dir.path().string(), "netbsd.2.core");
+        f.check_not_removed();
+        std::filesystem::remove(dir / "netbsd.2.core.tmp");
+        CHECK(error_of([&] { f.check_not_removed(); }) == dir / "netbsd.2.core.tmp" + ": removed while being written");
+        CHECK_FALSE(error_of([&] { f.commit(); }).empty());
+    }
+    CHECK_FALSE(std::filesystem::exists(dir / "netbsd.2.core"));
+    CHECK_FALSE(std::filesystem::exists(dir / "netbsd.2.core.tmp"));
     ::close(dfd);
 }
 

@@ -148,6 +148,11 @@ public:
     std::string path() const;
     std::string temp_path() const;
     void commit();
+    // Throws ErrorKind::io "<temp path>: removed while being written" when
+    // the temporary file has no name left (it, or its directory, was
+    // deleted): a writer calls it as it goes, so that it stops at once
+    // rather than filling a file that can never be committed.
+    void check_not_removed() const;
     // Removes the temporary file now (idempotent; commit() after it throws).
     void abandon() noexcept;
 

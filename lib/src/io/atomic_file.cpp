@@ -84,6 +84,17 @@ void AtomicFile::commit() {
     if (::fsync(dir_fd_) != 0) throw_os("fsync of the directory failed", errno, dir_name_);
 }
 
+void AtomicFile::check_not_removed() const {
+    if (fd_ < 0) return;
+    struct stat st {};
+    if (::fstat(fd_, &st) != 0) throw_os("cannot stat", errno, temp_path());
+    if (st.st_nlink == 0) {
+        Error e(ErrorKind::io, "removed while being written");
+        e.with_path(temp_path());
+        throw e;
+    }
+}
+
 void AtomicFile::abandon() noexcept {
     if (fd_ >= 0) {
         ::close(fd_);

@@ -468,7 +468,11 @@ private:
         if (o_.compress) gzip = create_gzip_sink(*sink, {.level = o_.level, .threads = o_.threads});
         Sink& out = gzip ? *gzip : *sink;
         const auto start = std::chrono::steady_clock::now();
+        // After every chunk: stop as soon as the file is gone (the
+        // directory was cleaned up under us) instead of writing the rest of
+        // the dump into a file that can never be committed.
         const auto report = [&](std::uint64_t done) {
+            file.check_not_removed();
             if (progress_)
                 progress_({.file = path,
                            .done = done,
