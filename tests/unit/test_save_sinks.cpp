@@ -162,6 +162,42 @@ private:
     std::size_t pos_ = 0;
 };
 
+// A sink that refuses to hold more than `limit` bytes: a stream that
+// outgrows its input is caught at once instead of filling memory.
+class BoundedSink final : public Sink {
+public:
+    explicit BoundedSink(std::size_t limit) : limit_(limit) {}
+    void write(ByteSpan data) override {
+        if (data_.size() + data.size() > limit_)
+            throw Error(ErrorKind::io, fmt::format("more than {} bytes of output", limit_));
+        data_.insert(data_.end(), data.begin(), data.end());
+    }
+    void finish() override {}
+    std::uint64_t position() const override { return data_.size(); }
+    const Bytes& data() const { return data_; }
+
+private:
+    std::size_t limit_;
+    Bytes data_;
+};
+
+// A sink whose `fail_on`th write fails (a disk that was full for a moment).
+class FailOnceSink final : public Sink {
+public:
+    explicit FailOnceSink(int fail_on) : fail_on_(fail_on) {}
+    void write(ByteSpan data) override {
+        if (++writes_ == fail_on_) throw Error(ErrorKind::io, "out.gz: write failed: No space left on device");
+        pos_ += data.size();
+    }
+    void finish() override {}
+    std::uint64_t position() const override { return pos_; }
+
+private:
+    int fail_on_;
+    int writes_ = 0;
+    std::uint64_t pos_ = 0;
+};
+
 }  // namespace
 
 TEST_CASE("sparse file sink: same bytes as written, all-zero file blocks left as holes") {
@@ -312,6 +348,38 @@ TEST_CASE("gzip sink: an output error reaches the writer, and the sink can still
     });
     CHECK(error == "out.gz: write failed: No space left on device");
     gz.reset();  // joins the workers
+}
+
+TEST_CASE("gzip sink: every block is compressed once, however often the pool of blocks is reused") {
+    // 40 blocks through pools of 4 and 6: each block buffer is reused many
+    // times.  A reused buffer that kept its fill count once made write()
+    // resubmit the same block forever, the workers compressing it again and
+    // again into an ever longer stream.
+    const std::size_t block = std::size_t{64} << 10;
+    const Bytes data = compressible(40 * block, 13);
+    for (const unsigned threads : {1u, 2u}) {
+        CAPTURE(threads);
+        BoundedSink out(data.size() / 2);
+        auto gz = create_gzip_sink(out, {.level = 1, .threads = threads, .block_size = block});
+        CHECK(error_of([&] {
+                  write_in_pieces(*gz, data, threads);
+                  gz->finish();
+              }) == "no error");
+        CHECK(gunzip(out.data()).data == data);
+    }
+}
+
+TEST_CASE("gzip sink: after an output error the stream is over; nothing more is taken") {
+    const std::size_t block = std::size_t{64} << 10;
+    const Bytes data = compressible(16 * block, 17);
+    FailOnceSink out(4);  // the header, then blocks
+    auto gz = create_gzip_sink(out, {.level = 1, .threads = 2, .block_size = block});
+    CHECK(error_of([&] { gz->write(data); }) == "out.gz: write failed: No space left on device");
+    // The output works again, but a block is missing from the stream: more
+    // data or a trailer would make a corrupt gzip file look whole.
+    CHECK(error_of([&] { gz->write(data); }) == "gzip: the stream ended with an error; nothing more can be written");
+    CHECK(error_of([&] { gz->finish(); }) == "gzip: the stream ended with an error; nothing more can be written");
+    gz.reset();
 }
 
 TEST_CASE("gzip sink: bad options are usage errors") {

@@ -114,7 +114,8 @@ std::unique_ptr<Sink> create_fd_sink(int fd, std::string name, const FileSinkOpt
 // stays under max_memory plus one zlib state per thread whatever the input
 // size.  All-zero blocks (free RAM) reuse one precompressed block.
 // finish() writes the trailer and then finishes `out`, which must outlive
-// the gzip sink.
+// the gzip sink.  After write() or finish() has thrown, the stream is over:
+// both throw ErrorKind::usage, so a failed stream is never made to look whole.
 struct GzipOptions {
     int level = 1;                     // zlib level 0-9
     unsigned threads = 0;              // compressing threads; 0: one per CPU, at most 16

@@ -144,7 +144,30 @@ public:
     GzipSink& operator=(const GzipSink&) = delete;
 
     void write(ByteSpan data) override {
-        if (finished_ || current_ == nullptr) throw Error(ErrorKind::usage, "gzip: write after finish");
+        check_usable();
+        try {
+            fill(data);
+        } catch (...) {
+            failed_ = true;
+            throw;
+        }
+    }
+
+    void finish() override {
+        if (finished_) return;
+        check_usable();
+        try {
+            end_stream();
+        } catch (...) {
+            failed_ = true;
+            throw;
+        }
+    }
+
+    std::uint64_t position() const override { return position_; }
+
+private:
+    void fill(ByteSpan data) {
         while (!data.empty()) {
             const std::size_t n = std::min(data.size(), block_ - current_->used);
             std::copy_n(data.begin(), n, current_->input.begin() + static_cast<std::ptrdiff_t>(current_->used));
@@ -158,8 +181,7 @@ public:
         }
     }
 
-    void finish() override {
-        if (finished_) return;
+    void end_stream() {
         submit(true);
         current_ = nullptr;
         while (!inflight_.empty())
@@ -172,9 +194,15 @@ public:
         finished_ = true;
     }
 
-    std::uint64_t position() const override { return position_; }
+    // An exception out of write() or finish() leaves blocks half submitted
+    // (the one being filled may be in flight, one may be missing from the
+    // output): the stream is over, and taking more would resubmit a block.
+    void check_usable() const {
+        if (failed_)
+            throw Error(ErrorKind::usage, "gzip: the stream ended with an error; nothing more can be written");
+        if (finished_ || current_ == nullptr) throw Error(ErrorKind::usage, "gzip: write after finish");
+    }
 
-private:
     // A job to fill: a free one, or the oldest in flight once it is written.
     Job* acquire() {
         if (pool_.size() < max_jobs_) {
@@ -301,6 +329,7 @@ private:
     std::uint32_t crc_ = 0;
     std::uint64_t position_ = 0;
     bool finished_ = false;
+    bool failed_ = false;
 
     // Shared with the workers, under mutex_.
     std::mutex mutex_;
