@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 #include <CLI/CLI.hpp>
 
+#include <fcntl.h>
 #include <syslog.h>
 #include <unistd.h>
 #include <algorithm>
@@ -50,6 +51,29 @@ int syslog_priority(kvm::save::Priority p) {
     return LOG_INFO;
 }
 
+// Writes to stderr, ignoring failure: a closed stderr or a pipe whose reader
+// has gone must not stop a save (the messages also go to syslog).
+void put(std::string_view text) {
+    std::fwrite(text.data(), 1, text.size(), stderr);
+    std::fflush(stderr);
+    std::clearerr(stderr);
+}
+
+// Descriptors 0-2 that were closed (a daemon, a bare rc) are opened on
+// /dev/null, so that no file savecore opens becomes its stderr and
+// receives its messages.
+void open_standard_descriptors() {
+    for (;;) {
+        const int fd = ::open("/dev/null", O_RDWR | O_CLOEXEC);
+        if (fd < 0) return;
+        if (fd > STDERR_FILENO) {
+            ::close(fd);
+            return;
+        }
+        ::fcntl(fd, F_SETFD, 0);  // a standard descriptor, not close-on-exec
+    }
+}
+
 // "1.5 GiB", "812 MiB".
 std::string human(double bytes) {
     constexpr std::array<const char*, 5> units{"B", "KiB", "MiB", "GiB", "TiB"};
@@ -72,8 +96,7 @@ public:
 
     void log(kvm::save::Priority p, std::string_view message) override {
         end_progress();
-        fmt::print(stderr, "savecore: {}\n", message);
-        std::fflush(stderr);
+        put(fmt::format("savecore: {}\n", message));
         ::syslog(syslog_priority(p), "%.*s", static_cast<int>(message.size()), message.data());
     }
 
@@ -85,17 +108,16 @@ public:
         const double rate = p.seconds > 0 ? static_cast<double>(p.done) / p.seconds : 0;
         const double left = rate > 0 ? static_cast<double>(p.total - p.done) / rate : 0;
         const long secs = std::lround(left);
-        fmt::print(stderr, "\r{} of {} ({:.0f}%), {}/s, {}:{:02} left\x1b[K", human(static_cast<double>(p.done)),
-                   human(static_cast<double>(p.total)),
-                   p.total > 0 ? 100.0 * static_cast<double>(p.done) / static_cast<double>(p.total) : 100.0,
-                   human(rate), secs / 60, secs % 60);
-        std::fflush(stderr);
+        put(fmt::format("\r{} of {} ({:.0f}%), {}/s, {}:{:02} left\x1b[K", human(static_cast<double>(p.done)),
+                        human(static_cast<double>(p.total)),
+                        p.total > 0 ? 100.0 * static_cast<double>(p.done) / static_cast<double>(p.total) : 100.0,
+                        human(rate), secs / 60, secs % 60));
         line_open_ = true;
     }
 
     void end_progress() {
         if (!line_open_) return;
-        std::fputc('\n', stderr);
+        put("\n");
         line_open_ = false;
     }
 
@@ -108,6 +130,11 @@ private:
 }  // namespace
 
 int main(int argc, char** argv) {
+    open_standard_descriptors();
+    // savecore writes files and stderr only: a broken stderr is ignored
+    // (see put) rather than the end of the save.
+    std::signal(SIGPIPE, SIG_IGN);
+
     CLI::App app{"save a kernel crash dump from a swap device", "savecore"};
     bool clear = false, check = false;
     kvm::save::Options o;
@@ -127,15 +154,15 @@ int main(int argc, char** argv) {
     try {
         app.parse(argc, argv);
     } catch (const CLI::CallForHelp&) {
-        fmt::print("{}", app.help());
+        std::fputs(app.help().c_str(), stdout);
         return 0;
     } catch (const CLI::ParseError& e) {
-        fmt::print(stderr, "savecore: {}\n{}", e.what(), usage_text);
+        put(fmt::format("savecore: {}\n{}", e.what(), usage_text));
         return 1;
     }
     if (!level.empty()) {
         if (level.size() != 1 || level[0] < '0' || level[0] > '9') {
-            fmt::print(stderr, "savecore: Invalid compression `{}'\n{}", level, usage_text);
+            put(fmt::format("savecore: Invalid compression `{}'\n{}", level, usage_text));
             return 1;
         }
         o.level = level[0] - '0';
