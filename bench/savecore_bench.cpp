@@ -13,7 +13,9 @@
 //   build/bench/savecore_bench [--dir D] [--source vmcore.elf] [--savecore PATH]
 //                              [--ram-end BYTES] [--repeat N] [--copy-only] [--keep]
 //
-// Peak RSS comes from /usr/bin/time (Debian package time).  Needs about
+// Peak RSS and CPU seconds come from /usr/bin/time (Debian package time).
+// Each command dies with the benchmark (a SIGTERM, on which savecore
+// removes its partial file) rather than run on as an orphan.  Needs about
 // 14 GiB free in the work directory and as much page cache.
 #include <kvm/elf.h>
 #include <kvm/error.h>
@@ -25,12 +27,15 @@
 #include <CLI/CLI.hpp>
 
 #include <fcntl.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
+#include <csignal>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -45,6 +50,8 @@ constexpr std::uint64_t page = 4096;
 
 struct Measured {
     double seconds = 0;
+    double user = 0;  // CPU seconds of the command and its children
+    double sys = 0;
     std::uint64_t max_rss_kib = 0;
     std::uint64_t size = 0;       // bytes of the output
     std::uint64_t allocated = 0;  // bytes the filesystem allocated for it
@@ -70,35 +77,45 @@ kvm::synth::PageFiller vmcore_tiles(const std::string& path, std::shared_ptr<kvm
     };
 }
 
-// Runs argv under /usr/bin/time for the peak RSS; wall time measured here.
-Measured run(const std::vector<std::string>& argv, const std::string& output, const std::string& rss_file,
+// Runs argv under time(1) (a small process, so the peak RSS is the
+// command's and not a copy of this one's) and setpriv(1), so that the
+// command gets SIGTERM if the benchmark dies: time gets it from us, the
+// command from time, and savecore then stops and removes its partial file
+// instead of running on as an orphan.  Wall time is measured here.
+Measured run(const std::vector<std::string>& argv, const std::string& output, const std::string& usage_file,
              const std::string& log = {}) {
     ::sync();  // the previous run's writeback is not this run's cost
+    std::vector<std::string> full{"/usr/bin/time", "-f", "%M %U %S", "-o", usage_file, "setpriv", "--pdeathsig",
+                                  "TERM", "--"};
+    full.insert(full.end(), argv.begin(), argv.end());
+    std::vector<char*> args;
+    args.reserve(full.size() + 1);
+    for (auto& a : full)
+        args.push_back(a.data());
+    args.push_back(nullptr);
+    const pid_t parent = ::getpid();
     const auto start = std::chrono::steady_clock::now();
     const pid_t pid = ::fork();
+    if (pid < 0) throw kvm::Error(kvm::ErrorKind::io, fmt::format("fork: {}", std::strerror(errno)));
     if (pid == 0) {
+        ::prctl(PR_SET_PDEATHSIG, SIGTERM);
+        if (::getppid() != parent) ::_exit(127);  // the benchmark is gone already
         if (!log.empty()) {
             const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
             if (fd >= 0) ::dup2(fd, STDERR_FILENO);
         }
-        std::vector<std::string> full{"/usr/bin/time", "-f", "%M", "-o", rss_file};
-        full.insert(full.end(), argv.begin(), argv.end());
-        std::vector<char*> args;
-        args.reserve(full.size() + 1);
-        for (auto& a : full)
-            args.push_back(a.data());
-        args.push_back(nullptr);
         ::execv(args[0], args.data());
-        std::perror("/usr/bin/time");
+        std::perror(args[0]);
         ::_exit(127);
     }
     int status = 0;
-    ::waitpid(pid, &status, 0);
+    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
     Measured m;
     m.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
         throw kvm::Error(kvm::ErrorKind::io, fmt::format("{} failed (status {:#x})", fmt::join(argv, " "), status));
-    std::ifstream(rss_file) >> m.max_rss_kib;
+    std::ifstream(usage_file) >> m.max_rss_kib >> m.user >> m.sys;
     struct stat st {};
     if (::stat(output.c_str(), &st) == 0) {
         m.size = static_cast<std::uint64_t>(st.st_size);
@@ -119,11 +136,11 @@ struct Row {
 };
 
 void print_rows(const std::vector<Row>& rows, std::uint64_t input) {
-    fmt::print("  {:<38} {:>8} {:>9} {:>7} {:>10} {:>11} {:>11}\n", "", "seconds", "MiB/s", "synced", "peak RSS",
-               "size", "allocated");
+    fmt::print("  {:<38} {:>8} {:>9} {:>7} {:>7} {:>7} {:>10} {:>11} {:>11}\n", "", "seconds", "MiB/s", "user s",
+               "sys s", "synced", "peak RSS", "size", "allocated");
     for (const Row& r : rows)
-        fmt::print("  {:<38} {:>8.2f} {:>9.1f} {:>7} {:>7} MiB {:>11} {:>11}\n", r.name, r.m.seconds,
-                   static_cast<double>(input) / mib / r.m.seconds, r.durable ? "yes" : "no",
+        fmt::print("  {:<38} {:>8.2f} {:>9.1f} {:>7.2f} {:>7.2f} {:>7} {:>7} MiB {:>11} {:>11}\n", r.name, r.m.seconds,
+                   static_cast<double>(input) / mib / r.m.seconds, r.m.user, r.m.sys, r.durable ? "yes" : "no",
                    (r.m.max_rss_kib + 1023) / 1024, human(r.m.size), human(r.m.allocated));
 }
 
@@ -175,7 +192,7 @@ int main(int argc, char** argv) {
         fs::create_directories(dir);
         const std::string swap = dir + "/swap.img";
         const std::string kernel = dir + "/netbsd";
-        const std::string rss = dir + "/rss";
+        const std::string usage = dir + "/usage";
 
         // The crashed machine and its dump.
         const std::int64_t now = static_cast<std::int64_t>(std::time(nullptr));
@@ -220,12 +237,12 @@ int main(int argc, char** argv) {
         std::fflush(stdout);
 
         // Every command reads `swap` from the page cache.
-        run({"/bin/sh", "-c", fmt::format("cat '{}' >/dev/null", swap)}, "", rss);
+        run({"/bin/sh", "-c", fmt::format("cat '{}' >/dev/null", swap)}, "", usage);
 
         std::map<std::string, std::vector<Row>> results;
         const auto add = [&](const std::string& group, const std::string& name, bool durable,
                              const std::vector<std::string>& cmd, const std::string& out) {
-            Measured m = run(cmd, out, rss, dir + "/log");
+            Measured m = run(cmd, out, usage, dir + "/log");
             auto& rows = results[group];
             const auto it = std::find_if(rows.begin(), rows.end(), [&](const Row& r) { return r.name == name; });
             if (it == rows.end()) {
@@ -233,7 +250,7 @@ int main(int argc, char** argv) {
             } else if (m.seconds < it->m.seconds) {
                 it->m = m;  // the best of the repeats
             }
-            fmt::print(stderr, "  {:<38} {:.2f} s\n", name, m.seconds);
+            fmt::print(stderr, "  {:<38} {:.2f} s ({:.2f} s user)\n", name, m.seconds, m.user);
         };
         // Each command writes a file of its own, and all are removed at the
         // end: deleting a big file just before a command would charge it
@@ -304,7 +321,7 @@ int main(int argc, char** argv) {
             fs::remove(swap);
             fs::remove(kernel);
         }
-        fs::remove(rss);
+        fs::remove(usage);
         fs::remove(dir + "/log");
     } catch (const std::exception& e) {
         fmt::print(stderr, "savecore_bench: {}\n", e.what());
