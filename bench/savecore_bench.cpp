@@ -85,8 +85,8 @@ kvm::synth::PageFiller vmcore_tiles(const std::string& path, std::shared_ptr<kvm
 Measured run(const std::vector<std::string>& argv, const std::string& output, const std::string& usage_file,
              const std::string& log = {}) {
     ::sync();  // the previous run's writeback is not this run's cost
-    std::vector<std::string> full{"/usr/bin/time", "-f", "%M %U %S", "-o", usage_file, "setpriv", "--pdeathsig",
-                                  "TERM", "--"};
+    std::vector<std::string> full{"/usr/bin/time", "-f",          "%M %U %S", "-o", usage_file,
+                                  "setpriv",       "--pdeathsig", "TERM",     "--"};
     full.insert(full.end(), argv.begin(), argv.end());
     std::vector<char*> args;
     args.reserve(full.size() + 1);

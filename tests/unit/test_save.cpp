@@ -732,15 +732,14 @@ TEST_CASE("an output file removed while it is written (its directory cleaned up)
         CHECK(reports_after == 0);
         CHECK(r.exit_status() == 1);
         CHECK(r.devices[0].outcome == Outcome::failed);
-        CHECK(log.messages() ==
-              std::vector<std::string>{
-                  panic_line,
-                  down_line,
-                  c.crash + "/bounds: no such file; starting at 0",
-                  fmt::format("writing {}core to {}", compress ? "compressed " : "", core),
-                  core + ".tmp: removed while being written",
-                  core + ": not saved; the partial file was removed and the dump left on " + c.swap,
-              });
+        CHECK(log.messages() == std::vector<std::string>{
+                                    panic_line,
+                                    down_line,
+                                    c.crash + "/bounds: no such file; starting at 0",
+                                    fmt::format("writing {}core to {}", compress ? "compressed " : "", core),
+                                    core + ".tmp: removed while being written",
+                                    core + ": not saved; the partial file was removed and the dump left on " + c.swap,
+                                });
         CHECK(listing(c.crash) == std::vector<std::string>{"bounds"});
         CHECK(c.changed_bytes().empty());
     }

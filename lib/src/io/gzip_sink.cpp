@@ -198,8 +198,7 @@ private:
     // (the one being filled may be in flight, one may be missing from the
     // output): the stream is over, and taking more would resubmit a block.
     void check_usable() const {
-        if (failed_)
-            throw Error(ErrorKind::usage, "gzip: the stream ended with an error; nothing more can be written");
+        if (failed_) throw Error(ErrorKind::usage, "gzip: the stream ended with an error; nothing more can be written");
         if (finished_ || current_ == nullptr) throw Error(ErrorKind::usage, "gzip: write after finish");
     }
 
