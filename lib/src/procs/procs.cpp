@@ -14,6 +14,8 @@ namespace detail {
 // Rows of the walker table, one per file in src/procs/.
 bool netbsd_accepts(const WalkTarget& target);
 std::unique_ptr<ProcessWalker> netbsd_create(const WalkTarget& target);
+bool host_accepts(const WalkTarget& target);
+std::unique_ptr<ProcessWalker> host_create(const WalkTarget& target);
 }  // namespace detail
 
 std::string_view to_string(ProcOp op) {
@@ -89,6 +91,7 @@ namespace {
 
 constexpr WalkerInfo walkers[] = {
     {"netbsd", detail::netbsd_accepts, detail::netbsd_create},
+    {"host", detail::host_accepts, detail::host_create},
 };
 
 }  // namespace
