@@ -53,7 +53,8 @@ int run(const Options& o) {
     if (o.core.empty() && !o.namelist.empty())
         throw kvm::Error(kvm::ErrorKind::usage, "-N needs -M: without a dump kvmps lists the running host");
     std::unique_ptr<kvm::Kernel> kernel;
-    if (!o.core.empty()) kernel = kvm::Kernel::open({.namelist = o.namelist, .core = o.core});
+    // A dump cut short still lists what it holds, with warnings where it ends.
+    if (!o.core.empty()) kernel = kvm::Kernel::open({.namelist = o.namelist, .core = o.core, .allow_truncated = true});
     const auto walker = kvm::make_process_walker({.kernel = kernel.get(), .layout_file = o.layout});
 
     if (o.print_layout) {
