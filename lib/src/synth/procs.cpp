@@ -125,8 +125,9 @@ PlantedProcesses plant_processes(CrashedMachine& machine, const StructLayouts& l
         if (s.marker) continue;
         if (!pids.insert(s.pid).second) bad_tree(fmt::format("pid {} twice", s.pid));
     }
+    // Newest first, as they come on the lists.
     std::vector<std::uint64_t> proc_addr(tree.procs.size());
-    for (std::size_t i = 0; i < tree.procs.size(); ++i) {
+    for (std::size_t i = tree.procs.size(); i-- > 0;) {
         proc_addr[i] = p.alloc("proc");
         if (!tree.procs[i].marker) out.proc[tree.procs[i].pid] = proc_addr[i];
     }
@@ -235,11 +236,11 @@ PlantedProcesses plant_processes(CrashedMachine& machine, const StructLayouts& l
             p.set(a, "proc", "p_vmspace", vm);
         }
 
-        // LWPs: newest first on p_lwps, as lwp_create inserts at the head.
+        // LWPs: newest first on p_lwps, as lwp_create inserts at the head,
+        // so each one points at the one created before it.
         std::uint64_t next = 0;
         std::int64_t live = 0, zombies = 0;
-        for (auto it = s.lwps.rbegin(); it != s.lwps.rend(); ++it) {
-            const LwpSpec& ls = *it;
+        for (const LwpSpec& ls : s.lwps) {
             const std::uint64_t l = p.alloc("lwp");
             const std::uint64_t lstate = p.value(ls.state);
             p.set(l, "lwp", "l_lid", static_cast<std::uint32_t>(ls.lid));
@@ -271,10 +272,11 @@ PlantedProcesses plant_processes(CrashedMachine& machine, const StructLayouts& l
     // The lists, newest first.
     const auto link = [&](const std::vector<std::uint64_t>& entries, const char* head,
                           std::vector<std::uint64_t>& order) {
+        // The oldest is last: each newer one points at the one before it.
         std::uint64_t next = 0;
-        for (auto it = entries.rbegin(); it != entries.rend(); ++it) {
-            p.set(*it, "proc", "p_list.le_next", next);
-            next = *it;
+        for (const std::uint64_t a : entries) {
+            p.set(a, "proc", "p_list.le_next", next);
+            next = a;
         }
         order.assign(entries.rbegin(), entries.rend());
         machine.write_pointer(p.symbol_or_define(head, 'b', ptr), next);
