@@ -217,7 +217,8 @@ std::string format_ps_json(const ProcInfo& p) {
     j["nlwp"] = p.nlwps;
     j["lwp_row"] = p.lwp_row;
     j["lname"] = p.lname;
-    j["wchan"] = p.wchan;
+    // Kernel addresses as hex strings, like paddr: JSON numbers past 2^53 lose precision in many readers.
+    j["wchan"] = fmt::format("{:#x}", p.wchan);
     j["wchan_symbol"] = p.wchan_symbol;
     j["wmesg"] = p.wmesg;
     j["time"] = ps_time(p.rtime_usec);
