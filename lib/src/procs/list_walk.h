@@ -14,7 +14,9 @@
 #include <fmt/format.h>
 
 #include <cstdint>
+#include <string>
 #include <string_view>
+#include <type_traits>
 #include <unordered_set>
 
 namespace kvm::detail {
@@ -33,18 +35,28 @@ struct ListResult {
     bool complete = true;       // the list ended at a null pointer
 };
 
+// The name of a list in warnings: a string, or a function that makes it
+// (only called when there is something to warn about).
+inline std::string list_name(std::string_view name) {
+    return std::string(name);
+}
+template <typename F>
+requires std::is_invocable_r_v<std::string, F> std::string list_name(const F& make) {
+    return make();
+}
+
 // visit(address, index) reads one entry and returns the next address; an
 // Error it throws ends the list with a warning that names the list, the
 // entry's index and address.
-template <typename Visit>
-ListResult walk_list(std::string_view list, std::uint64_t first, std::uint64_t limit,
+template <typename Name, typename Visit>
+ListResult walk_list(const Name& list, std::uint64_t first, std::uint64_t limit,
                      std::unordered_set<std::uint64_t>& visited, const ProcWarn& warn, Visit&& visit) {
     ListResult result;
     std::uint64_t index = 0;
     for (std::uint64_t address = first; address != 0; ++index) {
         if (result.counted >= limit || index >= max_list_entries) {
             warn(Error(ErrorKind::corrupt,
-                       fmt::format("{}: more than {} entries; stopped at entry {} ({})", list,
+                       fmt::format("{}: more than {} entries; stopped at entry {} ({})", list_name(list),
                                    result.counted >= limit ? limit : max_list_entries, index, hex(address))));
             result.complete = false;
             return result;
@@ -52,7 +64,7 @@ ListResult walk_list(std::string_view list, std::uint64_t first, std::uint64_t l
         if (!visited.insert(address).second) {
             warn(Error(ErrorKind::corrupt, fmt::format("{}: entry {} ({}) was already visited: the list has a "
                                                        "cycle; stopped there",
-                                                       list, index, hex(address))));
+                                                       list_name(list), index, hex(address))));
             result.complete = false;
             return result;
         }
@@ -61,7 +73,7 @@ ListResult walk_list(std::string_view list, std::uint64_t first, std::uint64_t l
             if (step.counted) ++result.counted;
             address = step.next;
         } catch (Error& e) {
-            e.add_context(fmt::format("{}: entry {} ({})", list, index, hex(address)));
+            e.add_context(fmt::format("{}: entry {} ({})", list_name(list), index, hex(address)));
             warn(e);
             result.complete = false;
             return result;

@@ -17,6 +17,7 @@
 #include <kvm/procs.h>
 
 #include "procs/list_walk.h"
+#include "procs/page_cache.h"
 
 #include <fmt/format.h>
 
@@ -121,9 +122,9 @@ LayoutRequest build_request() {
 // A structure read out of the dump, and its members' loads.
 class Object {
 public:
-    Object(const Kernel& kernel, const StructLayout& layout, std::uint64_t address)
-        : buf_(layout.size), order_(kernel.order()) {
-        kernel.read(address, buf_);
+    Object(detail::PageCache& memory, ByteOrder order, const StructLayout& layout, std::uint64_t address)
+        : buf_(layout.size), order_(order) {
+        memory.read(address, buf_);
     }
     std::uint64_t u(const MemberLayout* m) const { return m == nullptr ? 0 : load_member_unsigned(buf_, *m, order_); }
     std::int64_t s(const MemberLayout* m) const { return m == nullptr ? 0 : load_member_signed(buf_, *m, order_); }
@@ -319,6 +320,18 @@ struct NetbsdWalker::Walk {
     std::unordered_map<std::uint64_t, SessionInfo> sessions;
     std::unordered_map<std::uint64_t, TtyInfo> ttys;
     std::unordered_map<std::uint64_t, std::string> wchan_names;
+    std::unordered_map<std::uint64_t, std::string> strings;  // wait messages, LWP names
+    detail::PageCache memory{w.kernel_};
+
+    Object read(const StructLayout& layout, std::uint64_t address) {
+        return Object(memory, w.kernel_.order(), layout, address);
+    }
+
+    // Wait messages and names are shared kernel strings: each is read once.
+    const std::string& string(std::uint64_t address, std::size_t max) {
+        if (auto it = strings.find(address); it != strings.end()) return it->second;
+        return strings.emplace(address, memory.read_string(address, max)).first->second;
+    }
 
     // One problem with one process: a warning naming it, and the walk goes on.
     void problem(const ProcInfo& p, std::string_view what, std::uint64_t address, Error& e) const {
@@ -328,7 +341,7 @@ struct NetbsdWalker::Walk {
 
     const CredInfo& cred(std::uint64_t address) {
         if (auto it = creds.find(address); it != creds.end()) return it->second;
-        const Object o(w.kernel_, w.cred_, address);
+        const Object o = read(w.cred_, address);
         CredInfo c{static_cast<std::uint32_t>(o.u(w.cr_uid_)),
                    static_cast<std::uint32_t>(o.u(w.cr_euid_)),
                    static_cast<std::uint32_t>(o.u(w.cr_svuid_)),
@@ -351,14 +364,14 @@ struct NetbsdWalker::Walk {
 
     const PgrpInfo& pgrp(std::uint64_t address) {
         if (auto it = pgrps.find(address); it != pgrps.end()) return it->second;
-        const Object o(w.kernel_, w.pgrp_, address);
+        const Object o = read(w.pgrp_, address);
         return pgrps.emplace(address, PgrpInfo{static_cast<std::int32_t>(o.s(w.pg_id_)), o.u(w.pg_session_)})
             .first->second;
     }
 
     const SessionInfo& session(std::uint64_t address) {
         if (auto it = sessions.find(address); it != sessions.end()) return it->second;
-        const Object o(w.kernel_, w.session_, address);
+        const Object o = read(w.session_, address);
         SessionInfo s{static_cast<std::int32_t>(o.s(w.s_sid_)), o.u(w.s_leader_), o.u(w.s_ttyvp_), o.u(w.s_ttyp_),
                       o.str(w.s_login_)};
         return sessions.emplace(address, std::move(s)).first->second;
@@ -366,7 +379,7 @@ struct NetbsdWalker::Walk {
 
     const TtyInfo& tty(std::uint64_t address) {
         if (auto it = ttys.find(address); it != ttys.end()) return it->second;
-        const Object o(w.kernel_, w.tty_, address);
+        const Object o = read(w.tty_, address);
         return ttys.emplace(address, TtyInfo{o.u(w.t_dev_), o.u(w.t_pgrp_)}).first->second;
     }
 
@@ -416,38 +429,38 @@ struct NetbsdWalker::Walk {
         const std::uint64_t nzlwps = static_cast<std::uint64_t>(std::max<std::int64_t>(proc.s(w.p_nzlwps_), 0));
         const std::uint64_t limit = std::min(nlwps + nzlwps, max_lwps_per_proc);
         std::unordered_set<std::uint64_t> seen;
-        detail::walk_list(fmt::format("pid {} ({}): LWP list", p.pid, hex(p.paddr)), proc.u(w.p_lwps_), limit, seen,
-                          warn, [&](std::uint64_t address, std::uint64_t) {
-                              const Object o(w.kernel_, w.lwp_, address);
-                              LwpInfo l;
-                              l.address = address;
-                              l.lid = static_cast<std::int32_t>(o.s(w.l_lid_));
-                              l.stat = o.s(w.l_stat_);
-                              l.flag = o.u(w.l_flag_);
-                              l.wchan = o.u(w.l_wchan_);
-                              l.slptime = o.u(w.l_slptime_);
-                              l.rtime_usec = bintime_usec(o.u(w.l_rtime_sec_), o.u(w.l_rtime_frac_));
-                              const std::uint64_t wmesg = o.u(w.l_wmesg_);
-                              const std::uint64_t name = o.u(w.l_name_);
-                              const std::uint64_t next = o.u(w.l_next_);
-                              out.push_back(std::move(l));
-                              LwpInfo& added = out.back();
-                              // Strings live elsewhere: an unreadable one is a
-                              // warning about this LWP, and the list goes on.
-                              try {
-                                  if (wmesg != 0) added.wmesg = w.kernel_.read_string(wmesg, max_wmesg);
-                              } catch (Error& e) {
-                                  e.add_context(fmt::format("LWP {} wait message at {}", added.lid, hex(wmesg)));
-                                  problem(p, "LWP list", address, e);
-                              }
-                              try {
-                                  if (name != 0) added.name = w.kernel_.read_string(name, max_lname);
-                              } catch (Error& e) {
-                                  e.add_context(fmt::format("LWP {} name at {}", added.lid, hex(name)));
-                                  problem(p, "LWP list", address, e);
-                              }
-                              return detail::ListStep{next, true};
-                          });
+        const auto list = [&] { return fmt::format("pid {} ({}): LWP list", p.pid, hex(p.paddr)); };
+        detail::walk_list(list, proc.u(w.p_lwps_), limit, seen, warn, [&](std::uint64_t address, std::uint64_t) {
+            const Object o = read(w.lwp_, address);
+            LwpInfo l;
+            l.address = address;
+            l.lid = static_cast<std::int32_t>(o.s(w.l_lid_));
+            l.stat = o.s(w.l_stat_);
+            l.flag = o.u(w.l_flag_);
+            l.wchan = o.u(w.l_wchan_);
+            l.slptime = o.u(w.l_slptime_);
+            l.rtime_usec = bintime_usec(o.u(w.l_rtime_sec_), o.u(w.l_rtime_frac_));
+            const std::uint64_t wmesg = o.u(w.l_wmesg_);
+            const std::uint64_t name = o.u(w.l_name_);
+            const std::uint64_t next = o.u(w.l_next_);
+            out.push_back(std::move(l));
+            LwpInfo& added = out.back();
+            // Strings live elsewhere: an unreadable one is a
+            // warning about this LWP, and the list goes on.
+            try {
+                if (wmesg != 0) added.wmesg = string(wmesg, max_wmesg);
+            } catch (Error& e) {
+                e.add_context(fmt::format("LWP {} wait message at {}", added.lid, hex(wmesg)));
+                problem(p, "LWP list", address, e);
+            }
+            try {
+                if (name != 0) added.name = string(name, max_lname);
+            } catch (Error& e) {
+                e.add_context(fmt::format("LWP {} name at {}", added.lid, hex(name)));
+                problem(p, "LWP list", address, e);
+            }
+            return detail::ListStep{next, true};
+        });
         return out;
     }
 
@@ -494,7 +507,7 @@ struct NetbsdWalker::Walk {
     void fill_vm(ProcInfo& p, std::uint64_t address) {
         if (address == 0 || p.zombie || p.system) return;
         try {
-            const Object o(w.kernel_, w.vmspace_, address);
+            const Object o = read(w.vmspace_, address);
             const std::uint64_t page = w.kernel_.arch().page_size;
             // The mapped size ps shows: the map's pages, less the stack not
             // yet mapped, plus the stack in use (kinfo_proc2's p_vm_msize).
@@ -508,7 +521,7 @@ struct NetbsdWalker::Walk {
     }
 
     detail::ListStep visit(std::uint64_t address) {
-        const Object proc(w.kernel_, w.proc_, address);
+        const Object proc = read(w.proc_, address);
         const detail::ListStep step{proc.u(w.p_next_), true};
         const std::uint64_t pflag = proc.u(w.p_flag_);
         if ((pflag & w.pk_marker_) != 0) return {step.next, false};
@@ -601,6 +614,7 @@ struct NetbsdWalker::Walk {
 void NetbsdWalker::walk(const WalkOptions& options, const ProcEmit& emit, const ProcWarn& warn) const {
     Walk walk{*this, options, emit, warn};
     walk.maxslp = maxslp_default_;
+    walk.visited.reserve(1024);
     if (const Symbol* s = kernel_.symbols().lookup("_maxslp")) {
         try {
             walk.maxslp = static_cast<std::int32_t>(kernel_.read_uint(s->value, 4));
@@ -618,6 +632,7 @@ void NetbsdWalker::walk(const WalkOptions& options, const ProcEmit& emit, const 
                                                        nprocs, detail::max_list_entries)));
         } else {
             budget = nprocs;
+            walk.visited.reserve(nprocs + 64);
         }
     } catch (Error& e) {
         e.add_context("nprocs");
