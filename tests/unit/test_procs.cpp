@@ -710,6 +710,18 @@ TEST_CASE("JSON has every field, ids that could not be read as null") {
     CHECK(u["uid"].is_null());
     CHECK(u["tdev"].is_null());
     CHECK(u["tty"].is_null());
+
+    // A command name from a dump is any bytes: quotes, controls and
+    // invalid UTF-8 still make valid JSON.
+    ProcInfo odd;
+    odd.comm = std::string("a\"b\\c\n\x01\xff\xc3\xa9\xe2\x82", 12);
+    odd.argv = {"x y", "\t"};
+    const std::string line = format_ps_json(odd);
+    CHECK(line.find(R"("comm":"a\"b\\c\u000a\u0001\ufffdé\ufffd\ufffd")") != std::string::npos);
+    const auto o = nlohmann::json::parse(line);
+    CHECK(o["comm"] == "a\"b\\c\n\x01\xef\xbf\xbd\xc3\xa9\xef\xbf\xbd\xef\xbf\xbd");
+    CHECK(o["argv"] == nlohmann::json::array({"x y", "\t"}));
+    CHECK(o["command"] == "x y \t");
 }
 
 TEST_CASE("NetBSD terminal names and numbers come from the layouts' device table") {

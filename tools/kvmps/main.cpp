@@ -81,14 +81,15 @@ int run(const Options& o) {
             fmt::print(stderr, "kvmps: warning: {}\n", e.what());
         });
     kvm::sort_ps(rows);
-    std::string out;
     if (o.json) {
-        for (const auto& p : rows)
-            out += kvm::format_ps_json(p) + "\n";
+        for (const auto& p : rows) {
+            const std::string line = kvm::format_ps_json(p) + "\n";
+            std::fwrite(line.data(), 1, line.size(), stdout);
+        }
     } else {
-        out = kvm::format_ps_table(rows, columns);
+        const std::string out = kvm::format_ps_table(rows, columns);
+        std::fwrite(out.data(), 1, out.size(), stdout);
     }
-    std::fwrite(out.data(), 1, out.size(), stdout);
     return incomplete ? exit_failure : exit_ok;
 }
 

@@ -4,7 +4,6 @@
 #include <kvm/ps.h>
 
 #include <fmt/format.h>
-#include <nlohmann/json.hpp>
 
 #include <algorithm>
 
@@ -144,105 +143,237 @@ std::string ps_field(const ProcInfo& p, const PsColumn& c) {
 }
 
 std::string format_ps_table(std::span<const ProcInfo> procs, std::span<const PsColumn* const> cols) {
-    // Widest value or header per column.
-    std::vector<std::vector<std::string>> cells(procs.size());
+    // Widest value or header per column: a first pass over the fields,
+    // which the second pass prints (cheaper than keeping every cell).
     std::vector<std::size_t> width(cols.size());
     for (std::size_t c = 0; c < cols.size(); ++c)
         width[c] = cols[c]->header.size();
-    for (std::size_t r = 0; r < procs.size(); ++r) {
-        for (std::size_t c = 0; c < cols.size(); ++c) {
-            cells[r].push_back(ps_field(procs[r], *cols[c]));
-            width[c] = std::max(width[c], cells[r].back().size());
-        }
-    }
-    const auto cell = [&](std::string_view text, std::size_t c) {
-        const bool last = c + 1 == cols.size();
-        if (!cols[c]->left) return fmt::format("{:>{}}", text, width[c]);
-        // ps keeps the TTY column's "-" at the column's end: "pts/0  -".
-        if (cols[c]->keyword == "tt" && text.size() > 1 && text.back() == '-' && text != "?")
-            return fmt::format("{:<{}}-", text.substr(0, text.size() - 1), width[c] - 1);
-        return last ? std::string(text) : fmt::format("{:<{}}", text, width[c]);
-    };
-    std::string out;
-    for (std::size_t c = 0; c < cols.size(); ++c)
-        out += (c == 0 ? "" : " ") + cell(cols[c]->header, c);
-    out += '\n';
-    for (std::size_t r = 0; r < procs.size(); ++r) {
+    for (const ProcInfo& p : procs)
         for (std::size_t c = 0; c < cols.size(); ++c)
-            out += (c == 0 ? "" : " ") + cell(cells[r][c], c);
+            width[c] = std::max(width[c], ps_field(p, *cols[c]).size());
+    std::string out;
+    const auto cell = [&](std::string_view text, std::size_t c) {
+        if (c != 0) out += ' ';
+        const bool last = c + 1 == cols.size();
+        if (!cols[c]->left) {
+            out.append(width[c] - std::min(width[c], text.size()), ' ');
+            out += text;
+        } else if (cols[c]->keyword == "tt" && text.size() > 1 && text.back() == '-') {
+            // ps keeps the TTY column's "-" at the column's end: "pts/0  -".
+            out += text.substr(0, text.size() - 1);
+            out.append(width[c] - text.size(), ' ');
+            out += '-';
+        } else {
+            out += text;
+            if (!last) out.append(width[c] - std::min(width[c], text.size()), ' ');
+        }
+    };
+    for (std::size_t c = 0; c < cols.size(); ++c)
+        cell(cols[c]->header, c);
+    out += '\n';
+    for (const ProcInfo& p : procs) {
+        for (std::size_t c = 0; c < cols.size(); ++c)
+            cell(ps_field(p, *cols[c]), c);
         out += '\n';
     }
     return out;
 }
 
-std::string format_ps_json(const ProcInfo& p) {
-    nlohmann::ordered_json j = nlohmann::ordered_json::object();
-    const auto optional_id = [](std::uint32_t v) -> nlohmann::ordered_json {
-        if (v == ProcInfo::unknown_id) return nullptr;
-        return v;
-    };
-    j["pid"] = p.pid;
-    j["ppid"] = p.ppid;
-    j["pgid"] = p.pgid;
-    j["sid"] = p.sid;
-    j["tpgid"] = p.tpgid;
-    j["uid"] = optional_id(p.uid);
-    j["ruid"] = optional_id(p.ruid);
-    j["svuid"] = optional_id(p.svuid);
-    j["gid"] = optional_id(p.gid);
-    j["rgid"] = optional_id(p.rgid);
-    j["svgid"] = optional_id(p.svgid);
-    j["groups"] = p.groups;
-    if (p.tdev == no_dev) {
-        j["tdev"] = nullptr;
-    } else {
-        j["tdev"] = p.tdev;
+namespace {
+
+// JSON text of a string from a dump: any bytes.  Valid UTF-8 passes
+// through; a byte that does not start a valid sequence becomes U+FFFD.
+void json_string(std::string& out, std::string_view s) {
+    out += '"';
+    for (std::size_t i = 0; i < s.size();) {
+        const auto c = static_cast<unsigned char>(s[i]);
+        if (c == '"' || c == '\\') {
+            out += '\\';
+            out += static_cast<char>(c);
+            ++i;
+        } else if (c < 0x20) {
+            out += fmt::format("\\u{:04x}", c);
+            ++i;
+        } else if (c < 0x80) {
+            out += static_cast<char>(c);
+            ++i;
+        } else {
+            // Length of a well-formed sequence starting here, 0 if none.
+            std::size_t n = c >= 0xc2 && c <= 0xdf ? 2 : c >= 0xe0 && c <= 0xef ? 3 : c >= 0xf0 && c <= 0xf4 ? 4 : 0;
+            if (n > s.size() - i) n = 0;
+            for (std::size_t k = 1; k < n; ++k)
+                if ((static_cast<unsigned char>(s[i + k]) & 0xc0) != 0x80) n = 0;
+            if (n == 3) {
+                const auto c1 = static_cast<unsigned char>(s[i + 1]);
+                if ((c == 0xe0 && c1 < 0xa0) || (c == 0xed && c1 >= 0xa0)) n = 0;  // overlong, surrogate
+            } else if (n == 4) {
+                const auto c1 = static_cast<unsigned char>(s[i + 1]);
+                if ((c == 0xf0 && c1 < 0x90) || (c == 0xf4 && c1 >= 0x90)) n = 0;  // overlong, past U+10FFFF
+            }
+            if (n == 0) {
+                out += "\\ufffd";
+                ++i;
+            } else {
+                out.append(s.substr(i, n));
+                i += n;
+            }
+        }
     }
-    j["tty"] = p.tty.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(p.tty);
-    j["ctty_vnode"] = p.ctty_vnode;
-    j["session_leader"] = p.session_leader;
-    j["login"] = p.login;
-    j["stat"] = p.stat;
-    j["state"] = p.state;
-    j["lwp_state"] = p.lwp_state;
-    j["flags"] = p.flags;
-    nlohmann::ordered_json raw = nlohmann::ordered_json::object();
-    for (const auto& [name, value] : p.raw)
-        raw[name] = value;
-    j["raw"] = std::move(raw);
-    j["nice"] = p.nice;
-    j["zombie"] = p.zombie;
-    j["system"] = p.system;
-    j["lid"] = p.lid;
-    j["nlwp"] = p.nlwps;
-    j["lwp_row"] = p.lwp_row;
-    j["lname"] = p.lname;
-    // Kernel addresses as hex strings, like paddr: JSON numbers past 2^53 lose precision in many readers.
-    j["wchan"] = fmt::format("{:#x}", p.wchan);
-    j["wchan_symbol"] = p.wchan_symbol;
-    j["wmesg"] = p.wmesg;
-    j["time"] = ps_time(p.rtime_usec);
-    j["rtime_usec"] = p.rtime_usec;
-    j["vsz"] = p.vsz_kib;
-    j["rss"] = p.rss_kib;
-    j["paddr"] = fmt::format("{:#x}", p.paddr);
-    j["laddr"] = fmt::format("{:#x}", p.laddr);
-    j["comm"] = p.comm;
-    j["command"] = ps_command(p);
-    j["argv"] = p.argv;
-    j["live"] = p.live;
-    return j.dump();
+    out += '"';
+}
+
+class JsonObject {
+public:
+    explicit JsonObject(std::string& out) : out_(out) { out_ += '{'; }
+    JsonObject(const JsonObject&) = delete;
+    JsonObject& operator=(const JsonObject&) = delete;
+    ~JsonObject() { out_ += '}'; }
+
+    template <typename T>
+    void number(std::string_view key, T v) {
+        name(key);
+        out_ += fmt::format("{}", v);
+    }
+    void id(std::string_view key, std::uint32_t v) {
+        if (v == ProcInfo::unknown_id) {
+            null(key);
+        } else {
+            number(key, v);
+        }
+    }
+    void boolean(std::string_view key, bool v) {
+        name(key);
+        out_ += v ? "true" : "false";
+    }
+    void null(std::string_view key) {
+        name(key);
+        out_ += "null";
+    }
+    void text(std::string_view key, std::string_view v) {
+        name(key);
+        json_string(out_, v);
+    }
+    void hex_address(std::string_view key, std::uint64_t v) { text(key, fmt::format("{:#x}", v)); }
+    template <typename Range, typename Each>
+    void array(std::string_view key, const Range& r, Each&& each) {
+        name(key);
+        out_ += '[';
+        bool first = true;
+        for (const auto& v : r) {
+            if (!first) out_ += ',';
+            first = false;
+            each(v);
+        }
+        out_ += ']';
+    }
+    void raw_object(std::string_view key, const std::vector<std::pair<std::string, std::uint64_t>>& values) {
+        name(key);
+        JsonObject inner(out_);
+        for (const auto& [k, v] : values)
+            inner.number(k, v);
+    }
+
+private:
+    void name(std::string_view key) {
+        if (!first_) out_ += ',';
+        first_ = false;
+        json_string(out_, key);
+        out_ += ':';
+    }
+
+    std::string& out_;
+    bool first_ = true;
+};
+
+}  // namespace
+
+std::string format_ps_json(const ProcInfo& p) {
+    std::string out;
+    {
+        JsonObject j(out);
+        j.number("pid", p.pid);
+        j.number("ppid", p.ppid);
+        j.number("pgid", p.pgid);
+        j.number("sid", p.sid);
+        j.number("tpgid", p.tpgid);
+        j.id("uid", p.uid);
+        j.id("ruid", p.ruid);
+        j.id("svuid", p.svuid);
+        j.id("gid", p.gid);
+        j.id("rgid", p.rgid);
+        j.id("svgid", p.svgid);
+        j.array("groups", p.groups, [&](std::uint32_t g) { out += fmt::format("{}", g); });
+        if (p.tdev == no_dev) {
+            j.null("tdev");
+        } else {
+            j.number("tdev", p.tdev);
+        }
+        if (p.tty.empty()) {
+            j.null("tty");
+        } else {
+            j.text("tty", p.tty);
+        }
+        j.boolean("ctty_vnode", p.ctty_vnode);
+        j.boolean("session_leader", p.session_leader);
+        j.text("login", p.login);
+        j.text("stat", p.stat);
+        j.number("state", p.state);
+        j.number("lwp_state", p.lwp_state);
+        j.number("flags", p.flags);
+        j.raw_object("raw", p.raw);
+        j.number("nice", p.nice);
+        j.boolean("zombie", p.zombie);
+        j.boolean("system", p.system);
+        j.number("lid", p.lid);
+        j.number("nlwp", p.nlwps);
+        j.boolean("lwp_row", p.lwp_row);
+        j.text("lname", p.lname);
+        // Kernel addresses as hex strings: JSON numbers past 2^53 lose precision in many readers.
+        j.hex_address("wchan", p.wchan);
+        j.text("wchan_symbol", p.wchan_symbol);
+        j.text("wmesg", p.wmesg);
+        j.text("time", ps_time(p.rtime_usec));
+        j.number("rtime_usec", p.rtime_usec);
+        j.number("vsz", p.vsz_kib);
+        j.number("rss", p.rss_kib);
+        j.hex_address("paddr", p.paddr);
+        j.hex_address("laddr", p.laddr);
+        j.text("comm", p.comm);
+        j.text("command", ps_command(p));
+        j.array("argv", p.argv, [&](const std::string& a) { json_string(out, a); });
+        j.boolean("live", p.live);
+    }
+    return out;
 }
 
 void sort_ps(std::vector<ProcInfo>& procs) {
     // As the BSD ps's do: processes without a terminal first, then by
-    // terminal, pid and LWP.
-    std::stable_sort(procs.begin(), procs.end(), [](const ProcInfo& a, const ProcInfo& b) {
-        const auto key = [](const ProcInfo& p) {
-            return std::tuple(p.tdev != no_dev, p.tdev, p.pid, p.lwp_row ? p.lid : 0);
-        };
-        return key(a) < key(b);
-    });
+    // terminal, pid and LWP.  The order is found on keys and the records
+    // moved once: they are big.
+    const auto key = [](const ProcInfo& p) {
+        return std::tuple(p.tdev != no_dev, p.tdev, p.pid, p.lwp_row ? p.lid : 0);
+    };
+    std::vector<std::pair<decltype(key(procs[0])), std::size_t>> order;
+    order.reserve(procs.size());
+    for (std::size_t i = 0; i < procs.size(); ++i)
+        order.emplace_back(key(procs[i]), i);
+    std::stable_sort(order.begin(), order.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+    // Position k takes the record at order[k].second: follow each cycle.
+    std::vector<bool> placed(procs.size());
+    for (std::size_t start = 0; start < procs.size(); ++start) {
+        if (placed[start]) continue;
+        ProcInfo held = std::move(procs[start]);
+        for (std::size_t k = start;;) {
+            placed[k] = true;
+            const std::size_t from = order[k].second;
+            if (from == start) {
+                procs[k] = std::move(held);
+                break;
+            }
+            procs[k] = std::move(procs[from]);
+            k = from;
+        }
+    }
 }
 
 }  // namespace kvm
