@@ -41,6 +41,7 @@ struct Run {
 
 Run run(const std::vector<std::string>& argv, const std::string& out) {
     std::vector<char*> args;
+    args.reserve(argv.size() + 1);
     for (const auto& a : argv)
         args.push_back(const_cast<char*>(a.c_str()));
     args.push_back(nullptr);

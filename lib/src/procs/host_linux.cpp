@@ -298,7 +298,7 @@ void HostWalker::read_process(std::int32_t pid, const WalkOptions& options, cons
         p.tpgid = st.tpgid;
     }
     p.session_leader = st.pid == st.session;
-    p.state = st.state;
+    p.state = static_cast<unsigned char>(st.state);  // the state letter's code: 'S' is 83
     p.flags = st.flags;
     p.nice = static_cast<int>(st.nice);
     p.zombie = st.state == 'Z';
@@ -344,7 +344,7 @@ void HostWalker::read_process(std::int32_t pid, const WalkOptions& options, cons
         ProcInfo row = p;
         row.lwp_row = true;
         row.lid = tid;
-        row.lwp_state = t.state;
+        row.lwp_state = static_cast<unsigned char>(t.state);
         row.lname = t.comm;
         row.rtime_usec = (t.utime + t.stime) * 1000000 / static_cast<std::uint64_t>(ticks_);
         flags.exiting = (t.flags & pf_exiting) != 0;
