@@ -103,6 +103,10 @@ private:
     bool starred_ = false;  // a "*" stands for the lines since the last one shown
 };
 
+// Throws usage "<va>: <length> bytes run past the end of the address space"
+// when [va, va + length) does not fit in 64 bits.
+void check_memory_range(std::uint64_t va, std::uint64_t length);
+
 // Reads [va, va + length) in large chunks and hands each readable chunk to
 // `chunk` in order.  Stops at the first byte that cannot be read; the
 // result says how many bytes were read and why it stopped (the fault names
@@ -112,9 +116,10 @@ PartialRead read_memory(const Kernel& kernel, std::uint64_t va, std::uint64_t le
                         const std::function<void(ByteSpan)>& chunk);
 
 // kvmdump's two outputs.  Both write what was readable, then return why
-// they stopped.
+// they stopped.  `before` is written ahead of the first line, when there is
+// one (a separator between dumps that leaves none around an empty one).
 PartialRead hexdump_memory(const Kernel& kernel, std::uint64_t va, std::uint64_t length, const SymbolTable* symbols,
-                           OutputBuffer& out);
+                           OutputBuffer& out, std::string_view before = {});
 PartialRead copy_memory(const Kernel& kernel, std::uint64_t va, std::uint64_t length, OutputBuffer& out);
 
 }  // namespace kvm

@@ -221,11 +221,15 @@ void HexdumpFormatter::line(const std::byte* bytes, std::size_t n, std::string& 
 
 // ---------------------------------------------------------------- reading
 
-PartialRead read_memory(const Kernel& kernel, std::uint64_t va, std::uint64_t length,
-                        const std::function<void(ByteSpan)>& chunk) {
+void check_memory_range(std::uint64_t va, std::uint64_t length) {
     if (length != 0 && length - 1 > std::numeric_limits<std::uint64_t>::max() - va)
         throw Error(ErrorKind::usage,
                     fmt::format("{}: {:#x} bytes run past the end of the address space", hex(va), length));
+}
+
+PartialRead read_memory(const Kernel& kernel, std::uint64_t va, std::uint64_t length,
+                        const std::function<void(ByteSpan)>& chunk) {
+    check_memory_range(va, length);
     PartialRead result;
     Bytes buffer(static_cast<std::size_t>(std::min<std::uint64_t>(length, read_chunk)));
     while (result.bytes < length) {
@@ -242,9 +246,10 @@ PartialRead read_memory(const Kernel& kernel, std::uint64_t va, std::uint64_t le
 }
 
 PartialRead hexdump_memory(const Kernel& kernel, std::uint64_t va, std::uint64_t length, const SymbolTable* symbols,
-                           OutputBuffer& out) {
+                           OutputBuffer& out, std::string_view before) {
     HexdumpFormatter f(va, kernel.pointer_size() * 2, symbols);
     PartialRead r = read_memory(kernel, va, length, [&](ByteSpan bytes) {
+        if (f.end() == va) out.buffer().append(before);
         f.add(bytes, out.buffer());
         out.flush_if_full();
     });
