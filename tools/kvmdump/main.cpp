@@ -70,19 +70,14 @@ int run(const Options& o) {
         Json j{{"expression", e.text}};
         std::optional<kvm::Error> problem;  // this argument's; output errors end the run
         std::optional<kvm::ResolvedAddress> r;
+        std::uint64_t n = 0;
         try {
             r = kvm::resolve_address(e, symbols);
+            n = length.value_or(length_for(e, *r));
+            kvm::check_memory_range(r->address, n);
         } catch (const kvm::Error& err) {
             problem = err;
-        }
-        const std::uint64_t n = r ? length.value_or(length_for(e, *r)) : 0;
-        if (r) {
-            try {
-                kvm::check_memory_range(r->address, n);
-            } catch (const kvm::Error& err) {
-                problem = err;
-                r.reset();
-            }
+            r.reset();
         }
         if (r) {
             kvm::PartialRead read;
