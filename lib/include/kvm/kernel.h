@@ -26,6 +26,9 @@ struct OpenOptions {
     std::string core;      // dump file or device
     std::optional<std::uint64_t> dumplo_blocks;  // raw NetBSD dump device
     bool writable = false;  // open the core read-write (dump invalidation)
+    // A namelist already loaded (through a symbol index, say): used
+    // instead of loading `namelist`.
+    std::shared_ptr<const Namelist> loaded_namelist;
 };
 
 // The result of a read that may stop early.
