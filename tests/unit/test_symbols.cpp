@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 
 #include "elf_fixture.h"
+#include "test_util.h"
 
 #include <unistd.h>
 #include <algorithm>
@@ -228,7 +229,7 @@ TEST_CASE("relocate moves address symbols only, and the table stays consistent")
     CHECK(near(t, 0xfffffffffffff808ull) == "start+0x8");
 }
 
-TEST_CASE("SymbolTable copies re-key the name index and moves keep it") {
+TEST_CASE("SymbolTable copies have their own name index and moves keep it") {
     // Short names live inside the std::string (SSO), so a copied index that
     // still viewed the original's strings would read freed memory.
     auto original = std::make_unique<SymbolTable>(
@@ -259,6 +260,42 @@ TEST_CASE("SymbolTable copies re-key the name index and moves keep it") {
     const SymbolTable& self = move_assigned;
     move_assigned = self;
     CHECK(move_assigned.find("a")->value == 0x10);
+}
+
+TEST_CASE("a table rebuilt from its sorted symbols and name choices equals the original") {
+    const SymbolTable original({sym("counter", 0x300, 4, 'd'), sym("counter", 0x100, 4, 'b'),
+                                sym("main", 0x1000, 0x800, 'T', elf::stt_func), sym("k", 0x10, 0, 'A'),
+                                sym("hook", 0x20, 4, 't', elf::stt_func), sym("hook", 0x40, 4, 'W', elf::stt_func)});
+    SymbolTable::Indexed indexed;
+    for (const Symbol& s : original.by_address()) {
+        indexed.symbols.push_back(s);
+        indexed.chosen.push_back(original.find(s.name) == &s);
+    }
+    CHECK(indexed.chosen == std::vector<bool>{true, false, true, false, true, true});
+    const SymbolTable rebuilt(indexed);
+    CHECK(std::equal(rebuilt.by_address().begin(), rebuilt.by_address().end(), original.by_address().begin(),
+                     original.by_address().end()));
+    CHECK(rebuilt.find("counter")->value == 0x300);  // the first in namelist order, which sorting lost
+    CHECK(rebuilt.find("hook")->value == 0x40);
+    CHECK(rebuilt.lookup("_main")->value == 0x1000);
+    CHECK(near(rebuilt, 0x1010) == "main+0x10");
+    CHECK(near(rebuilt, 0x14) == "none");
+
+    using kvm::test::error_of;
+    SymbolTable::Indexed unsorted = indexed;
+    std::swap(unsorted.symbols[2], unsorted.symbols[3]);
+    std::vector<bool>::swap(unsorted.chosen[2], unsorted.chosen[3]);
+    CHECK(error_of([&] { SymbolTable{unsorted}; }) == "symbol index: symbol 3 (hook) is out of address order");
+    SymbolTable::Indexed two = indexed;
+    two.chosen[1] = true;
+    CHECK(error_of([&] { SymbolTable{two}; }) == "symbol index: two symbols are chosen for the name hook");
+    SymbolTable::Indexed none = indexed;
+    none.chosen[4] = false;
+    CHECK(error_of([&] { SymbolTable{none}; }) == "symbol index: no symbol is chosen for the name counter");
+    SymbolTable::Indexed short_choices = indexed;
+    short_choices.chosen.pop_back();
+    CHECK(error_of([&] { SymbolTable{short_choices}; }) == "symbol index: 6 symbols but 5 name choices");
+    CHECK(kvm::test::kind_of([&] { SymbolTable{none}; }) == ErrorKind::corrupt);
 }
 
 TEST_CASE("nlist: underscore rule, n_type and n_value, and the not-found count") {

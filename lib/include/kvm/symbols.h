@@ -14,7 +14,6 @@
 #include <span>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 namespace kvm {
@@ -22,8 +21,8 @@ namespace kvm {
 struct Symbol {
     std::string name;
     std::uint64_t value = 0;
-    std::uint64_t size = 0;   // 0 when unknown
-    char type = '?';          // nm letter: T t D d R r B b A U W w V v C N ...
+    std::uint64_t size = 0;        // 0 when unknown
+    char type = '?';               // nm letter: T t D d R r B b A U W w V v C N ...
     std::uint8_t elf_type = 0;     // STT_*, 0 for non-ELF namelists
     std::uint8_t elf_binding = 0;  // STB_*
     bool operator==(const Symbol&) const = default;
@@ -34,12 +33,21 @@ public:
     SymbolTable() = default;
     explicit SymbolTable(std::vector<Symbol> symbols);
 
-    // The name index holds string_views into the symbols' names.  A move
-    // keeps the vector's buffer (and so every name) where it is; a copy
-    // re-points the index at its own names, keeping the same choices among
-    // duplicates.
-    SymbolTable(const SymbolTable& other);
-    SymbolTable& operator=(const SymbolTable& other);
+    // A table whose symbols are already in by_address() order, with, for
+    // each, whether find() returns it for its name: what a symbol index
+    // file stores, so that loading one needs no sort and no duplicate
+    // resolution.  Nothing is trusted: the order, one choice per name and a
+    // choice for every name are checked, and a violation throws corrupt.
+    struct Indexed {
+        std::vector<Symbol> symbols;
+        std::vector<bool> chosen;  // same length as symbols
+    };
+    explicit SymbolTable(Indexed indexed);
+
+    // The name index holds positions in the address-sorted array, so copies
+    // and moves need no re-keying.  A moved-from table is empty.
+    SymbolTable(const SymbolTable& other) = default;
+    SymbolTable& operator=(const SymbolTable& other) = default;
     SymbolTable(SymbolTable&& other) noexcept;
     SymbolTable& operator=(SymbolTable&& other) noexcept;
     ~SymbolTable() = default;
@@ -75,10 +83,19 @@ public:
     std::int64_t relocation() const noexcept { return relocation_; }
 
 private:
+    // A slot of the name index: 0 when empty, else the high 32 bits of the
+    // name's hash above (position in symbols_ + 1).
+    using Slot = std::uint64_t;
+
     void index_addresses();
+    // Sizes the name index for `names` names, all slots empty.
+    void reset_name_index(std::size_t names);
+    // The slot holding `name`, or the empty slot where it would go.
+    Slot& name_slot(std::string_view name, std::uint64_t hash);
+    const Slot* find_slot(std::string_view name) const;
 
     std::vector<Symbol> symbols_;
-    std::unordered_map<std::string_view, std::uint32_t> by_name_;
+    std::vector<Slot> name_slots_;  // open addressing, linear probing; size a power of two
     // Positions in symbols_ of the symbols nearest() may return, in address order.
     std::vector<std::uint32_t> addressable_;
     std::int64_t relocation_ = 0;

@@ -14,8 +14,8 @@ constexpr std::uint64_t cache_page_shift = 12;
 
 std::unique_ptr<Kernel> Kernel::open(const OpenOptions& options) {
     if (options.core.empty()) throw Error(ErrorKind::usage, "no dump given (-M)");
-    std::shared_ptr<const Namelist> namelist;
-    if (!options.namelist.empty()) namelist = Namelist::load(options.namelist);
+    std::shared_ptr<const Namelist> namelist = options.loaded_namelist;
+    if (!namelist && !options.namelist.empty()) namelist = Namelist::load(options.namelist);
     auto source = open_file(options.core, options.writable ? OpenMode::read_write : OpenMode::read_only);
     ProbeOptions probe{.dumplo_blocks = options.dumplo_blocks,
                        .namelist = namelist.get(),
