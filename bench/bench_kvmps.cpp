@@ -11,70 +11,18 @@
 #include <kvm/synth.h>
 #include <kvm/synth_procs.h>
 
-#include <fcntl.h>
 #include <fmt/format.h>
-#include <spawn.h>
-#include <sys/resource.h>
-#include <sys/wait.h>
-#include <unistd.h>
 #include <CLI/CLI.hpp>
 
+#include "bench_util.h"
+
 #include <chrono>
-#include <cstdio>
-#include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <stdexcept>
 #include <string>
 #include <vector>
 
-extern char** environ;
-
 namespace {
-
-struct Run {
-    double seconds = 0;  // wall
-    double cpu = 0;      // user + system: steadier than wall time on a shared machine
-    long peak_kib = 0;
-    int status = 0;
-};
-
-Run run(const std::vector<std::string>& argv, const std::string& out) {
-    std::vector<char*> args;
-    args.reserve(argv.size() + 1);
-    for (const auto& a : argv)
-        args.push_back(const_cast<char*>(a.c_str()));
-    args.push_back(nullptr);
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, "/dev/null", O_WRONLY, 0);
-    const auto start = std::chrono::steady_clock::now();
-    pid_t pid = 0;
-    const int err = posix_spawnp(&pid, args[0], &actions, nullptr, args.data(), environ);
-    posix_spawn_file_actions_destroy(&actions);
-    if (err != 0) throw std::runtime_error(fmt::format("cannot run {}: {}", argv[0], std::strerror(err)));
-    int status = 0;
-    rusage usage{};
-    if (::wait4(pid, &status, 0, &usage) != pid) throw std::runtime_error("wait4 failed");
-    Run r;
-    r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    r.cpu = static_cast<double>(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) +
-            static_cast<double>(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6;
-    r.peak_kib = usage.ru_maxrss;
-    r.status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    return r;
-}
-
-Run best_of(int runs, const std::vector<std::string>& argv, const std::string& out = "/dev/null") {
-    Run best;
-    for (int i = 0; i < runs; ++i) {
-        const Run r = run(argv, out);
-        if (r.status != 0) throw std::runtime_error(fmt::format("{} exited {}", argv[0], r.status));
-        if (i == 0 || r.seconds < best.seconds) best = r;
-    }
-    return best;
-}
 
 // A big, plausible tree: the kernel, init, then sessions of ten processes
 // (a shell and its jobs), one in ten on a terminal, fifty users, every
@@ -150,8 +98,7 @@ int main(int argc, char** argv) {
     app.add_option("--work", work, "directory for the dump (default: a temporary one, removed)");
     CLI11_PARSE(app, argc, argv);
 
-    const std::string tools =
-        (std::filesystem::canonical("/proc/self/exe").parent_path().parent_path() / "tools").string();
+    const std::string tools = bench::tools_dir(argv[0]);
     std::filesystem::path dir = work;
     if (work.empty()) {
         std::string tmpl = (std::filesystem::temp_directory_path() / "kvmkit-bench-XXXXXX").string();
@@ -161,41 +108,31 @@ int main(int argc, char** argv) {
     const std::string kernel = (dir / "netbsd").string();
     const std::string core = (dir / "netbsd.core").string();
 
-    std::fflush(stdout);
-    const pid_t child = ::fork();
-    if (child == 0) {
-        try {
-            const auto start = std::chrono::steady_clock::now();
-            // 1 GiB of RAM: room for every structure of the tree.
-            kvm::synth::CrashedMachine m(
-                {.ram = {{0x1000, 0x9e000}, {0x100000, 0x3ff00000}}, .realistic_memory = false});
-            const auto dirs = kvm::shipped_layout_dirs();
-            const auto file = kvm::find_shipped_layout(dirs, "netbsd", "10", "amd64");
-            if (!file) throw std::runtime_error("no shipped netbsd-10-amd64.json");
-            const auto planted = kvm::synth::plant_processes(m, kvm::load_layouts_file(*file), big_tree(procs));
-            const auto segments = m.prepare_dump({.sparse = true});
-            auto out = kvm::create_file_sink(core);
-            m.write_kcore(*out, segments);
-            out->finish();
-            kvm::synth::write_file(kernel, m.kernel_elf());
-            fmt::print("dump: {} processes planted, {} on allproc and zombproc, core {:.0f} MiB, built in {:.1f} s\n",
-                       planted.nprocs, planted.allproc.size() + planted.zombproc.size(),
-                       static_cast<double>(std::filesystem::file_size(core)) / (1 << 20),
-                       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
-            std::fflush(stdout);
-            ::_exit(0);
-        } catch (const std::exception& e) {
-            fmt::print(stderr, "bench_kvmps: {}\n", e.what());
-            ::_exit(1);
-        }
-    }
-    int status = 0;
-    if (child < 0 || ::waitpid(child, &status, 0) != child || !WIFEXITED(status) || WEXITSTATUS(status) != 0) return 1;
-
     try {
+        if (!bench::in_child([&] {
+                const auto start = std::chrono::steady_clock::now();
+                // 1 GiB of RAM: room for every structure of the tree.
+                kvm::synth::CrashedMachine m(
+                    {.ram = {{0x1000, 0x9e000}, {0x100000, 0x3ff00000}}, .realistic_memory = false});
+                const auto file = kvm::find_shipped_layout(kvm::shipped_layout_dirs(), "netbsd", "10", "amd64");
+                if (!file) throw std::runtime_error("no shipped netbsd-10-amd64.json");
+                const auto planted = kvm::synth::plant_processes(m, kvm::load_layouts_file(*file), big_tree(procs));
+                const auto segments = m.prepare_dump({.sparse = true});
+                auto out = kvm::create_file_sink(core);
+                m.write_kcore(*out, segments);
+                out->finish();
+                kvm::synth::write_file(kernel, m.kernel_elf());
+                fmt::print("dump: {} processes on allproc and zombproc, core {:.0f} MiB (sparse), built in {:.1f} s\n",
+                           planted.allproc.size() + planted.zombproc.size(),
+                           static_cast<double>(std::filesystem::file_size(core)) / (1 << 20),
+                           std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+                return true;
+            }))
+            return 1;
+
         // The listing is complete before it is timed.
         const std::string listing = (dir / "listing").string();
-        const Run check = run({tools + "/kvmps", "-N", kernel, "-M", core}, listing);
+        const bench::Run check = bench::run({tools + "/kvmps", "-N", kernel, "-M", core}, listing);
         std::size_t lines = 0;
         std::ifstream in(listing);
         for (std::string line; std::getline(in, line);)
@@ -204,18 +141,19 @@ int main(int argc, char** argv) {
             throw std::runtime_error(
                 fmt::format("kvmps listed {} lines (exit {}), expected {}", lines, check.status, procs + 1));
 
-        fmt::print("{:<36} {:>8} {:>8} {:>13}\n", "command (best of " + std::to_string(runs) + ")", "wall s", "cpu s",
+        fmt::print("{:<36} {:>8} {:>8} {:>13}\n", fmt::format("command (best of {})", runs), "wall s", "cpu s",
                    "peak RSS MiB");
-        const auto show = [](std::string_view what, const Run& r) {
-            fmt::print("{:<36} {:>8.3f} {:>8.3f} {:>13.1f}\n", what, r.seconds, r.cpu,
+        const auto show = [&](std::string_view what, const std::vector<std::string>& command) {
+            const bench::Run r = bench::best_of(runs, command);
+            fmt::print("{:<36} {:>8.3f} {:>8.3f} {:>13.1f}\n", what, r.seconds, r.cpu_seconds,
                        static_cast<double>(r.peak_kib) / 1024);
         };
-        show("dd if=core of=/dev/null bs=1M", best_of(runs, {"dd", "if=" + core, "of=/dev/null", "bs=1M"}));
-        show("kvmps (default columns)", best_of(runs, {tools + "/kvmps", "-N", kernel, "-M", core}));
-        show("kvmps -H (one row per LWP)", best_of(runs, {tools + "/kvmps", "-H", "-N", kernel, "-M", core}));
-        show("kvmps --json", best_of(runs, {tools + "/kvmps", "--json", "-N", kernel, "-M", core}));
-        show("kvmps -p 100 (one row, full walk)",
-             best_of(runs, {tools + "/kvmps", "-p", "100", "-N", kernel, "-M", core}));
+        show("true (the floor of any command)", {"true"});
+        show("dd if=core of=/dev/null bs=1M", {"dd", "if=" + core, "of=/dev/null", "bs=1M"});
+        show("kvmps (default columns)", {tools + "/kvmps", "-N", kernel, "-M", core});
+        show("kvmps -H (one row per LWP)", {tools + "/kvmps", "-H", "-N", kernel, "-M", core});
+        show("kvmps --json", {tools + "/kvmps", "--json", "-N", kernel, "-M", core});
+        show("kvmps -p 100 (one row, full walk)", {tools + "/kvmps", "-p", "100", "-N", kernel, "-M", core});
     } catch (const std::exception& e) {
         fmt::print(stderr, "bench_kvmps: {}\n", e.what());
         return 1;
