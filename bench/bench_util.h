@@ -32,8 +32,9 @@ namespace bench {
 
 struct Run {
     double seconds = 0;
-    long peak_kib = 0;  // ru_maxrss of the child
-    int status = 0;     // exit status
+    double cpu_seconds = 0;  // user + system: steadier than wall time on a shared machine
+    long peak_kib = 0;       // ru_maxrss of the child
+    int status = 0;          // exit status
 };
 
 // Runs argv[0] (searched in PATH) with stdout to `out` and stderr to
@@ -57,6 +58,8 @@ inline Run run(const std::vector<std::string>& argv, const std::string& out = "/
     if (::wait4(pid, &status, 0, &usage) != pid) throw std::runtime_error("wait4 failed");
     Run r;
     r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    r.cpu_seconds = static_cast<double>(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) +
+                    static_cast<double>(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6;
     r.peak_kib = usage.ru_maxrss;
     r.status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
     return r;

@@ -95,6 +95,10 @@ struct ProbeOptions {
     // The kernel that crashed, when known: lets a probe tell a live dump
     // from a stale or cleared one (its dumpmag) when a device holds several.
     const Namelist* namelist = nullptr;
+    // A kcore file cut short (a disk that filled while savecore wrote it)
+    // opens, and memory past its end reads as not in the dump, as libkvm's
+    // reads past the end fail; otherwise such a file is refused as truncated.
+    bool allow_truncated = false;
 };
 
 struct FormatInfo {

@@ -26,6 +26,7 @@ struct OpenOptions {
     std::string core;      // dump file or device
     std::optional<std::uint64_t> dumplo_blocks;  // raw NetBSD dump device
     bool writable = false;  // open the core read-write (dump invalidation)
+    bool allow_truncated = false;  // see ProbeOptions::allow_truncated
     // A namelist already loaded (through a symbol index, say): used
     // instead of loading `namelist`.
     std::shared_ptr<const Namelist> loaded_namelist;

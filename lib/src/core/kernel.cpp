@@ -17,7 +17,9 @@ std::unique_ptr<Kernel> Kernel::open(const OpenOptions& options) {
     std::shared_ptr<const Namelist> namelist = options.loaded_namelist;
     if (!namelist && !options.namelist.empty()) namelist = Namelist::load(options.namelist);
     auto source = open_file(options.core, options.writable ? OpenMode::read_write : OpenMode::read_only);
-    ProbeOptions probe{.dumplo_blocks = options.dumplo_blocks, .namelist = namelist.get()};
+    ProbeOptions probe{.dumplo_blocks = options.dumplo_blocks,
+                       .namelist = namelist.get(),
+                       .allow_truncated = options.allow_truncated};
     return std::make_unique<Kernel>(open_format(std::move(source), probe), std::move(namelist));
 }
 
