@@ -18,6 +18,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace kvm {
 
@@ -63,7 +64,9 @@ public:
     // address and the level of the walk that failed.
     Mapping translate(std::uint64_t va) const;
 
-    // Reads kernel virtual memory, crossing pages of any size.
+    // Reads kernel virtual memory, crossing pages of any size.  Memory the
+    // dump stores by virtual address (Format::read_virtual) is read as
+    // stored; the rest is translated.
     void read(std::uint64_t va, MutableByteSpan out) const;
     // Reads as much as can be read from `va` onwards.
     PartialRead read_partial(std::uint64_t va, MutableByteSpan out) const;
@@ -91,7 +94,8 @@ private:
 
     std::unique_ptr<Format> format_;
     std::shared_ptr<const Namelist> namelist_;
-    std::unique_ptr<Translator> translator_;
+    std::unique_ptr<Translator> translator_;  // nullptr when the dump names no page tables
+    std::vector<LinearRange> linear_;         // machine().linear without overlaps, sorted by va
     PhysReader phys_reader_;
     mutable std::array<CacheEntry, cache_entries> cache_{};
 };
