@@ -154,5 +154,12 @@ private:
 // True when the first bytes are "\x7fELF".
 bool is_elf(const ByteSource& source);
 
+// Notes packed as in a PT_NOTE segment (also the note block of a kdump
+// file): 12-byte header, name and descriptor each padded to 4 bytes (8 when
+// `align` is 8).  A note that runs past the data throws corrupt naming
+// `where`, the note's index and offset.
+std::vector<Note> parse_notes(ByteSpan data, ByteOrder order, std::uint64_t align = 4,
+                              std::string_view where = "notes");
+
 }  // namespace elf
 }  // namespace kvm

@@ -365,6 +365,12 @@ auto naming_source(const ByteSource& source, Body&& body) -> decltype(body()) {
 
 }  // namespace
 
+std::vector<Note> parse_notes(ByteSpan data, ByteOrder order, std::uint64_t align, std::string_view where) {
+    std::vector<Note> notes;
+    parse_notes(data, order, align, where, notes);
+    return notes;
+}
+
 bool is_elf(const ByteSource& source) {
     std::array<std::byte, elf_magic.size()> magic{};
     return source.size() >= magic.size() && source.read_at(0, magic) == magic.size() && magic == elf_magic;
