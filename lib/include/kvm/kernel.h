@@ -22,11 +22,19 @@
 
 namespace kvm {
 
+// The running Linux host, as libkvm reads /dev/mem when no core is named:
+// its memory through /proc/kcore, its symbols from /proc/kallsyms.
+inline constexpr std::string_view live_core = "/proc/kcore";
+inline constexpr std::string_view live_namelist = "/proc/kallsyms";
+
 struct OpenOptions {
-    std::string namelist;  // kernel file; empty: none
+    std::string namelist;  // kernel file, System.map or kallsyms; empty: none
     std::string core;      // dump file or device
     std::optional<std::uint64_t> dumplo_blocks;  // raw NetBSD dump device
     bool writable = false;  // open the core read-write (dump invalidation)
+
+    // The live host: live_core with live_namelist (or `namelist`).
+    static OpenOptions live(std::string namelist = {});
 };
 
 // The result of a read that may stop early.
@@ -37,9 +45,18 @@ struct PartialRead {
 
 class Kernel {
 public:
-    // Opens the core of `options` (required here; the live host is a
-    // separate path) and the namelist when one is named.
+    // Opens the core of `options` (required here; the live host is
+    // open_live) and the namelist when one is named.  A Linux dump's
+    // namelist is moved to the dump's run-time addresses when it holds
+    // link-time ones (System.map, vmlinux under KASLR; see
+    // linux_kernel::relocate_namelist), so symbol values are the addresses
+    // to read.
     static std::unique_ptr<Kernel> open(const OpenOptions& options);
+    // The running host (OpenOptions::live).  Where there is no /proc/kcore
+    // it throws not_found "/proc/kcore: no such file: this host's kernel has
+    // no /proc/kcore ...; name a dump with -M"; without the privilege to
+    // read it, io "... needs root (CAP_SYS_RAWIO)".
+    static std::unique_ptr<Kernel> open_live(std::string namelist = {});
     Kernel(std::unique_ptr<Format> format, std::shared_ptr<const Namelist> namelist);
     ~Kernel();
     Kernel(const Kernel&) = delete;

@@ -1,27 +1,66 @@
 #include <kvm/error.h>
 #include <kvm/kernel.h>
+#include <kvm/linux.h>
 
 #include "core/segment_map.h"
 
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstring>
+#include <fcntl.h>
+#include <unistd.h>
 
 namespace kvm {
 
 namespace {
 constexpr std::uint64_t cache_page_shift = 12;
 
+// A Linux dump's link-time namelist moves to the dump's addresses.
+void adapt_namelist(Namelist& namelist, const Format& format) {
+    const linux_kernel::CoreNotes* notes = linux_kernel::core_notes(format);
+    if (notes != nullptr && notes->vmcoreinfo)
+        linux_kernel::relocate_namelist(namelist, format.machine(), *notes->vmcoreinfo);
+}
 }  // namespace
+
+OpenOptions OpenOptions::live(std::string namelist) {
+    OpenOptions o;
+    o.namelist = namelist.empty() ? std::string(live_namelist) : std::move(namelist);
+    o.core = std::string(live_core);
+    return o;
+}
 
 std::unique_ptr<Kernel> Kernel::open(const OpenOptions& options) {
     if (options.core.empty()) throw Error(ErrorKind::usage, "no dump given (-M)");
-    std::shared_ptr<const Namelist> namelist;
+    std::unique_ptr<Namelist> namelist;
     if (!options.namelist.empty()) namelist = Namelist::load(options.namelist);
     auto source = open_file(options.core, options.writable ? OpenMode::read_write : OpenMode::read_only);
     ProbeOptions probe{.dumplo_blocks = options.dumplo_blocks, .namelist = namelist.get()};
-    return std::make_unique<Kernel>(open_format(std::move(source), probe), std::move(namelist));
+    std::unique_ptr<Format> format = open_format(std::move(source), probe);
+    if (namelist) adapt_namelist(*namelist, *format);
+    return std::make_unique<Kernel>(std::move(format), std::shared_ptr<const Namelist>(std::move(namelist)));
+}
+
+std::unique_ptr<Kernel> Kernel::open_live(std::string namelist) {
+    const OpenOptions options = OpenOptions::live(std::move(namelist));
+    // Say why the core cannot be read before anything else is tried.
+    const int fd = ::open(options.core.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        const int err = errno;
+        std::string why = fmt::format("cannot open: {}", std::strerror(err));
+        if (err == ENOENT)
+            why = "no such file: this host's kernel has no /proc/kcore (built without CONFIG_PROC_KCORE, or /proc "
+                  "is not mounted here), so the running kernel cannot be read; name a dump with -M";
+        else if (err == EACCES || err == EPERM)
+            why += ": reading the running kernel needs root (CAP_SYS_RAWIO)";
+        Error e(err == ENOENT ? ErrorKind::not_found : ErrorKind::io, why);
+        e.with_path(options.core);
+        throw e;
+    }
+    ::close(fd);
+    return open(options);
 }
 
 Kernel::Kernel(std::unique_ptr<Format> format, std::shared_ptr<const Namelist> namelist)
