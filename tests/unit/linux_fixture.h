@@ -1,6 +1,7 @@
 // A small synthetic Linux/x86_64 machine whose every byte is known, and its
 // dumps in each format kvmkit reads: QEMU's physical ELF core, a kdump
-// /proc/vmcore ELF and a /proc/kcore-like ELF.  It has KASLR (a kernel offset and a negative phys_base), a
+// /proc/vmcore ELF, a /proc/kcore-like ELF, kdump-compressed and flattened
+// files.  It has KASLR (a kernel offset and a negative phys_base), a
 // randomised direct map, vmalloc pages, VMCOREINFO and QEMU CPU notes, and
 // its namelist as a System.map (link-time) and a kallsyms (run-time).
 #pragma once
@@ -247,6 +248,32 @@ public:
             w.add_segment(kvm::elf::pt_load, 7, page_offset_base_ + seg.start, seg.start,
                           read_phys(seg.start, seg.size), seg.size, 0);
         return w.build();
+    }
+
+    // kdump-compressed, as QEMU writes it (the sub-header's phys_base is
+    // QEMU's misreading of the decimal VMCOREINFO value as hex); the pages
+    // in `excluded` are left out as makedumpfile's dump levels do.
+    kvm::Bytes kdump(kvm::synth::KdumpOptions options = {}, const std::vector<std::uint64_t>& excluded = {}) const {
+        options.vmcoreinfo = vmcoreinfo();
+        options.notes = note_block();
+        options.sub_phys_base = misread_phys_base();
+        kvm::synth::KdumpWriter w(options);
+        kvm::Bytes page(4096);
+        for (const auto& seg : memory_.ram())
+            for (std::uint64_t pa = seg.start; pa < seg.start + seg.size; pa += 4096) {
+                if (std::find(excluded.begin(), excluded.end(), pa / 4096) != excluded.end()) {
+                    w.exclude_page(pa / 4096);
+                    continue;
+                }
+                memory_.read(pa, page);
+                w.add_page(pa / 4096, page);
+            }
+        return w.build();
+    }
+
+    // QEMU's mistake: the decimal digits of phys_base read as hex.
+    std::uint64_t misread_phys_base() const {
+        return std::stoull(std::to_string(phys_base_ < 0 ? -phys_base_ : phys_base_), nullptr, 16);
     }
 
 private:

@@ -346,6 +346,8 @@ TEST_CASE("every dump form of one machine reads the same kernel, direct map and 
             {"elf-vmcore", m.elf_qemu()},
             {"elf-vmcore", m.elf_vmcore()},
             {"linux-kcore", m.elf_kcore()},
+            {"kdump", m.kdump()},
+            {"kdump-flattened", synth::flatten(m.kdump(), 4096, 464)},
         };
         for (const auto& [name, dump] : dumps) {
             CAPTURE(name);

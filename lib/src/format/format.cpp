@@ -56,6 +56,8 @@ namespace {
 constexpr std::array format_table{
     FormatInfo{"netbsd-kcore", &netbsd::probe_kcore},
     FormatInfo{"elf-core", &detail::probe_elf_core},
+    FormatInfo{"kdump", &detail::probe_kdump},
+    FormatInfo{"kdump-flattened", &detail::probe_flattened},
     FormatInfo{"netbsd-dumpdev", &netbsd::probe_device},
 };
 }  // namespace
