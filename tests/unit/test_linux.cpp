@@ -232,22 +232,14 @@ TEST_CASE("ELF cores that are not kernel dumps, or are broken, say so") {
     check_error([&] { open_bytes(arm.build()); }, ErrorKind::unsupported,
                 "vmcore: an ELF core of machine 183 (ELF64): not an architecture kvmkit reads");
 
-    // Cut in half: ElfWriter puts the section headers last, so they go first...
+    // Cut in half: the PT_LOAD that runs past the end is named.  The
+    // section headers, which ElfWriter (and QEMU, for its name table) puts
+    // at the end, are not what a core is judged by.
     const Bytes elf = m.elf_qemu();
     const Bytes cut(elf.begin(), elf.begin() + static_cast<std::ptrdiff_t>(elf.size() / 2));
-    check_error([&] { open_bytes(cut); }, ErrorKind::corrupt,
-                fmt::format("vmcore: section header table at offset {:#x}, 3 entries of 64 bytes, is past the end of "
-                            "the file (size {:#x})",
-                            load64(elf.data() + 40, ByteOrder::little), cut.size()));
-    // ...and without section headers (as kexec writes /proc/vmcore), the
-    // PT_LOAD that runs past the end is named.
-    Bytes no_sections = cut;
-    store64(no_sections.data() + 40, 0, ByteOrder::little);  // e_shoff
-    store16(no_sections.data() + 60, 0, ByteOrder::little);  // e_shnum
-    store16(no_sections.data() + 62, 0, ByteOrder::little);  // e_shstrndx
     const elf::File parsed(std::make_shared<MemorySource>(elf));
     const auto& loads = parsed.segments();
-    check_error([&] { open_bytes(no_sections); }, ErrorKind::corrupt,
+    check_error([&] { open_bytes(cut); }, ErrorKind::corrupt,
                 fmt::format("vmcore: truncated: PT_LOAD 2 (vaddr 0x100000, paddr 0x100000) needs file bytes up to "
                             "{:#x}, but the file has {:#x}",
                             loads[2].offset + loads[2].filesz, cut.size()));

@@ -71,7 +71,7 @@ class ElfCoreFormat final : public Format, public linux_kernel::HasCoreNotes {
 public:
     ElfCoreFormat(std::shared_ptr<ByteSource> source, std::string name)
         : source_(std::move(source)), name_(std::move(name)) {
-        const elf::File file(source_);
+        const elf::File file(source_, elf::File::SegmentsOnly{});
         if (file.type() != elf::et_core)
             throw_format(
                 fmt::format("an ELF file of type {} ({}), not a core dump: is this the kernel (-N) rather "

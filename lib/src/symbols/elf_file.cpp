@@ -390,6 +390,28 @@ File::File(std::shared_ptr<ByteSource> source) : source_(std::move(source)) {
     });
 }
 
+File::File(std::shared_ptr<ByteSource> source, SegmentsOnly) : source_(std::move(source)) {
+    if (!source_) throw Error(ErrorKind::usage, "elf::File needs a byte source");
+    naming_source(*source_, [&] {
+        const Ehdr h = decode_ehdr(*source_);
+        class_ = h.elf_class;
+        order_ = h.order;
+        type_ = h.type;
+        machine_ = h.machine;
+        entry_ = h.entry;
+        std::vector<Section> first;
+        if (h.phnum == pn_xnum && h.shoff != 0) {
+            const Layout& layout = layout_of(h.elf_class);
+            check_table("section header table", h.shoff, 1, layout.shdr, source_->size());
+            const Bytes raw = source_->read_bytes(h.shoff, layout.shdr, "section header 0");
+            Decoder d(raw, h.order, "section header 0");
+            std::uint32_t name_offset = 0;
+            first.push_back(decode_section(d, layout, name_offset));
+        }
+        segments_ = read_segments(*source_, h, first);
+    });
+}
+
 const Section* File::find_section(std::string_view name) const {
     // Section 0 is the null section, whatever it says its name is.
     for (std::size_t i = 1; i < sections_.size(); ++i)
