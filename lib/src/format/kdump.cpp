@@ -316,11 +316,15 @@ private:
         dumped_pages_ = count;
     }
 
-    // The index of pfn's descriptor: the set bits before it.
+    // The index of pfn's descriptor: the set bits before it.  Whole 8-byte
+    // words first (byte order does not matter to a count), then bytes.
     std::uint64_t rank(std::uint64_t pfn) const {
         const std::uint64_t byte = pfn / 8;
         std::uint64_t count = rank_[byte / rank_stride];
-        for (std::uint64_t i = byte - byte % rank_stride; i < byte; ++i)
+        std::uint64_t i = byte - byte % rank_stride;
+        for (; i + 8 <= byte; i += 8)
+            count += static_cast<std::uint64_t>(std::popcount(load64(dump_map_.data() + i, ByteOrder::little)));
+        for (; i < byte; ++i)
             count += static_cast<std::uint64_t>(std::popcount(std::to_integer<unsigned>(dump_map_[i])));
         const unsigned below = std::to_integer<unsigned>(dump_map_[byte]) & ((1u << (pfn % 8)) - 1);
         return count + static_cast<std::uint64_t>(std::popcount(below));
