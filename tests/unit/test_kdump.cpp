@@ -163,6 +163,29 @@ TEST_CASE("kdump pages: zlib, raw and shared zero pages; excluded and absent pag
     CHECK(f->machine().info.at("kdump.dump_level") == "1");
 }
 
+TEST_CASE("kdump: the older DISKDUMP signature, early header versions and a single bitmap") {
+    for (const std::int32_t version : {1, 2, 3, 5}) {
+        CAPTURE(version);
+        synth::KdumpWriter w({.signature = "DISKDUMP", .header_version = version, .single_bitmap = true});
+        w.add_page(3, text_page(3));
+        w.add_page(4, random_page(4));
+        const Bytes file = w.build();
+        CHECK(load32(file.data() + 436, ByteOrder::little) == 1u);  // bitmap_blocks: one bitmap
+        auto f = open_bytes(file);
+        CHECK(phys(*f, 3 * 4096, 8192) == [] {
+            Bytes b = text_page(3);
+            const Bytes c = random_page(4);
+            b.insert(b.end(), c.begin(), c.end());
+            return b;
+        }());
+        check_error([&] { phys(*f, 2 * 4096, 1); }, ErrorKind::fault, "physical address 0x2000 is not in the dump");
+        CHECK(f->machine().info.at("kdump.header_version") == std::to_string(version));
+        // Without VMCOREINFO or CPU notes: no root, no linear range.
+        CHECK(f->machine().translator.empty());
+        CHECK(f->machine().linear.empty());
+    }
+}
+
 TEST_CASE("kdump: pages in other compressions are named and refused") {
     for (const auto& [flag, name] : std::vector<std::pair<std::uint32_t, std::string>>{
              {kdump::compressed_lzo, "lzo"}, {kdump::compressed_snappy, "snappy"}, {kdump::compressed_zstd, "zstd"}}) {

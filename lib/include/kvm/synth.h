@@ -185,6 +185,7 @@ struct KdumpOptions {
     std::uint32_t extra_status = 0;   // more header status bits (INCOMPLETE: 0x8)
     std::int32_t split = 0;
     std::uint64_t max_mapnr = 0;      // 0: the highest pfn given + 1
+    bool single_bitmap = false;       // one bitmap, as the old diskdump wrote (no excluded pages)
 };
 
 class KdumpWriter {

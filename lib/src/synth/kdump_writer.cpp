@@ -67,7 +67,7 @@ KdumpWriter::Layout KdumpWriter::layout() const {
     const std::uint64_t sub_end = l.notes + options_.notes.size();
     l.bitmaps = align_up(sub_end, block);
     const std::uint64_t one_map = align_up((max_mapnr() + 7) / 8, block);
-    l.bitmap_bytes = 2 * one_map;
+    l.bitmap_bytes = options_.single_bitmap ? one_map : 2 * one_map;
     l.descriptors = l.bitmaps + l.bitmap_bytes;
     const std::uint64_t dumped = pages_.size() + stored_.size();
     l.data = l.descriptors + dumped * kdump::page_desc_size;
@@ -151,8 +151,8 @@ Bytes KdumpWriter::build() const {
     e.bytes(sub_bytes).string(options_.vmcoreinfo).bytes(options_.notes);
     e.zeros(l.bitmaps - e.size());
 
-    // Bitmaps: RAM (dumped and excluded), then dumped.
-    const std::uint64_t half = l.bitmap_bytes / 2;
+    // Bitmaps: RAM (dumped and excluded), then dumped; or the one bitmap.
+    const std::uint64_t half = options_.single_bitmap ? l.bitmap_bytes : l.bitmap_bytes / 2;
     Bytes ram(half);
     Bytes dumped(half);
     const auto set = [](Bytes& map, std::uint64_t pfn) { map[pfn / 8] |= static_cast<std::byte>(1u << (pfn % 8)); };
@@ -163,7 +163,12 @@ Bytes KdumpWriter::build() const {
     }
     for (const std::uint64_t pfn : excluded_)
         if (pfn < mapnr) set(ram, pfn);
-    e.bytes(ram).bytes(dumped);
+    if (options_.single_bitmap) {
+        if (!excluded_.empty()) throw Error(ErrorKind::usage, "a single bitmap cannot mark excluded pages");
+        e.bytes(dumped);
+    } else {
+        e.bytes(ram).bytes(dumped);
+    }
 
     for (const auto& [pfn, d] : descs)
         e.u64(d.offset).u32(d.size).u32(d.flags).u64(0);
