@@ -20,7 +20,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include <chrono>
-#include <cstdio>
+#include <fstream>
 #include <cstdlib>
 #include <string>
 #include <vector>
@@ -42,13 +42,11 @@ double ms_since(std::chrono::steady_clock::time_point t) {
 
 // Resident memory now, from /proc/self/statm (pages).
 long rss_kib() {
-    std::FILE* f = std::fopen("/proc/self/statm", "r");
-    if (f == nullptr) return 0;
+    std::ifstream in("/proc/self/statm");
     long size = 0;
     long resident = 0;
-    const int got = std::fscanf(f, "%ld %ld", &size, &resident);
-    std::fclose(f);
-    return got == 2 ? resident * (::sysconf(_SC_PAGESIZE) / 1024) : 0;
+    if (!(in >> size >> resident)) return 0;
+    return resident * (::sysconf(_SC_PAGESIZE) / 1024);
 }
 
 long peak_rss_kib() {
@@ -168,12 +166,14 @@ int main(int argc, char** argv) {
                        best.rss_end_kib / 1024.0, best.peak_kib / 1024.0);
         };
         std::vector<Result> dd;
+        dd.reserve(static_cast<std::size_t>(runs));
         for (int i = 0; i < runs; ++i)
             dd.push_back(dd_floor(dir, mib));
         row("dd vmcore.elf", dd);
         std::uint64_t checksum = 0;
         for (const std::string core : {"vmcore.elf", "vmcore.kdump", "vmcore.kdump-flat"}) {
             std::vector<Result> rs;
+            rs.reserve(static_cast<std::size_t>(runs));
             for (int i = 0; i < runs; ++i)
                 rs.push_back(in_child([&] { return measure(dir, core, mib << 20); }));
             if (checksum != 0 && rs.front().checksum != checksum) {

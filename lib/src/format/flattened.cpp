@@ -161,7 +161,8 @@ private:
 
 std::unique_ptr<Format> probe_flattened(std::shared_ptr<ByteSource> source, const ProbeOptions& /*options*/) {
     if (!has_signature(*source)) return nullptr;
-    auto view = std::make_shared<FlattenedSource>(source);
+    const std::string path = source->name();
+    auto view = std::make_shared<FlattenedSource>(std::move(source));
     try {
         std::array<std::byte, 8> magic{};
         const std::size_t got = view->read_at(0, magic);
@@ -172,11 +173,11 @@ std::unique_ptr<Format> probe_flattened(std::shared_ptr<ByteSource> source, cons
         // "<path>: in the reassembled dump: <what went wrong>", offsets
         // being those of the reassembled file.
         std::string_view detail = cause.message();
-        const std::string prefix = source->name() + ": ";
+        const std::string prefix = path + ": ";
         if (detail.substr(0, prefix.size()) == prefix) detail.remove_prefix(prefix.size());
         Error e(cause.kind(), fmt::format("in the reassembled dump: {}", detail));
         if (cause.address()) e.with_address(*cause.address());
-        e.with_path(source->name());
+        e.with_path(path);
         throw e;
     }
     throw_format(

@@ -20,9 +20,9 @@ struct PrstatusLayout {
     std::uint64_t size;         // sizeof(struct elf_prstatus)
     std::uint64_t pid_offset;   // pr_pid
     std::uint64_t regs_offset;  // pr_reg
-    unsigned reg_width;
-    unsigned pc_index;  // in pr_reg
-    unsigned sp_index;
+    std::uint64_t reg_width;
+    std::uint64_t pc_index;  // in pr_reg
+    std::uint64_t sp_index;
 };
 constexpr PrstatusLayout prstatus_layouts[] = {
     {.arch = "amd64",
@@ -37,8 +37,8 @@ constexpr PrstatusLayout prstatus_layouts[] = {
 
 // QEMUCPUState: cr[0..4] after 8 bytes of version/size, 18 registers and 10
 // segment descriptors of 24 bytes.
-constexpr std::uint64_t qemu_cr_offset = 8 + 18 * 8 + 10 * 24;
-constexpr std::uint64_t qemu_min_size = qemu_cr_offset + 5 * 8;
+constexpr std::uint64_t qemu_cr_offset = std::uint64_t{8} + 18 * 8 + 10 * 24;
+constexpr std::uint64_t qemu_min_size = qemu_cr_offset + std::uint64_t{5} * 8;
 
 // Namelist symbols whose VMCOREINFO SYMBOL() entry is their address
 // (SYMBOL(mem_section) is not: with SPARSEMEM_EXTREME it is the pointer's
@@ -176,8 +176,8 @@ CoreNotes decode_core_notes(std::span<const elf::Note> notes, const ArchInfo& ar
             CpuState& c = cpu(qemu_seen++);
             const std::byte* cr = n.desc.data() + qemu_cr_offset;
             c.cr0 = load64(cr, arch.order);
-            c.cr3 = load64(cr + 3 * 8, arch.order);
-            c.cr4 = load64(cr + 4 * 8, arch.order);
+            c.cr3 = load64(cr + std::size_t{3} * 8, arch.order);
+            c.cr4 = load64(cr + std::size_t{4} * 8, arch.order);
         }
     }
     return out;
