@@ -22,6 +22,8 @@ using kvmtest::LinuxMachine;
 
 namespace {
 
+constexpr std::uint64_t page_size = 4096;
+
 std::unique_ptr<Format> open_bytes(Bytes b, std::string name = "vmcore.kdump") {
     return open_format(std::make_shared<MemorySource>(std::move(b), std::move(name)));
 }
@@ -130,7 +132,7 @@ TEST_CASE("kdump pages: zlib, raw and shared zero pages; excluded and absent pag
     const Bytes file = small_writer().build();
     auto f = open_bytes(file);
     CHECK(f->name() == "kdump");
-    CHECK(phys(*f, 2 * 4096, 8192) == [] {
+    CHECK(phys(*f, 2 * page_size, 8192) == [] {
         Bytes b = text_page(2);
         const Bytes c = text_page(3);
         b.insert(b.end(), c.begin(), c.end());
@@ -138,15 +140,15 @@ TEST_CASE("kdump pages: zlib, raw and shared zero pages; excluded and absent pag
     }());
     const Bytes random4 = random_page(4);
     const Bytes text9 = text_page(9);
-    CHECK(phys(*f, 4 * 4096 + 100, 50) == Bytes(random4.begin() + 100, random4.begin() + 150));
-    CHECK(phys(*f, 6 * 4096, 4096) == page_of(0));
-    CHECK(phys(*f, 9 * 4096 + 4000, 96) == Bytes(text9.begin() + 4000, text9.end()));
-    check_error([&] { phys(*f, 7 * 4096 + 8, 8); }, ErrorKind::fault,
+    CHECK(phys(*f, 4 * page_size + 100, 50) == Bytes(random4.begin() + 100, random4.begin() + 150));
+    CHECK(phys(*f, 6 * page_size, 4096) == page_of(0));
+    CHECK(phys(*f, 9 * page_size + 4000, 96) == Bytes(text9.begin() + 4000, text9.end()));
+    check_error([&] { phys(*f, 7 * page_size + 8, 8); }, ErrorKind::fault,
                 "physical address 0x7008 was excluded from the dump (dump level 1)");
-    check_error([&] { phys(*f, 6 * 4096 + 4090, 16); }, ErrorKind::fault,
+    check_error([&] { phys(*f, 6 * page_size + 4090, 16); }, ErrorKind::fault,
                 "physical address 0x7000 was excluded from the dump (dump level 1)");
-    check_error([&] { phys(*f, 8 * 4096, 1); }, ErrorKind::fault, "physical address 0x8000 is not in the dump");
-    check_error([&] { phys(*f, 10 * 4096, 1); }, ErrorKind::fault, "physical address 0xa000 is not in the dump");
+    check_error([&] { phys(*f, 8 * page_size, 1); }, ErrorKind::fault, "physical address 0x8000 is not in the dump");
+    check_error([&] { phys(*f, 10 * page_size, 1); }, ErrorKind::fault, "physical address 0xa000 is not in the dump");
 
     const auto runs = f->phys_ranges();
     REQUIRE(runs.size() == 2);
@@ -154,11 +156,11 @@ TEST_CASE("kdump pages: zlib, raw and shared zero pages; excluded and absent pag
     CHECK(runs[0].size == 0x5000u);
     CHECK(runs[1].pa == 0x9000u);
     // Only raw pages have a file offset.
-    const auto raw = f->phys_to_offset(4 * 4096 + 5);
+    const auto raw = f->phys_to_offset(4 * page_size + 5);
     REQUIRE(raw);
     CHECK(file[*raw] == random_page(4)[5]);
-    CHECK(!f->phys_to_offset(2 * 4096));
-    CHECK(!f->phys_to_offset(7 * 4096));
+    CHECK(!f->phys_to_offset(2 * page_size));
+    CHECK(!f->phys_to_offset(7 * page_size));
     CHECK(f->machine().info.at("kdump.compression") == "zlib");
     CHECK(f->machine().info.at("kdump.dump_level") == "1");
 }
@@ -172,13 +174,14 @@ TEST_CASE("kdump: the older DISKDUMP signature, early header versions and a sing
         const Bytes file = w.build();
         CHECK(load32(file.data() + 436, ByteOrder::little) == 1u);  // bitmap_blocks: one bitmap
         auto f = open_bytes(file);
-        CHECK(phys(*f, 3 * 4096, 8192) == [] {
+        CHECK(phys(*f, 3 * page_size, 8192) == [] {
             Bytes b = text_page(3);
             const Bytes c = random_page(4);
             b.insert(b.end(), c.begin(), c.end());
             return b;
         }());
-        check_error([&] { phys(*f, 2 * 4096, 1); }, ErrorKind::fault, "physical address 0x2000 is not in the dump");
+        check_error([&] { phys(*f, 2 * page_size, 1); }, ErrorKind::fault,
+                    "physical address 0x2000 is not in the dump");
         CHECK(f->machine().info.at("kdump.header_version") == std::to_string(version));
         // Without VMCOREINFO or CPU notes: no root, no linear range.
         CHECK(f->machine().translator.empty());
@@ -192,16 +195,16 @@ TEST_CASE("kdump: pages in other compressions are named and refused") {
         synth::KdumpWriter w = small_writer();
         w.add_stored_page(12, Bytes(100, std::byte{0x55}), flag);
         auto f = open_bytes(w.build());
-        check_error([&] { phys(*f, 12 * 4096 + 1, 1); }, ErrorKind::unsupported,
+        check_error([&] { phys(*f, 12 * page_size + 1, 1); }, ErrorKind::unsupported,
                     "vmcore.kdump: " + name +
                         "-compressed page at pa 0xc000: not supported (kvmkit reads zlib-compressed and "
                         "uncompressed pages)");
-        CHECK(phys(*f, 2 * 4096, 4096) == text_page(2));  // the others still read
+        CHECK(phys(*f, 2 * page_size, 4096) == text_page(2));  // the others still read
     }
     synth::KdumpWriter w = small_writer();
     w.add_stored_page(12, Bytes(100), kdump::compressed_lzo | kdump::compressed_zlib);
     auto f = open_bytes(w.build());
-    check_error([&] { phys(*f, 12 * 4096, 1); }, ErrorKind::corrupt,
+    check_error([&] { phys(*f, 12 * page_size, 1); }, ErrorKind::corrupt,
                 "vmcore.kdump: page descriptor 6 (pa 0xc000): flags 0x3 name more than one compression");
 }
 
@@ -210,12 +213,12 @@ TEST_CASE("kdump: incomplete dumps and split dumps") {
     w.add_stored_page(12, {}, 0);  // never written: size 0
     auto f = open_bytes(w.build());
     CHECK(f->machine().info.at("kdump.incomplete") == "yes");
-    check_error([&] { phys(*f, 12 * 4096, 1); }, ErrorKind::fault,
+    check_error([&] { phys(*f, 12 * page_size, 1); }, ErrorKind::fault,
                 "physical address 0xc000 was not written: the dump is incomplete");
     synth::KdumpWriter complete = small_writer();
     complete.add_stored_page(12, {}, 0);
     auto g = open_bytes(complete.build());
-    check_error([&] { phys(*g, 12 * 4096, 1); }, ErrorKind::corrupt,
+    check_error([&] { phys(*g, 12 * page_size, 1); }, ErrorKind::corrupt,
                 "vmcore.kdump: page descriptor 6 (pa 0xc000): size 0");
 
     check_error([] { open_bytes(small_writer({.split = 1}).build()); }, ErrorKind::unsupported,
@@ -408,7 +411,7 @@ TEST_CASE("flattened records: later ones win, holes read as zeros") {
     e.u64(plain.size() + 4096).u64(4).bytes(Bytes(4, std::byte{0x11}));   // past a hole
     e.u64(~std::uint64_t{0}).u64(~std::uint64_t{0});
     auto f = open_bytes(e.take(), "vmcore.flat");
-    CHECK(phys(*f, 3 * 4096, 4096) == text_page(3));
+    CHECK(phys(*f, 3 * page_size, 4096) == text_page(3));
     Bytes tail(4100);
     CHECK(f->source().read_at(plain.size(), tail) == 4100u);
     CHECK(std::all_of(tail.begin(), tail.begin() + 4096, [](std::byte x) { return x == std::byte{0}; }));
@@ -463,7 +466,8 @@ TEST_CASE("random damage to dump headers never crashes: each open and read ends 
     std::mt19937_64 rng(42);
     for (const auto& [name, good] : dumps) {
         CAPTURE(name);
-        const std::size_t span = std::min<std::size_t>(good.size(), name == "kdump" ? 6 * 4096 + 6000 * 24 : 8192);
+        const std::size_t span =
+            std::min<std::size_t>(good.size(), name == "kdump" ? 6 * page_size + std::uint64_t{6000} * 24 : 8192);
         for (int round = 0; round < 150; ++round) {
             Bytes b = good;
             for (int flips = 0; flips < 4; ++flips) {

@@ -136,9 +136,9 @@ TEST_CASE("QEMU's ELF layout: section headers first, program headers after, a wr
     const std::uint64_t phoff = load64(elf.data() + 32, ByteOrder::little);
     const std::uint16_t phnum = load16(elf.data() + 56, ByteOrder::little);
     const Bytes table(elf.begin() + static_cast<std::ptrdiff_t>(phoff),
-                      elf.begin() + static_cast<std::ptrdiff_t>(phoff + phnum * 56u));
+                      elf.begin() + static_cast<std::ptrdiff_t>(phoff + phnum * std::uint64_t{56}));
     std::fill(elf.begin() + static_cast<std::ptrdiff_t>(phoff),
-              elf.begin() + static_cast<std::ptrdiff_t>(phoff + phnum * 56u), std::byte{0});
+              elf.begin() + static_cast<std::ptrdiff_t>(phoff + phnum * std::uint64_t{56}), std::byte{0});
     const std::uint64_t moved = elf.size();
     elf.insert(elf.end(), table.begin(), table.end());
     store64(elf.data() + 32, moved, ByteOrder::little);

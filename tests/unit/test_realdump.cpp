@@ -258,7 +258,7 @@ TEST_CASE("real dump: ELF, kdump and flattened files hold the same physical memo
     std::size_t pages = 0;
     std::size_t differ = 0;
     for (const PhysRun& r : elf_runs)
-        for (std::uint64_t pa = r.pa; pa < r.pa + r.size; pa += 7 * 4096) {
+        for (std::uint64_t pa = r.pa; pa < r.pa + r.size; pa += std::uint64_t{7} * 4096) {
             d.elf->read_phys(pa, a);
             d.kdump->read_phys(pa, b);
             d.flat->read_phys(pa, c);
@@ -267,8 +267,8 @@ TEST_CASE("real dump: ELF, kdump and flattened files hold the same physical memo
         }
     CHECK(pages > 4000);
     CHECK(differ == 0);
-    Bytes x(3 * 4096);
-    Bytes y(3 * 4096);
+    Bytes x(std::size_t{3} * 4096);
+    Bytes y(std::size_t{3} * 4096);
     d.elf->read_phys(elf_runs[0].pa + 0x123456, x);
     d.kdump->read_phys(elf_runs[0].pa + 0x123456, y);
     CHECK(x == y);
@@ -437,7 +437,7 @@ TEST_CASE("real dump: truncated and damaged copies fail with the file and the pr
                                            kdump_path, bitmap_blocks));
     // A descriptor pointing past the end: the file opens, that page fails.
     auto desc = cut(kdump_file, kdump_file->size());
-    desc->patch(descs + 24 * 100, 1ull << 40, 8);
+    desc->patch(descs + std::uint64_t{24} * 100, 1ull << 40, 8);
     {
         Kernel k(open_format(desc), nullptr);
         Bytes page(4096);
@@ -456,7 +456,7 @@ TEST_CASE("real dump: truncated and damaged copies fail with the file and the pr
         std::size_t read = 0;
         std::size_t failed = 0;
         Bytes page(4096);
-        for (std::uint64_t pa = 0; pa < (128u << 20); pa += 64 * 4096) {
+        for (std::uint64_t pa = 0; pa < (128u << 20); pa += std::uint64_t{64} * 4096) {
             const std::string e = kvm::test::error_of([&] { k.read_phys(pa, page); });
             if (e == "no error")
                 ++read;

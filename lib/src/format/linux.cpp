@@ -37,7 +37,7 @@ constexpr PrstatusLayout prstatus_layouts[] = {
 
 // QEMUCPUState: cr[0..4] after 8 bytes of version/size, 18 registers and 10
 // segment descriptors of 24 bytes.
-constexpr std::uint64_t qemu_cr_offset = std::uint64_t{8} + 18 * 8 + 10 * 24;
+constexpr std::uint64_t qemu_cr_offset = std::uint64_t{8} + std::uint64_t{18} * 8 + std::uint64_t{10} * 24;
 constexpr std::uint64_t qemu_min_size = qemu_cr_offset + std::uint64_t{5} * 8;
 
 // Namelist symbols whose VMCOREINFO SYMBOL() entry is their address
