@@ -77,8 +77,8 @@ Kernel::Kernel(std::unique_ptr<Format> format, std::shared_ptr<const Namelist> n
     for (const LinearRange& r : m.linear)
         if (r.size != 0 && r.size <= ~r.va && r.size <= ~r.pa)
             ranges.push_back({.start = r.va, .size = r.size, .target = r.pa, .file_size = r.size});
-    for (const detail::Segment& s : detail::SegmentMap(ranges).segments())
-        linear_.push_back({.va = s.start, .size = s.size, .pa = s.target});
+    const detail::SegmentMap merged(ranges);  // named: segments() views it
+    for (const detail::Segment& s : merged.segments()) linear_.push_back({.va = s.start, .size = s.size, .pa = s.target});
 }
 
 Kernel::~Kernel() = default;
