@@ -147,6 +147,19 @@ TEST_CASE("machine state: a negative phys_base starts the window where physical 
     CHECK(s.info.at("paging.source") == "default (4-level)");
 }
 
+TEST_CASE("machine state: without NUMBER(KERNEL_IMAGE_SIZE), KASLR means a 1 GiB image") {
+    // An older KASLR kernel placed 0x30000000 up: past 512 MiB.
+    const auto s = linux_kernel::machine_state(
+        *find_arch("amd64"),
+        notes_with("KERNELOFFSET=30000000\nNUMBER(phys_base)=16777216\nSYMBOL(init_top_pgt)=ffffffffb2a10000\n"));
+    REQUIRE(s.linear.size() == 1);
+    CHECK(s.linear[0].size == 0x40000000u);
+    CHECK(s.pt_root == 0x33a10000u);
+    const auto nokaslr =
+        linux_kernel::machine_state(*find_arch("amd64"), notes_with("KERNELOFFSET=0\nNUMBER(phys_base)=0\n"));
+    CHECK(nokaslr.linear[0].size == 0x20000000u);
+}
+
 TEST_CASE("machine state: without VMCOREINFO the first CPU's CR3 and CR4.LA57 decide") {
     const auto s = linux_kernel::machine_state(
         *find_arch("amd64"), notes_with("", {{.cr3 = 0x8000000000abc000 | 0x5, .cr4 = 0x1000 | 0x6b0}}));

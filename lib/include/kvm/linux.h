@@ -13,9 +13,10 @@
 //     most KASLR placements.
 //   - x86_64 maps the kernel image at __START_KERNEL_map
 //     (0xffffffff80000000): paddr = vaddr - 0xffffffff80000000 + phys_base,
-//     for KERNEL_IMAGE_SIZE bytes (NUMBER(KERNEL_IMAGE_SIZE); 512 MiB when a
-//     kernel does not export it).  The page-table root is init_top_pgt
-//     (swapper_pg_dir on older kernels), found through that mapping.
+//     for KERNEL_IMAGE_SIZE bytes (NUMBER(KERNEL_IMAGE_SIZE); a kernel that
+//     does not export it uses 1 GiB under KASLR, 512 MiB otherwise).  The
+//     page-table root is init_top_pgt (swapper_pg_dir on older kernels),
+//     found through that mapping.
 //   - 5-level paging: NUMBER(pgtable_l5_enabled)=1, or CR4.LA57 (bit 12).
 //   - NT_PRSTATUS (type 1, "CORE"): pr_pid at 32 and pr_reg at 112 (27
 //     8-byte registers, rip 16th, rsp 19th counting from 0) on x86_64.
@@ -121,7 +122,8 @@ const CoreNotes* core_notes(const Format& format);
 
 namespace x86_64 {
 inline constexpr std::uint64_t start_kernel_map = 0xffffffff80000000;  // __START_KERNEL_map
-inline constexpr std::uint64_t default_kernel_image_size = 512ull << 20;
+inline constexpr std::uint64_t default_kernel_image_size = 512ull << 20;  // KERNEL_IMAGE_SIZE
+inline constexpr std::uint64_t kaslr_kernel_image_size = 1ull << 30;      // with RANDOMIZE_BASE
 inline constexpr std::uint64_t cr4_la57 = 1ull << 12;
 }  // namespace x86_64
 

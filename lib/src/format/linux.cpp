@@ -192,6 +192,19 @@ const CoreNotes* core_notes(const Format& format) {
 
 namespace {
 
+// KERNEL_IMAGE_SIZE: VMCOREINFO's, else the kernel's default, 1 GiB under
+// KASLR (a non-zero KERNELOFFSET) and 512 MiB otherwise.
+std::uint64_t kernel_image_size(const VmcoreInfo* info) {
+    if (info == nullptr) return x86_64::default_kernel_image_size;
+    if (const auto n = info->number("KERNEL_IMAGE_SIZE")) {
+        if (*n <= 0 || static_cast<std::uint64_t>(*n) > ~x86_64::start_kernel_map)
+            throw_corrupt(fmt::format("VMCOREINFO: NUMBER(KERNEL_IMAGE_SIZE)={} is impossible", *n));
+        return static_cast<std::uint64_t>(*n);
+    }
+    return info->kernel_offset().value_or(0) != 0 ? x86_64::kaslr_kernel_image_size
+                                                  : x86_64::default_kernel_image_size;
+}
+
 MachineState amd64_machine(const ArchInfo& arch, const CoreNotes& notes) {
     MachineState m;
     m.arch = &arch;
@@ -225,12 +238,7 @@ MachineState amd64_machine(const ArchInfo& arch, const CoreNotes& notes) {
     // first bytes of the window would be below physical 0; start where the
     // physical side does.
     const std::optional<std::int64_t> phys_base = info != nullptr ? info->phys_base() : std::nullopt;
-    std::uint64_t image_size = x86_64::default_kernel_image_size;
-    if (const auto n = info != nullptr ? info->number("KERNEL_IMAGE_SIZE") : std::nullopt) {
-        if (*n <= 0 || static_cast<std::uint64_t>(*n) > ~x86_64::start_kernel_map)
-            throw_corrupt(fmt::format("VMCOREINFO: NUMBER(KERNEL_IMAGE_SIZE)={} is impossible", *n));
-        image_size = static_cast<std::uint64_t>(*n);
-    }
+    const std::uint64_t image_size = kernel_image_size(info);
     const auto image_pa = [&](std::uint64_t va) {
         return va - x86_64::start_kernel_map + static_cast<std::uint64_t>(*phys_base);
     };
@@ -251,7 +259,9 @@ MachineState amd64_machine(const ArchInfo& arch, const CoreNotes& notes) {
             break;
         }
     }
-    const bool in_image = root_va && *root_va - x86_64::start_kernel_map < image_size;
+    // The formula holds for the whole image, whatever window the linear
+    // range got.
+    const bool in_image = root_va && *root_va >= x86_64::start_kernel_map;
     if (root_va && phys_base && in_image && image_pa(*root_va) < (std::uint64_t{1} << 52)) {
         m.pt_root = image_pa(*root_va);
         m.info["pt_root.source"] = fmt::format("{}={:x} at phys_base {}", root_name, *root_va, *phys_base);
@@ -317,12 +327,8 @@ std::int64_t relocate_namelist(Namelist& namelist, const MachineState& machine, 
     std::uint64_t begin = 0;
     std::uint64_t end = std::numeric_limits<std::uint64_t>::max();
     if (machine.arch != nullptr && machine.arch->name == "amd64") {
-        std::uint64_t image_size = x86_64::default_kernel_image_size;
-        if (const auto n = info.number("KERNEL_IMAGE_SIZE");
-            n && *n > 0 && static_cast<std::uint64_t>(*n) <= ~x86_64::start_kernel_map)
-            image_size = static_cast<std::uint64_t>(*n);
         begin = x86_64::start_kernel_map;
-        end = x86_64::start_kernel_map + image_size;
+        end = x86_64::start_kernel_map + kernel_image_size(&info);
     }
     const auto delta = static_cast<std::int64_t>(koff);
     table.relocate(delta, begin, end);
