@@ -229,7 +229,24 @@ TEST_CASE("relocate moves address symbols only, and the table stays consistent")
     CHECK(near(t, 0xfffffffffffff808ull) == "start+0x8");
 }
 
-TEST_CASE("SymbolTable copies have their own name index and moves keep it") {
+TEST_CASE("relocate over a range moves the image and leaves per-cpu offsets") {
+    // A Linux namelist: per-cpu variables are small 'D' values, the image
+    // is at 0xffffffff81000000 and up.
+    SymbolTable t({sym("_text", 0xffffffff81000000, 0, 'T', elf::stt_func),
+                   sym("runqueues", 0x31980, 0x1000, 'D'), sym("jiffies", 0xffffffff82a079c0, 8, 'D'),
+                   sym("__per_cpu_start", 0, 0, 'A', elf::stt_notype), sym("last", 0xffffffffbfffffff, 1, 'b')});
+    t.relocate(0x3000000, 0xffffffff80000000, 0xffffffffc0000000);
+    CHECK(t.relocation() == 0x3000000);
+    CHECK(t.find("_text")->value == 0xffffffff84000000);
+    CHECK(t.find("jiffies")->value == 0xffffffff85a079c0);
+    CHECK(t.find("last")->value == 0xffffffffc2ffffff);
+    CHECK(t.find("runqueues")->value == 0x31980);
+    CHECK(t.find("__per_cpu_start")->value == 0);
+    CHECK(near(t, 0x31990) == "runqueues+0x10");
+    CHECK(near(t, 0xffffffff85a079c4) == "jiffies+0x4");
+}
+
+TEST_CASE("SymbolTable copies re-key the name index and moves keep it") {
     // Short names live inside the std::string (SSO), so a copied index that
     // still viewed the original's strings would read freed memory.
     auto original = std::make_unique<SymbolTable>(
@@ -420,10 +437,12 @@ TEST_CASE("Namelist::load reads an ELF kernel from a file and initial_value its 
 
 TEST_CASE("Namelist::load errors name the path") {
     TempDir dir;
-    const std::string text = dir.write("System.map", to_bytes("ffffffff81000000 T _stext\n"));
-    check_error([&] { Namelist::load(text); }, ErrorKind::format, text + ": not an ELF kernel namelist");
+    const std::string text = dir.write("notes.txt", to_bytes("kernel crashed at 12:00\n"));
+    const std::string unknown =
+        ": not a kernel namelist (neither an ELF kernel nor a System.map or /proc/kallsyms list)";
+    check_error([&] { Namelist::load(text); }, ErrorKind::format, text + unknown);
     const std::string empty = dir.write("empty", {});
-    check_error([&] { Namelist::load(empty); }, ErrorKind::format, empty + ": not an ELF kernel namelist");
+    check_error([&] { Namelist::load(empty); }, ErrorKind::format, empty + unknown);
     const std::string stripped =
         dir.write("stripped", sample_kernel(elf::elfclass64, ByteOrder::little, {.notes = false, .symbols = false}));
     check_error([&] { Namelist::load(stripped); }, ErrorKind::not_found, stripped + ": no symbol table (stripped?)");

@@ -21,10 +21,11 @@ namespace kvm {
 struct Symbol {
     std::string name;
     std::uint64_t value = 0;
-    std::uint64_t size = 0;        // 0 when unknown
-    char type = '?';               // nm letter: T t D d R r B b A U W w V v C N ...
-    std::uint8_t elf_type = 0;     // STT_*, 0 for non-ELF namelists
-    std::uint8_t elf_binding = 0;  // STB_*
+    std::uint64_t size = 0;   // 0 when unknown
+    char type = '?';          // nm letter: T t D d R r B b A U W w V v C N ...
+    std::uint8_t elf_type = 0;     // STT_*; for symbol lists, derived from the letter
+    std::uint8_t elf_binding = 0;  // STB_*; likewise
+    std::string module;            // /proc/kallsyms: the module that defines it; empty for the kernel
     bool operator==(const Symbol&) const = default;
 };
 
@@ -78,6 +79,10 @@ public:
     // (KASLR); absolute, undefined, common and debug-section symbols keep
     // their values.
     void relocate(std::int64_t delta);
+    // The same, for only the symbols whose value is in [begin, end): a Linux
+    // kernel image moves, its per-cpu offsets (small values of type D in a
+    // System.map or vmlinux) stay.
+    void relocate(std::int64_t delta, std::uint64_t begin, std::uint64_t end);
     // The sum of the deltas relocate() applied: a relocated symbol's value
     // minus this is its value in the namelist file.
     std::int64_t relocation() const noexcept { return relocation_; }

@@ -60,8 +60,12 @@ Target open_target(const TargetOptions& options) {
 
     if (!namelist.empty()) t.namelist = load_namelist(namelist, options.index).namelist;
     if (!t.namelist && options.need_namelist) throw Error(ErrorKind::usage, "no namelist given (-N system)");
-    if (!core.empty())
+    if (!core.empty()) {
         t.kernel = Kernel::open({.core = core, .dumplo_blocks = options.dumplo_blocks, .loaded_namelist = t.namelist});
+        // A Linux dump's namelist at link-time addresses was relocated:
+        // every tool prints and reads the dump's run-time addresses.
+        if (t.namelist) t.namelist = t.kernel->shared_namelist();
+    }
     return t;
 }
 

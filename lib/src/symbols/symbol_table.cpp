@@ -250,11 +250,16 @@ std::optional<SymbolTable::Nearest> SymbolTable::nearest(std::uint64_t address) 
     return Nearest{cover, address - cover->value};
 }
 
-void SymbolTable::relocate(std::int64_t delta) {
+void SymbolTable::relocate(std::int64_t delta) { relocate(delta, 0, std::numeric_limits<std::uint64_t>::max()); }
+
+void SymbolTable::relocate(std::int64_t delta, std::uint64_t begin, std::uint64_t end) {
     if (delta == 0) return;
     const auto shift = static_cast<std::uint64_t>(delta);
+    // The full range includes the last address, too.
+    const bool everything = begin == 0 && end == std::numeric_limits<std::uint64_t>::max();
     for (Symbol& s : symbols_)
-        if (detail::names_address(s)) s.value += shift;  // wraps like the kernel's address arithmetic
+        if (detail::names_address(s) && (everything || (s.value >= begin && s.value < end)))
+            s.value += shift;  // wraps like the kernel's address arithmetic
     relocation_ = static_cast<std::int64_t>(static_cast<std::uint64_t>(relocation_) + shift);
 
     // Absolute and undefined symbols stayed put, so the order may have
