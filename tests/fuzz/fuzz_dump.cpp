@@ -22,7 +22,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
             }
         }
         kvm::Kernel kernel(std::move(format), nullptr);
-        for (const std::uint64_t va : {0xffffffff80200000ull, 0xffff800000001000ull, 0xc0400000ull, 0x1000ull}) {
+        for (const std::uint64_t va :
+             {0xffffffff80200000ull, 0xffffffff84000000ull, 0xffff800000001000ull, 0xc0400000ull, 0x1000ull}) {
             kvm::Bytes buf(4096 + 64);
             (void)kernel.read_partial(va - 32, buf);
         }
