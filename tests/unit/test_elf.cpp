@@ -547,6 +547,23 @@ TEST_CASE("extended numbering: e_shnum 0 and e_shstrndx SHN_XINDEX take the coun
     const elf::File with_xnum = open_bytes(b);
     REQUIRE(with_xnum.segments().size() == 2);
     CHECK(with_xnum.segments()[1].type == elf::pt_load);
+    // Reading segments only still finds the count in section 0.
+    const elf::File segments_only(memory(b), elf::File::SegmentsOnly{});
+    CHECK(segments_only.sections().empty());
+    REQUIRE(segments_only.segments().size() == 2);
+    CHECK(segments_only.segments()[1].type == elf::pt_load);
+}
+
+TEST_CASE("segments only: a core whose section table and names are cut off still opens") {
+    // QEMU writes the section name table at the end of the core: a cut
+    // copy has program headers and notes but no names.
+    Bytes b = sample64();
+    put16(b, e_shstrndx64, 2);
+    put64(b, section_header(b, 2) + sh_offset64, b.size() + 0x1000);
+    CHECK_THROWS_AS(open_bytes(b), Error);
+    const elf::File core(memory(b), elf::File::SegmentsOnly{});
+    CHECK(core.segments().size() == open_bytes(sample64()).segments().size());
+    CHECK(core.notes().size() == open_bytes(sample64()).notes().size());
 }
 
 TEST_CASE("ElfWriter switches to extended section numbering past 0xff00 sections") {

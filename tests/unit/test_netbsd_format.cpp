@@ -232,8 +232,8 @@ TEST_CASE("damaged kcore headers are refused with the check that failed") {
     good.insert(good.end(), mem.begin(), mem.end());
     const auto open_bytes = [](Bytes b) { return error_of([&] { open_format(std::make_shared<MemorySource>(b, "core")); }); };
 
-    CHECK(open_bytes(Bytes(100)) == "core: not a recognised crash dump (tried netbsd-kcore, netbsd-dumpdev)");
-    CHECK(open_bytes({}) == "core: not a recognised crash dump (tried netbsd-kcore, netbsd-dumpdev)");
+    CHECK(open_bytes(Bytes(100)) == "core: not a recognised crash dump (tried netbsd-kcore, elf-core, kdump, kdump-flattened, netbsd-dumpdev)");
+    CHECK(open_bytes({}) == "core: not a recognised crash dump (tried netbsd-kcore, elf-core, kdump, kdump-flattened, netbsd-dumpdev)");
 
     Bytes truncated_memory(good.begin(), good.end() - 1);
     CHECK(open_bytes(truncated_memory) ==
@@ -318,7 +318,7 @@ TEST_CASE("damaged device dumps are refused when named by dumplo") {
           "0x10) does not fit in the 0x1f8-byte cpu segment");
     // Scanning skips what it cannot use: no dump at all.
     CHECK(error_of([&] { open_format(std::make_shared<MemorySource>(bad_table, "wd0b")); }) ==
-          "wd0b: not a recognised crash dump (tried netbsd-kcore, netbsd-dumpdev)");
+          "wd0b: not a recognised crash dump (tried netbsd-kcore, elf-core, kdump, kdump-flattened, netbsd-dumpdev)");
 }
 
 TEST_CASE("device scan reports headers that look real but fail a check, and ignores stray magic") {

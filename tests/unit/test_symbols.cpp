@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 
 #include "elf_fixture.h"
+#include "test_util.h"
 
 #include <unistd.h>
 #include <algorithm>
@@ -122,15 +123,20 @@ TEST_CASE("find: with duplicate names the global wins, else the first in namelis
     CHECK(map.find("jiffie") == nullptr);
 }
 
-TEST_CASE("lookup applies nlist's underscore rule") {
-    const SymbolTable t({sym("dumpmag", 0x100, 4, 'D'), sym("_foo", 0x200, 4, 'D'), sym("bar", 0x300, 4, 'D')});
+TEST_CASE("lookup: the exact name, else nlist's underscore rule") {
+    const SymbolTable t({sym("dumpmag", 0x100, 4, 'D'), sym("_foo", 0x200, 4, 'D'), sym("bar", 0x300, 4, 'D'),
+                         sym("__start_BTF", 0x400, 0, 'R'), sym("end", 0x500, 0, 'B'), sym("_end", 0x508, 0, 'B')});
     REQUIRE(t.lookup("_dumpmag") != nullptr);
     CHECK(t.lookup("_dumpmag")->name == "dumpmag");
     CHECK(t.lookup("dumpmag")->name == "dumpmag");
     REQUIRE(t.lookup("__foo") != nullptr);
     CHECK(t.lookup("__foo")->name == "_foo");
-    CHECK(t.lookup("_foo") == nullptr);  // means "foo"
-    CHECK(t.find("_foo") != nullptr);    // find() takes the name as is
+    // Linux names that start with '_' are found as written.
+    REQUIRE(t.lookup("_foo") != nullptr);
+    CHECK(t.lookup("_foo")->name == "_foo");
+    REQUIRE(t.lookup("__start_BTF") != nullptr);
+    CHECK(t.lookup("__start_BTF")->value == 0x400);
+    CHECK(t.lookup("_end")->value == 0x508);
     CHECK(t.lookup("___foo") == nullptr);
     CHECK(t.lookup("") == nullptr);
     CHECK(t.lookup("_") == nullptr);
@@ -228,6 +234,23 @@ TEST_CASE("relocate moves address symbols only, and the table stays consistent")
     CHECK(near(t, 0xfffffffffffff808ull) == "start+0x8");
 }
 
+TEST_CASE("relocate over a range moves the image and leaves per-cpu offsets") {
+    // A Linux namelist: per-cpu variables are small 'D' values, the image
+    // is at 0xffffffff81000000 and up.
+    SymbolTable t({sym("_text", 0xffffffff81000000, 0, 'T', elf::stt_func),
+                   sym("runqueues", 0x31980, 0x1000, 'D'), sym("jiffies", 0xffffffff82a079c0, 8, 'D'),
+                   sym("__per_cpu_start", 0, 0, 'A', elf::stt_notype), sym("last", 0xffffffffbfffffff, 1, 'b')});
+    t.relocate(0x3000000, 0xffffffff80000000, 0xffffffffc0000000);
+    CHECK(t.relocation() == 0x3000000);
+    CHECK(t.find("_text")->value == 0xffffffff84000000);
+    CHECK(t.find("jiffies")->value == 0xffffffff85a079c0);
+    CHECK(t.find("last")->value == 0xffffffffc2ffffff);
+    CHECK(t.find("runqueues")->value == 0x31980);
+    CHECK(t.find("__per_cpu_start")->value == 0);
+    CHECK(near(t, 0x31990) == "runqueues+0x10");
+    CHECK(near(t, 0xffffffff85a079c4) == "jiffies+0x4");
+}
+
 TEST_CASE("SymbolTable copies re-key the name index and moves keep it") {
     // Short names live inside the std::string (SSO), so a copied index that
     // still viewed the original's strings would read freed memory.
@@ -259,6 +282,42 @@ TEST_CASE("SymbolTable copies re-key the name index and moves keep it") {
     const SymbolTable& self = move_assigned;
     move_assigned = self;
     CHECK(move_assigned.find("a")->value == 0x10);
+}
+
+TEST_CASE("a table rebuilt from its sorted symbols and name choices equals the original") {
+    const SymbolTable original({sym("counter", 0x300, 4, 'd'), sym("counter", 0x100, 4, 'b'),
+                                sym("main", 0x1000, 0x800, 'T', elf::stt_func), sym("k", 0x10, 0, 'A'),
+                                sym("hook", 0x20, 4, 't', elf::stt_func), sym("hook", 0x40, 4, 'W', elf::stt_func)});
+    SymbolTable::Indexed indexed;
+    for (const Symbol& s : original.by_address()) {
+        indexed.symbols.push_back(s);
+        indexed.chosen.push_back(original.find(s.name) == &s);
+    }
+    CHECK(indexed.chosen == std::vector<bool>{true, false, true, false, true, true});
+    const SymbolTable rebuilt(indexed);
+    CHECK(std::equal(rebuilt.by_address().begin(), rebuilt.by_address().end(), original.by_address().begin(),
+                     original.by_address().end()));
+    CHECK(rebuilt.find("counter")->value == 0x300);  // the first in namelist order, which sorting lost
+    CHECK(rebuilt.find("hook")->value == 0x40);
+    CHECK(rebuilt.lookup("_main")->value == 0x1000);
+    CHECK(near(rebuilt, 0x1010) == "main+0x10");
+    CHECK(near(rebuilt, 0x14) == "none");
+
+    using kvm::test::error_of;
+    SymbolTable::Indexed unsorted = indexed;
+    std::swap(unsorted.symbols[2], unsorted.symbols[3]);
+    std::vector<bool>::swap(unsorted.chosen[2], unsorted.chosen[3]);
+    CHECK(error_of([&] { SymbolTable{unsorted}; }) == "symbol index: symbol 3 (hook) is out of address order");
+    SymbolTable::Indexed two = indexed;
+    two.chosen[1] = true;
+    CHECK(error_of([&] { SymbolTable{two}; }) == "symbol index: two symbols are chosen for the name hook");
+    SymbolTable::Indexed none = indexed;
+    none.chosen[4] = false;
+    CHECK(error_of([&] { SymbolTable{none}; }) == "symbol index: no symbol is chosen for the name counter");
+    SymbolTable::Indexed short_choices = indexed;
+    short_choices.chosen.pop_back();
+    CHECK(error_of([&] { SymbolTable{short_choices}; }) == "symbol index: 6 symbols but 5 name choices");
+    CHECK(kvm::test::kind_of([&] { SymbolTable{none}; }) == ErrorKind::corrupt);
 }
 
 TEST_CASE("nlist: underscore rule, n_type and n_value, and the not-found count") {
@@ -383,10 +442,12 @@ TEST_CASE("Namelist::load reads an ELF kernel from a file and initial_value its 
 
 TEST_CASE("Namelist::load errors name the path") {
     TempDir dir;
-    const std::string text = dir.write("System.map", to_bytes("ffffffff81000000 T _stext\n"));
-    check_error([&] { Namelist::load(text); }, ErrorKind::format, text + ": not an ELF kernel namelist");
+    const std::string text = dir.write("notes.txt", to_bytes("kernel crashed at 12:00\n"));
+    const std::string unknown =
+        ": not a kernel namelist (neither an ELF kernel nor a System.map or /proc/kallsyms list)";
+    check_error([&] { Namelist::load(text); }, ErrorKind::format, text + unknown);
     const std::string empty = dir.write("empty", {});
-    check_error([&] { Namelist::load(empty); }, ErrorKind::format, empty + ": not an ELF kernel namelist");
+    check_error([&] { Namelist::load(empty); }, ErrorKind::format, empty + unknown);
     const std::string stripped =
         dir.write("stripped", sample_kernel(elf::elfclass64, ByteOrder::little, {.notes = false, .symbols = false}));
     check_error([&] { Namelist::load(stripped); }, ErrorKind::not_found, stripped + ": no symbol table (stripped?)");

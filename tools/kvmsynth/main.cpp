@@ -1,15 +1,19 @@
 // kvmsynth: makes a synthetic NetBSD crash (kernel file plus a dump on a
 // swap image, a raw device dump or a kcore file) for the demo and the CLI
 // tests.  --facts writes what the builder knows, so tests compare tool
-// output with values that did not come from the tools.
+// output with values that did not come from the tools.  --procs plants a
+// process tree through the shipped NetBSD 10 layouts (or --layout).
 #include <kvm/error.h>
+#include <kvm/layout.h>
 #include <kvm/synth.h>
+#include <kvm/synth_procs.h>
 
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
 #include <fmt/os.h>
+#include <CLI/CLI.hpp>
 
 #include <cstdio>
+#include <optional>
 
 namespace {
 
@@ -24,6 +28,9 @@ struct Options {
     std::uint64_t swap_size = 0;
     std::int64_t crash_time = 0;
     std::uint64_t ram_end = 0;
+    bool procs = false;
+    std::string layout, procs_fault;
+    std::size_t procs_fault_at = 0;
 };
 
 // The default layout's RAM segments, with the last one grown so that RAM
@@ -37,18 +44,38 @@ std::vector<kvm::netbsd::RamSegment> ram_ending_at(const std::string& arch, std:
     return {{0x1000, 0x9e000}, {0x100000, 0xf00000}, {last, end - last}};
 }
 
+kvm::StructLayouts planting_layouts(const Options& o) {
+    if (!o.layout.empty()) return kvm::load_layouts_file(o.layout);
+    const auto dirs = kvm::shipped_layout_dirs();
+    const auto file = kvm::find_shipped_layout(dirs, "netbsd", "10", o.arch);
+    if (!file)
+        throw kvm::Error(kvm::ErrorKind::not_found, "no shipped netbsd-10-" + o.arch + ".json layout (give --layout)");
+    return kvm::load_layouts_file(*file);
+}
+
 void write_facts(const std::string& path, const kvm::synth::CrashedMachine& m, std::uint64_t dumplo,
-                 const std::vector<kvm::netbsd::RamSegment>& segments) {
+                 const std::vector<kvm::netbsd::RamSegment>& segments,
+                 const std::optional<kvm::synth::PlantedProcesses>& procs) {
     auto out = fmt::output_file(path);
     out.print("arch={}\ntranslator={}\npt_root={:#x}\n", m.arch().name, m.translator(), m.pt_root());
     out.print("dumplo={}\n", dumplo);
     std::uint64_t pages = 0;
-    for (const auto& s : segments) pages += s.size / m.arch().page_size;
+    for (const auto& s : segments)
+        pages += s.size / m.arch().page_size;
     out.print("dumpsize={}\nsegments={}\n", pages, segments.size());
     out.print("crash_time={}\n", m.spec().crash_time);
-    for (const char* name : {"version", "dumpmag", "dumpsize", "dumplo", "dumpdev", "time_second", "panicstr", "panic",
-                             "main", "physmem"})
+    for (const char* name :
+         {"version", "dumpmag", "dumpsize", "dumplo", "dumpdev", "time_second", "panicstr", "panic", "main", "physmem"})
         out.print("sym.{}={:#x}\n", name, m.symbol(name));
+    if (procs) {
+        out.print("nprocs={}\n", procs->nprocs);
+        for (const auto& [pid, address] : procs->proc)
+            out.print("proc.{}={:#x}\n", pid, address);
+        for (const auto& [key, address] : procs->lwp)
+            out.print("lwp.{}.{}={:#x}\n", key.first, key.second, address);
+        for (std::size_t i = 0; i < procs->allproc.size(); ++i)
+            out.print("allproc.{}={:#x}\n", i, procs->allproc[i]);
+    }
 }
 
 }  // namespace
@@ -70,14 +97,33 @@ int main(int argc, char** argv) {
     app.add_option("--facts", o.facts, "write known values (key=value) here");
     app.add_option("--crash-time", o.crash_time, "time_second at the crash (default: the builder's fixed time)");
     app.add_option("--ram-end", o.ram_end, "RAM ends at this physical address (default: about 20 MiB)");
+    app.add_flag("--procs", o.procs, "plant the default process tree (allproc, zombproc, nprocs)");
+    app.add_option("--layout", o.layout, "plant through this layout file instead of the shipped one");
+    app.add_option("--procs-fault", o.procs_fault, "corrupt the planted lists: cycle, bad-pointer or short-count")
+        ->check(CLI::IsMember({"cycle", "bad-pointer", "short-count"}));
+    app.add_option("--procs-fault-at", o.procs_fault_at, "the allproc entry (or nprocs value) of --procs-fault");
     CLI11_PARSE(app, argc, argv);
 
     try {
-        kvm::synth::MachineSpec spec{.arch = o.arch, .pae = o.pae, .seed = o.seed,
-                                     .realistic_memory = !o.zero_memory, .extra_functions = o.extra_functions};
+        kvm::synth::MachineSpec spec{.arch = o.arch,
+                                     .pae = o.pae,
+                                     .seed = o.seed,
+                                     .realistic_memory = !o.zero_memory,
+                                     .extra_functions = o.extra_functions};
         if (o.crash_time != 0) spec.crash_time = o.crash_time;
         if (o.ram_end != 0) spec.ram = ram_ending_at(o.arch, o.ram_end);
         kvm::synth::CrashedMachine m(std::move(spec));
+        std::optional<kvm::synth::PlantedProcesses> procs;
+        if (o.procs) {
+            const kvm::StructLayouts layouts = planting_layouts(o);
+            procs = kvm::synth::plant_processes(m, layouts, kvm::synth::default_process_tree());
+            if (!o.procs_fault.empty()) {
+                const auto fault = o.procs_fault == "cycle"         ? kvm::synth::ListFault::cycle
+                                   : o.procs_fault == "bad-pointer" ? kvm::synth::ListFault::bad_pointer
+                                                                    : kvm::synth::ListFault::short_count;
+                kvm::synth::plant_list_fault(m, layouts, *procs, fault, o.procs_fault_at);
+            }
+        }
         const kvm::synth::DumpOptions dump{.sparse = o.sparse};
         std::uint64_t dumplo = 0;
         if (!o.swap.empty()) dumplo = m.write_swap_image(o.swap, dump, o.swap_size);
@@ -94,7 +140,7 @@ int main(int argc, char** argv) {
         }
         // The kernel file last: its data holds the initial values.
         kvm::synth::write_file(o.kernel, m.kernel_elf());
-        if (!o.facts.empty()) write_facts(o.facts, m, dumplo, segments);
+        if (!o.facts.empty()) write_facts(o.facts, m, dumplo, segments, procs);
     } catch (const kvm::Error& e) {
         fmt::print(stderr, "kvmsynth: {}\n", e.what());
         return 1;

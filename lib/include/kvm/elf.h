@@ -110,6 +110,14 @@ public:
     // file, the table, the offset, the count and the file size).
     explicit File(std::shared_ptr<ByteSource> source);
 
+    // What a core needs: the ELF header and program headers.  Section
+    // headers are not read (sections() is empty), so a core whose section
+    // table or names lie past a cut is judged by its segments: QEMU writes
+    // the section name table at the very end.  Section 0 is still read
+    // when e_phnum is PN_XNUM, for the real count.
+    struct SegmentsOnly {};
+    File(std::shared_ptr<ByteSource> source, SegmentsOnly);
+
     unsigned elf_class() const noexcept { return class_; }  // elfclass32 / elfclass64
     ByteOrder order() const noexcept { return order_; }
     std::uint16_t type() const noexcept { return type_; }
@@ -153,6 +161,13 @@ private:
 
 // True when the first bytes are "\x7fELF".
 bool is_elf(const ByteSource& source);
+
+// Notes packed as in a PT_NOTE segment (also the note block of a kdump
+// file): 12-byte header, name and descriptor each padded to 4 bytes (8 when
+// `align` is 8).  A note that runs past the data throws corrupt naming
+// `where`, the note's index and offset.
+std::vector<Note> parse_notes(ByteSpan data, ByteOrder order, std::uint64_t align = 4,
+                              std::string_view where = "notes");
 
 }  // namespace elf
 }  // namespace kvm

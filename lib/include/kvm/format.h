@@ -61,7 +61,8 @@ struct LinearRange {
 struct MachineState {
     const ArchInfo* arch = nullptr;
     std::string os;                   // "netbsd", "linux"
-    std::string translator;           // paging scheme, a row of all_translators()
+    std::string translator;           // paging scheme, a row of all_translators(); empty when
+                                      // the dump names no page tables (only linear ranges work)
     std::uint64_t pt_root = 0;        // physical address of the top-level table
     std::vector<LinearRange> linear;  // consulted before the page-table walk
     std::map<std::string, std::string> info;  // format-specific facts (VMCOREINFO keys, ...)
@@ -82,6 +83,18 @@ public:
     // File offset of `pa` for formats that store it raw; nullopt otherwise
     // (compressed pages, or not in the dump).
     virtual std::optional<std::uint64_t> phys_to_offset(std::uint64_t pa) const = 0;
+
+    // Kernel virtual memory that the dump stores by virtual address (ELF
+    // vmcores whose PT_LOADs carry kernel addresses, /proc/kcore).  Kernel
+    // reads these before any translation, as the dump's own view of the
+    // address.  Reads from `va` up to out.size() bytes, stopping at the end of
+    // the segment that holds `va`; returns the bytes read, 0 when no such
+    // segment holds `va`.  Formats that store only physical memory keep the
+    // default.
+    virtual std::size_t read_virtual(std::uint64_t /*va*/, MutableByteSpan /*out*/) const { return 0; }
+    // File offset of a virtual address stored raw by read_virtual's segments.
+    virtual std::optional<std::uint64_t> virtual_to_offset(std::uint64_t /*va*/) const { return std::nullopt; }
+
     virtual const ByteSource& source() const = 0;
     virtual ByteSource& source() = 0;
 };
@@ -95,6 +108,10 @@ struct ProbeOptions {
     // The kernel that crashed, when known: lets a probe tell a live dump
     // from a stale or cleared one (its dumpmag) when a device holds several.
     const Namelist* namelist = nullptr;
+    // A kcore file cut short (a disk that filled while savecore wrote it)
+    // opens, and memory past its end reads as not in the dump, as libkvm's
+    // reads past the end fail; otherwise such a file is refused as truncated.
+    bool allow_truncated = false;
 };
 
 struct FormatInfo {

@@ -18,14 +18,19 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace kvm {
 
 struct OpenOptions {
-    std::string namelist;  // kernel file; empty: none
+    std::string namelist;  // kernel file, System.map or kallsyms; empty: none
     std::string core;      // dump file or device
     std::optional<std::uint64_t> dumplo_blocks;  // raw NetBSD dump device
     bool writable = false;  // open the core read-write (dump invalidation)
+    bool allow_truncated = false;  // see ProbeOptions::allow_truncated
+    // A namelist already loaded (through a symbol index, say): used
+    // instead of loading `namelist`.
+    std::shared_ptr<const Namelist> loaded_namelist;
 };
 
 // The result of a read that may stop early.
@@ -36,8 +41,12 @@ struct PartialRead {
 
 class Kernel {
 public:
-    // Opens the core of `options` (required here; the live host is a
-    // separate path) and the namelist when one is named.
+    // Opens the core of `options` (required here; the live host is
+    // kvm::open_target's) and the namelist when one is named.  A Linux dump's
+    // namelist is moved to the dump's run-time addresses when it holds
+    // link-time ones (System.map, vmlinux under KASLR; see
+    // linux_kernel::relocate_namelist), so symbol values are the addresses
+    // to read.
     static std::unique_ptr<Kernel> open(const OpenOptions& options);
     Kernel(std::unique_ptr<Format> format, std::shared_ptr<const Namelist> namelist);
     ~Kernel();
@@ -54,6 +63,9 @@ public:
     bool has_namelist() const noexcept { return namelist_ != nullptr; }
     // Throws usage "no namelist given (-N)" when there is none.
     const Namelist& namelist() const;
+    // The namelist as shared (null when there is none): a Linux dump's
+    // relocated copy, not the one given in OpenOptions::loaded_namelist.
+    std::shared_ptr<const Namelist> shared_namelist() const noexcept { return namelist_; }
     const SymbolTable& symbols() const { return namelist().symbols(); }
     // A symbol's value by nlist name; throws not_found "NAME: no such symbol".
     std::uint64_t symbol_value(std::string_view nlist_name) const;
@@ -63,7 +75,9 @@ public:
     // address and the level of the walk that failed.
     Mapping translate(std::uint64_t va) const;
 
-    // Reads kernel virtual memory, crossing pages of any size.
+    // Reads kernel virtual memory, crossing pages of any size.  Memory the
+    // dump stores by virtual address (Format::read_virtual) is read as
+    // stored; the rest is translated.
     void read(std::uint64_t va, MutableByteSpan out) const;
     // Reads as much as can be read from `va` onwards.
     PartialRead read_partial(std::uint64_t va, MutableByteSpan out) const;
@@ -91,7 +105,8 @@ private:
 
     std::unique_ptr<Format> format_;
     std::shared_ptr<const Namelist> namelist_;
-    std::unique_ptr<Translator> translator_;
+    std::unique_ptr<Translator> translator_;  // nullptr when the dump names no page tables
+    std::vector<LinearRange> linear_;         // machine().linear without overlaps, sorted by va
     PhysReader phys_reader_;
     mutable std::array<CacheEntry, cache_entries> cache_{};
 };

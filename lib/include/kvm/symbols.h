@@ -1,4 +1,4 @@
-// Namelists: symbol lookup by name (with nlist's underscore rule) and by
+// Namelists: symbol lookup by name (as written, else with nlist's underscore rule) and by
 // address (nearest symbol at or below).
 //
 // The table is built once: an address-sorted array and a name index.  Loaders
@@ -14,7 +14,6 @@
 #include <span>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 namespace kvm {
@@ -24,8 +23,9 @@ struct Symbol {
     std::uint64_t value = 0;
     std::uint64_t size = 0;   // 0 when unknown
     char type = '?';          // nm letter: T t D d R r B b A U W w V v C N ...
-    std::uint8_t elf_type = 0;     // STT_*, 0 for non-ELF namelists
-    std::uint8_t elf_binding = 0;  // STB_*
+    std::uint8_t elf_type = 0;     // STT_*; for symbol lists, derived from the letter
+    std::uint8_t elf_binding = 0;  // STB_*; likewise
+    std::string module;            // /proc/kallsyms: the module that defines it; empty for the kernel
     bool operator==(const Symbol&) const = default;
 };
 
@@ -34,12 +34,21 @@ public:
     SymbolTable() = default;
     explicit SymbolTable(std::vector<Symbol> symbols);
 
-    // The name index holds string_views into the symbols' names.  A move
-    // keeps the vector's buffer (and so every name) where it is; a copy
-    // re-points the index at its own names, keeping the same choices among
-    // duplicates.
-    SymbolTable(const SymbolTable& other);
-    SymbolTable& operator=(const SymbolTable& other);
+    // A table whose symbols are already in by_address() order, with, for
+    // each, whether find() returns it for its name: what a symbol index
+    // file stores, so that loading one needs no sort and no duplicate
+    // resolution.  Nothing is trusted: the order, one choice per name and a
+    // choice for every name are checked, and a violation throws corrupt.
+    struct Indexed {
+        std::vector<Symbol> symbols;
+        std::vector<bool> chosen;  // same length as symbols
+    };
+    explicit SymbolTable(Indexed indexed);
+
+    // The name index holds positions in the address-sorted array, so copies
+    // and moves need no re-keying.  A moved-from table is empty.
+    SymbolTable(const SymbolTable& other) = default;
+    SymbolTable& operator=(const SymbolTable& other) = default;
     SymbolTable(SymbolTable&& other) noexcept;
     SymbolTable& operator=(SymbolTable&& other) noexcept;
     ~SymbolTable() = default;
@@ -47,10 +56,10 @@ public:
     // Exact-name lookup.  With duplicates (local statics), the global one
     // wins, else the first in the namelist.
     const Symbol* find(std::string_view name) const;
-    // nlist's rule: a name starting with '_' has exactly one '_' removed
-    // first ("_dumpmag" finds "dumpmag"; an ELF "_foo" is "__foo").  A name
-    // without '_' is looked up as is.
-    const Symbol* lookup(std::string_view nlist_name) const;
+    // What the tools look names up with: the name as given when the table
+    // has it (Linux's "_text", "__start_BTF"), else nlist's rule, one
+    // leading '_' removed ("_dumpmag" finds "dumpmag").
+    const Symbol* lookup(std::string_view name) const;
 
     struct Nearest {
         const Symbol* symbol = nullptr;
@@ -70,15 +79,28 @@ public:
     // (KASLR); absolute, undefined, common and debug-section symbols keep
     // their values.
     void relocate(std::int64_t delta);
+    // The same, for only the symbols whose value is in [begin, end): a Linux
+    // kernel image moves, its per-cpu offsets (small values of type D in a
+    // System.map or vmlinux) stay.
+    void relocate(std::int64_t delta, std::uint64_t begin, std::uint64_t end);
     // The sum of the deltas relocate() applied: a relocated symbol's value
     // minus this is its value in the namelist file.
     std::int64_t relocation() const noexcept { return relocation_; }
 
 private:
+    // A slot of the name index: 0 when empty, else the high 32 bits of the
+    // name's hash above (position in symbols_ + 1).
+    using Slot = std::uint64_t;
+
     void index_addresses();
+    // Sizes the name index for `names` names, all slots empty.
+    void reset_name_index(std::size_t names);
+    // The slot holding `name`, or the empty slot where it would go.
+    Slot& name_slot(std::string_view name, std::uint64_t hash);
+    const Slot* find_slot(std::string_view name) const;
 
     std::vector<Symbol> symbols_;
-    std::unordered_map<std::string_view, std::uint32_t> by_name_;
+    std::vector<Slot> name_slots_;  // open addressing, linear probing; size a power of two
     // Positions in symbols_ of the symbols nearest() may return, in address order.
     std::vector<std::uint32_t> addressable_;
     std::int64_t relocation_ = 0;
@@ -100,7 +122,8 @@ struct NlistEntry {
 };
 
 // Fills every entry (n_type 0 and n_value 0 when not found) and returns the
-// number of entries not found.  Unlike NetBSD's nlist, a name that occurs
+// number of entries not found.  Names follow libkvm's rule strictly: one
+// leading '_' is removed ("_foo" means "foo"; an ELF "_foo" is "__foo").  Unlike NetBSD's nlist, a name that occurs
 // twice in the symbol table is counted once.
 int nlist(const SymbolTable& table, std::span<NlistEntry> entries);
 

@@ -166,6 +166,72 @@ private:
     std::vector<NoteSpec> notes_;
 };
 
+// ---------------------------------------------------------------- kdump
+
+// kdump-compressed files as makedumpfile and QEMU write them (64-bit
+// layout; see src/format/kdump.h for every field).
+struct KdumpOptions {
+    std::string signature = "KDUMP   ";
+    std::string machine = "x86_64";  // utsname.machine
+    std::string release = "6.1.0-synthetic";
+    std::int32_t header_version = 6;
+    std::uint32_t block_size = 4096;
+    std::int32_t dump_level = 1;
+    std::uint64_t sub_phys_base = 0;  // what the sub-header claims (QEMU writes a wrong one)
+    std::string vmcoreinfo;           // empty: none
+    Bytes notes;                      // an ELF note block (PRSTATUS, QEMU, ...); empty: none
+    bool compress = true;             // zlib where it is smaller than the page
+    bool share_zero_page = true;      // one raw zero page for every zero page, as QEMU does
+    std::uint32_t extra_status = 0;   // more header status bits (INCOMPLETE: 0x8)
+    std::int32_t split = 0;
+    std::uint64_t max_mapnr = 0;      // 0: the highest pfn given + 1
+    bool single_bitmap = false;       // one bitmap, as the old diskdump wrote (no excluded pages)
+};
+
+class KdumpWriter {
+public:
+    explicit KdumpWriter(KdumpOptions options);
+
+    // A page in the dump (block_size bytes).
+    void add_page(std::uint64_t pfn, ByteSpan data);
+    // A page stored exactly as given, with these descriptor flags (tests of
+    // compressions kvmkit does not read, and of damaged pages).
+    void add_stored_page(std::uint64_t pfn, Bytes stored, std::uint32_t flags);
+    // A page of RAM left out of the dump (makedumpfile's dump levels): set
+    // in the first bitmap only.
+    void exclude_page(std::uint64_t pfn);
+
+    // Where the parts of the file start (after build's layout).
+    struct Layout {
+        std::uint64_t sub_header = 0;
+        std::uint64_t vmcoreinfo = 0;
+        std::uint64_t notes = 0;
+        std::uint64_t bitmaps = 0;
+        std::uint64_t bitmap_bytes = 0;  // both bitmaps
+        std::uint64_t descriptors = 0;
+        std::uint64_t data = 0;
+    };
+    Layout layout() const;
+    Bytes build() const;
+
+private:
+    struct Stored {
+        Bytes bytes;
+        std::uint32_t flags;
+    };
+    std::uint64_t max_mapnr() const;
+
+    KdumpOptions options_;
+    std::map<std::uint64_t, Bytes> pages_;
+    std::map<std::uint64_t, Stored> stored_;
+    std::vector<std::uint64_t> excluded_;
+};
+
+// makedumpfile -F: `file` as flattened records of at most `record_size`
+// bytes, in file order; then, when `rewrite_header` is set, the first
+// `rewrite_header` bytes once more (makedumpfile rewrites its header last).
+Bytes flatten(ByteSpan file, std::size_t record_size, std::size_t rewrite_header = 0);
+
 // ---------------------------------------------------------------- machine
 
 // What the synthetic machine looks like.  Defaults give a small, realistic

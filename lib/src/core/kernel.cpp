@@ -1,32 +1,58 @@
 #include <kvm/error.h>
 #include <kvm/kernel.h>
+#include <kvm/linux.h>
+
+#include "core/segment_map.h"
 
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <cstring>
 
 namespace kvm {
 
 namespace {
 constexpr std::uint64_t cache_page_shift = 12;
+
+// A Linux dump's namelist at link-time addresses becomes a relocated copy;
+// the caller's (a symbol index's, say) is left as loaded.
+std::shared_ptr<const Namelist> adapt_namelist(std::shared_ptr<const Namelist> namelist, const Format& format) {
+    const linux_kernel::CoreNotes* notes = linux_kernel::core_notes(format);
+    if (notes == nullptr || !notes->vmcoreinfo) return namelist;
+    auto copy = std::make_shared<Namelist>(*namelist);
+    if (linux_kernel::relocate_namelist(*copy, format.machine(), *notes->vmcoreinfo) == 0) return namelist;
+    return copy;
 }
+}  // namespace
 
 std::unique_ptr<Kernel> Kernel::open(const OpenOptions& options) {
     if (options.core.empty()) throw Error(ErrorKind::usage, "no dump given (-M)");
-    std::shared_ptr<const Namelist> namelist;
-    if (!options.namelist.empty()) namelist = Namelist::load(options.namelist);
+    std::shared_ptr<const Namelist> namelist = options.loaded_namelist;
+    if (!namelist && !options.namelist.empty()) namelist = Namelist::load(options.namelist);
     auto source = open_file(options.core, options.writable ? OpenMode::read_write : OpenMode::read_only);
-    ProbeOptions probe{.dumplo_blocks = options.dumplo_blocks, .namelist = namelist.get()};
-    return std::make_unique<Kernel>(open_format(std::move(source), probe), std::move(namelist));
+    ProbeOptions probe{.dumplo_blocks = options.dumplo_blocks,
+                       .namelist = namelist.get(),
+                       .allow_truncated = options.allow_truncated};
+    std::unique_ptr<Format> format = open_format(std::move(source), probe);
+    if (namelist) namelist = adapt_namelist(std::move(namelist), *format);
+    return std::make_unique<Kernel>(std::move(format), std::move(namelist));
 }
 
 Kernel::Kernel(std::unique_ptr<Format> format, std::shared_ptr<const Namelist> namelist)
     : format_(std::move(format)), namelist_(std::move(namelist)) {
     const MachineState& m = format_->machine();
     if (m.arch == nullptr) throw Error(ErrorKind::usage, fmt::format("{}: format names no architecture", format_->name()));
-    translator_ = make_translator(m.translator, TranslatorParams{.root = m.pt_root, .order = m.arch->order});
+    if (!m.translator.empty())
+        translator_ = make_translator(m.translator, TranslatorParams{.root = m.pt_root, .order = m.arch->order});
     phys_reader_ = [this](std::uint64_t pa, MutableByteSpan out) { format_->read_phys(pa, out); };
+
+    // Earlier ranges win where they overlap; ranges that wrap or reach the
+    // last address are dropped.
+    std::vector<detail::Segment> ranges;
+    for (const LinearRange& r : m.linear)
+        if (r.size != 0 && r.size <= ~r.va && r.size <= ~r.pa)
+            ranges.push_back({.start = r.va, .size = r.size, .target = r.pa, .file_size = r.size});
+    const detail::SegmentMap merged(ranges);  // named: segments() views it
+    for (const detail::Segment& s : merged.segments()) linear_.push_back({.va = s.start, .size = s.size, .pa = s.target});
 }
 
 Kernel::~Kernel() = default;
@@ -43,15 +69,21 @@ std::uint64_t Kernel::symbol_value(std::string_view nlist_name) const {
 }
 
 Mapping Kernel::walk(std::uint64_t va) const {
-    for (const LinearRange& r : machine().linear) {
-        if (va - r.va < r.size) {
-            const std::uint64_t off = va - r.va;
-            // Linear ranges act as one page each; cap the chunk at 4 KiB so
-            // the cache stays page-granular.
-            const std::uint64_t page_off = va & ((1u << cache_page_shift) - 1);
-            return {.va = va, .pa = r.pa + off, .length = std::min(r.size - off, (1u << cache_page_shift) - page_off),
-                    .page_size = 1u << cache_page_shift};
-        }
+    const auto it = std::upper_bound(linear_.begin(), linear_.end(), va,
+                                     [](std::uint64_t a, const LinearRange& r) { return a < r.va; });
+    if (it != linear_.begin() && va - std::prev(it)->va < std::prev(it)->size) {
+        const LinearRange& r = *std::prev(it);
+        const std::uint64_t off = va - r.va;
+        // Linear ranges act as one page each; cap the chunk at 4 KiB so
+        // the cache stays page-granular.
+        const std::uint64_t page_off = va & ((1u << cache_page_shift) - 1);
+        return {.va = va, .pa = r.pa + off, .length = std::min(r.size - off, (1u << cache_page_shift) - page_off),
+                .page_size = 1u << cache_page_shift};
+    }
+    if (!translator_) {
+        const auto source = machine().info.find("pt_root.source");
+        throw_fault(va, fmt::format("{}: not in a linear range, and the dump names no page tables to walk{}", hex(va),
+                                    source != machine().info.end() ? " (" + source->second + ")" : ""));
     }
     return translator_->translate(va, phys_reader_);
 }
@@ -85,6 +117,11 @@ PartialRead Kernel::read_partial(std::uint64_t va, MutableByteSpan out) const {
     while (r.bytes < out.size()) {
         const std::uint64_t at = va + r.bytes;
         try {
+            // Memory the dump keeps by virtual address comes first.
+            if (const std::size_t direct = format_->read_virtual(at, out.subspan(r.bytes)); direct != 0) {
+                r.bytes += direct;
+                continue;
+            }
             const Mapping m = translate(at);
             const std::size_t n = std::min<std::uint64_t>(out.size() - r.bytes, m.length);
             try {
@@ -154,6 +191,7 @@ std::string Kernel::read_string(std::uint64_t va, std::size_t max) const {
 }
 
 std::uint64_t Kernel::kva_to_offset(std::uint64_t va) const {
+    if (const auto direct = format_->virtual_to_offset(va)) return *direct;
     const Mapping m = translate(va);
     const auto off = format_->phys_to_offset(m.pa);
     if (!off)

@@ -3,6 +3,8 @@
 #include <kvm/format.h>
 #include <kvm/netbsd.h>
 
+#include "format/linux_formats.h"
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -53,6 +55,9 @@ namespace {
 // it comes last.
 constexpr std::array format_table{
     FormatInfo{"netbsd-kcore", &netbsd::probe_kcore},
+    FormatInfo{"elf-core", &detail::probe_elf_core},
+    FormatInfo{"kdump", &detail::probe_kdump},
+    FormatInfo{"kdump-flattened", &detail::probe_flattened},
     FormatInfo{"netbsd-dumpdev", &netbsd::probe_device},
 };
 }  // namespace

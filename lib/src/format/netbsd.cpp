@@ -142,7 +142,10 @@ public:
         runs.reserve(layout_.cpu.ram.size());
         std::uint64_t offset = layout_.memory_offset;
         for (const auto& seg : layout_.cpu.ram) {
-            runs.push_back({.pa = seg.start, .size = seg.size, .offset = offset});
+            // Only a file opened with allow_truncated can end early: keep
+            // what it holds.
+            const std::uint64_t held = offset >= src_->size() ? 0 : std::min(seg.size, src_->size() - offset);
+            if (held != 0) runs.push_back({.pa = seg.start, .size = held, .offset = offset});
             offset += seg.size;
         }
         map_ = PhysMap(std::move(runs), src_->size());
@@ -188,7 +191,8 @@ const CpuHeaderCodec* find_cpu_codec(std::uint32_t mid) {
     return nullptr;
 }
 
-DumpLayout read_kcore_file(const ByteSource& src) {
+namespace {
+DumpLayout read_kcore(const ByteSource& src, bool require_all_memory) {
     DumpLayout layout;
     if (src.size() < 4) return layout;
     std::array<std::byte, 4> word{};
@@ -237,9 +241,12 @@ DumpLayout read_kcore_file(const ByteSource& src) {
     // dumps of 4 GiB or more.  The RAM table is the truth.
     layout.memory_offset = data_hdr_offset + seghdrsize;
     layout.memory_size = sum_sizes(layout.cpu.ram);
-    check_memory_fits(src, layout, "kcore file");
+    if (require_all_memory) check_memory_fits(src, layout, "kcore file");
     return layout;
 }
+}  // namespace
+
+DumpLayout read_kcore_file(const ByteSource& src) { return read_kcore(src, true); }
 
 DumpLayout read_device_dump(const ByteSource& src, std::uint64_t dump_start) {
     if (dump_start % dev_bsize != 0)
@@ -369,8 +376,8 @@ const DumpLayout* layout_of(const Format& format) {
     return nb != nullptr ? &nb->layout() : nullptr;
 }
 
-std::unique_ptr<Format> probe_kcore(std::shared_ptr<ByteSource> src, const ProbeOptions& /*options*/) {
-    DumpLayout layout = read_kcore_file(*src);
+std::unique_ptr<Format> probe_kcore(std::shared_ptr<ByteSource> src, const ProbeOptions& options) {
+    DumpLayout layout = read_kcore(*src, !options.allow_truncated);
     if (layout.arch == nullptr) return nullptr;
     return make_format(std::move(src), std::move(layout));
 }

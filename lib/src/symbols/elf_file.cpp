@@ -365,6 +365,12 @@ auto naming_source(const ByteSource& source, Body&& body) -> decltype(body()) {
 
 }  // namespace
 
+std::vector<Note> parse_notes(ByteSpan data, ByteOrder order, std::uint64_t align, std::string_view where) {
+    std::vector<Note> notes;
+    parse_notes(data, order, align, where, notes);
+    return notes;
+}
+
 bool is_elf(const ByteSource& source) {
     std::array<std::byte, elf_magic.size()> magic{};
     return source.size() >= magic.size() && source.read_at(0, magic) == magic.size() && magic == elf_magic;
@@ -381,6 +387,28 @@ File::File(std::shared_ptr<ByteSource> source) : source_(std::move(source)) {
         entry_ = h.entry;
         sections_ = read_sections(*source_, h);
         segments_ = read_segments(*source_, h, sections_);
+    });
+}
+
+File::File(std::shared_ptr<ByteSource> source, SegmentsOnly) : source_(std::move(source)) {
+    if (!source_) throw Error(ErrorKind::usage, "elf::File needs a byte source");
+    naming_source(*source_, [&] {
+        const Ehdr h = decode_ehdr(*source_);
+        class_ = h.elf_class;
+        order_ = h.order;
+        type_ = h.type;
+        machine_ = h.machine;
+        entry_ = h.entry;
+        std::vector<Section> first;
+        if (h.phnum == pn_xnum && h.shoff != 0) {
+            const Layout& layout = layout_of(h.elf_class);
+            check_table("section header table", h.shoff, 1, layout.shdr, source_->size());
+            const Bytes raw = source_->read_bytes(h.shoff, layout.shdr, "section header 0");
+            Decoder d(raw, h.order, "section header 0");
+            std::uint32_t name_offset = 0;
+            first.push_back(decode_section(d, layout, name_offset));
+        }
+        segments_ = read_segments(*source_, h, first);
     });
 }
 

@@ -1,0 +1,163 @@
+// kvmps walking a synthetic NetBSD/amd64 dump of 100,000 processes: wall
+// time and peak memory of the tool (default columns, -H, --json), with dd
+// reading the same core file as the floor of any tool that reads it once.
+//
+//   build/bench/bench_kvmps [--procs 100000] [--runs 3] [--work DIR]
+//
+// The dump is built in a forked child, so that this process stays small:
+// a child's ru_maxrss includes its parent's memory up to exec on Linux.
+// The listing is checked (one row per process) before anything is timed.
+#include <kvm/layout.h>
+#include <kvm/synth.h>
+#include <kvm/synth_procs.h>
+
+#include <fmt/format.h>
+#include <CLI/CLI.hpp>
+
+#include "bench_util.h"
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+namespace {
+
+// A big, plausible tree: the kernel, init, then sessions of ten processes
+// (a shell and its jobs), one in ten on a terminal, fifty users, every
+// seventh process with four LWPs, every 97th a zombie.
+kvm::synth::ProcessTree big_tree(std::size_t count) {
+    kvm::synth::ProcessTree t;
+    const auto make = [](std::int32_t pid, std::int32_t ppid, std::int32_t pgid, std::int32_t sid, std::uint32_t uid,
+                         std::string comm) {
+        kvm::synth::ProcSpec s;
+        s.pid = pid;
+        s.ppid = ppid;
+        s.pgid = pgid;
+        s.sid = sid;
+        s.uid = s.ruid = s.svuid = uid;
+        s.gid = s.rgid = s.svgid = 100;
+        s.groups = {100};
+        s.comm = std::move(comm);
+        s.vm_pages = 2000;
+        s.rss_pages = 300;
+        s.ssize = 4;
+        return s;
+    };
+    const auto sleeper = [](std::int32_t lid) {
+        kvm::synth::LwpSpec l;
+        l.lid = lid;
+        l.wchan = "select_cv";
+        l.wmesg = "select";
+        l.slptime = static_cast<std::uint32_t>(lid * 7);
+        l.rtime_usec = 12'340;
+        return l;
+    };
+    auto system = make(0, 0, 0, 0, 0, "system");
+    system.flags = {"PK_SYSTEM"};
+    system.lwps = {sleeper(1), sleeper(2)};
+    t.procs.push_back(system);
+    auto init = make(1, 0, 1, 1, 0, "init");
+    init.lwps = {sleeper(1)};
+    t.procs.push_back(init);
+    std::int32_t pid = 100;
+    for (std::size_t session = 0; t.procs.size() < count; ++session) {
+        const std::int32_t sid = pid;
+        const auto uid = static_cast<std::uint32_t>(1000 + session % 50);
+        const bool on_tty = session % 10 == 0;
+        if (on_tty)
+            t.ttys.push_back({.name = fmt::format("pts/{}", session / 10), .sid = sid, .foreground_pgid = sid + 1});
+        for (int i = 0; i < 10 && t.procs.size() < count; ++i, ++pid) {
+            auto p = make(pid, i == 0 ? 1 : sid, i == 0 ? sid : sid + 1, sid, uid, i == 0 ? "ksh" : "make");
+            p.controlling_tty = on_tty;
+            p.rtime_usec = static_cast<std::uint64_t>(pid) * 1000;
+            if (pid % 97 == 0) {
+                p.state = "SZOMB";
+            } else {
+                p.lwps = {sleeper(1)};
+                if (pid % 7 == 0)
+                    for (std::int32_t lid = 2; lid <= 4; ++lid)
+                        p.lwps.push_back(sleeper(lid));
+            }
+            t.procs.push_back(std::move(p));
+        }
+    }
+    return t;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    CLI::App app{"kvmps on a synthetic dump of many processes"};
+    std::size_t procs = 100000;
+    int runs = 3;
+    std::string work;
+    app.add_option("--procs", procs, "processes in the dump");
+    app.add_option("--runs", runs, "runs of each command; the fastest counts");
+    app.add_option("--work", work, "directory for the dump (default: a temporary one, removed)");
+    CLI11_PARSE(app, argc, argv);
+
+    const std::string tools = bench::tools_dir(argv[0]);
+    std::filesystem::path dir = work;
+    if (work.empty()) {
+        std::string tmpl = (std::filesystem::temp_directory_path() / "kvmkit-bench-XXXXXX").string();
+        if (::mkdtemp(tmpl.data()) == nullptr) return 1;
+        dir = tmpl;
+    }
+    const std::string kernel = (dir / "netbsd").string();
+    const std::string core = (dir / "netbsd.core").string();
+
+    try {
+        if (!bench::in_child([&] {
+                const auto start = std::chrono::steady_clock::now();
+                // 1 GiB of RAM: room for every structure of the tree.
+                kvm::synth::CrashedMachine m(
+                    {.ram = {{0x1000, 0x9e000}, {0x100000, 0x3ff00000}}, .realistic_memory = false});
+                const auto file = kvm::find_shipped_layout(kvm::shipped_layout_dirs(), "netbsd", "10", "amd64");
+                if (!file) throw std::runtime_error("no shipped netbsd-10-amd64.json");
+                const auto planted = kvm::synth::plant_processes(m, kvm::load_layouts_file(*file), big_tree(procs));
+                const auto segments = m.prepare_dump({.sparse = true});
+                auto out = kvm::create_file_sink(core);
+                m.write_kcore(*out, segments);
+                out->finish();
+                kvm::synth::write_file(kernel, m.kernel_elf());
+                fmt::print("dump: {} processes on allproc and zombproc, core {:.0f} MiB (sparse), built in {:.1f} s\n",
+                           planted.allproc.size() + planted.zombproc.size(),
+                           static_cast<double>(std::filesystem::file_size(core)) / (1 << 20),
+                           std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+                return true;
+            }))
+            return 1;
+
+        // The listing is complete before it is timed.
+        const std::string listing = (dir / "listing").string();
+        const bench::Run check = bench::run({tools + "/kvmps", "-N", kernel, "-M", core}, listing);
+        std::size_t lines = 0;
+        std::ifstream in(listing);
+        for (std::string line; std::getline(in, line);)
+            ++lines;
+        if (check.status != 0 || lines != procs + 1)
+            throw std::runtime_error(
+                fmt::format("kvmps listed {} lines (exit {}), expected {}", lines, check.status, procs + 1));
+
+        fmt::print("{:<36} {:>8} {:>8} {:>13}\n", fmt::format("command (best of {})", runs), "wall s", "cpu s",
+                   "peak RSS MiB");
+        const auto show = [&](std::string_view what, const std::vector<std::string>& command) {
+            const bench::Run r = bench::best_of(runs, command);
+            fmt::print("{:<36} {:>8.3f} {:>8.3f} {:>13.1f}\n", what, r.seconds, r.cpu_seconds,
+                       static_cast<double>(r.peak_kib) / 1024);
+        };
+        show("true (the floor of any command)", {"true"});
+        show("dd if=core of=/dev/null bs=1M", {"dd", "if=" + core, "of=/dev/null", "bs=1M"});
+        show("kvmps (default columns)", {tools + "/kvmps", "-N", kernel, "-M", core});
+        show("kvmps -H (one row per LWP)", {tools + "/kvmps", "-H", "-N", kernel, "-M", core});
+        show("kvmps --json", {tools + "/kvmps", "--json", "-N", kernel, "-M", core});
+        show("kvmps -p 100 (one row, full walk)", {tools + "/kvmps", "-p", "100", "-N", kernel, "-M", core});
+    } catch (const std::exception& e) {
+        fmt::print(stderr, "bench_kvmps: {}\n", e.what());
+        return 1;
+    }
+    if (work.empty()) std::filesystem::remove_all(dir);
+    return 0;
+}

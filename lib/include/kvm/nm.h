@@ -1,0 +1,62 @@
+// kvmnm's questions and answers: a name gives its symbol, an address (or
+// symbol+offset) the symbol it falls in.  The text forms, which kvmnm(1)
+// documents and the CLI tests check exactly:
+//
+//   ffffffff80200100 T main                          a name (value, nm letter, name)
+//                    U undefined_thing               undefined: no value, as nm prints it
+//   0xffffffff80200123: main+0x23 (size 0x800)       an address inside a sized symbol
+//   0xffffffff80200100: main (size 0x800)            at its start
+//   0xffffffff80200008: start+0x8                    a symbol of unknown size
+//   0xffff800000001000: not in any symbol            outside every symbol
+//
+// Values are zero-padded to the dumped machine's width: 16 hex digits on
+// 64-bit machines, 8 on 32-bit ones.
+#pragma once
+
+#include <kvm/error.h>
+#include <kvm/kernel.h>
+#include <kvm/namelist.h>
+#include <kvm/symbols.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace kvm {
+
+struct NmAnswer {
+    enum class Kind { name, address };
+    std::string query;
+    Kind kind = Kind::name;
+    const Symbol* symbol = nullptr;   // the symbol named, or the one the address is in
+    std::uint64_t address = 0;        // address queries: the address asked about
+    std::uint64_t offset = 0;         // address - symbol->value
+    std::optional<Error> error;       // the query has no answer: "NAME: no such symbol", a malformed number
+    std::optional<Error> dump_error;  // with a dump: why the value cannot be read from it
+};
+
+// An argument that is a number (decimal or 0x) or an expression with an
+// offset ("main+0x10") asks about an address; anything else is a name,
+// looked up as SymbolTable::lookup does (as written, else nlist's rule).
+NmAnswer nm_query(const SymbolTable& symbols, std::string_view argument);
+
+// With a dump: notes in answer.dump_error why the byte at the answer's
+// address (a symbol's value, or the address asked about) cannot be read --
+// the walk level that failed, or "not in the dump".  Values that are not
+// addresses (absolute, undefined, common symbols) are not checked.
+void nm_check_dump(const Kernel& kernel, NmAnswer& answer);
+
+// nm prints no value for undefined symbols (U, and weak undefined w, v).
+bool nm_is_undefined(const Symbol& symbol);
+
+// Hex digits of a value column: the dump's pointer width when there is a
+// dump, else the ELF class of the namelist, else 8 when every value fits in
+// 32 bits and 16 otherwise.
+unsigned nm_value_digits(const Namelist& namelist, const Kernel* kernel);
+
+// The text forms above, each without its newline.  Appended to `out`.
+void format_nm_symbol(const Symbol& symbol, unsigned digits, std::string& out);
+void format_nm_answer(const NmAnswer& answer, unsigned digits, std::string& out);
+
+}  // namespace kvm

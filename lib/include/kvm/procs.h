@@ -1,0 +1,238 @@
+// Processes of a dump or of the running host (libkvm's kvm_getproc2,
+// kvm_getlwps, kvm_getargv, kvm_getenvv, kvm_uread).
+//
+// A ProcessWalker turns one kind of system into normalized ProcInfo
+// records (kinfo_proc2-like) and reports every problem with one item to a
+// warn callback while the walk goes on (llvm-nm's model): a cycle, a
+// pointer outside the dump or an over-long list ends that list with a
+// warning and keeps the rows read so far.
+//
+// Walkers are rows of all_process_walkers(), chosen by what the target is:
+// a dump's MachineState::os ("netbsd"), or the running host.  Adding one
+// (a Linux dead-kernel walker on BTF layouts, say) is one file in
+// src/procs/ plus one row:
+//   - accepts(): true for the targets it handles (kernel->machine().os);
+//   - create(): resolve what it needs up front (symbols, layouts through
+//     resolve_layouts() with its LayoutRequest), so errors surface before
+//     any output;
+//   - walk(): emit one ProcInfo per process (per LWP with per_lwp) that
+//     passes every filter (matches_all), bounded as bounded_list() in
+//     src/procs/list_walk.h bounds lists, and fill `stat` with
+//     stat_letters();
+//   - tty_device(): how the system names terminals, for -t.
+#pragma once
+
+#include <kvm/bytes.h>
+#include <kvm/error.h>
+#include <kvm/layout.h>
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace kvm {
+
+class Kernel;
+
+// KERN_PROC_* operations (the same numbers on NetBSD and DragonFly).
+enum class ProcOp : int {
+    all = 0,
+    pid = 1,
+    pgrp = 2,
+    session = 3,
+    tty = 4,
+    uid = 5,   // effective user id
+    ruid = 6,  // real user id
+    gid = 7,   // effective group id
+    rgid = 8,  // real group id
+};
+std::string_view to_string(ProcOp op);
+
+// NODEV: no terminal.  As a KERN_PROC_TTY argument it selects the
+// processes without a controlling terminal.
+inline constexpr std::uint64_t no_dev = ~std::uint64_t{0};
+
+struct ProcFilter {
+    ProcOp op = ProcOp::all;
+    // A pid, pgid, sid, uid or gid; for ProcOp::tty a dev_t (or no_dev).
+    std::uint64_t arg = 0;
+};
+
+// One process, or with per-LWP output one LWP of it.  Fields a source does
+// not have keep their defaults (documented per field).
+struct ProcInfo {
+    std::int32_t pid = 0;
+    std::int32_t ppid = 0;
+    std::int32_t pgid = 0;
+    std::int32_t sid = 0;
+    std::int32_t tpgid = -1;  // foreground process group of the controlling tty; -1 none
+    // Credentials.  unknown_id when they could not be read.
+    static constexpr std::uint32_t unknown_id = ~std::uint32_t{0};
+    std::uint32_t uid = unknown_id;  // effective
+    std::uint32_t ruid = unknown_id;
+    std::uint32_t svuid = unknown_id;
+    std::uint32_t gid = unknown_id;  // effective
+    std::uint32_t rgid = unknown_id;
+    std::uint32_t svgid = unknown_id;
+    std::vector<std::uint32_t> groups;
+
+    // Controlling terminal: tdev is no_dev without one.  tty is its name
+    // without "/dev/" ("pts/0"), empty when unknown.  ctty_vnode: the
+    // session still holds the terminal's vnode (ps appends "-" to TTY
+    // when it does not: EPROC_CTTY).
+    std::uint64_t tdev = no_dev;
+    std::string tty;
+    bool ctty_vnode = false;
+    bool session_leader = false;
+    std::string login;  // the session's login name, when the source has one
+
+    // State.  stat: the ps STAT letters.  state / lwp_state / flags: the
+    // raw values the letters came from, in the source's own encoding
+    // (NetBSD p_stat, l_stat and p_flag; Linux task state); raw: more
+    // source-specific values by name ("p_sflag", "l_flag").
+    std::string stat;
+    std::int64_t state = 0;
+    std::int64_t lwp_state = 0;
+    std::uint64_t flags = 0;
+    std::vector<std::pair<std::string, std::uint64_t>> raw;
+    int nice = 0;  // -20 (favoured) .. 20
+    bool zombie = false;
+    bool system = false;  // a kernel process (STAT K)
+
+    // Threads.  lid is the LWP the row is about (the most active one for a
+    // process row); lwp_row is true for per-LWP output.
+    std::int32_t lid = 0;
+    std::int32_t nlwps = 0;
+    bool lwp_row = false;
+    std::string lname;  // the LWP's name, when it has one
+
+    // Sleep: the wait channel address, the namelist symbol it is in
+    // ("lbolt", "sleepq+0x10"), and the wait message.
+    std::uint64_t wchan = 0;
+    std::string wchan_symbol;
+    std::string wmesg;
+
+    // Accounting.
+    std::uint64_t rtime_usec = 0;  // TIME: run time
+    std::uint64_t vsz_kib = 0;     // VSZ: mapped size
+    std::uint64_t rss_kib = 0;     // RSS: resident size
+
+    // Where the source keeps it: kernel addresses of struct proc and of
+    // the LWP (0 on the host).
+    std::uint64_t paddr = 0;
+    std::uint64_t laddr = 0;
+
+    std::string comm;               // the kernel's command name (p_comm)
+    std::vector<std::string> argv;  // full arguments: only for live processes
+    bool live = false;              // read from the running host
+};
+
+bool matches(const ProcInfo& p, const ProcFilter& f);
+// All filters hold (the AND kvmps applies to its options).
+bool matches_all(const ProcInfo& p, std::span<const ProcFilter> filters);
+
+// ps STAT: the state letter, then in this order `<` (nice < 0), `N`
+// (nice > 0), `X` traced, `E` exiting, `V` parent waiting in vfork, `K`
+// kernel process, `s` session leader, `l` more than one LWP, `+` in the
+// foreground process group of its controlling terminal.
+struct StatFlags {
+    int nice = 0;
+    bool traced = false;
+    bool exiting = false;
+    bool vfork_wait = false;
+    bool system = false;
+    bool session_leader = false;
+    bool multithreaded = false;
+    bool foreground = false;
+};
+std::string stat_letters(char state, const StatFlags& flags);
+
+struct WalkOptions {
+    std::vector<ProcFilter> filters;  // all must hold
+    bool per_lwp = false;             // KERN_PROC_FLAG_LWP: one record per LWP
+};
+
+using ProcEmit = std::function<void(const ProcInfo&)>;
+// A problem with one item (a list, a process): the walk goes on.
+using ProcWarn = std::function<void(const Error&)>;
+
+class ProcessWalker {
+public:
+    virtual ~ProcessWalker() = default;
+    virtual std::string_view name() const = 0;
+    virtual void walk(const WalkOptions& options, const ProcEmit& emit, const ProcWarn& warn) const = 0;
+    // The dev_t of a terminal named as this system names it ("pts/0",
+    // "/dev/pts/0", "ttyE0"); nullopt when there is no such terminal.
+    virtual std::optional<std::uint64_t> tty_device(std::string_view name) const = 0;
+    // The structure layouts in use, for walkers that read kernel memory.
+    virtual const StructLayouts* layouts() const { return nullptr; }
+};
+
+// What to walk: a dump, or (kernel == nullptr) the running host.
+struct WalkTarget {
+    const Kernel* kernel = nullptr;
+    std::optional<std::string> layout_file;  // --layout
+    std::vector<std::string> layout_dirs;    // shipped layout directories; empty: the default search
+};
+
+struct WalkerInfo {
+    std::string_view name;
+    bool (*accepts)(const WalkTarget& target);
+    std::unique_ptr<ProcessWalker> (*create)(const WalkTarget& target);
+};
+
+std::span<const WalkerInfo> all_process_walkers();
+// The first walker that accepts the target; unsupported "no process walker
+// for <os> dumps (have: ...)" when none does.
+std::unique_ptr<ProcessWalker> make_process_walker(const WalkTarget& target);
+
+// ---------------------------------------------------------------- live processes
+
+// libkvm's kvm_getargv, kvm_getenvv and kvm_uread for a process of the
+// running host (ProcInfo::live).  A record from a dump throws unsupported
+// "pid N: a crash dump holds no user memory to read <what> from": a dump
+// has no live user address space, and the host's is another machine's.
+// max_bytes (0: no limit) bounds the strings read, as kvm_getargv's nchr.
+std::vector<std::string> getargv(const ProcInfo& p, std::size_t max_bytes = 0);
+std::vector<std::string> getenvv(const ProcInfo& p, std::size_t max_bytes = 0);
+// Reads user memory at `address` through /proc/PID/mem; returns the bytes
+// read (fewer at an unmapped page).  Errors name the pid and say why (io,
+// with "permission denied" when ptrace access is not allowed).
+std::size_t uread(const ProcInfo& p, std::uint64_t address, MutableByteSpan out);
+
+// ---------------------------------------------------------------- NetBSD specifics
+
+namespace netbsd {
+
+// The structures, members, flags and values the NetBSD walker reads: what
+// a NetBSD layout file must define (tools/layouts/mklayout writes the
+// shipped files from this request).
+const LayoutRequest& process_layout_request();
+
+// NetBSD's dev_t encoding (sys/types.h makedev/major/minor).
+constexpr std::uint64_t makedev(std::uint32_t major, std::uint32_t minor) {
+    return ((std::uint64_t{major} << 8) & 0x000fff00u) | ((std::uint64_t{minor} << 12) & 0xfff00000u) |
+           (std::uint64_t{minor} & 0x000000ffu);
+}
+constexpr std::uint32_t dev_major(std::uint64_t dev) {
+    return static_cast<std::uint32_t>((dev & 0x000fff00u) >> 8);
+}
+constexpr std::uint32_t dev_minor(std::uint64_t dev) {
+    return static_cast<std::uint32_t>(((dev & 0xfff00000u) >> 12) | (dev & 0x000000ffu));
+}
+
+// A terminal's /dev name from the layouts' device table ("pts/3"), or
+// empty when its major is not in the table.
+std::string device_name(const StructLayouts& layouts, std::uint64_t dev);
+// The reverse, for -t: "pts/3" or "/dev/pts/3".
+std::optional<std::uint64_t> device_number(const StructLayouts& layouts, std::string_view name);
+
+}  // namespace netbsd
+
+}  // namespace kvm

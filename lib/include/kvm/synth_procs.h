@@ -1,0 +1,97 @@
+// Process trees planted in a synthetic crashed machine, through structure
+// layouts: struct proc, lwp, kauth_cred, pgrp, session, tty and vmspace
+// objects on the kernel heap, linked on allproc and zombproc, with nprocs
+// and maxslp set, exactly as a layout file (or DWARF) says the kernel lays
+// them out.  Tests then know every field a walker should read back.
+#pragma once
+
+#include <kvm/layout.h>
+#include <kvm/synth.h>
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace kvm::synth {
+
+struct LwpSpec {
+    std::int32_t lid = 1;
+    std::string state = "LSSLEEP";  // a value name of the layouts
+    bool interruptible = true;      // LW_SINTR, for sleepers
+    std::string wchan;              // a kernel symbol to sleep on (defined when missing); empty: none
+    std::uint64_t wchan_offset = 0;
+    std::string wmesg;  // empty: none
+    std::uint32_t slptime = 0;
+    std::uint64_t rtime_usec = 0;
+    std::string name;  // empty: unnamed
+};
+
+struct ProcSpec {
+    std::int32_t pid = 0;
+    std::int32_t ppid = 0;
+    std::int32_t pgid = 0;                       // the process group; a pgrp object per distinct id
+    std::int32_t sid = 0;                        // the session; its leader is the process whose pid it is
+    std::uint32_t uid = 0, ruid = 0, svuid = 0;  // effective, real, saved
+    std::uint32_t gid = 0, rgid = 0, svgid = 0;
+    std::vector<std::uint32_t> groups;
+    std::string comm;
+    std::string state = "SACTIVE";   // a value name: SACTIVE, SSTOP, SZOMB (goes on zombproc), ...
+    std::vector<std::string> flags;  // flag names, each set in the member its layout entry names
+    bool controlling_tty = false;    // PL_CONTROLT: the session's terminal is this process's
+    int nice = 0;
+    std::uint64_t rtime_usec = 0;
+    std::uint64_t vm_pages = 0;  // vm_map.size in pages
+    std::int32_t ssize = 0, issize = 0, rss_pages = 0;
+    std::vector<LwpSpec> lwps;
+    bool marker = false;  // a PK_MARKER entry on allproc, not a process
+};
+
+// A terminal: the controlling terminal of session `sid`, with foreground
+// process group `foreground_pgid`.  revoked: the session lost its vnode
+// (s_ttyvp NULL: ps shows "pts/1-").
+struct TtySpec {
+    std::string name;  // a name the layouts' device table knows ("pts/0", "ttyE0")
+    std::int32_t sid = 0;
+    std::int32_t foreground_pgid = 0;
+    bool revoked = false;
+    std::string login;  // the session's login name
+};
+
+struct ProcessTree {
+    std::vector<TtySpec> ttys;
+    std::vector<ProcSpec> procs;  // oldest first; each list holds them newest first, as fork inserts at the head
+};
+
+struct PlantedProcesses {
+    std::map<std::int32_t, std::uint64_t> proc;                          // pid -> struct proc
+    std::map<std::pair<std::int32_t, std::int32_t>, std::uint64_t> lwp;  // (pid, lid) -> struct lwp
+    std::vector<std::uint64_t> allproc;                                  // addresses in list order (markers included)
+    std::vector<std::uint64_t> zombproc;
+    std::uint64_t nprocs = 0;  // the value planted (markers not counted)
+};
+
+// Plants `tree` in `machine` through `layouts` (which must describe the
+// machine's arch).  Defines allproc, zombproc, nprocs and maxslp (20)
+// unless the kernel already has them.  Throws usage for a tree the layouts
+// cannot express (an unknown state, flag or terminal name).
+PlantedProcesses plant_processes(CrashedMachine& machine, const StructLayouts& layouts, const ProcessTree& tree);
+
+// A small NetBSD 10 system in its last second: kernel threads, daemons, a
+// getty, an ssh login building software, a job stopped in the background,
+// a traced program, a zombie, a niced and a multithreaded daemon, a logged
+// out session whose terminal was revoked, and the process that panicked
+// on a CPU.  kvmsynth --procs plants it.
+ProcessTree default_process_tree();
+
+// Corruptions of the planted lists, for tests of the walkers' bounds.
+enum class ListFault {
+    cycle,        // entry `at` of allproc points back to entry 0
+    bad_pointer,  // entry `at` of allproc points to an address outside the dump
+    short_count,  // nprocs says `at` while the lists hold more
+};
+void plant_list_fault(CrashedMachine& machine, const StructLayouts& layouts, const PlantedProcesses& planted,
+                      ListFault fault, std::size_t at);
+
+}  // namespace kvm::synth

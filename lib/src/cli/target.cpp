@@ -1,0 +1,72 @@
+// -N system, -M core and the running host (kvm/target.h).
+#include <kvm/error.h>
+#include <kvm/target.h>
+
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace kvm {
+
+std::optional<LiveHost> live_host() {
+#if defined(__linux__)
+    return LiveHost{.namelist = "/proc/kallsyms", .memory = "/proc/kcore"};
+#else
+    return std::nullopt;
+#endif
+}
+
+void check_live_memory(const std::string& path) {
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+        ::close(fd);
+        return;
+    }
+    const int err = errno;
+    if (err == ENOENT) {
+        Error e(ErrorKind::unsupported,
+                "not present on this host (a kernel without CONFIG_PROC_KCORE, or /proc not mounted); name a dump "
+                "with -M");
+        e.with_path(path);
+        throw e;
+    }
+    if (err == EACCES || err == EPERM) {
+        Error e(ErrorKind::io, fmt::format("{}: reading the running kernel's memory needs root", std::strerror(err)));
+        e.with_path(path);
+        throw e;
+    }
+    throw_os("opening the running kernel's memory", err, path);
+}
+
+Target open_target(const TargetOptions& options) {
+    Target t;
+    if (options.dumplo_blocks && options.core.empty())
+        throw Error(ErrorKind::usage, "--dumplo applies to a dump device named with -M");
+    const std::optional<LiveHost> host = live_host();
+    std::string namelist = options.namelist;
+    std::string core = options.core;
+    if (core.empty() && options.need_memory) {
+        if (!host)
+            throw Error(ErrorKind::usage,
+                        "no dump given (-M), and this host has no live kernel memory kvmkit can read");
+        core = host->memory;
+        t.live = true;
+        check_live_memory(core);  // before the namelist: the likelier failure, and the cheaper one
+    }
+    if (namelist.empty() && options.core.empty() && host) namelist = host->namelist;
+
+    if (!namelist.empty()) t.namelist = load_namelist(namelist, options.index).namelist;
+    if (!t.namelist && options.need_namelist) throw Error(ErrorKind::usage, "no namelist given (-N system)");
+    if (!core.empty()) {
+        t.kernel = Kernel::open({.core = core, .dumplo_blocks = options.dumplo_blocks, .loaded_namelist = t.namelist});
+        // A Linux dump's namelist at link-time addresses was relocated:
+        // every tool prints and reads the dump's run-time addresses.
+        if (t.namelist) t.namelist = t.kernel->shared_namelist();
+    }
+    return t;
+}
+
+}  // namespace kvm

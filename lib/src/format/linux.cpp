@@ -1,0 +1,338 @@
+// Linux dumps: VMCOREINFO, core notes, the machine they describe and
+// namelist relocation.  Facts and layouts: kvm/linux.h.
+#include <kvm/error.h>
+#include <kvm/linux.h>
+#include <kvm/namelist.h>
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <charconv>
+#include <limits>
+
+namespace kvm::linux_kernel {
+
+namespace {
+
+// NT_PRSTATUS of one arch: where pr_pid and the registers are.
+struct PrstatusLayout {
+    std::string_view arch;
+    std::uint64_t size;         // sizeof(struct elf_prstatus)
+    std::uint64_t pid_offset;   // pr_pid
+    std::uint64_t regs_offset;  // pr_reg
+    std::uint64_t reg_width;
+    std::uint64_t pc_index;  // in pr_reg
+    std::uint64_t sp_index;
+};
+constexpr PrstatusLayout prstatus_layouts[] = {
+    {.arch = "amd64",
+     .size = 336,
+     .pid_offset = 32,
+     .regs_offset = 112,
+     .reg_width = 8,
+     .pc_index = 16,
+     .sp_index = 19},
+    {.arch = "i386", .size = 144, .pid_offset = 24, .regs_offset = 72, .reg_width = 4, .pc_index = 12, .sp_index = 15},
+};
+
+// QEMUCPUState: cr[0..4] after 8 bytes of version/size, 18 registers and 10
+// segment descriptors of 24 bytes.
+constexpr std::uint64_t qemu_cr_offset = std::uint64_t{8} + std::uint64_t{18} * 8 + std::uint64_t{10} * 24;
+constexpr std::uint64_t qemu_min_size = qemu_cr_offset + std::uint64_t{5} * 8;
+
+// Namelist symbols whose VMCOREINFO SYMBOL() entry is their address
+// (SYMBOL(mem_section) is not: with SPARSEMEM_EXTREME it is the pointer's
+// value).
+constexpr std::string_view anchor_symbols[] = {"_stext",       "init_uts_ns",     "swapper_pg_dir",
+                                               "init_top_pgt", "node_online_map", "vmap_area_list"};
+
+std::optional<std::uint64_t> parse_hex(std::string_view s) {
+    if (s.size() > 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) s.remove_prefix(2);
+    std::uint64_t v = 0;
+    const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v, 16);
+    if (s.empty() || ec != std::errc{} || end != s.data() + s.size()) return std::nullopt;
+    return v;
+}
+
+std::optional<std::int64_t> parse_decimal(std::string_view s) {
+    std::int64_t v = 0;
+    const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v, 10);
+    if (s.empty() || ec != std::errc{} || end != s.data() + s.size()) return std::nullopt;
+    return v;
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------- VmcoreInfo
+
+VmcoreInfo VmcoreInfo::parse(std::string_view text) {
+    VmcoreInfo info;
+    const std::size_t nul = text.find('\0');
+    if (nul != std::string_view::npos) text = text.substr(0, nul);
+    info.text_ = std::string(text);
+    std::size_t pos = 0;
+    while (pos < text.size()) {
+        std::size_t end = text.find('\n', pos);
+        if (end == std::string_view::npos) end = text.size();
+        std::string_view line = text.substr(pos, end - pos);
+        pos = end + 1;
+        if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+        const std::size_t eq = line.find('=');
+        if (eq == std::string_view::npos || eq == 0) continue;
+        info.entries_.emplace(std::string(line.substr(0, eq)), std::string(line.substr(eq + 1)));
+    }
+    return info;
+}
+
+std::optional<std::string_view> VmcoreInfo::get(std::string_view key) const {
+    const auto it = entries_.find(key);
+    if (it == entries_.end()) return std::nullopt;
+    return std::string_view(it->second);
+}
+
+std::optional<std::uint64_t> VmcoreInfo::hex_value(const std::string& key) const {
+    const auto value = get(key);
+    if (!value) return std::nullopt;
+    const auto v = parse_hex(*value);
+    if (!v) throw_corrupt(fmt::format("VMCOREINFO: {}={} is not a hex number", key, *value));
+    return v;
+}
+
+std::optional<std::int64_t> VmcoreInfo::decimal_value(const std::string& key) const {
+    const auto value = get(key);
+    if (!value) return std::nullopt;
+    const auto v = parse_decimal(*value);
+    if (!v) throw_corrupt(fmt::format("VMCOREINFO: {}={} is not a decimal number", key, *value));
+    return v;
+}
+
+std::optional<std::uint64_t> VmcoreInfo::symbol(std::string_view name) const {
+    return hex_value(fmt::format("SYMBOL({})", name));
+}
+std::optional<std::int64_t> VmcoreInfo::number(std::string_view name) const {
+    return decimal_value(fmt::format("NUMBER({})", name));
+}
+std::optional<std::int64_t> VmcoreInfo::size(std::string_view name) const {
+    return decimal_value(fmt::format("SIZE({})", name));
+}
+std::optional<std::int64_t> VmcoreInfo::offset(std::string_view name) const {
+    return decimal_value(fmt::format("OFFSET({})", name));
+}
+std::optional<std::int64_t> VmcoreInfo::length(std::string_view name) const {
+    return decimal_value(fmt::format("LENGTH({})", name));
+}
+std::optional<std::uint64_t> VmcoreInfo::kernel_offset() const {
+    return hex_value("KERNELOFFSET");
+}
+
+std::optional<std::uint64_t> VmcoreInfo::page_size() const {
+    const auto v = decimal_value("PAGESIZE");
+    if (!v) return std::nullopt;
+    if (*v <= 0 || (*v & (*v - 1)) != 0)
+        throw_corrupt(fmt::format("VMCOREINFO: PAGESIZE={} is not a power of two", *v));
+    return static_cast<std::uint64_t>(*v);
+}
+
+// ---------------------------------------------------------------- notes
+
+CoreNotes decode_core_notes(std::span<const elf::Note> notes, const ArchInfo& arch) {
+    const PrstatusLayout* prstatus = nullptr;
+    for (const PrstatusLayout& l : prstatus_layouts)
+        if (l.arch == arch.name) prstatus = &l;
+
+    CoreNotes out;
+    std::size_t prstatus_seen = 0;
+    std::size_t qemu_seen = 0;
+    const auto cpu = [&out](std::size_t index) -> CpuState& {
+        if (out.cpus.size() <= index) out.cpus.resize(index + 1);
+        return out.cpus[index];
+    };
+    for (std::size_t i = 0; i < notes.size(); ++i) {
+        const elf::Note& n = notes[i];
+        if (n.name == "VMCOREINFO") {
+            if (out.vmcoreinfo) continue;  // the first one counts
+            if (n.desc.size() > max_vmcoreinfo_bytes)
+                throw_corrupt(fmt::format("VMCOREINFO note {} is {:#x} bytes, more than the {:#x} accepted", i,
+                                          n.desc.size(), max_vmcoreinfo_bytes));
+            out.vmcoreinfo = VmcoreInfo::parse(as_chars(n.desc));
+        } else if (n.name == "CORE" && n.type == nt_prstatus && prstatus != nullptr) {
+            if (n.desc.size() < prstatus->size)
+                throw_corrupt(fmt::format("NT_PRSTATUS note {} is {} bytes; an {} one is {}", i, n.desc.size(),
+                                          arch.name, prstatus->size));
+            CpuState& c = cpu(prstatus_seen++);
+            const std::byte* d = n.desc.data();
+            c.pid = load32(d + prstatus->pid_offset, arch.order);
+            c.pc = load_uint(d + prstatus->regs_offset + prstatus->pc_index * prstatus->reg_width, prstatus->reg_width,
+                             arch.order);
+            c.sp = load_uint(d + prstatus->regs_offset + prstatus->sp_index * prstatus->reg_width, prstatus->reg_width,
+                             arch.order);
+        } else if (n.name == "CORE" && n.type == nt_taskstruct) {
+            out.kcore = true;
+        } else if (n.name == "QEMU" && n.type == 0) {
+            out.qemu = true;
+            if (n.desc.size() < qemu_min_size)
+                throw_corrupt(fmt::format("QEMU CPU note {} is {} bytes, fewer than the {} of QEMUCPUState", i,
+                                          n.desc.size(), qemu_min_size));
+            CpuState& c = cpu(qemu_seen++);
+            const std::byte* cr = n.desc.data() + qemu_cr_offset;
+            c.cr0 = load64(cr, arch.order);
+            c.cr3 = load64(cr + std::size_t{3} * 8, arch.order);
+            c.cr4 = load64(cr + std::size_t{4} * 8, arch.order);
+        }
+    }
+    return out;
+}
+
+const CoreNotes* core_notes(const Format& format) {
+    const auto* holder = dynamic_cast<const HasCoreNotes*>(&format);
+    return holder != nullptr ? &holder->core_notes() : nullptr;
+}
+
+// ---------------------------------------------------------------- machine
+
+namespace {
+
+// KERNEL_IMAGE_SIZE: VMCOREINFO's, else the kernel's default, 1 GiB under
+// KASLR (a non-zero KERNELOFFSET) and 512 MiB otherwise.
+std::uint64_t kernel_image_size(const VmcoreInfo* info) {
+    if (info == nullptr) return x86_64::default_kernel_image_size;
+    if (const auto n = info->number("KERNEL_IMAGE_SIZE")) {
+        if (*n <= 0 || static_cast<std::uint64_t>(*n) > ~x86_64::start_kernel_map)
+            throw_corrupt(fmt::format("VMCOREINFO: NUMBER(KERNEL_IMAGE_SIZE)={} is impossible", *n));
+        return static_cast<std::uint64_t>(*n);
+    }
+    return info->kernel_offset().value_or(0) != 0 ? x86_64::kaslr_kernel_image_size
+                                                  : x86_64::default_kernel_image_size;
+}
+
+MachineState amd64_machine(const ArchInfo& arch, const CoreNotes& notes) {
+    MachineState m;
+    m.arch = &arch;
+    const VmcoreInfo* info = notes.vmcoreinfo ? &*notes.vmcoreinfo : nullptr;
+    if (info != nullptr || notes.kcore) m.os = "linux";
+    if (info != nullptr)
+        for (const auto& [key, value] : info->entries())
+            m.info.emplace(key, value);
+
+    const CpuState* cpu = nullptr;  // the first CPU with control registers
+    for (const CpuState& c : notes.cpus)
+        if (c.cr3 && c.cr4) {
+            cpu = &c;
+            break;
+        }
+
+    // Paging: VMCOREINFO knows what the kernel chose; CR4 what the CPU ran.
+    bool la57 = false;
+    if (const auto l5 = info != nullptr ? info->number("pgtable_l5_enabled") : std::nullopt) {
+        la57 = *l5 != 0;
+        m.info["paging.source"] = fmt::format("NUMBER(pgtable_l5_enabled)={}", *l5);
+    } else if (cpu != nullptr) {
+        la57 = (*cpu->cr4 & x86_64::cr4_la57) != 0;
+        m.info["paging.source"] = fmt::format("CR4 {:#x}", *cpu->cr4);
+    } else {
+        m.info["paging.source"] = "default (4-level)";
+    }
+    m.translator = la57 ? "amd64-la57" : "amd64";
+
+    // The kernel image, linear at phys_base.  With a negative phys_base the
+    // first bytes of the window would be below physical 0; start where the
+    // physical side does.
+    const std::optional<std::int64_t> phys_base = info != nullptr ? info->phys_base() : std::nullopt;
+    const std::uint64_t image_size = kernel_image_size(info);
+    const auto image_pa = [&](std::uint64_t va) {
+        return va - x86_64::start_kernel_map + static_cast<std::uint64_t>(*phys_base);
+    };
+    if (phys_base) {
+        const std::uint64_t skip = *phys_base < 0 ? static_cast<std::uint64_t>(-(*phys_base + 1)) + 1 : 0;
+        if (skip < image_size)
+            m.linear.push_back({.va = x86_64::start_kernel_map + skip,
+                                .size = image_size - skip,
+                                .pa = image_pa(x86_64::start_kernel_map + skip)});
+    }
+
+    // The root: the kernel's own top-level table, else a CPU's CR3.
+    std::optional<std::uint64_t> root_va;
+    std::string root_name;
+    for (const std::string_view name : {"init_top_pgt", "swapper_pg_dir"}) {
+        if (info != nullptr && (root_va = info->symbol(name))) {
+            root_name = fmt::format("SYMBOL({})", name);
+            break;
+        }
+    }
+    // The formula holds for the whole image, whatever window the linear
+    // range got.
+    const bool in_image = root_va && *root_va >= x86_64::start_kernel_map;
+    if (root_va && phys_base && in_image && image_pa(*root_va) < (std::uint64_t{1} << 52)) {
+        m.pt_root = image_pa(*root_va);
+        m.info["pt_root.source"] = fmt::format("{}={:x} at phys_base {}", root_name, *root_va, *phys_base);
+    } else if (cpu != nullptr) {
+        m.pt_root = *cpu->cr3 & 0x000ffffffffff000;
+        m.info["pt_root.source"] = fmt::format("CR3 {:#x}", *cpu->cr3);
+    } else {
+        m.translator.clear();
+        m.info["pt_root.source"] =
+            "none: no VMCOREINFO with NUMBER(phys_base) and SYMBOL(init_top_pgt), and no QEMU CPU notes";
+    }
+    return m;
+}
+
+}  // namespace
+
+MachineState machine_state(const ArchInfo& arch, const CoreNotes& notes) {
+    if (arch.name == "amd64") return amd64_machine(arch, notes);
+    throw_unsupported(
+        fmt::format("a Linux or QEMU core of an {} machine: kvmkit reads amd64 (x86_64) ones only", arch.name));
+}
+
+// ---------------------------------------------------------------- namelists
+
+std::int64_t relocate_namelist(Namelist& namelist, const MachineState& machine, const VmcoreInfo& info) {
+    SymbolTable& table = namelist.symbols();
+    const std::uint64_t koff = info.kernel_offset().value_or(0);
+
+    // Compare the anchors: all equal (run-time) or all off by KERNELOFFSET
+    // (link-time).
+    bool run_time = true;
+    bool link_time = true;
+    const Symbol* first = nullptr;
+    for (const std::string_view name : anchor_symbols) {
+        const Symbol* s = table.find(name);
+        const auto dump_value = info.symbol(name);
+        if (s == nullptr || !dump_value) continue;
+        if (first == nullptr) first = s;
+        run_time = run_time && s->value == *dump_value;
+        link_time = link_time && s->value + koff == *dump_value;
+        if (!run_time && !link_time) {
+            Error e(ErrorKind::usage,
+                    fmt::format("does not match the dump: {} is {:#x} in the namelist, {:#x} in VMCOREINFO "
+                                "(KERNELOFFSET {:#x})",
+                                name, s->value, *dump_value, koff));
+            e.with_path(namelist.path());
+            throw e;
+        }
+    }
+    if (first == nullptr) {
+        // Nothing to compare with: a kernel file or a System.map is at
+        // link-time addresses; kallsyms lists modules.
+        const auto symbols = table.by_address();
+        const bool has_modules =
+            std::any_of(symbols.begin(), symbols.end(), [](const Symbol& s) { return !s.module.empty(); });
+        link_time = namelist.kind() == NamelistKind::elf || !has_modules;
+        run_time = !link_time;
+    }
+    if (run_time || koff == 0) return 0;
+
+    // Move the kernel image only; modules (kallsyms only, never here) and
+    // per-cpu offsets stay.
+    std::uint64_t begin = 0;
+    std::uint64_t end = std::numeric_limits<std::uint64_t>::max();
+    if (machine.arch != nullptr && machine.arch->name == "amd64") {
+        begin = x86_64::start_kernel_map;
+        end = x86_64::start_kernel_map + kernel_image_size(&info);
+    }
+    const auto delta = static_cast<std::int64_t>(koff);
+    table.relocate(delta, begin, end);
+    return delta;
+}
+
+}  // namespace kvm::linux_kernel

@@ -1,0 +1,112 @@
+// Choosing the layouts for a dump: a file the user names, the kernel's own
+// type information, or a shipped layout file for the release.
+#include <kvm/elf.h>
+#include <kvm/error.h>
+#include <kvm/layout.h>
+#include <kvm/namelist.h>
+
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <cstdlib>
+#include <filesystem>
+#include <system_error>
+
+#ifndef KVMKIT_INSTALL_DATADIR
+#define KVMKIT_INSTALL_DATADIR "/usr/local/share/kvmkit"
+#endif
+
+namespace kvm {
+
+namespace {
+
+std::string executable_dir() {
+    std::array<char, 4096> buf{};
+    const ssize_t n = ::readlink("/proc/self/exe", buf.data(), buf.size() - 1);
+    if (n <= 0) return {};
+    return std::filesystem::path(std::string(buf.data(), static_cast<std::size_t>(n))).parent_path().string();
+}
+
+std::string join(const std::vector<std::string>& v) {
+    std::string out;
+    for (const auto& s : v)
+        out += (out.empty() ? "" : ", ") + s;
+    return out;
+}
+
+}  // namespace
+
+std::vector<std::string> shipped_layout_dirs() {
+    std::vector<std::string> dirs;
+    if (const char* env = std::getenv("KVMKIT_LAYOUTS"); env != nullptr && *env != '\0') dirs.emplace_back(env);
+    if (const std::string exe = executable_dir(); !exe.empty()) {
+        std::error_code ec;
+        const auto p =
+            std::filesystem::weakly_canonical(std::filesystem::path(exe) / ".." / "share" / "kvmkit" / "layouts", ec);
+        if (!ec) dirs.push_back(p.string());
+    }
+    const std::string installed = std::string(KVMKIT_INSTALL_DATADIR) + "/layouts";
+    if (std::find(dirs.begin(), dirs.end(), installed) == dirs.end()) dirs.push_back(installed);
+    return dirs;
+}
+
+std::optional<std::string> find_shipped_layout(const std::vector<std::string>& dirs, std::string_view os,
+                                               std::string_view release, std::string_view arch) {
+    const std::string name = fmt::format("{}-{}-{}.json", os, release, arch);
+    for (const auto& dir : dirs) {
+        const std::filesystem::path p = std::filesystem::path(dir) / name;
+        std::error_code ec;
+        if (std::filesystem::is_regular_file(p, ec)) return p.string();
+    }
+    return std::nullopt;
+}
+
+StructLayouts resolve_layouts(const LayoutSearch& search, const LayoutRequest& request) {
+    const std::vector<std::string> dirs = search.dirs.empty() ? shipped_layout_dirs() : search.dirs;
+    const auto shipped = find_shipped_layout(dirs, search.os, search.release, search.arch);
+
+    if (search.file) {
+        StructLayouts l = load_layouts_file(*search.file);
+        if (l.os != search.os || l.arch != search.arch)
+            throw Error(ErrorKind::usage, fmt::format("{}: describes {} {} {}, but the dump is {} {}", *search.file,
+                                                      l.os, l.release, l.arch, search.os, search.arch));
+        check_layouts(l, request);
+        return l;
+    }
+
+    if (search.namelist != nullptr && search.namelist->elf() != nullptr) {
+        const elf::File& file = *search.namelist->elf();
+        for (const TypeInfoReader& reader : all_type_info_readers()) {
+            if (!reader.present(file)) continue;
+            StructLayouts l = reader.read(search.namelist->path(), file, request);
+            l.os = search.os;
+            l.release = search.release;
+            l.arch = search.arch;
+            // Type information has structures but no macros: the flag bits,
+            // values and device names of the release come from its shipped file.
+            if (shipped && l.flags.empty() && l.values.empty()) {
+                const StructLayouts constants = load_layouts_file(*shipped);
+                l.flags = constants.flags;
+                l.values = constants.values;
+                l.devices = constants.devices;
+                l.derived += fmt::format("; flags, values and device names from {}", *shipped);
+            }
+            check_layouts(l, request);
+            return l;
+        }
+    }
+
+    if (shipped) {
+        StructLayouts l = load_layouts_file(*shipped);
+        check_layouts(l, request);
+        return l;
+    }
+    throw_not_found(fmt::format(
+        "no structure layouts for {} {} {}: the namelist has no type information and there is no {}-{}-{}.json in {}; "
+        "give a debug kernel (-N) or a layout file (--layout)",
+        search.os, search.release, search.arch, search.os, search.release, search.arch, join(dirs)));
+}
+
+}  // namespace kvm

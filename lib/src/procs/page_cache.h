@@ -1,0 +1,82 @@
+// Kernel memory for walkers that read many small structures: whole pages
+// are read once through Kernel and kept in a small direct-mapped cache, so
+// the structures sharing a page (pool pages hold several processes, LWPs,
+// credentials) cost one read instead of one each.  A page that cannot be
+// read whole (a dump cut mid-page) falls back to Kernel::read of the exact
+// range, so errors are Kernel's own, naming the address that failed.
+#pragma once
+
+#include <kvm/bytes.h>
+#include <kvm/kernel.h>
+
+#include <cstdint>
+#include <cstring>
+#include <string>
+#include <vector>
+
+namespace kvm::detail {
+
+class PageCache {
+public:
+    explicit PageCache(const Kernel& kernel, std::size_t slots = 1024)
+        : kernel_(kernel), tags_(slots, empty), data_(slots * page) {}
+
+    void read(std::uint64_t va, MutableByteSpan out) {
+        std::size_t done = 0;
+        while (done < out.size()) {
+            const std::uint64_t at = va + done;
+            const std::size_t in_page = at & (page - 1);
+            const std::size_t n = std::min<std::size_t>(out.size() - done, page - in_page);
+            const std::byte* p = lookup(at - in_page);
+            if (p == nullptr) {
+                kernel_.read(at, out.subspan(done, n));  // the exact range, or Kernel's error
+            } else {
+                std::memcpy(out.data() + done, p + in_page, n);
+            }
+            done += n;
+        }
+    }
+
+    // A NUL-terminated string of at most `max` bytes.
+    std::string read_string(std::uint64_t va, std::size_t max) {
+        std::string s;
+        while (s.size() < max) {
+            const std::uint64_t at = va + s.size();
+            const std::size_t in_page = at & (page - 1);
+            const std::byte* p = lookup(at - in_page);
+            if (p == nullptr) return s + kernel_.read_string(at, max - s.size());
+            const auto* begin = reinterpret_cast<const char*>(p + in_page);
+            const std::size_t n = std::min<std::size_t>(max - s.size(), page - in_page);
+            const auto* nul = static_cast<const char*>(std::memchr(begin, 0, n));
+            if (nul != nullptr) return s.append(begin, nul);
+            s.append(begin, n);
+        }
+        return s;
+    }
+
+private:
+    static constexpr std::uint64_t page = 4096;
+    static constexpr std::uint64_t empty = ~std::uint64_t{0};
+
+    // The page at `base` (page-aligned), or nullptr when it cannot be read whole.
+    const std::byte* lookup(std::uint64_t base) {
+        // Hashed, so that regions a multiple of the cache's size apart (the
+        // process structures and the LWPs they point to) do not evict each other.
+        const std::size_t slot = ((base / page) * 0x9e3779b97f4a7c15ull >> 20) % tags_.size();
+        std::byte* p = data_.data() + slot * page;
+        if (tags_[slot] == base) return p;
+        const PartialRead r = kernel_.read_partial(base, MutableByteSpan(p, page));
+        if (r.error) {
+            tags_[slot] = empty;
+            return nullptr;
+        }
+        tags_[slot] = base;
+        return p;
+    }
+
+    const Kernel& kernel_;
+    std::vector<std::uint64_t> tags_;
+    Bytes data_;
+};
+
+}  // namespace kvm::detail

@@ -1,0 +1,185 @@
+// What every process walker shares: filters, STAT letters, the walker
+// table, and NetBSD device names.
+#include <kvm/error.h>
+#include <kvm/kernel.h>
+#include <kvm/procs.h>
+
+#include <fmt/format.h>
+
+#include <charconv>
+
+namespace kvm {
+
+namespace detail {
+// Rows of the walker table, one per file in src/procs/.
+bool netbsd_accepts(const WalkTarget& target);
+std::unique_ptr<ProcessWalker> netbsd_create(const WalkTarget& target);
+bool host_accepts(const WalkTarget& target);
+std::unique_ptr<ProcessWalker> host_create(const WalkTarget& target);
+}  // namespace detail
+
+std::string_view to_string(ProcOp op) {
+    switch (op) {
+        case ProcOp::all:
+            return "KERN_PROC_ALL";
+        case ProcOp::pid:
+            return "KERN_PROC_PID";
+        case ProcOp::pgrp:
+            return "KERN_PROC_PGRP";
+        case ProcOp::session:
+            return "KERN_PROC_SESSION";
+        case ProcOp::tty:
+            return "KERN_PROC_TTY";
+        case ProcOp::uid:
+            return "KERN_PROC_UID";
+        case ProcOp::ruid:
+            return "KERN_PROC_RUID";
+        case ProcOp::gid:
+            return "KERN_PROC_GID";
+        case ProcOp::rgid:
+            return "KERN_PROC_RGID";
+    }
+    return "KERN_PROC_?";
+}
+
+bool matches(const ProcInfo& p, const ProcFilter& f) {
+    const auto id = [&](std::int64_t v) { return static_cast<std::uint64_t>(v) == f.arg; };
+    switch (f.op) {
+        case ProcOp::all:
+            return true;
+        case ProcOp::pid:
+            return id(p.pid);
+        case ProcOp::pgrp:
+            return id(p.pgid);
+        case ProcOp::session:
+            return id(p.sid);
+        case ProcOp::tty:
+            return p.tdev == f.arg;
+        case ProcOp::uid:
+            return p.uid != ProcInfo::unknown_id && p.uid == f.arg;
+        case ProcOp::ruid:
+            return p.ruid != ProcInfo::unknown_id && p.ruid == f.arg;
+        case ProcOp::gid:
+            return p.gid != ProcInfo::unknown_id && p.gid == f.arg;
+        case ProcOp::rgid:
+            return p.rgid != ProcInfo::unknown_id && p.rgid == f.arg;
+    }
+    return false;
+}
+
+bool matches_all(const ProcInfo& p, std::span<const ProcFilter> filters) {
+    for (const auto& f : filters)
+        if (!matches(p, f)) return false;
+    return true;
+}
+
+std::string stat_letters(char state, const StatFlags& f) {
+    std::string s(1, state);
+    if (f.nice < 0) s += '<';
+    if (f.nice > 0) s += 'N';
+    if (f.traced) s += 'X';
+    if (f.exiting) s += 'E';
+    if (f.vfork_wait) s += 'V';
+    if (f.system) s += 'K';
+    if (f.session_leader) s += 's';
+    if (f.multithreaded) s += 'l';
+    if (f.foreground) s += '+';
+    return s;
+}
+
+namespace {
+
+constexpr WalkerInfo walkers[] = {
+    {"netbsd", detail::netbsd_accepts, detail::netbsd_create},
+    {"host", detail::host_accepts, detail::host_create},
+};
+
+}  // namespace
+
+std::span<const WalkerInfo> all_process_walkers() {
+    return walkers;
+}
+
+std::unique_ptr<ProcessWalker> make_process_walker(const WalkTarget& target) {
+    for (const WalkerInfo& w : walkers)
+        if (w.accepts(target)) return w.create(target);
+    std::string names;
+    for (const WalkerInfo& w : walkers)
+        names += (names.empty() ? "" : ", ") + std::string(w.name);
+    if (target.kernel == nullptr)
+        throw_unsupported(fmt::format("no process walker for the running host on this system (have: {})", names));
+    throw_unsupported(fmt::format("no process walker for {} dumps (have: {})", target.kernel->machine().os, names));
+}
+
+// ---------------------------------------------------------------- NetBSD device names
+
+namespace netbsd {
+
+namespace {
+
+// "%u" or "%02u" in a pattern, with the minor number.
+std::string expand(std::string_view pattern, std::uint32_t minor) {
+    std::string out;
+    for (std::size_t i = 0; i < pattern.size(); ++i) {
+        if (pattern[i] != '%') {
+            out += pattern[i];
+            continue;
+        }
+        const std::string_view rest = pattern.substr(i);
+        if (rest.starts_with("%u")) {
+            out += fmt::format("{}", minor);
+            i += 1;
+        } else if (rest.starts_with("%02u")) {
+            out += fmt::format("{:02}", minor);
+            i += 3;
+        } else {
+            out += '%';
+        }
+    }
+    return out;
+}
+
+bool has_number(std::string_view pattern) {
+    return pattern.find('%') != std::string_view::npos;
+}
+
+}  // namespace
+
+std::string device_name(const StructLayouts& layouts, std::uint64_t dev) {
+    if (dev == no_dev) return {};
+    for (const DeviceName& d : layouts.devices) {
+        if (d.major != dev_major(dev)) continue;
+        if (!has_number(d.pattern) && dev_minor(dev) != 0) continue;
+        return expand(d.pattern, dev_minor(dev));
+    }
+    return {};
+}
+
+std::optional<std::uint64_t> device_number(const StructLayouts& layouts, std::string_view name) {
+    if (name.starts_with("/dev/")) name.remove_prefix(5);
+    for (const DeviceName& d : layouts.devices) {
+        const std::string_view pattern = d.pattern;
+        const auto pct = pattern.find('%');
+        if (pct == std::string_view::npos) {
+            if (name == pattern) return makedev(d.major, 0);
+            continue;
+        }
+        // A prefix, the number, and whatever follows the conversion.
+        const std::string_view prefix = pattern.substr(0, pct);
+        const std::string_view conv = pattern.substr(pct);
+        const std::size_t conv_len = conv.starts_with("%02u") ? 4 : 2;
+        const std::string_view suffix = conv.substr(conv_len);
+        if (!name.starts_with(prefix) || !name.ends_with(suffix) || name.size() <= prefix.size() + suffix.size())
+            continue;
+        const std::string_view digits = name.substr(prefix.size(), name.size() - prefix.size() - suffix.size());
+        std::uint32_t minor = 0;
+        const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), minor);
+        if (ec != std::errc() || end != digits.data() + digits.size()) continue;
+        if (expand(pattern, minor) == name) return makedev(d.major, minor);
+    }
+    return std::nullopt;
+}
+
+}  // namespace netbsd
+
+}  // namespace kvm

@@ -1,0 +1,192 @@
+// kvm::synth::KdumpWriter and flatten: kdump-compressed and flattened files
+// laid out as makedumpfile and QEMU lay them out (format: src/format/kdump.h
+// and src/format/flattened.cpp).
+#include <kvm/error.h>
+#include <kvm/synth.h>
+
+#include "format/kdump.h"
+
+#include <fmt/format.h>
+#include <zlib.h>
+
+#include <algorithm>
+#include <optional>
+
+namespace kvm::synth {
+
+namespace {
+
+constexpr std::uint32_t ts_seconds = 1732200000;
+
+void put_fixed(Encoder& e, std::string_view s, std::size_t width) {
+    if (s.size() >= width) throw Error(ErrorKind::usage, fmt::format("\"{}\" does not fit in {} bytes", s, width));
+    e.string(s).zeros(width - s.size());
+}
+
+bool all_zero(ByteSpan b) {
+    return std::all_of(b.begin(), b.end(), [](std::byte x) { return x == std::byte{0}; });
+}
+
+}  // namespace
+
+KdumpWriter::KdumpWriter(KdumpOptions options) : options_(std::move(options)) {
+    if (options_.signature.size() != 8) throw Error(ErrorKind::usage, "a kdump signature is 8 bytes");
+}
+
+void KdumpWriter::add_page(std::uint64_t pfn, ByteSpan data) {
+    if (data.size() != options_.block_size)
+        throw Error(ErrorKind::usage, fmt::format("a page is {} bytes, not {}", options_.block_size, data.size()));
+    pages_[pfn] = Bytes(data.begin(), data.end());
+}
+
+void KdumpWriter::add_stored_page(std::uint64_t pfn, Bytes stored, std::uint32_t flags) {
+    stored_[pfn] = Stored{std::move(stored), flags};
+}
+
+void KdumpWriter::exclude_page(std::uint64_t pfn) {
+    excluded_.push_back(pfn);
+}
+
+std::uint64_t KdumpWriter::max_mapnr() const {
+    if (options_.max_mapnr != 0) return options_.max_mapnr;
+    std::uint64_t top = 0;
+    if (!pages_.empty()) top = std::max(top, pages_.rbegin()->first + 1);
+    if (!stored_.empty()) top = std::max(top, stored_.rbegin()->first + 1);
+    for (const std::uint64_t pfn : excluded_)
+        top = std::max(top, pfn + 1);
+    return top;
+}
+
+KdumpWriter::Layout KdumpWriter::layout() const {
+    const std::uint64_t block = options_.block_size;
+    Layout l;
+    l.sub_header = block;
+    const std::uint64_t sub_bytes = kdump::sub_header_bytes(options_.header_version);
+    l.vmcoreinfo = l.sub_header + sub_bytes;
+    l.notes = l.vmcoreinfo + options_.vmcoreinfo.size();
+    const std::uint64_t sub_end = l.notes + options_.notes.size();
+    l.bitmaps = align_up(sub_end, block);
+    const std::uint64_t one_map = align_up((max_mapnr() + 7) / 8, block);
+    l.bitmap_bytes = options_.single_bitmap ? one_map : 2 * one_map;
+    l.descriptors = l.bitmaps + l.bitmap_bytes;
+    const std::uint64_t dumped = pages_.size() + stored_.size();
+    l.data = l.descriptors + dumped * kdump::page_desc_size;
+    return l;
+}
+
+Bytes KdumpWriter::build() const {
+    const ByteOrder order = ByteOrder::little;
+    const std::uint64_t block = options_.block_size;
+    const Layout l = layout();
+    const std::uint64_t mapnr = max_mapnr();
+
+    // Page data, and the descriptors that point at it.
+    struct Desc {
+        std::uint64_t offset;
+        std::uint32_t size;
+        std::uint32_t flags;
+    };
+    std::map<std::uint64_t, Desc> descs;
+    Encoder data(order);
+    std::optional<std::uint64_t> zero_page;
+    for (const auto& [pfn, page] : pages_) {
+        if (options_.share_zero_page && all_zero(page)) {
+            if (!zero_page) {
+                zero_page = l.data + data.size();
+                data.bytes(page);
+            }
+            descs[pfn] = Desc{*zero_page, static_cast<std::uint32_t>(block), 0};
+            continue;
+        }
+        if (options_.compress) {
+            Bytes out(compressBound(static_cast<uLong>(block)));
+            auto len = static_cast<uLongf>(out.size());
+            if (compress2(reinterpret_cast<Bytef*>(out.data()), &len, reinterpret_cast<const Bytef*>(page.data()),
+                          static_cast<uLong>(page.size()), Z_DEFAULT_COMPRESSION) != Z_OK)
+                throw Error(ErrorKind::usage, "zlib compress2 failed");
+            if (len < block) {
+                descs[pfn] = Desc{l.data + data.size(), static_cast<std::uint32_t>(len), kdump::compressed_zlib};
+                data.bytes(ByteSpan(out.data(), len));
+                continue;
+            }
+        }
+        descs[pfn] = Desc{l.data + data.size(), static_cast<std::uint32_t>(block), 0};
+        data.bytes(page);
+    }
+    for (const auto& [pfn, s] : stored_) {
+        descs[pfn] = Desc{l.data + data.size(), static_cast<std::uint32_t>(s.bytes.size()), s.flags};
+        data.bytes(s.bytes);
+    }
+
+    Encoder e(order);
+    // disk_dump_header
+    e.string(options_.signature).u32(static_cast<std::uint32_t>(options_.header_version));
+    put_fixed(e, "Linux", kdump::utsname_field);
+    put_fixed(e, "synth", kdump::utsname_field);
+    put_fixed(e, options_.release, kdump::utsname_field);
+    put_fixed(e, "#1 SMP", kdump::utsname_field);
+    put_fixed(e, options_.machine, kdump::utsname_field);
+    put_fixed(e, "(none)", kdump::utsname_field);
+    e.zeros(6);  // 402 -> 408: timeval is 8-aligned
+    e.u64(ts_seconds).u64(0);
+    e.u32((options_.compress ? kdump::compressed_zlib : 0) | options_.extra_status);
+    e.u32(static_cast<std::uint32_t>(block));
+    e.u32(static_cast<std::uint32_t>((l.bitmaps - block) / block));  // sub_hdr_size
+    e.u32(static_cast<std::uint32_t>(l.bitmap_bytes / block));
+    e.u32(static_cast<std::uint32_t>(std::min<std::uint64_t>(mapnr, 0xffffffffu)));
+    e.u32(0).u32(0).u32(0).u32(0);  // total_ram_blocks, device_blocks, written_blocks, current_cpu
+    e.u32(2);                       // nr_cpus
+    e.zeros(block - e.size());
+
+    // kdump_sub_header, then VMCOREINFO and the notes
+    Encoder sub(order);
+    sub.u64(options_.sub_phys_base).u32(static_cast<std::uint32_t>(options_.dump_level));
+    sub.u32(static_cast<std::uint32_t>(options_.split)).u64(0).u64(0);
+    sub.u64(options_.vmcoreinfo.empty() ? 0 : l.vmcoreinfo).u64(options_.vmcoreinfo.size());
+    sub.u64(options_.notes.empty() ? 0 : l.notes).u64(options_.notes.size());
+    sub.u64(0).u64(0);
+    sub.u64(0).u64(mapnr).u64(mapnr);
+    Bytes sub_bytes = sub.take();
+    sub_bytes.resize(kdump::sub_header_bytes(options_.header_version));
+    e.bytes(sub_bytes).string(options_.vmcoreinfo).bytes(options_.notes);
+    e.zeros(l.bitmaps - e.size());
+
+    // Bitmaps: RAM (dumped and excluded), then dumped; or the one bitmap.
+    const std::uint64_t half = options_.single_bitmap ? l.bitmap_bytes : l.bitmap_bytes / 2;
+    Bytes ram(half);
+    Bytes dumped(half);
+    const auto set = [](Bytes& map, std::uint64_t pfn) { map[pfn / 8] |= static_cast<std::byte>(1u << (pfn % 8)); };
+    for (const auto& [pfn, d] : descs) {
+        if (pfn >= mapnr) throw Error(ErrorKind::usage, fmt::format("pfn {:#x} is past max_mapnr {:#x}", pfn, mapnr));
+        set(ram, pfn);
+        set(dumped, pfn);
+    }
+    for (const std::uint64_t pfn : excluded_)
+        if (pfn < mapnr) set(ram, pfn);
+    if (options_.single_bitmap) {
+        if (!excluded_.empty()) throw Error(ErrorKind::usage, "a single bitmap cannot mark excluded pages");
+        e.bytes(dumped);
+    } else {
+        e.bytes(ram).bytes(dumped);
+    }
+
+    for (const auto& [pfn, d] : descs)
+        e.u64(d.offset).u32(d.size).u32(d.flags).u64(0);
+    e.bytes(data.data());
+    return e.take();
+}
+
+Bytes flatten(ByteSpan file, std::size_t record_size, std::size_t rewrite_header) {
+    if (record_size == 0) throw Error(ErrorKind::usage, "flatten: record size 0");
+    Encoder e(ByteOrder::big);
+    e.string("makedumpfile").zeros(4).u64(1).u64(1);
+    e.zeros(4096 - e.size());
+    const auto record = [&e, file](std::uint64_t at, std::uint64_t n) { e.u64(at).u64(n).bytes(file.subspan(at, n)); };
+    for (std::uint64_t at = 0; at < file.size(); at += record_size)
+        record(at, std::min<std::uint64_t>(record_size, file.size() - at));
+    if (rewrite_header != 0) record(0, std::min<std::uint64_t>(rewrite_header, file.size()));
+    e.u64(~std::uint64_t{0}).u64(~std::uint64_t{0});
+    return e.take();
+}
+
+}  // namespace kvm::synth

@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# kvmps without a dump lists the running host from /proc: a process started
+# here reads back as /proc shows it at the time, with its full argv.
+source "$(dirname "$0")/lib.sh"
+[[ -r /proc/self/stat ]] || { echo "no /proc" >&2; exit 77; }
+
+sleep 4321 &
+pid=$!
+trap 'kill $pid 2>/dev/null; rm -rf "$T"' EXIT
+# Wait until the child has exec'd sleep.
+for _ in $(seq 100); do [[ $(cat /proc/$pid/comm 2>/dev/null) == sleep ]] && break; sleep 0.05; done
+
+# What /proc says: stat fields after the command name (field 3 on).
+read -r -a f < <(sed 's/^.*) //' /proc/$pid/stat)
+state=${f[0]} ppid=${f[1]} pgid=${f[2]} sid=${f[3]} tty_nr=${f[4]} nice=${f[16]} nlwp=${f[17]}
+read -r _ ruid euid _ _ < <(grep '^Uid:' /proc/$pid/status)
+read -r _ rgid egid _ _ < <(grep '^Gid:' /proc/$pid/status)
+stat=$state
+((nice < 0)) && stat+="<"
+((nice > 0)) && stat+="N"
+[[ $tty_nr -eq 0 ]] || ((pgid != ${f[5]})) || stat+="+"
+
+run_tool kvmps -p "$pid" -o pid,ppid,pgid,sid,uid,ruid,gid,rgid,nlwp,nice,stat,time,comm,command
+expect_rc 0
+expect_stderr ""
+printf '%s\n' "PID PPID PGID SID UID RUID GID RGID NLWP NI STAT TIME COMMAND COMMAND" >"$T/want"
+printf '%s\n' "$pid $ppid $pgid $sid $euid $ruid $egid $rgid $nlwp $nice $stat 0:00.00 sleep sleep 4321" >>"$T/want"
+sed -E 's/^ +//; s/ +/ /g' "$T/out" | diff -u "$T/want" - >&2 || fail "row differs from /proc"
+
+# The terminal as /proc has it.
+run_tool kvmps -p "$pid" -o tt
+if [[ $tty_nr -eq 0 ]]; then
+  [[ $(tail -1 "$T/out") == "?" ]] || fail "no terminal expected: $(tail -1 "$T/out")"
+else
+  [[ $(tail -1 "$T/out") != "?" ]] || fail "terminal $tty_nr expected"
+fi
+
+# JSON carries the argv and says the record is live.
+run_tool kvmps -p "$pid" --json
+expect_rc 0
+grep -q "^{\"pid\":$pid,\"ppid\":$ppid,\"pgid\":$pgid,\"sid\":$sid," "$T/out" || fail "json: $(cat "$T/out")"
+grep -q '"comm":"sleep","command":"sleep 4321","argv":\["sleep","4321"\],"live":true}$' "$T/out" || fail "json: $(cat "$T/out")"
+
+# The whole listing: this shell and the sleep are in it; every pid listed
+# existed in /proc just before or after, or is kvmps itself.
+ls /proc | grep -E '^[0-9]+$' | sort >"$T/before"
+run_tool kvmps -o pid,comm
+expect_rc 0
+ls /proc | grep -E '^[0-9]+$' | sort >"$T/after"
+tail -n +2 "$T/out" | sed -E 's/^ +//' | sort >"$T/listed"
+grep -q "^$pid sleep$" "$T/listed" || fail "the sleep is not listed"
+grep -q "^$$ " "$T/listed" || fail "this shell is not listed"
+cut -d' ' -f1 "$T/listed" | sort | comm -23 - <(sort -u "$T/before" "$T/after") >"$T/new"
+while read -r p; do
+  grep -q "^$p kvmps$" "$T/listed" || fail "pid $p listed but not in /proc"
+done <"$T/new"
+
+# Filters on the host.
+run_tool kvmps -o pid -u "$euid" -p "$pid"
+expect_rc 0
+[[ $(wc -l <"$T/out") -eq 2 && $(tail -1 "$T/out" | tr -d ' ') == "$pid" ]] || fail "-u $euid -p $pid"
+run_tool kvmps -o pid -g "$pgid"
+grep -qx " *$pid" "$T/out" || fail "-g $pgid does not list $pid"
+run_tool kvmps -o pid -s "$sid" -u $((euid + 1)) -p "$pid"
+expect_rc 0
+[[ $(wc -l <"$T/out") -eq 1 ]] || fail "-u of another user still lists $pid"
+run_tool kvmps -H -p "$pid" -o pid,lid,stat
+expect_rc 0
+[[ $(tail -1 "$T/out" | tr -s ' ' | sed 's/^ //') == "$pid $pid $stat" ]] || fail "-H: $(tail -1 "$T/out")"

@@ -1,0 +1,141 @@
+// kvmdump: kernel virtual memory of a crash dump (or the running kernel)
+// as hexdump -C shows a file, or raw.  See kvmdump(1).
+#include <kvm/error.h>
+#include <kvm/expr.h>
+#include <kvm/hexdump.h>
+#include <kvm/target.h>
+
+#include <fmt/format.h>
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+#include <unistd.h>
+#include <cstdio>
+
+namespace {
+
+constexpr int exit_failure = 1;
+constexpr int exit_usage = 2;
+constexpr std::uint64_t default_length = 256;
+constexpr std::string_view usage =
+    "usage: kvmdump [-N system] [-M core] [--dumplo blocks] [-n length] [-r | --json] [--no-index] "
+    "address|symbol[+offset] ...";
+
+using Json = nlohmann::ordered_json;
+
+struct Options {
+    std::string system, core, length;
+    std::optional<std::uint64_t> dumplo;
+    bool raw = false;
+    bool json = false;
+    bool no_index = false;
+    std::vector<std::string> addresses;
+};
+
+// The symbol's size from the offset on, when the expression names a symbol
+// of known size and stays inside it; else the default.
+std::uint64_t length_for(const kvm::AddressExpr& e, const kvm::ResolvedAddress& r) {
+    if (r.symbol == nullptr || r.symbol->size == 0 || e.minus || e.offset >= r.symbol->size) return default_length;
+    return r.symbol->size - e.offset;
+}
+
+std::string hex_bytes(const kvm::Bytes& b) {
+    static constexpr char digits[] = "0123456789abcdef";
+    std::string s(b.size() * 2, '0');
+    for (std::size_t i = 0; i < b.size(); ++i) {
+        const auto v = static_cast<unsigned char>(b[i]);
+        s[2 * i] = digits[v >> 4];
+        s[2 * i + 1] = digits[v & 15];
+    }
+    return s;
+}
+
+int run(const Options& o) {
+    // Everything the command line can get wrong is rejected before any file is opened.
+    if (o.raw && o.json) throw kvm::Error(kvm::ErrorKind::usage, "-r and --json exclude each other");
+    std::optional<std::uint64_t> length;
+    if (!o.length.empty()) length = kvm::parse_length(o.length);
+    std::vector<kvm::AddressExpr> exprs;
+    for (const std::string& a : o.addresses)
+        exprs.push_back(kvm::parse_address(a));
+
+    const kvm::Target t = kvm::open_target(
+        {.namelist = o.system, .core = o.core, .dumplo_blocks = o.dumplo, .index = {.enabled = !o.no_index}});
+    const kvm::SymbolTable* symbols = t.namelist ? &t.namelist->symbols() : nullptr;
+    kvm::OutputBuffer out(STDOUT_FILENO);
+    Json all = Json::array();
+    int status = 0;
+    bool printed = false;  // a dump is on stdout: the next one starts after a blank line
+    for (const kvm::AddressExpr& e : exprs) {
+        Json j{{"expression", e.text}};
+        std::optional<kvm::Error> problem;  // this argument's; output errors end the run
+        std::optional<kvm::ResolvedAddress> r;
+        std::uint64_t n = 0;
+        try {
+            r = kvm::resolve_address(e, symbols);
+            n = length.value_or(length_for(e, *r));
+            kvm::check_memory_range(r->address, n);
+        } catch (const kvm::Error& err) {
+            problem = err;
+            r.reset();
+        }
+        if (r) {
+            kvm::PartialRead read;
+            if (o.raw) {
+                read = kvm::copy_memory(*t.kernel, r->address, n, out);
+            } else if (o.json) {
+                kvm::Bytes data;
+                read = kvm::read_memory(*t.kernel, r->address, n,
+                                        [&](kvm::ByteSpan b) { data.insert(data.end(), b.begin(), b.end()); });
+                j["address"] = fmt::format("{:#x}", r->address);
+                j["length"] = n;
+                j["read"] = read.bytes;
+                j["data"] = hex_bytes(data);
+            } else {
+                read = kvm::hexdump_memory(*t.kernel, r->address, n, symbols, out, printed ? "\n" : "");
+                printed = printed || read.bytes != 0;
+            }
+            problem = std::move(read.error);
+        }
+        if (problem) {
+            out.flush();  // what was readable comes first
+            fmt::print(stderr, "kvmdump: {}\n", problem->message());
+            j["error"] = problem->message();
+            status = exit_failure;
+        }
+        if (o.json) all.push_back(std::move(j));
+    }
+    if (o.json) out.write(all.dump(2) + "\n");
+    out.flush();
+    return status;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    CLI::App app{"dump kernel virtual memory of a crash dump or the running kernel", "kvmdump"};
+    Options o;
+    app.add_option("-N", o.system, "the kernel namelist (default: the running kernel's)")->option_text("system");
+    app.add_option("-M", o.core, "the crash dump (default: the running kernel's memory)")->option_text("core");
+    app.add_option("--dumplo", o.dumplo, "the dump's start on the -M device, in 512-byte blocks")
+        ->option_text("blocks");
+    app.add_option("-n", o.length, "bytes to dump (decimal, 0x..., k/m/g); default: the symbol's size, else 256")
+        ->option_text("length");
+    app.add_flag("-r", o.raw, "write the raw bytes and nothing else");
+    app.add_flag("--json", o.json, "one JSON array: address, length, bytes read, data in hex, error");
+    app.add_flag("--no-index", o.no_index, "neither read nor write the symbol index file");
+    app.add_option("address", o.addresses, "symbol, symbol+offset, symbol-offset, 0xaddr or decimal")->required();
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError& e) {
+        if (e.get_exit_code() == 0) return app.exit(e);
+        fmt::print(stderr, "kvmdump: {}\n{}\n", e.what(), usage);
+        return exit_usage;
+    }
+    try {
+        return run(o);
+    } catch (const kvm::Error& e) {
+        fmt::print(stderr, "kvmdump: {}\n", e.what());
+        return e.kind() == kvm::ErrorKind::usage ? exit_usage : exit_failure;
+    }
+}

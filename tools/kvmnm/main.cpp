@@ -1,0 +1,157 @@
+// kvmnm: a kernel's symbols by name and by address, from its namelist and,
+// with -M, checked against a crash dump.  See kvmnm(1).
+#include <kvm/error.h>
+#include <kvm/hexdump.h>
+#include <kvm/nm.h>
+#include <kvm/target.h>
+
+#include <fmt/format.h>
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+#include <unistd.h>
+#include <cstdio>
+
+namespace {
+
+constexpr int exit_failure = 1;
+constexpr int exit_usage = 2;
+constexpr std::string_view usage =
+    "usage: kvmnm [-N system] [-M core] [--dumplo blocks] [--json] [--no-index] "
+    "[name | address] ...";
+
+struct Options {
+    std::string system, core;
+    std::optional<std::uint64_t> dumplo;
+    bool json = false;
+    bool no_index = false;
+    std::vector<std::string> queries;
+};
+
+using Json = nlohmann::ordered_json;
+
+std::string hex_value(std::uint64_t v) {
+    return fmt::format("{:#x}", v);
+}
+
+Json symbol_json(const kvm::Symbol& s) {
+    Json j{{"name", s.name}, {"type", std::string(1, s.type)}};
+    j["value"] = kvm::nm_is_undefined(s) ? Json(nullptr) : Json(hex_value(s.value));
+    j["size"] = s.size != 0 ? Json(s.size) : Json(nullptr);
+    return j;
+}
+
+Json answer_json(const kvm::NmAnswer& a, bool checked) {
+    Json j{{"query", a.query}};
+    if (a.error) {
+        j["error"] = a.error->message();
+        return j;
+    }
+    if (a.kind == kvm::NmAnswer::Kind::address) {
+        j["address"] = hex_value(a.address);
+        if (a.symbol == nullptr) {
+            j["symbol"] = nullptr;
+        } else {
+            j["symbol"] = symbol_json(*a.symbol);
+            j["offset"] = a.offset;
+        }
+    } else {
+        j["symbol"] = symbol_json(*a.symbol);
+    }
+    if (checked) {
+        j["in_dump"] = !a.dump_error.has_value();
+        if (a.dump_error) j["dump_error"] = a.dump_error->message();
+    }
+    return j;
+}
+
+int run(const Options& o) {
+    const kvm::Target t = kvm::open_target({.namelist = o.system,
+                                            .core = o.core,
+                                            .dumplo_blocks = o.dumplo,
+                                            .need_memory = false,
+                                            .need_namelist = true,
+                                            .index = {.enabled = !o.no_index}});
+    const kvm::SymbolTable& symbols = t.namelist->symbols();
+    const unsigned digits = kvm::nm_value_digits(*t.namelist, t.kernel.get());
+    kvm::OutputBuffer out(STDOUT_FILENO);
+    std::string& text = out.buffer();
+
+    if (o.queries.empty()) {
+        // Everything, in address order, as nm -n lists it.
+        if (o.json) {
+            Json all = Json::array();
+            for (const kvm::Symbol& s : symbols.by_address())
+                all.push_back(symbol_json(s));
+            out.write(all.dump(2) + "\n");
+        } else {
+            for (const kvm::Symbol& s : symbols.by_address()) {
+                kvm::format_nm_symbol(s, digits, text);
+                text.push_back('\n');
+                out.flush_if_full();
+            }
+        }
+        out.flush();
+        return 0;
+    }
+
+    int status = 0;
+    Json all = Json::array();
+    for (const std::string& query : o.queries) {
+        kvm::NmAnswer a = kvm::nm_query(symbols, query);
+        if (t.kernel) kvm::nm_check_dump(*t.kernel, a);
+        if (o.json) {
+            all.push_back(answer_json(a, t.kernel != nullptr));
+        } else if (!a.error) {
+            kvm::format_nm_answer(a, digits, text);
+            text.push_back('\n');
+            out.flush_if_full();
+        }
+        // Diagnostics go out after the answers before them, so the two
+        // streams interleave in order on a terminal.
+        if (a.error || a.dump_error) out.flush();
+        if (a.error) {
+            fmt::print(stderr, "kvmnm: {}\n", a.error->message());
+            status = exit_failure;
+        } else if (a.dump_error && !o.json) {
+            // The message starts with the address; name the query when it was not that address.
+            const std::string& why = a.dump_error->message();
+            if (why.rfind(query + ": ", 0) == 0) {
+                fmt::print(stderr, "kvmnm: warning: {}\n", why);
+            } else {
+                fmt::print(stderr, "kvmnm: warning: {}: {}\n", query, why);
+            }
+        }
+    }
+    if (o.json) out.write(all.dump(2) + "\n");
+    out.flush();
+    return status;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    CLI::App app{"print a kernel's symbols by name or address, optionally checked against a crash dump", "kvmnm"};
+    Options o;
+    app.add_option("-N", o.system, "the kernel namelist (default: the running kernel's)")->option_text("system");
+    app.add_option("-M", o.core, "the crash dump: a core file, or a dump device with --dumplo")->option_text("core");
+    app.add_option("--dumplo", o.dumplo, "the dump's start on the -M device, in 512-byte blocks")
+        ->option_text("blocks");
+    app.add_flag("--json", o.json, "one JSON array of the answers");
+    app.add_flag("--no-index", o.no_index, "neither read nor write the symbol index file");
+    app.add_option("name | address", o.queries, "symbols (nlist rule) or addresses (0x..., symbol+offset)");
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError& e) {
+        if (e.get_exit_code() == 0) return app.exit(e);
+        fmt::print(stderr, "kvmnm: {}\n{}\n", e.what(), usage);
+        return exit_usage;
+    }
+    try {
+        return run(o);
+    } catch (const kvm::Error& e) {
+        std::fflush(stdout);
+        fmt::print(stderr, "kvmnm: {}\n", e.what());
+        return e.kind() == kvm::ErrorKind::usage ? exit_usage : exit_failure;
+    }
+}
