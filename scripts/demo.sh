@@ -15,7 +15,7 @@ mkdir -p "$demo/crash"
 step() { printf '\n\033[1m$ %s\033[0m\n' "$*"; "$@"; }
 
 echo "== a crashed machine: kernel $demo/netbsd, swap partition $demo/swap.img"
-"$bin/kvmsynth" --kernel "$demo/netbsd" --swap "$demo/swap.img" --procs
+"$bin/kvmsynth" --kernel "$demo/netbsd" --swap "$demo/swap.img" --procs --crash-time "$(date +%s)"
 
 step "$bin/savecore" -v -N "$demo/netbsd" "$demo/crash" "$demo/swap.img"
 step ls -l "$demo/crash"

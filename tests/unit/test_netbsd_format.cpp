@@ -39,6 +39,8 @@ Bytes pattern_memory(const std::vector<RamSegment>& ram) {
     return m;
 }
 
+constexpr std::size_t sector = 512;  // DEV_BSIZE, in the width offsets have
+
 const std::vector<RamSegment> two_segments{{0x0, 0x2000}, {0x10000, 0x1000}};
 
 Bytes device_dump(const ArchInfo& arch, const CpuHeader& cpu) {
@@ -162,15 +164,15 @@ TEST_CASE("a kcore file reads back: layout, segments and physical memory") {
 
 TEST_CASE("a raw dump on a device reads back at its dumplo") {
     const ArchInfo& amd64 = *find_arch("amd64");
-    Bytes device(64 * 512, std::byte{0x5a});
+    Bytes device(64 * sector, std::byte{0x5a});
     const Bytes dump = device_dump(amd64, {.pt_root = 0x1000, .ram = two_segments});
     device.insert(device.end(), dump.begin(), dump.end());
     auto src = std::make_shared<MemorySource>(device, "swap.img");
 
-    const DumpLayout layout = read_device_dump(*src, 64 * 512);
+    const DumpLayout layout = read_device_dump(*src, 64 * sector);
     CHECK(layout.on_device);
-    CHECK(layout.header_offset == 64 * 512);
-    CHECK(layout.memory_offset == 65 * 512);
+    CHECK(layout.header_offset == 64 * sector);
+    CHECK(layout.memory_offset == 65 * sector);
     CHECK(layout.cpu_segment.size() == 504);
 
     auto format = open_format(src, {.dumplo_blocks = 64});
@@ -181,7 +183,7 @@ TEST_CASE("a raw dump on a device reads back at its dumplo") {
 
     // Without dumplo the device is scanned.
     auto scanned = open_format(src);
-    CHECK(layout_of(*scanned)->header_offset == 64 * 512);
+    CHECK(layout_of(*scanned)->header_offset == 64 * sector);
 
     CHECK(error_of([&] { open_format(src, {.dumplo_blocks = 63}); }) ==
           "swap.img: dumplo 63: no dump header at offset 0x7e00 (found magic 0x5a5a flag 22)");
@@ -190,17 +192,17 @@ TEST_CASE("a raw dump on a device reads back at its dumplo") {
 TEST_CASE("device scan: stray magic, stale dumps and copies of the header inside memory") {
     const ArchInfo& amd64 = *find_arch("amd64");
     const Bytes header = device_dump_header(amd64, {.pt_root = 0x1000, .ram = two_segments});
-    Bytes device(16 * 512);
+    Bytes device(16 * sector);
     // A stray KCORE_MAGIC with a known MID whose cpu header is garbage.
     const Bytes stray = bytes_of({0x04, 0x9d, 0x8f, 0xca, 0xff, 0xff, 0xff, 0xff});
-    std::memcpy(device.data() + 2 * 512, stray.data(), stray.size());
+    std::memcpy(device.data() + 2 * sector, stray.data(), stray.size());
     // A stale dump at block 4, whose memory overlaps the live one at 8.
     const Bytes stale = device_dump(amd64, {.pt_root = 0x1000, .ram = two_segments});
-    std::memcpy(device.data() + 4 * 512, stale.data(), 512);
+    std::memcpy(device.data() + 4 * sector, stale.data(), 512);
     Bytes live = device_dump(amd64, {.pt_root = 0x1000, .ram = two_segments});
     // The live dump's memory holds a copy of its header at a 512 boundary.
     std::memcpy(live.data() + 512 + 0x1000, header.data(), header.size());
-    device.resize(8 * 512);
+    device.resize(8 * sector);
     device.insert(device.end(), live.begin(), live.end());
     auto src = std::make_shared<MemorySource>(device, "swap.img");
 
@@ -208,17 +210,17 @@ TEST_CASE("device scan: stray magic, stale dumps and copies of the header inside
     // which covers block 8, is skipped.
     const auto blind = scan_device(src);
     REQUIRE(blind.size() == 1);
-    CHECK(blind[0].offset == 4 * 512);
+    CHECK(blind[0].offset == 4 * sector);
 
     // With one, the stale dump's memory is searched and the live one found;
     // the copy inside the live dump's memory is not reported.
-    const auto checked = scan_device(src, [](std::shared_ptr<ByteSource>, const DumpLayout& l) {
-        return l.header_offset == 8 * 512;
+    const auto checked = scan_device(src, [](const std::shared_ptr<ByteSource>&, const DumpLayout& l) {
+        return l.header_offset == 8 * sector;
     });
     REQUIRE(checked.size() == 2);
-    CHECK(checked[0].offset == 4 * 512);
+    CHECK(checked[0].offset == 4 * sector);
     CHECK_FALSE(checked[0].live);
-    CHECK(checked[1].offset == 8 * 512);
+    CHECK(checked[1].offset == 8 * sector);
     CHECK(checked[1].live);
 }
 
@@ -317,4 +319,43 @@ TEST_CASE("damaged device dumps are refused when named by dumplo") {
     // Scanning skips what it cannot use: no dump at all.
     CHECK(error_of([&] { open_format(std::make_shared<MemorySource>(bad_table, "wd0b")); }) ==
           "wd0b: not a recognised crash dump (tried netbsd-kcore, elf-core, kdump, kdump-flattened, netbsd-dumpdev)");
+}
+
+TEST_CASE("device scan reports headers that look real but fail a check, and ignores stray magic") {
+    const ArchInfo& amd64 = *find_arch("amd64");
+    const Bytes dump = device_dump(amd64, {.pt_root = 0x1000, .ram = two_segments});
+    Bytes device(16 * sector);
+    // Stray KCORE_MAGIC whose cpu segment size cannot end a header on a
+    // sector boundary: not reported.
+    const Bytes stray = bytes_of({0x04, 0x9d, 0x8f, 0xca, 0xff, 0xff, 0xff, 0xff});
+    std::memcpy(device.data() + 1 * sector, stray.data(), stray.size());
+    // A sparc64 (MID 156) header, big-endian c_size 504.
+    Bytes sparc64 = slice(dump, 0, 512);
+    sparc64[1] = std::byte{0x9c};
+    store32(sparc64.data() + 4, 504, ByteOrder::big);
+    std::memcpy(device.data() + 2 * sector, sparc64.data(), sparc64.size());
+    // An amd64 header whose RAM table cannot fit.
+    Bytes bad_table = slice(dump, 0, 512);
+    store64(bad_table.data() + 16, 1000, ByteOrder::little);
+    std::memcpy(device.data() + 4 * sector, bad_table.data(), bad_table.size());
+    // A dump cut short by the end of the device.
+    device.insert(device.end(), dump.begin(), dump.end() - 0x1000);
+    auto src = std::make_shared<MemorySource>(device, "swap.img");
+
+    std::vector<RejectedHeader> rejected;
+    CHECK(scan_device(src, {}, 64, &rejected).empty());
+    REQUIRE(rejected.size() == 3);
+    CHECK(rejected[0].offset == 2 * sector);
+    CHECK(rejected[0].error.message() == "dump header at offset 0x400 is for machine id 156 (not a machine kvmkit reads)");
+    CHECK(rejected[0].error.kind() == ErrorKind::unsupported);
+    CHECK(rejected[1].offset == 4 * sector);
+    CHECK(rejected[1].error.message() ==
+          "dump header at offset 0x800: memory segment table of 1000 entries (0x3e80 bytes at offset 0x10) does not "
+          "fit in the 0x1f8-byte cpu segment");
+    CHECK(rejected[2].offset == 16 * sector);
+    CHECK(rejected[2].error.message() ==
+          "truncated: the dump at offset 0x2000 holds 0x3000 bytes of memory from offset 0x2200 (to 0x5200), but the "
+          "file ends at 0x4200");
+    // Without the list the scan is as before.
+    CHECK(scan_device(src).empty());
 }

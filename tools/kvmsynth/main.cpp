@@ -26,10 +26,23 @@ struct Options {
     std::size_t extra_functions = 0;
     std::string kernel, swap, kcore, device_dump, facts;
     std::uint64_t swap_size = 0;
+    std::int64_t crash_time = 0;
+    std::uint64_t ram_end = 0;
     bool procs = false;
     std::string layout, procs_fault;
     std::size_t procs_fault_at = 0;
 };
+
+// The default layout's RAM segments, with the last one grown so that RAM
+// ends at `end` (big dumps for savecore's tests and benchmark).
+std::vector<kvm::netbsd::RamSegment> ram_ending_at(const std::string& arch, std::uint64_t end) {
+    const std::uint64_t last = arch == "amd64" ? 0x1000000 : 0x1400000;
+    if (end % 4096 != 0 || end < last + (16u << 20))
+        throw kvm::Error(kvm::ErrorKind::usage,
+                         fmt::format("--ram-end {:#x}: not page-aligned, or below {:#x}", end, last + (16u << 20)));
+    if (arch == "amd64") return {{0x1000, 0x9e000}, {0x100000, 0xd00000}, {last, end - last}};
+    return {{0x1000, 0x9e000}, {0x100000, 0xf00000}, {last, end - last}};
+}
 
 kvm::StructLayouts planting_layouts(const Options& o) {
     if (!o.layout.empty()) return kvm::load_layouts_file(o.layout);
@@ -82,6 +95,8 @@ int main(int argc, char** argv) {
     app.add_option("--kcore", o.kcore, "write a savecore'd core file");
     app.add_option("--device-dump", o.device_dump, "write the raw dump as the kernel writes it at dumplo");
     app.add_option("--facts", o.facts, "write known values (key=value) here");
+    app.add_option("--crash-time", o.crash_time, "time_second at the crash (default: the builder's fixed time)");
+    app.add_option("--ram-end", o.ram_end, "RAM ends at this physical address (default: about 20 MiB)");
     app.add_flag("--procs", o.procs, "plant the default process tree (allproc, zombproc, nprocs)");
     app.add_option("--layout", o.layout, "plant through this layout file instead of the shipped one");
     app.add_option("--procs-fault", o.procs_fault, "corrupt the planted lists: cycle, bad-pointer or short-count")
@@ -90,11 +105,14 @@ int main(int argc, char** argv) {
     CLI11_PARSE(app, argc, argv);
 
     try {
-        kvm::synth::CrashedMachine m({.arch = o.arch,
-                                      .pae = o.pae,
-                                      .seed = o.seed,
-                                      .realistic_memory = !o.zero_memory,
-                                      .extra_functions = o.extra_functions});
+        kvm::synth::MachineSpec spec{.arch = o.arch,
+                                     .pae = o.pae,
+                                     .seed = o.seed,
+                                     .realistic_memory = !o.zero_memory,
+                                     .extra_functions = o.extra_functions};
+        if (o.crash_time != 0) spec.crash_time = o.crash_time;
+        if (o.ram_end != 0) spec.ram = ram_ending_at(o.arch, o.ram_end);
+        kvm::synth::CrashedMachine m(std::move(spec));
         std::optional<kvm::synth::PlantedProcesses> procs;
         if (o.procs) {
             const kvm::StructLayouts layouts = planting_layouts(o);

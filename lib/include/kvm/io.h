@@ -93,6 +93,81 @@ private:
 // finish() flushes and fsyncs.  `mode` applies when the file is created.
 std::unique_ptr<Sink> create_file_sink(const std::string& path, unsigned mode = 0644);
 
+// Writes to an open file descriptor with pwrite from offset 0; the
+// descriptor stays the caller's (see AtomicFile).  Sparse: every all-zero
+// block of `block` bytes, aligned to the file offset, is left as a hole
+// (never written); finish() sets the final size with ftruncate, so a
+// trailing hole counts.  While writing, writeback of what was written is
+// started early (Linux sync_file_range), so that the fsync in finish() has
+// little left to do.
+struct FileSinkOptions {
+    bool sparse = false;
+    std::uint32_t block = 4096;  // a power of two; the filesystem block size is best
+};
+std::unique_ptr<Sink> create_fd_sink(int fd, std::string name, const FileSinkOptions& options = {});
+
+// One standard gzip stream (RFC 1952), compressed in parallel as pigz does:
+// the input is cut into blocks that worker threads deflate independently,
+// each with the previous block's last 32 KiB as its dictionary and ending on
+// a byte boundary (Z_SYNC_FLUSH), and the per-block CRC-32s are combined
+// with crc32_combine.  Blocks in flight are bounded by max_memory, so memory
+// stays under max_memory plus one zlib state per thread whatever the input
+// size.  All-zero blocks (free RAM) reuse one precompressed block.
+// finish() writes the trailer and then finishes `out`, which must outlive
+// the gzip sink.  After write() or finish() has thrown, the stream is over:
+// both throw ErrorKind::usage, so a failed stream is never made to look whole.
+struct GzipOptions {
+    int level = 1;                     // zlib level 0-9
+    unsigned threads = 0;              // compressing threads; 0: one per CPU, at most 16
+    std::size_t block_size = 1u << 20; // input bytes per block, at least 64 KiB
+    std::size_t max_memory = 32u << 20;  // bound on the blocks in flight (input + output)
+};
+std::unique_ptr<Sink> create_gzip_sink(Sink& out, const GzipOptions& options = {});
+
+// An output file that appears under its name only when complete and on
+// disk.  The constructor creates "<name>.tmp" in the directory `dir_fd`
+// with O_CREAT|O_EXCL|O_NOFOLLOW and `mode` (umask does not apply), so a
+// planted file or symlink at the temporary name is an error, never
+// followed.  commit() fsyncs the file, renames it to `name` and fsyncs the
+// directory; with Replace::never an existing `name` (a file or a symlink)
+// is an error and stays as it is.  Destroyed without commit() (an error
+// while writing), the temporary file is removed.
+class AtomicFile {
+public:
+    enum class Replace { never, allowed };
+    static constexpr std::string_view temp_suffix = ".tmp";
+
+    // `dir_name` is used in messages only.
+    AtomicFile(int dir_fd, std::string dir_name, std::string name, unsigned mode = 0600,
+               Replace replace = Replace::never);
+    ~AtomicFile();
+    AtomicFile(const AtomicFile&) = delete;
+    AtomicFile& operator=(const AtomicFile&) = delete;
+
+    int fd() const noexcept { return fd_; }
+    // "<dir>/<name>" and "<dir>/<name>.tmp", for messages.
+    std::string path() const;
+    std::string temp_path() const;
+    void commit();
+    // Throws ErrorKind::io "<temp path>: removed while being written" when
+    // the temporary file has no name left (it, or its directory, was
+    // deleted): a writer calls it as it goes, so that it stops at once
+    // rather than filling a file that can never be committed.
+    void check_not_removed() const;
+    // Removes the temporary file now (idempotent; commit() after it throws).
+    void abandon() noexcept;
+
+private:
+    int dir_fd_;
+    std::string dir_name_;
+    std::string name_;
+    std::string temp_name_;
+    Replace replace_;
+    int fd_ = -1;
+    bool committed_ = false;
+    bool abandoned_ = false;
+};
+
 // Reads a whole (small) file: namelists, truth files.  Bounded by `limit`.
 Bytes read_whole_file(const std::string& path, std::uint64_t limit);
 

@@ -6,6 +6,7 @@
 
 #include <kvm/arch.h>
 #include <kvm/bytes.h>
+#include <kvm/error.h>
 #include <kvm/format.h>
 #include <kvm/io.h>
 
@@ -103,8 +104,18 @@ struct DumpCandidate {
     std::uint64_t offset = 0;  // byte offset of the on-device header
     bool live = true;          // is_live's verdict (true without a check)
 };
-std::vector<DumpCandidate> scan_device(std::shared_ptr<ByteSource> src, const DumpLivenessCheck& is_live = {},
-                                       std::size_t max_candidates = 64);
+// A header that looks like one the kernel writes (KCORE_MAGIC, CORE_CPU and
+// a cpu segment size that ends the header on a 512-byte boundary) but fails
+// a check of read_device_dump: damaged, truncated, or from a machine kvmkit
+// does not read.  `error` says which check failed.
+struct RejectedHeader {
+    std::uint64_t offset = 0;
+    Error error;
+};
+// `rejected`, when given, collects up to 16 such headers.
+std::vector<DumpCandidate> scan_device(const std::shared_ptr<ByteSource>& src, const DumpLivenessCheck& is_live = {},
+                                       std::size_t max_candidates = 64,
+                                       std::vector<RejectedHeader>* rejected = nullptr);
 
 // The check Kernel::open uses: the dump's dumpmag (read through the dump's
 // own page tables at the namelist's _dumpmag) equals the namelist's

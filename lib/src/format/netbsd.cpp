@@ -17,11 +17,25 @@ namespace {
 // Limits on what a header may declare before anything is allocated.  The
 // kernel writes one segment per run of dumped pages, so sparse dumps can
 // have long tables, but never a million runs of memory.
-constexpr std::uint64_t max_cpu_segment = 16u * 1024 * 1024;
+constexpr std::uint64_t max_cpu_segment = std::uint64_t{16} << 20;
 constexpr std::uint64_t max_ram_segments = 1u << 20;
 constexpr std::uint64_t max_kcore_header = 4096;
 
 std::uint64_t align8(const ArchInfo& arch) { return kcore_align(arch, kcore_seg_size); }
+
+constexpr std::size_t max_rejected = 16;
+
+// The kernel's cpu segment size is the header size, a multiple of 512, less
+// ALIGN(sizeof(kcore_seg_t)) (8 on every port).  Its byte order is the
+// dumped machine's, which an unknown MID does not tell, so both are tried.
+// Random bytes pass this with odds of about 1 in 2^31.
+bool plausible_cpu_segment_size(const std::byte* p) {
+    for (const ByteOrder order : {ByteOrder::little, ByteOrder::big}) {
+        const std::uint64_t c_size = load32(p, order);
+        if (c_size <= max_cpu_segment && (c_size + kcore_seg_size) % dev_bsize == 0) return true;
+    }
+    return false;
+}
 
 // Reads and validates the RAM segment table that follows a cpu header.
 std::vector<RamSegment> decode_ram_table(Decoder& d, const ArchInfo& arch, std::uint64_t count,
@@ -273,8 +287,8 @@ DumpLayout read_device_dump(const ByteSource& src, std::uint64_t dump_start) {
     return layout;
 }
 
-std::vector<DumpCandidate> scan_device(std::shared_ptr<ByteSource> src, const DumpLivenessCheck& is_live,
-                                       std::size_t max_candidates) {
+std::vector<DumpCandidate> scan_device(const std::shared_ptr<ByteSource>& src, const DumpLivenessCheck& is_live,
+                                       std::size_t max_candidates, std::vector<RejectedHeader>* rejected) {
     constexpr std::size_t chunk = 1u << 20;  // a multiple of 512: headers never straddle a chunk's check
     std::vector<DumpCandidate> found;
     Bytes buf(chunk);
@@ -286,13 +300,19 @@ std::vector<DumpCandidate> scan_device(std::shared_ptr<ByteSource> src, const Du
         std::uint64_t next = pos + (got / dev_bsize) * dev_bsize;
         for (std::size_t at = 0; at + 4 <= got; at += dev_bsize) {
             const Midmag m = decode_midmag(load32(buf.data() + at, ByteOrder::big));
-            if (m.magic != kcore_magic || m.flag != core_cpu || find_cpu_codec(m.mid) == nullptr) continue;
+            if (m.magic != kcore_magic || m.flag != core_cpu) continue;
+            if (find_cpu_codec(m.mid) == nullptr && rejected == nullptr) continue;
             const std::uint64_t offset = pos + at;
             DumpLayout layout;
             try {
                 layout = read_device_dump(*src, offset);
-            } catch (const Error&) {
-                continue;  // a stray magic, or a damaged header: not a candidate
+            } catch (const Error& e) {
+                // A stray magic, or a damaged header: not a candidate.  Say
+                // why only when it has the shape of a real header.
+                if (rejected != nullptr && rejected->size() < max_rejected && at + kcore_seg_size <= got &&
+                    plausible_cpu_segment_size(buf.data() + at + 4))
+                    rejected->push_back({.offset = offset, .error = e});
+                continue;
             }
             const bool live = !is_live || is_live(src, layout);
             found.push_back({.offset = offset, .live = live});
@@ -366,7 +386,8 @@ std::unique_ptr<Format> probe_device(std::shared_ptr<ByteSource> src, const Prob
     if (options.dumplo_blocks) {
         const std::uint64_t start = checked_mul(*options.dumplo_blocks, dev_bsize, "dumplo");
         try {
-            return make_format(src, read_device_dump(*src, start));
+            DumpLayout layout = read_device_dump(*src, start);
+            return make_format(std::move(src), std::move(layout));
         } catch (Error& e) {
             e.add_context(fmt::format("dumplo {}", *options.dumplo_blocks));
             throw;
@@ -378,7 +399,8 @@ std::unique_ptr<Format> probe_device(std::shared_ptr<ByteSource> src, const Prob
     // The first live dump; if every one is stale (already saved), the first.
     const auto live = std::find_if(candidates.begin(), candidates.end(), [](const DumpCandidate& c) { return c.live; });
     const std::uint64_t chosen = (live != candidates.end() ? *live : candidates.front()).offset;
-    return make_format(src, read_device_dump(*src, chosen));
+    DumpLayout layout = read_device_dump(*src, chosen);
+    return make_format(std::move(src), std::move(layout));
 }
 
 }  // namespace kvm::netbsd
