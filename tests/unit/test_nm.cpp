@@ -53,7 +53,8 @@ TEST_CASE("kvmnm answers: names, addresses, expressions and misses") {
     CHECK(answer("main") == "ffffffff80200100 T main");
     CHECK(answer("_main") == "ffffffff80200100 T main");
     CHECK(answer("__under") == "ffffffff81800000 D _under");
-    CHECK(answer("_under") == "error: _under: no such symbol");
+    CHECK(answer("_under") == "ffffffff81800000 D _under");  // as written first
+    CHECK(answer("___under") == "error: ___under: no such symbol");
     CHECK(answer("ext") == "                 U ext");
     CHECK(answer("hook", 8) == "         w hook");
     CHECK(answer("CONST") == "0000000000001234 A CONST");

@@ -123,15 +123,20 @@ TEST_CASE("find: with duplicate names the global wins, else the first in namelis
     CHECK(map.find("jiffie") == nullptr);
 }
 
-TEST_CASE("lookup applies nlist's underscore rule") {
-    const SymbolTable t({sym("dumpmag", 0x100, 4, 'D'), sym("_foo", 0x200, 4, 'D'), sym("bar", 0x300, 4, 'D')});
+TEST_CASE("lookup: the exact name, else nlist's underscore rule") {
+    const SymbolTable t({sym("dumpmag", 0x100, 4, 'D'), sym("_foo", 0x200, 4, 'D'), sym("bar", 0x300, 4, 'D'),
+                         sym("__start_BTF", 0x400, 0, 'R'), sym("end", 0x500, 0, 'B'), sym("_end", 0x508, 0, 'B')});
     REQUIRE(t.lookup("_dumpmag") != nullptr);
     CHECK(t.lookup("_dumpmag")->name == "dumpmag");
     CHECK(t.lookup("dumpmag")->name == "dumpmag");
     REQUIRE(t.lookup("__foo") != nullptr);
     CHECK(t.lookup("__foo")->name == "_foo");
-    CHECK(t.lookup("_foo") == nullptr);  // means "foo"
-    CHECK(t.find("_foo") != nullptr);    // find() takes the name as is
+    // Linux names that start with '_' are found as written.
+    REQUIRE(t.lookup("_foo") != nullptr);
+    CHECK(t.lookup("_foo")->name == "_foo");
+    REQUIRE(t.lookup("__start_BTF") != nullptr);
+    CHECK(t.lookup("__start_BTF")->value == 0x400);
+    CHECK(t.lookup("_end")->value == 0x508);
     CHECK(t.lookup("___foo") == nullptr);
     CHECK(t.lookup("") == nullptr);
     CHECK(t.lookup("_") == nullptr);

@@ -7,8 +7,8 @@
 //   length   := number [ 'k' | 'm' | 'g' ]             (binary multiples)
 //
 // A symbol is any text that does not start with a digit and holds no '+',
-// '-' or white space; it is looked up with nlist's underscore rule
-// ("_dumpmag" and "dumpmag" both name ELF dumpmag).  Parsing and resolving
+// '-' or white space; it is looked up as SymbolTable::lookup does
+// (as written, else one '_' removed: "_dumpmag" names ELF dumpmag).  Parsing and resolving
 // are separate so that a tool can reject a malformed argument before it
 // opens anything.
 #pragma once

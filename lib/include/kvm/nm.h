@@ -38,7 +38,7 @@ struct NmAnswer {
 
 // An argument that is a number (decimal or 0x) or an expression with an
 // offset ("main+0x10") asks about an address; anything else is a name,
-// looked up with nlist's underscore rule.
+// looked up as SymbolTable::lookup does (as written, else nlist's rule).
 NmAnswer nm_query(const SymbolTable& symbols, std::string_view argument);
 
 // With a dump: notes in answer.dump_error why the byte at the answer's

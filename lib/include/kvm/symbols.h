@@ -1,4 +1,4 @@
-// Namelists: symbol lookup by name (with nlist's underscore rule) and by
+// Namelists: symbol lookup by name (as written, else with nlist's underscore rule) and by
 // address (nearest symbol at or below).
 //
 // The table is built once: an address-sorted array and a name index.  Loaders
@@ -56,10 +56,10 @@ public:
     // Exact-name lookup.  With duplicates (local statics), the global one
     // wins, else the first in the namelist.
     const Symbol* find(std::string_view name) const;
-    // nlist's rule: a name starting with '_' has exactly one '_' removed
-    // first ("_dumpmag" finds "dumpmag"; an ELF "_foo" is "__foo").  A name
-    // without '_' is looked up as is.
-    const Symbol* lookup(std::string_view nlist_name) const;
+    // What the tools look names up with: the name as given when the table
+    // has it (Linux's "_text", "__start_BTF"), else nlist's rule, one
+    // leading '_' removed ("_dumpmag" finds "dumpmag").
+    const Symbol* lookup(std::string_view name) const;
 
     struct Nearest {
         const Symbol* symbol = nullptr;
@@ -122,7 +122,8 @@ struct NlistEntry {
 };
 
 // Fills every entry (n_type 0 and n_value 0 when not found) and returns the
-// number of entries not found.  Unlike NetBSD's nlist, a name that occurs
+// number of entries not found.  Names follow libkvm's rule strictly: one
+// leading '_' is removed ("_foo" means "foo"; an ELF "_foo" is "__foo").  Unlike NetBSD's nlist, a name that occurs
 // twice in the symbol table is counted once.
 int nlist(const SymbolTable& table, std::span<NlistEntry> entries);
 

@@ -218,9 +218,9 @@ const Symbol* SymbolTable::find(std::string_view name) const {
     return slot == nullptr ? nullptr : &symbols_[(*slot & 0xffffffff) - 1];
 }
 
-const Symbol* SymbolTable::lookup(std::string_view nlist_name) const {
-    if (!nlist_name.empty() && nlist_name.front() == '_') nlist_name.remove_prefix(1);
-    return find(nlist_name);
+const Symbol* SymbolTable::lookup(std::string_view name) const {
+    if (const Symbol* exact = find(name); exact != nullptr || !name.starts_with('_')) return exact;
+    return find(name.substr(1));
 }
 
 std::optional<SymbolTable::Nearest> SymbolTable::nearest(std::uint64_t address) const {
@@ -321,7 +321,10 @@ int nlist(const SymbolTable& table, std::span<NlistEntry> entries) {
     for (NlistEntry& entry : entries) {
         entry.n_type = 0;
         entry.n_value = 0;
-        const Symbol* symbol = table.lookup(entry.name);
+        // libkvm's rule exactly: one '_' removed, no exact match first.
+        std::string_view name = entry.name;
+        if (name.starts_with('_')) name.remove_prefix(1);
+        const Symbol* symbol = table.find(name);
         if (symbol == nullptr) {
             ++missing;
             continue;
