@@ -507,7 +507,9 @@ TEST_CASE("a vmlinux's .BTF section is a type-information row") {
 TEST_CASE("gcc's BTF of the NetBSD 10 declarations gives the shipped layouts, as its DWARF does") {
     TempDir dir;
     const std::string src = (source_root() / "tools/layouts/netbsd10-types.c").string();
-    for (const auto& [arch, flags] : {std::pair{"amd64", "-m64"}, std::pair{"i386", "-m32"}}) {
+    for (const auto& abi : {std::pair{"amd64", "-m64"}, std::pair{"i386", "-m32"}}) {
+        const std::string arch = abi.first;
+        const std::string flags = abi.second;
         const std::string so = dir / fmt::format("{}.so", arch);
         const std::string cmd = fmt::format("gcc {} -gbtf -ffreestanding -nostdlib -shared -o '{}' '{}' 2>'{}'", flags,
                                             so, src, dir / "gcc.err");
@@ -522,7 +524,9 @@ TEST_CASE("gcc's BTF of the NetBSD 10 declarations gives the shipped layouts, as
         CHECK(from_btf.pointer_size == file.pointer_size);
         REQUIRE(from_btf.structs.size() == file.structs.size());
         std::size_t members = 0;
-        for (const auto& [name, s] : file.structs) {
+        for (const auto& entry : file.structs) {
+            const std::string& name = entry.first;
+            const StructLayout& s = entry.second;
             CAPTURE(name);
             const StructLayout& b = from_btf.get(name);
             CHECK(b.size == s.size);

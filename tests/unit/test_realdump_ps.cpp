@@ -157,7 +157,9 @@ TEST_CASE("real dump: the BTF in memory is /sys/kernel/btf/vmlinux, and agrees w
         }
         const StructLayouts l = types.layouts(r);
         std::size_t compared = 0;
-        for (const auto& [name, off] : offsets) {
+        for (const auto& entry : offsets) {
+            const std::string& name = entry.first;
+            const std::int64_t off = entry.second;
             CAPTURE(name);
             const std::string s = name.substr(0, name.find('.'));
             if (l.find(s) == nullptr) continue;  // a typedef (atomic_long_t)
@@ -166,7 +168,9 @@ TEST_CASE("real dump: the BTF in memory is /sys/kernel/btf/vmlinux, and agrees w
             CHECK(static_cast<std::int64_t>(m->offset) == off);
             ++compared;
         }
-        for (const auto& [s, size] : sizes) {
+        for (const auto& entry : sizes) {
+            const std::string& s = entry.first;
+            const std::int64_t size = entry.second;
             CAPTURE(s);
             if (l.find(s) == nullptr) continue;
             CHECK(static_cast<std::int64_t>(l.get(s).size) == size);
@@ -192,7 +196,9 @@ TEST_CASE("real dump: the task list is the guest's process list") {
         std::size_t user = 0;
         std::size_t kernel = 0;
         std::size_t kworkers_gone = 0;
-        for (const auto& [pid, t] : truth) {
+        for (const auto& entry : truth) {
+            const std::int32_t pid = entry.first;
+            const TruthRow& t = entry.second;
             CAPTURE(pid);
             CAPTURE(t.comm);
             const auto it = rows.find(pid);
@@ -220,7 +226,9 @@ TEST_CASE("real dump: the task list is the guest's process list") {
             ++(t.kernel_thread() ? kernel : user);
         }
         // Nothing the guest did not list, but kworkers started since.
-        for (const auto& [pid, p] : rows) {
+        for (const auto& entry : rows) {
+            const std::int32_t pid = entry.first;
+            const ProcInfo* p = entry.second;
             CAPTURE(pid);
             if (!truth.contains(pid)) CHECK(is_kworker(p->comm));
         }
@@ -293,10 +301,12 @@ TEST_CASE("real dump: threads, filters and kallsyms as the namelist") {
     };
     const auto truth_pids = [&](auto pred) {
         std::vector<std::int32_t> out;
-        for (const auto& [pid, t] : truth)
-            if (pred(t) &&
+        for (const auto& entry : truth) {
+            const std::int32_t pid = entry.first;
+            if (pred(entry.second) &&
                 std::any_of(all.rows.begin(), all.rows.end(), [&](const ProcInfo& p) { return p.pid == pid; }))
                 out.push_back(pid);
+        }
         return out;
     };
     const std::int32_t sleeper = truth_pids([](const TruthRow& t) { return t.comm == "uid1000-sleeper"; }).at(0);
