@@ -109,6 +109,11 @@ expect_stdout "$T/listing"
 run_tool kvmps -M "$dump"
 expect_rc 2
 expect_stderr "kvmps: listing the processes of a Linux dump needs the kernel's symbols (init_task, and __start_BTF and __stop_BTF for its type information): give -N System.map, the crashed kernel's /proc/kallsyms, or its vmlinux"
+# A kernel without BTF: its System.map has no __start_BTF.
+grep -v ' __st[a-z]*_BTF$' "$map" >"$T/nobtf.map"
+run_tool kvmps -N "$T/nobtf.map" -M "$dump"
+expect_rc 1
+expect_stderr "kvmps: $T/nobtf.map: no __start_BTF and __stop_BTF: the kernel was built without CONFIG_DEBUG_INFO_BTF and carries no type information of its own; give its vmlinux with debug information (-N) or a layout file (--layout)"
 # The guest's own kallsyms does as well as System.map.
 run_tool kvmps -N "$D/truth/kallsyms.full.txt" -M "$dump" -o pid,ppid,uid,stat,comm
 expect_rc 0

@@ -445,8 +445,9 @@ Bytes read_kernel_blob(const Kernel& kernel) {
     const Symbol* stop = namelist.symbols().find("__stop_BTF");
     if (start == nullptr || stop == nullptr) {
         Error e(ErrorKind::not_found,
-                "no __start_BTF and __stop_BTF: the kernel was built without "
-                "CONFIG_DEBUG_INFO_BTF, so it carries no type information of its own");
+                "no __start_BTF and __stop_BTF: the kernel was built without CONFIG_DEBUG_INFO_BTF and "
+                "carries no type information of its own; give its vmlinux with debug information (-N) or a "
+                "layout file (--layout)");
         e.with_path(namelist.path());
         throw e;
     }
