@@ -7,7 +7,8 @@
 // resident memory.  dd reading the same number of bytes of vmcore.elf is
 // the floor: that is what the bytes cost without any translation or
 // decompression.  Each case runs --runs times (page cache warm after the
-// first); the best time and the largest peak are shown.
+// first); the best time and the largest peak are shown.  This measures the
+// library; bench_linux times the kvmdump and kvmps tools on the same dump.
 //
 //   linux_read [--runs N] [--mib M] [DIR]      DIR defaults to $REALDUMP_DIR
 #include <kvm/error.h>

@@ -14,6 +14,7 @@
 #include <fmt/format.h>
 
 #include "elf_fixture.h"
+#include "realdump_fixture.h"
 #include "test_util.h"
 
 #include <algorithm>
@@ -29,22 +30,9 @@ using kvmtest::check_error;
 
 namespace {
 
-std::optional<std::string> realdump_dir() {
-    const char* dir = std::getenv(KVMKIT_REALDUMP_ENV);
-    if (dir == nullptr || *dir == '\0') {
-        MESSAGE(KVMKIT_REALDUMP_ENV " is not set: real-dump test not run (scripts/test.sh sets it)");
-        return std::nullopt;
-    }
-    return std::string(dir);
-}
-
-std::string slurp(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    REQUIRE_MESSAGE(in.good(), "cannot read " << path);
-    std::ostringstream s;
-    s << in.rdbuf();
-    return s.str();
-}
+using kvmtest::DamagedSource;
+using kvmtest::realdump_dir;
+using kvmtest::slurp;
 
 // "address type name" lines of a truth file.
 std::map<std::string, std::uint64_t> truth_symbols(const std::string& path) {
@@ -114,32 +102,6 @@ Bytes read(const Kernel& k, std::uint64_t va, std::size_t n) {
     k.read(va, b);
     return b;
 }
-
-// A real dump seen through a cut or a few changed bytes, without copying it.
-class DamagedSource final : public ByteSource {
-public:
-    DamagedSource(std::shared_ptr<ByteSource> base, std::uint64_t size) : base_(std::move(base)), size_(size) {}
-    void patch(std::uint64_t offset, std::uint64_t value, unsigned width) {
-        Bytes b(width);
-        store_uint(b.data(), value, width, ByteOrder::little);
-        for (unsigned i = 0; i < width; ++i)
-            patches_[offset + i] = b[i];
-    }
-    std::uint64_t size() const override { return size_; }
-    std::size_t read_at(std::uint64_t offset, MutableByteSpan out) const override {
-        if (offset >= size_) return 0;
-        const std::size_t n = base_->read_at(offset, out.first(std::min<std::uint64_t>(out.size(), size_ - offset)));
-        for (auto it = patches_.lower_bound(offset); it != patches_.end() && it->first < offset + n; ++it)
-            out[it->first - offset] = it->second;
-        return n;
-    }
-    const std::string& name() const override { return base_->name(); }
-
-private:
-    std::shared_ptr<ByteSource> base_;
-    std::uint64_t size_;
-    std::map<std::uint64_t, std::byte> patches_;
-};
 
 std::string open_error(const std::shared_ptr<ByteSource>& source) {
     return kvm::test::error_of([&] { open_format(source); });

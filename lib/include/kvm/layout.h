@@ -6,14 +6,16 @@
 // read those members through a StructLayouts, which comes from one of:
 //   - the kernel's own type information, when the namelist carries it: a
 //     row of all_type_info_readers() (DWARF of a debug kernel such as
-//     netbsd.gdb; a BTF reader is one more row);
+//     netbsd.gdb, or the .BTF section of a Linux vmlinux);
+//   - type information the dumped kernel holds in its memory (Linux's BTF,
+//     kvm/btf.h), which the walker reads and hands over;
 //   - a layout file in the JSON format of parse_layouts_json() (the shipped
 //     files under share/kvmkit/layouts, or one a user names);
 // resolve_layouts() applies that order.
 //
-// Adding a type-information format (BTF, CTF): one file in src/layout/
+// Adding a type-information format (CTF, say): one file in src/layout/
 // whose read function fills a StructLayouts from the request, and one row
-// in all_type_info_readers().  Nothing else changes: walkers, the JSON
+// in all_type_info_readers() (src/layout/type_info.cpp).  Nothing else changes: walkers, the JSON
 // printer and check_layouts() work on the result as they do on DWARF's.
 #pragma once
 
@@ -41,7 +43,7 @@ class Namelist;
 struct MemberLayout {
     std::string name;
     std::uint64_t offset = 0;  // bytes from the start of the structure
-    std::uint64_t size = 0;    // bytes; for an array the whole array
+    std::uint64_t size = 0;    // bytes; for an array the whole array; 0 for a flexible array member ("x[]")
     std::uint64_t count = 0;   // array elements; 0 when not an array
     // Bitfields (bit_size > 0): bit_offset counts bits from the start of
     // the structure in the target's bit order (DWARF DW_AT_data_bit_offset,
@@ -187,6 +189,7 @@ struct TypeInfoReader {
     StructLayouts (*read)(const std::string& path, const elf::File& file, const LayoutRequest& request);
 };
 
+// DWARF (libdw), then BTF (libbpf, kvm/btf.h).
 std::span<const TypeInfoReader> all_type_info_readers();
 
 // DWARF through libdw: the structures of `request` found in the
@@ -206,12 +209,23 @@ struct LayoutSearch {
     const Namelist* namelist = nullptr;
     // Directories holding shipped layout files; empty: shipped_layout_dirs().
     std::vector<std::string> dirs;
+    // Type information the dumped kernel carries in its own memory (Linux's
+    // BTF), tried after the namelist's: the layouts of a request, or
+    // nullopt when the kernel has none.  Its errors propagate.
+    std::function<std::optional<StructLayouts>(const LayoutRequest&)> kernel_type_info;
+    // Flags and values that hold for every release of the OS the type
+    // information can come from (Linux's task states, the same in every
+    // kernel with BTF): used for those the type information and the
+    // shipped file lack.
+    std::vector<NamedValue> known_flags;
+    std::vector<NamedValue> known_values;
 };
 
-// In order: `file`; the namelist's type information (flags, values and
-// device names then come from the shipped file of the same release when
-// the type information has none); the shipped file
-// <dir>/<os>-<release>-<arch>.json.  The result is checked against
+// In order: `file`; the namelist's type information; the kernel's
+// (kernel_type_info); the shipped file <dir>/<os>-<release>-<arch>.json.
+// With type information, flags, values and device names come from the
+// shipped file of the same release when the type information has none,
+// and any the request still lacks from known_flags and known_values.  The result is checked against
 // `request`.  Throws not_found naming what was tried when nothing fits.
 StructLayouts resolve_layouts(const LayoutSearch& search, const LayoutRequest& request);
 

@@ -8,9 +8,8 @@
 // warning and keeps the rows read so far.
 //
 // Walkers are rows of all_process_walkers(), chosen by what the target is:
-// a dump's MachineState::os ("netbsd"), or the running host.  Adding one
-// (a Linux dead-kernel walker on BTF layouts, say) is one file in
-// src/procs/ plus one row:
+// a dump's MachineState::os ("netbsd", "linux"), or the running host.
+// Adding one is one file in src/procs/ plus one row:
 //   - accepts(): true for the targets it handles (kernel->machine().os);
 //   - create(): resolve what it needs up front (symbols, layouts through
 //     resolve_layouts() with its LayoutRequest), so errors surface before
@@ -234,5 +233,25 @@ std::string device_name(const StructLayouts& layouts, std::uint64_t dev);
 std::optional<std::uint64_t> device_number(const StructLayouts& layouts, std::string_view name);
 
 }  // namespace netbsd
+
+// ---------------------------------------------------------------- Linux specifics
+
+namespace linux_kernel {
+
+// The structures, members, flags and values the Linux walker reads.  The
+// structures come from the kernel's own BTF (kvm/btf.h) found in the dump
+// between __start_BTF and __stop_BTF, or from a vmlinux (-N) with DWARF or
+// .BTF, or from --layout.
+const LayoutRequest& process_layout_request();
+// The flags and values the walker uses, as every kernel with BTF defines
+// them (include/linux/sched.h and friends): what layouts from type
+// information are completed with.
+StructLayouts known_constants();
+// The state letter /proc/PID/stat shows for a task (fs/proc/array.c's
+// task_state_array): R S D T t X Z P, and I for an idle kernel thread,
+// from __state and exit_state with the bits of `constants`.
+char task_state_letter(const StructLayouts& constants, std::uint64_t state, std::uint64_t exit_state);
+
+}  // namespace linux_kernel
 
 }  // namespace kvm

@@ -317,7 +317,7 @@ StructLayouts read_dwarf_layouts(const std::string& path, const LayoutRequest& r
     return out;
 }
 
-namespace {
+namespace detail {
 
 bool has_dwarf(const elf::File& file) {
     return file.find_section(".debug_info") != nullptr;
@@ -329,16 +329,6 @@ StructLayouts read_dwarf(const std::string& path, const elf::File& file, const L
     return l;
 }
 
-// Type-information formats, tried in order.  BTF (Linux) and CTF (FreeBSD,
-// NetBSD .SUNW_ctf) readers are further rows.
-constexpr TypeInfoReader readers[] = {
-    {"dwarf", has_dwarf, read_dwarf},
-};
-
-}  // namespace
-
-std::span<const TypeInfoReader> all_type_info_readers() {
-    return readers;
-}
+}  // namespace detail
 
 }  // namespace kvm

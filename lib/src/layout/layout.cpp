@@ -290,7 +290,8 @@ StructLayouts parse_layouts_json(std::string_view text, std::string_view origin)
             m.bit_size = static_cast<unsigned>(r.number(mdoc, mpath, "bit_size", false));
             m.type = r.text(mdoc, mpath, "type", false);
             m.meaning = r.text(mdoc, mpath, "meaning", false);
-            if (m.size == 0) r.fail(mpath, "size is 0");
+            // Only a flexible array member ("struct upid[]") may be empty.
+            if (m.size == 0 && !m.type.ends_with("[]")) r.fail(mpath, "size is 0");
             if (m.offset > s.size || m.size > s.size - m.offset)
                 r.fail(mpath,
                        fmt::format("offset {} size {} is outside the {}-byte structure", m.offset, m.size, s.size));

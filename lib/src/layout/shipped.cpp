@@ -76,27 +76,50 @@ StructLayouts resolve_layouts(const LayoutSearch& search, const LayoutRequest& r
         return l;
     }
 
+    // Type information has structures but no macros: the flag bits, values
+    // and device names of the release come from its shipped file, and what
+    // that lacks from the OS's known constants.
+    const auto complete = [&](StructLayouts l) {
+        l.os = search.os;
+        l.release = search.release;
+        l.arch = search.arch;
+        if (shipped && l.flags.empty() && l.values.empty()) {
+            const StructLayouts constants = load_layouts_file(*shipped);
+            l.flags = constants.flags;
+            l.values = constants.values;
+            l.devices = constants.devices;
+            l.derived += fmt::format("; flags, values and device names from {}", *shipped);
+        }
+        std::string known;
+        const auto add_known = [&](std::vector<NamedValue>& have, const std::vector<std::string>& wanted,
+                                   const std::vector<NamedValue>& table) {
+            for (const auto& name : wanted) {
+                if (std::any_of(have.begin(), have.end(), [&](const NamedValue& v) { return v.name == name; }))
+                    continue;
+                const auto it =
+                    std::find_if(table.begin(), table.end(), [&](const NamedValue& v) { return v.name == name; });
+                if (it == table.end()) continue;
+                have.push_back(*it);
+                known += (known.empty() ? "" : ", ") + name;
+            }
+        };
+        add_known(l.flags, request.flags, search.known_flags);
+        add_known(l.values, request.values, search.known_values);
+        if (!known.empty()) l.derived += fmt::format("; {} from kvmkit's table of {} constants", known, search.os);
+        check_layouts(l, request);
+        return l;
+    };
+
     if (search.namelist != nullptr && search.namelist->elf() != nullptr) {
         const elf::File& file = *search.namelist->elf();
         for (const TypeInfoReader& reader : all_type_info_readers()) {
             if (!reader.present(file)) continue;
-            StructLayouts l = reader.read(search.namelist->path(), file, request);
-            l.os = search.os;
-            l.release = search.release;
-            l.arch = search.arch;
-            // Type information has structures but no macros: the flag bits,
-            // values and device names of the release come from its shipped file.
-            if (shipped && l.flags.empty() && l.values.empty()) {
-                const StructLayouts constants = load_layouts_file(*shipped);
-                l.flags = constants.flags;
-                l.values = constants.values;
-                l.devices = constants.devices;
-                l.derived += fmt::format("; flags, values and device names from {}", *shipped);
-            }
-            check_layouts(l, request);
-            return l;
+            return complete(reader.read(search.namelist->path(), file, request));
         }
     }
+
+    if (search.kernel_type_info)
+        if (auto l = search.kernel_type_info(request)) return complete(std::move(*l));
 
     if (shipped) {
         StructLayouts l = load_layouts_file(*shipped);

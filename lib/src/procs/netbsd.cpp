@@ -16,6 +16,7 @@
 #include <kvm/layout.h>
 #include <kvm/procs.h>
 
+#include "procs/kernel_object.h"
 #include "procs/list_walk.h"
 #include "procs/page_cache.h"
 
@@ -119,22 +120,7 @@ LayoutRequest build_request() {
     return r;
 }
 
-// A structure read out of the dump, and its members' loads.
-class Object {
-public:
-    Object(detail::PageCache& memory, ByteOrder order, const StructLayout& layout, std::uint64_t address)
-        : buf_(layout.size), order_(order) {
-        memory.read(address, buf_);
-    }
-    std::uint64_t u(const MemberLayout* m) const { return m == nullptr ? 0 : load_member_unsigned(buf_, *m, order_); }
-    std::int64_t s(const MemberLayout* m) const { return m == nullptr ? 0 : load_member_signed(buf_, *m, order_); }
-    std::string str(const MemberLayout* m) const { return m == nullptr ? std::string() : load_member_string(buf_, *m); }
-    ByteSpan bytes() const { return buf_; }
-
-private:
-    Bytes buf_;
-    ByteOrder order_;
-};
+using Object = detail::KernelObject;
 
 struct CredInfo {
     std::uint32_t uid, euid, svuid, gid, egid, svgid;

@@ -14,6 +14,8 @@ namespace detail {
 // Rows of the walker table, one per file in src/procs/.
 bool netbsd_accepts(const WalkTarget& target);
 std::unique_ptr<ProcessWalker> netbsd_create(const WalkTarget& target);
+bool linux_accepts(const WalkTarget& target);
+std::unique_ptr<ProcessWalker> linux_create(const WalkTarget& target);
 bool host_accepts(const WalkTarget& target);
 std::unique_ptr<ProcessWalker> host_create(const WalkTarget& target);
 }  // namespace detail
@@ -91,6 +93,7 @@ namespace {
 
 constexpr WalkerInfo walkers[] = {
     {"netbsd", detail::netbsd_accepts, detail::netbsd_create},
+    {"linux", detail::linux_accepts, detail::linux_create},
     {"host", detail::host_accepts, detail::host_create},
 };
 
