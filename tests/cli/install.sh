@@ -1,4 +1,4 @@
-# cmake --install puts every tool, the library, its headers, its CMake
+# cmake --install puts every tool (savecore in sbin, as a section 8 tool), the library, its headers, its CMake
 # package, the layouts and the man pages under the prefix; a program built
 # against that prefix alone reads a dump; the installed kvmps finds the
 # installed layouts.
@@ -8,7 +8,7 @@ build=$(cd "$KVMKIT_BIN/.." && pwd)
 prefix=$T/prefix
 cmake --install "$build" --prefix "$prefix" >"$T/install.log" 2>&1 || { cat "$T/install.log" >&2; fail "cmake --install"; }
 
-for f in bin/savecore bin/kvmps bin/kvmnm bin/kvmdump; do
+for f in sbin/savecore bin/kvmps bin/kvmnm bin/kvmdump; do
   [[ -x $prefix/$f ]] || fail "$f not installed"
 done
 [[ ! -e $prefix/bin/kvmsynth ]] || fail "kvmsynth (a test tool) was installed"
