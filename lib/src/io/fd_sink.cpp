@@ -4,6 +4,7 @@
 #include <kvm/error.h>
 #include <kvm/io.h>
 
+#include "io/pwrite_all.h"
 #include "io/zero.h"
 
 #include <fmt/format.h>
@@ -90,16 +91,7 @@ private:
     }
 
     void pwrite_all(std::uint64_t offset, ByteSpan data) {
-        std::size_t done = 0;
-        while (done < data.size()) {
-            const ssize_t n = ::pwrite(fd_, data.data() + done, data.size() - done, static_cast<off_t>(offset + done));
-            if (n < 0) {
-                if (errno == EINTR) continue;
-                throw_os(fmt::format("write of {} bytes at offset {:#x} failed", data.size() - done, offset + done),
-                         errno, name_);
-            }
-            done += static_cast<std::size_t>(n);
-        }
+        detail::pwrite_all(fd_, offset, data, name_);
         start_writeback(offset + data.size());
     }
 

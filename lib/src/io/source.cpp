@@ -1,6 +1,8 @@
 #include <kvm/error.h>
 #include <kvm/io.h>
 
+#include "io/pwrite_all.h"
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -94,18 +96,7 @@ public:
         return done;
     }
 
-    void write_at(std::uint64_t offset, ByteSpan data) override {
-        std::size_t done = 0;
-        while (done < data.size()) {
-            const ssize_t n = ::pwrite(fd_, data.data() + done, data.size() - done, static_cast<off_t>(offset + done));
-            if (n < 0) {
-                if (errno == EINTR) continue;
-                throw_os(fmt::format("write of {} bytes at offset {:#x} failed", data.size() - done, offset + done),
-                         errno, path_);
-            }
-            done += static_cast<std::size_t>(n);
-        }
-    }
+    void write_at(std::uint64_t offset, ByteSpan data) override { detail::pwrite_all(fd_, offset, data, path_); }
 
     void sync() override {
         if (::fsync(fd_) != 0) throw_os("fsync failed", errno, path_);

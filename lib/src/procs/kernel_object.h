@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 
 namespace kvm::detail {
 
@@ -33,5 +34,14 @@ private:
     Bytes buf_;
     ByteOrder order_;
 };
+
+// The leading digits of a kernel's release string ("10" of "10.0_STABLE",
+// "6" of "6.1.0-56-cloud-amd64"): what shipped layout files are named by.
+inline std::string major_release(std::string_view osrelease) {
+    std::size_t n = 0;
+    while (n < osrelease.size() && osrelease[n] >= '0' && osrelease[n] <= '9')
+        ++n;
+    return std::string(osrelease.substr(0, n));
+}
 
 }  // namespace kvm::detail

@@ -786,13 +786,6 @@ std::optional<std::uint64_t> LinuxWalker::tty_device(std::string_view name) cons
     return found;
 }
 
-std::string major_release(std::string_view osrelease) {
-    std::size_t n = 0;
-    while (n < osrelease.size() && osrelease[n] >= '0' && osrelease[n] <= '9')
-        ++n;
-    return std::string(osrelease.substr(0, n));
-}
-
 }  // namespace
 
 const LayoutRequest& linux_kernel::process_layout_request() {
@@ -834,7 +827,7 @@ std::unique_ptr<ProcessWalker> linux_create(const WalkTarget& target) {
         throw e;
     }
     const auto info = kernel.machine().info.find("OSRELEASE");
-    const std::string release = info == kernel.machine().info.end() ? std::string() : major_release(info->second);
+    const std::string release = info == kernel.machine().info.end() ? std::string() : detail::major_release(info->second);
 
     const auto kernel_btf = [&kernel](const LayoutRequest& request) -> std::optional<StructLayouts> {
         const Bytes blob = btf::read_kernel_blob(kernel);

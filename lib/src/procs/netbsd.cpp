@@ -641,13 +641,6 @@ void NetbsdWalker::walk(const WalkOptions& options, const ProcEmit& emit, const 
     }
 }
 
-std::string major_release(std::string_view osrelease) {
-    std::size_t n = 0;
-    while (n < osrelease.size() && osrelease[n] >= '0' && osrelease[n] <= '9')
-        ++n;
-    return std::string(osrelease.substr(0, n));
-}
-
 }  // namespace
 
 const LayoutRequest& netbsd::process_layout_request() {
@@ -674,7 +667,7 @@ std::unique_ptr<ProcessWalker> netbsd_create(const WalkTarget& target) {
     // The release picks the shipped layouts: osrelease as the dump holds it.
     std::string release;
     try {
-        release = major_release(kernel.read_string(kernel.symbol_value("_osrelease"), max_osrelease));
+        release = detail::major_release(kernel.read_string(kernel.symbol_value("_osrelease"), max_osrelease));
         if (release.empty()) throw_corrupt("osrelease does not start with a release number");
     } catch (Error& e) {
         if (!target.layout_file) {
