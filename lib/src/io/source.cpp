@@ -166,7 +166,7 @@ Bytes read_whole_file(const std::string& path, std::uint64_t limit) {
 }
 
 void Sink::zeros(std::uint64_t n) {
-    static constexpr std::size_t chunk = 64 * 1024;
+    static constexpr std::size_t chunk = std::size_t{64} * 1024;
     static const Bytes zero_block(chunk);
     while (n > 0) {
         const std::size_t k = std::min<std::uint64_t>(n, chunk);
