@@ -50,18 +50,14 @@ int main(int argc, char** argv) {
         }
     const std::uint64_t size = kvm::parse_length(bytes_text);
     const std::string tools = bench::tools_dir(argv[0]);
-    std::filesystem::path dir = work;
-    if (work.empty()) {
-        std::string tmpl = (std::filesystem::temp_directory_path() / "kvmkit-bench-XXXXXX").string();
-        if (::mkdtemp(tmpl.data()) == nullptr) return 1;
-        dir = tmpl;
-    }
-    const std::string kernel = (dir / "netbsd").string();
-    const std::string core = (dir / "netbsd.core").string();
-    const std::string plain = (dir / "plain.bin").string();
+    const bench::WorkDir dir(work);
+    if (!dir) return 1;
+    const std::string kernel = dir / "netbsd";
+    const std::string core = dir / "netbsd.core";
+    const std::string plain = dir / "plain.bin";
 
     // Built in a child process, so that this one stays small (see bench_util.h).
-    const std::string info = (dir / "info").string();
+    const std::string info = dir / "info";
     if (!bench::in_child([&] {
             // A machine with room for the bytes in one RAM segment.  Real bytes
             // come in through the filler, so the plain file (read back from the
@@ -118,7 +114,7 @@ int main(int argc, char** argv) {
     const std::string length = fmt::format("{:#x}", size);
 
     // The same bytes, through the dump.
-    const std::string raw = (dir / "raw.bin").string();
+    const std::string raw = dir / "raw.bin";
     if (bench::run({tools + "/kvmdump", "-N", kernel, "-M", core, "-r", "-n", length, va}, raw).status != 0 ||
         !bench::same_bytes(raw, plain)) {
         fmt::print(stderr, "bench_kvmdump: kvmdump -r did not give the plain file's bytes\n");
@@ -143,6 +139,5 @@ int main(int argc, char** argv) {
     fmt::print("kvmdump vs xxd: {:.1f}x, vs hexdump -C: {:.1f}x the speed\n", xxd.seconds / kvmdump.seconds,
                hexdump.seconds / kvmdump.seconds);
     fmt::print("target (at least 2x the faster of the two): {} ({:.1f}x)\n", ratio >= 2 ? "met" : "NOT met", ratio);
-    if (work.empty()) std::filesystem::remove_all(dir);
     return ratio >= 2 ? 0 : 1;
 }

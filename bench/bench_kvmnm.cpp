@@ -38,13 +38,9 @@ int main(int argc, char** argv) {
             return 1;
         }
     const std::string tools = bench::tools_dir(argv[0]);
-    std::filesystem::path dir = work;
-    if (work.empty()) {
-        std::string tmpl = (std::filesystem::temp_directory_path() / "kvmkit-bench-XXXXXX").string();
-        if (::mkdtemp(tmpl.data()) == nullptr) return 1;
-        dir = tmpl;
-    }
-    const std::string kernel = (dir / "netbsd").string();
+    const bench::WorkDir dir(work);
+    if (!dir) return 1;
+    const std::string kernel = dir / "netbsd";
     std::filesystem::remove(kernel + ".symidx");
     if (!bench::in_child([&] {
             kvm::synth::CrashedMachine m({.extra_functions = symbols});
@@ -66,8 +62,8 @@ int main(int argc, char** argv) {
     kvmnm_warm.erase(kvmnm_warm.begin() + 1);
 
     // kvmnm's answers are nm's lines for those names.
-    const std::string nm_out = (dir / "nm.out").string();
-    const std::string kvmnm_out = (dir / "kvmnm.out").string();
+    const std::string nm_out = dir / "nm.out";
+    const std::string kvmnm_out = dir / "kvmnm.out";
     if (bench::run({"nm", kernel}, nm_out).status != 0) return 1;
     if (bench::run(kvmnm_warm, kvmnm_out).status != 0) return 1;  // also writes the index
     if (!bench::in_child([&] {
@@ -110,6 +106,5 @@ int main(int argc, char** argv) {
     fmt::print("kvmnm listing vs nm -n:   {}\n", ratio(nm_n, list));
     const bool met = cold.seconds <= nm.seconds && cold.peak_kib < nm.peak_kib;
     fmt::print("target (no slower than nm, less peak memory, even without the index): {}\n", met ? "met" : "NOT met");
-    if (work.empty()) std::filesystem::remove_all(dir);
     return met ? 0 : 1;
 }

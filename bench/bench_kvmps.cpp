@@ -99,14 +99,10 @@ int main(int argc, char** argv) {
     CLI11_PARSE(app, argc, argv);
 
     const std::string tools = bench::tools_dir(argv[0]);
-    std::filesystem::path dir = work;
-    if (work.empty()) {
-        std::string tmpl = (std::filesystem::temp_directory_path() / "kvmkit-bench-XXXXXX").string();
-        if (::mkdtemp(tmpl.data()) == nullptr) return 1;
-        dir = tmpl;
-    }
-    const std::string kernel = (dir / "netbsd").string();
-    const std::string core = (dir / "netbsd.core").string();
+    const bench::WorkDir dir(work);
+    if (!dir) return 1;
+    const std::string kernel = dir / "netbsd";
+    const std::string core = dir / "netbsd.core";
 
     try {
         if (!bench::in_child([&] {
@@ -131,7 +127,7 @@ int main(int argc, char** argv) {
             return 1;
 
         // The listing is complete before it is timed.
-        const std::string listing = (dir / "listing").string();
+        const std::string listing = dir / "listing";
         const bench::Run check = bench::run({tools + "/kvmps", "-N", kernel, "-M", core}, listing);
         std::size_t lines = 0;
         std::ifstream in(listing);
@@ -158,6 +154,5 @@ int main(int argc, char** argv) {
         fmt::print(stderr, "bench_kvmps: {}\n", e.what());
         return 1;
     }
-    if (work.empty()) std::filesystem::remove_all(dir);
     return 0;
 }

@@ -59,12 +59,8 @@ int main(int argc, char** argv) {
             return 1;
         }
     const std::string tools = bench::tools_dir(argv[0]);
-    std::filesystem::path scratch = work;
-    if (work.empty()) {
-        std::string tmpl = (std::filesystem::temp_directory_path() / "kvmkit-bench-XXXXXX").string();
-        if (::mkdtemp(tmpl.data()) == nullptr) return 1;
-        scratch = tmpl;
-    }
+    const bench::WorkDir scratch(work);
+    if (!scratch) return 1;
     const std::string map = dir + "/System.map";
     const std::string elf = dir + "/vmcore.elf";
     const std::string kdump = dir + "/vmcore.kdump";
@@ -74,7 +70,7 @@ int main(int argc, char** argv) {
         // Where the bytes are: the direct map's address of physical 1 MiB,
         // and that physical address's offset in vmcore.elf.  Found in a
         // child, so this process stays small (bench_util.h).
-        const std::string where = (scratch / "where").string();
+        const std::string where = scratch / "where";
         if (!bench::in_child([&] {
                 const auto k = kvm::Kernel::open({.namelist = map, .core = elf});
                 const std::uint64_t pa = 1u << 20;
@@ -95,8 +91,8 @@ int main(int argc, char** argv) {
         const std::string length = fmt::format("{:#x}", size);
 
         // kvmdump -r gives dd's bytes, from either file.
-        const std::string plain = (scratch / "plain.bin").string();
-        const std::string raw = (scratch / "raw.bin").string();
+        const std::string plain = scratch / "plain.bin";
+        const std::string raw = scratch / "raw.bin";
         const std::vector<std::string> dd = {"dd",
                                              "if=" + elf,
                                              "iflag=skip_bytes,count_bytes",
@@ -113,7 +109,7 @@ int main(int argc, char** argv) {
         std::filesystem::remove(plain);
 
         // kvmps lists every process, without warnings.
-        const std::string listing = (scratch / "listing").string();
+        const std::string listing = scratch / "listing";
         const std::size_t truth = lines_of(dir + "/truth/ps.txt");
         for (const std::string& core : {kdump, elf}) {
             const bench::Run r = bench::run({tools + "/kvmps", "-N", map, "-M", core}, listing);
@@ -160,6 +156,5 @@ int main(int argc, char** argv) {
         fmt::print(stderr, "bench_linux: {}\n", e.what());
         return 1;
     }
-    if (work.empty()) std::filesystem::remove_all(scratch);
     return 0;
 }

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -139,5 +140,40 @@ inline Run baseline() {
 inline void report(const std::string& what, const Run& r) {
     fmt::print("  {:<44} {:8.3f} s  {:8.1f} MiB peak\n", what, r.seconds, static_cast<double>(r.peak_kib) / 1024);
 }
+
+// The --work directory when one is given, else a fresh temporary one that is
+// removed with this object (on every return from main, not only the last).
+// Forked children leave through _Exit and never remove it.
+class WorkDir {
+public:
+    explicit WorkDir(const std::string& given) {
+        if (!given.empty()) {
+            path_ = given;
+            return;
+        }
+        std::string tmpl = (std::filesystem::temp_directory_path() / "kvmkit-bench-XXXXXX").string();
+        if (::mkdtemp(tmpl.data()) == nullptr) {
+            fmt::print(stderr, "{}: cannot make a directory: {}\n", tmpl, std::strerror(errno));
+            return;
+        }
+        path_ = tmpl;
+        temporary_ = true;
+    }
+    ~WorkDir() {
+        std::error_code ec;
+        if (temporary_) std::filesystem::remove_all(path_, ec);
+    }
+    WorkDir(const WorkDir&) = delete;
+    WorkDir& operator=(const WorkDir&) = delete;
+
+    // False when the temporary directory could not be made (said on stderr).
+    explicit operator bool() const { return !path_.empty(); }
+    // A file in the directory.
+    std::string operator/(const std::string& name) const { return (path_ / name).string(); }
+
+private:
+    std::filesystem::path path_;
+    bool temporary_ = false;
+};
 
 }  // namespace bench
