@@ -157,4 +157,15 @@ MachineState machine_state(const ArchInfo& arch, const CoreNotes& notes);
 // _stext is 0x... in the namelist, 0x... in VMCOREINFO (KERNELOFFSET 0x...)".
 std::int64_t relocate_namelist(Namelist& namelist, const MachineState& machine, const VmcoreInfo& info);
 
+// What relocate_namelist would do, without doing it: symbols with values
+// in [begin, end) move by delta; delta 0 when nothing moves.  Same checks
+// and errors.  (A caller holding a shared namelist copies it only when
+// there is something to move.)
+struct NamelistRelocation {
+    std::int64_t delta = 0;
+    std::uint64_t begin = 0;
+    std::uint64_t end = 0;
+};
+NamelistRelocation namelist_relocation(const Namelist& namelist, const MachineState& machine, const VmcoreInfo& info);
+
 }  // namespace kvm::linux_kernel

@@ -18,8 +18,11 @@ constexpr std::uint64_t cache_page_shift = 12;
 std::shared_ptr<const Namelist> adapt_namelist(std::shared_ptr<const Namelist> namelist, const Format& format) {
     const linux_kernel::CoreNotes* notes = linux_kernel::core_notes(format);
     if (notes == nullptr || !notes->vmcoreinfo) return namelist;
+    const linux_kernel::NamelistRelocation r =
+        linux_kernel::namelist_relocation(*namelist, format.machine(), *notes->vmcoreinfo);
+    if (r.delta == 0) return namelist;
     auto copy = std::make_shared<Namelist>(*namelist);
-    if (linux_kernel::relocate_namelist(*copy, format.machine(), *notes->vmcoreinfo) == 0) return namelist;
+    copy->symbols().relocate(r.delta, r.begin, r.end);
     return copy;
 }
 }  // namespace

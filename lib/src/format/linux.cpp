@@ -286,8 +286,8 @@ MachineState machine_state(const ArchInfo& arch, const CoreNotes& notes) {
 
 // ---------------------------------------------------------------- namelists
 
-std::int64_t relocate_namelist(Namelist& namelist, const MachineState& machine, const VmcoreInfo& info) {
-    SymbolTable& table = namelist.symbols();
+NamelistRelocation namelist_relocation(const Namelist& namelist, const MachineState& machine, const VmcoreInfo& info) {
+    const SymbolTable& table = namelist.symbols();
     const std::uint64_t koff = info.kernel_offset().value_or(0);
 
     // Compare the anchors: all equal (run-time) or all off by KERNELOFFSET
@@ -320,7 +320,7 @@ std::int64_t relocate_namelist(Namelist& namelist, const MachineState& machine, 
         link_time = namelist.kind() == NamelistKind::elf || !has_modules;
         run_time = !link_time;
     }
-    if (run_time || koff == 0) return 0;
+    if (run_time || koff == 0) return {};
 
     // Move the kernel image only; modules (kallsyms only, never here) and
     // per-cpu offsets stay.
@@ -330,9 +330,13 @@ std::int64_t relocate_namelist(Namelist& namelist, const MachineState& machine, 
         begin = x86_64::start_kernel_map;
         end = x86_64::start_kernel_map + kernel_image_size(&info);
     }
-    const auto delta = static_cast<std::int64_t>(koff);
-    table.relocate(delta, begin, end);
-    return delta;
+    return {.delta = static_cast<std::int64_t>(koff), .begin = begin, .end = end};
+}
+
+std::int64_t relocate_namelist(Namelist& namelist, const MachineState& machine, const VmcoreInfo& info) {
+    const NamelistRelocation r = namelist_relocation(namelist, machine, info);
+    if (r.delta != 0) namelist.symbols().relocate(r.delta, r.begin, r.end);
+    return r.delta;
 }
 
 }  // namespace kvm::linux_kernel
