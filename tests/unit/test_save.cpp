@@ -225,6 +225,26 @@ private:
     int& writes_;
 };
 
+// A device that raises the signal flag on its first read, as if SIGTERM
+// arrived then, and counts the reads.
+class SignalOnRead final : public ByteSource {
+public:
+    SignalOnRead(std::shared_ptr<ByteSource> inner, std::atomic<bool>& signalled, int& reads)
+        : inner_(std::move(inner)), signalled_(signalled), reads_(reads) {}
+    std::uint64_t size() const override { return inner_->size(); }
+    std::size_t read_at(std::uint64_t offset, MutableByteSpan out) const override {
+        ++reads_;
+        signalled_ = true;
+        return inner_->read_at(offset, out);
+    }
+    const std::string& name() const override { return inner_->name(); }
+
+private:
+    std::shared_ptr<ByteSource> inner_;
+    std::atomic<bool>& signalled_;
+    int& reads_;
+};
+
 }  // namespace
 
 TEST_CASE("savecore saves the dump as netbsd.0.core and netbsd.0, then clears it; a second run finds no dump") {
@@ -709,6 +729,23 @@ TEST_CASE("an interrupted copy removes the partial file and leaves the dump") {
     CHECK(save::run(early, log2).exit_status() == 1);
     CHECK(log2.messages() == std::vector<std::string>{"interrupted"});
     CHECK(listing(d.crash).empty());
+
+    // A signal during the scan stops it at the next read, not at the end of
+    // the device.
+    Crash e;
+    std::atomic<bool> signalled{false};
+    int reads = 0;
+    save::Options scanning = e.options();
+    scanning.interrupted = &signalled;
+    scanning.open_device = [&](const std::string& path, OpenMode mode) -> std::shared_ptr<ByteSource> {
+        return std::make_shared<SignalOnRead>(open_file(path, mode), signalled, reads);
+    };
+    Captured log3;
+    CHECK(save::run(scanning, log3).exit_status() == 1);
+    CHECK(reads == 1);
+    CHECK(log3.messages() == std::vector<std::string>{"interrupted"});
+    CHECK(listing(e.crash).empty());
+    CHECK(e.changed_bytes().empty());
 }
 
 TEST_CASE("an output file removed while it is written (its directory cleaned up) stops the copy at once") {

@@ -3,6 +3,7 @@
 // that is not running the crashed kernel cannot ask it (dumplo, dumpmag,
 // version), the kernel file and a scan of the device answer instead.
 #include <kvm/error.h>
+#include <kvm/io.h>
 #include <kvm/kernel.h>
 #include <kvm/namelist.h>
 #include <kvm/netbsd.h>
@@ -16,6 +17,7 @@
 #include <sys/stat.h>
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <chrono>
 #include <ctime>
 
@@ -54,6 +56,32 @@ std::string_view to_string(Outcome outcome) {
     }
     return "failed";
 }
+
+namespace {
+
+// A device whose reads stop at the first signal: scanning a large swap
+// device for the dump header takes as long as reading it, and SIGTERM must
+// not wait for that.
+class InterruptibleSource final : public ByteSource {
+public:
+    InterruptibleSource(std::shared_ptr<ByteSource> inner, const std::atomic<bool>& interrupted)
+        : inner_(std::move(inner)), interrupted_(interrupted) {}
+    std::uint64_t size() const override { return inner_->size(); }
+    std::size_t read_at(std::uint64_t offset, MutableByteSpan out) const override {
+        if (interrupted_.load()) throw Error(ErrorKind::io, "interrupted");
+        return inner_->read_at(offset, out);
+    }
+    void write_at(std::uint64_t offset, ByteSpan data) override { inner_->write_at(offset, data); }
+    void sync() override { inner_->sync(); }
+    const std::string& name() const override { return inner_->name(); }
+    std::uint32_t write_granularity() const override { return inner_->write_granularity(); }
+
+private:
+    std::shared_ptr<ByteSource> inner_;
+    const std::atomic<bool>& interrupted_;
+};
+
+}  // namespace
 
 int Result::exit_status() const {
     bool any = false;
@@ -296,8 +324,11 @@ private:
             }
         }
         std::vector<netbsd::RejectedHeader> rejected;
+        // Only the scan stops at a signal: it may read the whole device.
+        const std::shared_ptr<ByteSource> scanned =
+            o_.interrupted != nullptr ? std::make_shared<InterruptibleSource>(src, *o_.interrupted) : src;
         const std::vector<netbsd::DumpCandidate> candidates =
-            netbsd::scan_device(src, netbsd::dumpmag_check(*namelist_), 64, &rejected);
+            netbsd::scan_device(scanned, netbsd::dumpmag_check(*namelist_), 64, &rejected);
         if (candidates.empty()) {
             for (const netbsd::RejectedHeader& h : rejected)
                 say(Priority::err, about(h.error, device));
