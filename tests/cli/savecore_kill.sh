@@ -59,3 +59,19 @@ tail -2 "$T/term.err" | diff -u - <(printf 'savecore: interrupted\nsavecore: %s:
   "$T/crash/netbsd.2.core.gz" "$swap") || fail "messages after SIGTERM"
 [[ $(ls "$T/crash" | tr '\n' ' ') == "bounds netbsd.1 netbsd.1.core " ]] || fail "after SIGTERM: $(ls "$T/crash")"
 cmp -s "$T/swap.orig" "$swap" || fail "the interrupted run changed the device"
+
+# Under nohup SIGHUP stays ignored: the save goes on and completes.
+(trap '' HUP && exec "$KVMKIT_BIN/savecore" -z -Z 9 -N "$kernel" "$T/crash" "$swap" 2>"$T/hup.err") &
+pid=$!
+partial=$T/crash/netbsd.3.core.gz.tmp  # 2 went to the SIGTERM run
+for ((i = 0; i < 6000; i++)); do
+  [[ -s $partial ]] && break
+  kill -0 "$pid" 2>/dev/null || break
+  sleep 0.01
+done
+kill -HUP "$pid" 2>/dev/null || fail "savecore ended before SIGHUP: $(cat "$T/hup.err")"
+rc=0
+wait "$pid" || rc=$?
+[[ $rc -eq 0 ]] || fail "savecore under nohup exited $rc after SIGHUP: $(cat "$T/hup.err")"
+[[ $(ls "$T/crash" | tr '\n' ' ') == "bounds netbsd.1 netbsd.1.core netbsd.3.core.gz netbsd.3.gz " ]] ||
+  fail "after SIGHUP under nohup: $(ls "$T/crash")"
