@@ -6,7 +6,8 @@
 # tests/realdump/make-linux-vmcore.sh (it boots Debian's cloud kernel under
 # QEMU and installs what it needs with apt-get, so it runs as root or through
 # sudo).  It is kept in build/realdump (or $REALDUMP_DIR) and made again only
-# when a product is missing or fails its checksum.
+# when a product is missing or fails its checksum; a second one, of a guest
+# with 5-level paging, in build/realdump-la57 (or $REALDUMP_LA57_DIR).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup-deps.sh
@@ -15,24 +16,33 @@ sudo_cmd=()
 [[ $(id -u) -eq 0 ]] || sudo_cmd=(sudo)
 
 realdump=${REALDUMP_DIR:-$PWD/build/realdump}
+realdump_la57=${REALDUMP_LA57_DIR:-$PWD/build/realdump-la57}
 realdump_ok() {
-  local f
+  local dir=$1 f
   for f in vmcore.elf vmcore.kdump vmcore.kdump-flat System.map SHA256SUMS truth/vmcoreinfo.txt truth/version.txt \
            truth/kallsyms.txt truth/kallsyms.full.txt truth/btf.vmlinux truth/iomem.txt truth/cpus.txt; do
-    [[ -s $realdump/$f ]] || return 1
+    [[ -s $dir/$f ]] || return 1
   done
-  (cd "$realdump" && sha256sum --quiet -c SHA256SUMS >/dev/null 2>&1)
+  (cd "$dir" && sha256sum --quiet -c SHA256SUMS >/dev/null 2>&1)
 }
-if ! realdump_ok; then
-  echo "test.sh: making a real Linux vmcore in $realdump (about a minute)" >&2
-  mkdir -p "$realdump"
-  "${sudo_cmd[@]}" tests/realdump/make-linux-vmcore.sh "$realdump" >"$realdump.log" 2>&1 || {
-    tail -30 "$realdump.log" >&2
-    echo "test.sh: make-linux-vmcore.sh failed (log: $realdump.log)" >&2
+# make_realdump DIR L5 [VAR=VALUE...]: the dump in DIR, of a guest whose
+# NUMBER(pgtable_l5_enabled) is L5, made again when needed.
+make_realdump() {
+  local dir=$1 l5=$2
+  shift 2
+  realdump_ok "$dir" && grep -qx "NUMBER(pgtable_l5_enabled)=$l5" "$dir/truth/vmcoreinfo.txt" && return 0
+  echo "test.sh: making a real Linux vmcore in $dir (about a minute)" >&2
+  mkdir -p "$dir"
+  "${sudo_cmd[@]}" env "$@" tests/realdump/make-linux-vmcore.sh "$dir" >"$dir.log" 2>&1 || {
+    tail -30 "$dir.log" >&2
+    echo "test.sh: make-linux-vmcore.sh failed (log: $dir.log)" >&2
     exit 1
   }
-fi
-export REALDUMP_DIR=$realdump
+}
+make_realdump "$realdump" 0
+# The same tests once more on a guest that ran with 5-level paging (LA57).
+make_realdump "$realdump_la57" 1 REALDUMP_CPU=max,la57=on
+export REALDUMP_DIR=$realdump REALDUMP_LA57_DIR=$realdump_la57
 
 jobs=$(nproc)
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
@@ -43,4 +53,4 @@ cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DKVMKIT_SANITIZE=ON 
 cmake --build build-asan
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   ctest --test-dir build-asan --output-on-failure -j "$jobs"
-echo "test.sh: all tests passed (normal and ASan+UBSan builds, real dumps in $realdump)"
+echo "test.sh: all tests passed (normal and ASan+UBSan builds, real dumps in $realdump and $realdump_la57)"
