@@ -42,7 +42,7 @@ std::vector<kvm::ProcFilter> filters(const Options& o, const kvm::ProcessWalker&
     add(kvm::ProcOp::gid, o.gid);
     add(kvm::ProcOp::rgid, o.rgid);
     if (o.tty) {
-        const auto dev = walker.tty_device(*o.tty);
+        const auto dev = kvm::terminal_device(walker, *o.tty);
         if (!dev) throw kvm::Error(kvm::ErrorKind::usage, fmt::format("{}: no such terminal", *o.tty));
         out.push_back({kvm::ProcOp::tty, *dev});
     }

@@ -191,6 +191,12 @@ std::span<const WalkerInfo> all_process_walkers();
 // for <os> dumps (have: ...)" when none does.
 std::unique_ptr<ProcessWalker> make_process_walker(const WalkTarget& target);
 
+// The dev_t a ProcOp::tty filter takes for a terminal named as ps -t names
+// it: "-" is no controlling terminal (no_dev); a name is tried as given
+// ("pts/0", "/dev/ttyS0", "console"), then with "tty" before it ("S0",
+// "E0", "00"), as NetBSD's ps does.  nullopt when there is no such terminal.
+std::optional<std::uint64_t> terminal_device(const ProcessWalker& walker, std::string_view name);
+
 // ---------------------------------------------------------------- live processes
 
 // libkvm's kvm_getargv, kvm_getenvv and kvm_uread for a process of the

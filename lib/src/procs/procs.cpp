@@ -44,6 +44,13 @@ std::string_view to_string(ProcOp op) {
     return "KERN_PROC_?";
 }
 
+std::optional<std::uint64_t> terminal_device(const ProcessWalker& walker, std::string_view name) {
+    if (name == "-") return no_dev;
+    if (auto dev = walker.tty_device(name)) return dev;
+    if (name.empty() || name.starts_with('/') || name.starts_with("tty")) return std::nullopt;
+    return walker.tty_device("tty" + std::string(name));
+}
+
 bool matches(const ProcInfo& p, const ProcFilter& f) {
     const auto id = [&](std::int64_t v) { return static_cast<std::uint64_t>(v) == f.arg; };
     switch (f.op) {
