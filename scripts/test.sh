@@ -20,7 +20,7 @@ realdump_la57=${REALDUMP_LA57_DIR:-$PWD/build/realdump-la57}
 realdump_ok() {
   local dir=$1 f
   for f in vmcore.elf vmcore.kdump vmcore.kdump-flat System.map SHA256SUMS truth/vmcoreinfo.txt truth/version.txt \
-           truth/kallsyms.txt truth/kallsyms.full.txt truth/btf.vmlinux truth/iomem.txt truth/cpus.txt; do
+           truth/kallsyms.txt truth/kallsyms.full.txt truth/btf.vmlinux truth/iomem.txt truth/cpus.txt truth/sessions.txt; do
     [[ -s $dir/$f ]] || return 1
   done
   (cd "$dir" && sha256sum --quiet -c SHA256SUMS >/dev/null 2>&1)

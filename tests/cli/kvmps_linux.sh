@@ -28,6 +28,7 @@ for core in vmcore.kdump vmcore.elf; do
   while IFS=$'\t' read -r pid ppid uid gid state threads _ comm _; do
     [[ $pid == 2 || $ppid == 2 ]] && continue
     [[ $pid == 1 && $state == R ]] && state=S # blocked opening a FIFO when the dump was taken
+    [[ $comm == tty-sleeper ]] && state+=s+   # a session leader, in its terminal's foreground
     run_tool kvmps -N "$map" -M "$dump" -p "$pid" -o pid,ppid,uid,ruid,rgid,nlwp,stat,comm
     expect_rc 0
     got=$(tail -n +2 "$T/out" | squeeze)
@@ -36,6 +37,15 @@ for core in vmcore.kdump vmcore.elf; do
     n=$((n + 1))
   done < <(rows)
   ((n >= 10)) || fail "only $n user processes in truth/ps.txt"
+
+  # Process group, session and terminal's foreground group as /proc/PID/stat
+  # had them (truth/sessions.txt: PID PGID SID TTY_NR TPGID), for everyone.
+  run_tool kvmps -N "$map" -M "$dump" -o pid,pgid,sid,tpgid
+  tail -n +2 "$T/out" | squeeze | sort -k1,1 >"$T/dump.sessions"
+  tail -n +2 "$D/truth/sessions.txt" | awk -F'\t' '{ print $1, $2, $3, $5 }' | sort -k1,1 >"$T/truth.sessions"
+  join "$T/truth.sessions" "$T/dump.sessions" | awk '$2 != $5 || $3 != $6 || $4 != $7' >"$T/sessions.diff"
+  [[ ! -s $T/sessions.diff ]] || fail "$core: PGID SID TPGID differ (pid, truth, dump): $(cat "$T/sessions.diff")"
+  [[ $(join "$T/truth.sessions" "$T/dump.sessions" | wc -l) -ge 50 ]] || fail "$core: too few rows joined"
 
   # The whole list: the guest's PIDs, but for kworkers started or gone.
   run_tool kvmps -N "$map" -M "$dump" -o pid,comm
@@ -54,23 +64,33 @@ zombie=$(pid_of zombie-kid)
 long=$(pid_of very-long-proce)
 
 # Filters: -u, -U, --gid, --rgid pick the uid-1000 process; -g 0 and -s 0
-# everything (no job control in the guest: all in init's session 0).
+# everything but tty-sleeper (no job control in the guest: all in init's
+# session 0), which leads a session of its own on ttyS0.
 for f in "-u 1000" "-U 1000" "--gid 1000" "--rgid 1000"; do
   # shellcheck disable=SC2086
   run_tool kvmps -N "$map" -M "$dump" $f -o pid,uid,comm
   expect_rc 0
   [[ $(tail -n +2 "$T/out" | squeeze) == "$sleeper 1000 uid1000-sleeper" ]] || fail "$f: $(cat "$T/out")"
 done
+leader=$(pid_of tty-sleeper)
 run_tool kvmps -N "$map" -M "$dump"
 all=$(wc -l <"$T/out")
-for f in "-g 0" "-s 0"; do
+for f in "-g 0" "-s 0" "-t -"; do
+  # shellcheck disable=SC2086
+  run_tool kvmps -N "$map" -M "$dump" $f -o pid
+  [[ $(wc -l <"$T/out") -eq $((all - 1)) ]] || fail "$f: $(wc -l <"$T/out") lines, expected $((all - 1))"
+  ! grep -qx " *$leader" "$T/out" || fail "$f lists tty-sleeper"
+done
+for f in "-g $leader" "-s $leader" "-t ttyS0" "-t S0" "-t /dev/ttyS0"; do
   # shellcheck disable=SC2086
   run_tool kvmps -N "$map" -M "$dump" $f
-  [[ $(wc -l <"$T/out") -eq $all ]] || fail "$f: $(wc -l <"$T/out") lines, expected $all"
+  expect_rc 0
+  [[ $(wc -l <"$T/out") -eq 2 && $(tail -n +2 "$T/out" | squeeze | cut -d' ' -f1-3,5) == \
+    "$leader ttyS0 Ss+ (tty-sleeper)" ]] || fail "$f: $(cat "$T/out")"
 done
 run_tool kvmps -N "$map" -M "$dump" -s 1
 expect_stdout - <<<"PID TTY STAT TIME COMMAND"
-run_tool kvmps -N "$map" -M "$dump" -t ttyS0
+run_tool kvmps -N "$map" -M "$dump" -t ttyS1
 expect_rc 0
 expect_stdout - <<<"PID TTY STAT TIME COMMAND"
 run_tool kvmps -N "$map" -M "$dump" -t nosuch

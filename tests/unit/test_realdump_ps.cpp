@@ -53,6 +53,30 @@ std::vector<std::string> split_tabs(const std::string& line) {
     }
 }
 
+// One line of truth/sessions.txt (PID PGID SID TTY_NR TPGID: /proc/PID/stat).
+struct SessionRow {
+    std::int32_t pgid = 0, sid = 0;
+    std::uint64_t tty_nr = 0;
+    std::int32_t tpgid = -1;
+};
+
+std::map<std::int32_t, SessionRow> truth_sessions(const std::string& dir) {
+    std::map<std::int32_t, SessionRow> out;
+    std::istringstream in(slurp(dir + "/truth/sessions.txt"));
+    std::string line;
+    std::getline(in, line);
+    REQUIRE(line == "PID\tPGID\tSID\tTTY_NR\tTPGID");
+    while (std::getline(in, line)) {
+        const auto f = split_tabs(line);
+        REQUIRE(f.size() == 5);
+        out.emplace(std::stoi(f[0]), SessionRow{.pgid = std::stoi(f[1]),
+                                                .sid = std::stoi(f[2]),
+                                                .tty_nr = std::stoull(f[3]),
+                                                .tpgid = std::stoi(f[4])});
+    }
+    return out;
+}
+
 std::map<std::int32_t, TruthRow> truth_ps(const std::string& dir) {
     std::map<std::int32_t, TruthRow> out;
     std::istringstream in(slurp(dir + "/truth/ps.txt"));
@@ -184,6 +208,7 @@ TEST_CASE("real dump: the task list is the guest's process list") {
     const auto dir = realdump_dir();
     if (!dir) return;
     const auto truth = truth_ps(*dir);
+    const auto sessions = truth_sessions(*dir);
     std::vector<Listing> listings;
     for (const std::string& core : cores) {
         CAPTURE(core);
@@ -218,6 +243,13 @@ TEST_CASE("real dump: the task list is the guest's process list") {
             CHECK(p.lid == pid);
             CHECK(p.system == t.kernel_thread());
             CHECK((p.stat.find('K') != std::string::npos) == t.kernel_thread());
+            // Process group, session and terminal as /proc/PID/stat had them.
+            const auto st = sessions.find(pid);
+            REQUIRE(st != sessions.end());
+            CHECK(p.pgid == st->second.pgid);
+            CHECK(p.sid == st->second.sid);
+            CHECK(p.tdev == (st->second.tty_nr == 0 ? no_dev : st->second.tty_nr));
+            CHECK(p.tpgid == st->second.tpgid);
             if (pid == 1 && t.state == 'R') {
                 CHECK(p.stat[0] == 'S');  // blocked opening a FIFO when the dump was taken
             } else {
@@ -252,12 +284,18 @@ TEST_CASE("real dump: the task list is the guest's process list") {
         CHECK(named("uid1000-sleeper").gid == 1000u);
         CHECK(named("very-long-proce").comm.size() == 15);
         CHECK(named("worker-a").stat == "S");
-        // No process here has a terminal or a session of its own: the
-        // guest's init runs them without job control, in init's session 0.
+        // The one process with a session and a terminal of its own (the
+        // others are in init's session 0, without job control): a session
+        // leader in the foreground of ttyS0, as Linux ps shows it.
+        const ProcInfo leader = named("tty-sleeper");
+        CHECK(leader.sid == leader.pid);
+        CHECK(leader.pgid == leader.pid);
+        CHECK(leader.tpgid == leader.pid);
+        CHECK(leader.tty == "ttyS0");
+        CHECK(leader.session_leader);
+        CHECK(leader.stat == "Ss+");
         for (const ProcInfo& p : l.rows) {
-            CHECK(p.tdev == no_dev);
-            CHECK(p.tty.empty());
-            CHECK(p.sid == 0);
+            if (p.pid != leader.pid) CHECK(p.tty.empty());
         }
         listings.push_back(l);
     }
@@ -317,11 +355,17 @@ TEST_CASE("real dump: threads, filters and kallsyms as the namelist") {
     CHECK(pids({{ProcOp::rgid, 1000}}) == std::vector<std::int32_t>{sleeper});
     CHECK(pids({{ProcOp::uid, 0}}) == truth_pids([](const TruthRow& t) { return t.uid == 0; }));
     CHECK(pids({{ProcOp::uid, 1000}, {ProcOp::pid, 1}}).empty());
-    // Everything is in process group and session 0, without a terminal.
-    CHECK(pids({{ProcOp::pgrp, 0}}).size() == all.rows.size());
-    CHECK(pids({{ProcOp::session, 0}}).size() == all.rows.size());
+    // Everything but tty-sleeper is in process group and session 0, without
+    // a terminal; it leads a session of its own on ttyS0.
+    const std::int32_t leader = truth_pids([](const TruthRow& t) { return t.comm == "tty-sleeper"; }).at(0);
+    const auto leader_id = static_cast<std::uint64_t>(leader);
+    const auto not_leader = [&](const TruthRow& t) { return t.pid != leader; };
+    CHECK(pids({{ProcOp::pgrp, 0}}) == truth_pids(not_leader));
+    CHECK(pids({{ProcOp::session, 0}}) == truth_pids(not_leader));
+    CHECK(pids({{ProcOp::tty, no_dev}}) == truth_pids(not_leader));
+    CHECK(pids({{ProcOp::pgrp, leader_id}}) == std::vector<std::int32_t>{leader});
+    CHECK(pids({{ProcOp::session, leader_id}}) == std::vector<std::int32_t>{leader});
     CHECK(pids({{ProcOp::session, 1}}).empty());
-    CHECK(pids({{ProcOp::tty, no_dev}}).size() == all.rows.size());
     // Terminals are named as the kernel's tty drivers name them.
     const auto walker = make_process_walker({.kernel = k.get()});
     CHECK(walker->tty_device("ttyS0") == (std::uint64_t{0} | (4u << 8) | 64u));  // 4:64
@@ -329,7 +373,12 @@ TEST_CASE("real dump: threads, filters and kallsyms as the namelist") {
     CHECK(walker->tty_device("pts/0") == (std::uint64_t{136} << 8));
     CHECK(!walker->tty_device("ttyS9999"));
     CHECK(!walker->tty_device("nosuch"));
-    CHECK(pids({{ProcOp::tty, *walker->tty_device("ttyS0")}}).empty());
+    CHECK(pids({{ProcOp::tty, *walker->tty_device("ttyS0")}}) == std::vector<std::int32_t>{leader});
+    CHECK(pids({{ProcOp::tty, *walker->tty_device("ttyS1")}}).empty());
+    // ps -t's short names: "S0" is ttyS0, "-" no terminal.
+    CHECK(terminal_device(*walker, "S0") == walker->tty_device("ttyS0"));
+    CHECK(terminal_device(*walker, "-") == no_dev);
+    CHECK(!terminal_device(*walker, "S9999"));
 
     // The guest's own /proc/kallsyms serves as the namelist just as well.
     const auto by_kallsyms = open_dump(*dir, "vmcore.kdump", "truth/kallsyms.full.txt");
