@@ -21,8 +21,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include <chrono>
-#include <fstream>
 #include <cstdlib>
+#include <fstream>
 #include <string>
 #include <vector>
 

@@ -3,11 +3,11 @@
 #include <kvm/error.h>
 #include <kvm/namelist.h>
 
+#include <unistd.h>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
 #include <string>
-#include <unistd.h>
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     // Namelist::load takes a path, as the tools do.

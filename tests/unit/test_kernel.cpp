@@ -78,7 +78,8 @@ TEST_CASE("kernel variables read from the dump and from the kernel file") {
         CHECK(k->read_uint(k->symbol_value("_dumpmag"), 4) == 0x8fca0101u);
         CHECK(k->read_uint(k->symbol_value("_time_second"), 8) == 1732200000u);
         std::uint64_t pages = 0;
-        for (const auto& seg : crash.segments) pages += seg.size / 4096;
+        for (const auto& seg : crash.segments)
+            pages += seg.size / 4096;
         CHECK(k->read_uint(k->symbol_value("_dumpsize"), 4) == pages);
         CHECK(k->read_string(k->read_pointer(k->symbol_value("_panicstr")), 1024) == crash.machine.spec().panic);
         CHECK(netbsd::read_dumpmag(*k) == 0x8fca0101u);
@@ -134,7 +135,8 @@ TEST_CASE("reads cross 4 KiB pages that are scattered in physical memory") {
         synth::CrashedMachine m({.arch = s.arch, .pae = s.pae, .seed = 3});
         const std::uint64_t buf = m.kmem_alloc(3 * 4096, 4096);
         Bytes pattern(3 * 4096);
-        for (std::size_t i = 0; i < pattern.size(); ++i) pattern[i] = static_cast<std::byte>(i * 7 + (i >> 12));
+        for (std::size_t i = 0; i < pattern.size(); ++i)
+            pattern[i] = static_cast<std::byte>(i * 7 + (i >> 12));
         m.write(buf, pattern);
         // Pages that are adjacent in VA are not adjacent in PA.
         CHECK(m.virt_to_phys(buf + 4096) != m.virt_to_phys(buf) + 4096);
@@ -224,7 +226,8 @@ TEST_CASE("sparse dumps: only written pages, many segments, same answers") {
         auto k = crash.open();
         CHECK(k->read_string(k->symbol_value("_version"), 1024) == crash.machine.spec().version);
         std::uint64_t pages = 0;
-        for (const auto& seg : crash.segments) pages += seg.size / 4096;
+        for (const auto& seg : crash.segments)
+            pages += seg.size / 4096;
         CHECK(k->read_uint(k->symbol_value("_dumpsize"), 4) == pages);
     }
 }
@@ -306,8 +309,7 @@ public:
     std::uint64_t size() const override { return mem_.size(); }
     std::size_t read_at(std::uint64_t offset, MutableByteSpan out) const override { return mem_.read_at(offset, out); }
     void write_at(std::uint64_t offset, ByteSpan data) override {
-        if (offset % 512 != 0 || data.size() % 512 != 0)
-            throw Error(ErrorKind::io, "partial-sector write");
+        if (offset % 512 != 0 || data.size() % 512 != 0) throw Error(ErrorKind::io, "partial-sector write");
         ++writes;
         mem_.write_at(offset, data);
     }

@@ -16,7 +16,8 @@ namespace {
 
 Bytes bytes_of(std::initializer_list<unsigned> values) {
     Bytes b;
-    for (unsigned v : values) b.push_back(static_cast<std::byte>(v));
+    for (unsigned v : values)
+        b.push_back(static_cast<std::byte>(v));
     return b;
 }
 
@@ -85,8 +86,8 @@ TEST_CASE("c_midmag encodings match the worked examples (big-endian on disk)") {
 
 TEST_CASE("amd64 on-device header: cpu segment, cpu_kcore_hdr and RAM table, zero-filled to 512") {
     const ArchInfo& amd64 = *find_arch("amd64");
-    const Bytes h = device_dump_header(amd64, {.pt_root = 0x1000, .pae = false,
-                                                .ram = {{0x0, 0x9f000}, {0x100000, 0x3f00000}}});
+    const Bytes h =
+        device_dump_header(amd64, {.pt_root = 0x1000, .pae = false, .ram = {{0x0, 0x9f000}, {0x100000, 0x3f00000}}});
     REQUIRE(h.size() == 512);
     CHECK(slice(h, 0, 8) == bytes_of({0x04, 0x9d, 0x8f, 0xca, 0xf8, 0x01, 0x00, 0x00}));  // c_size 504
     CHECK(slice(h, 8, 16) == bytes_of({0x00, 0x10, 0, 0, 0, 0, 0, 0, 0x02, 0, 0, 0, 0, 0, 0, 0}));
@@ -99,8 +100,7 @@ TEST_CASE("i386 PAE on-device header carries the PAE flag in pdppaddr") {
     const ArchInfo& i386 = *find_arch("i386");
     const Bytes h = device_dump_header(i386, {.pt_root = 0x3000, .pae = true, .ram = {{0x0, 0x1000}}});
     REQUIRE(h.size() == 512);
-    CHECK(slice(h, 0, 16) ==
-          bytes_of({0x04, 0x86, 0x8f, 0xca, 0xf8, 0x01, 0, 0, 0x00, 0x32, 0, 0, 0x01, 0, 0, 0}));
+    CHECK(slice(h, 0, 16) == bytes_of({0x04, 0x86, 0x8f, 0xca, 0xf8, 0x01, 0, 0, 0x00, 0x32, 0, 0, 0x01, 0, 0, 0}));
 }
 
 TEST_CASE("kcore file header: memory at 536 on amd64") {
@@ -214,9 +214,8 @@ TEST_CASE("device scan: stray magic, stale dumps and copies of the header inside
 
     // With one, the stale dump's memory is searched and the live one found;
     // the copy inside the live dump's memory is not reported.
-    const auto checked = scan_device(src, [](const std::shared_ptr<ByteSource>&, const DumpLayout& l) {
-        return l.header_offset == 8 * sector;
-    });
+    const auto checked = scan_device(
+        src, [](const std::shared_ptr<ByteSource>&, const DumpLayout& l) { return l.header_offset == 8 * sector; });
     REQUIRE(checked.size() == 2);
     CHECK(checked[0].offset == 4 * sector);
     CHECK_FALSE(checked[0].live);
@@ -230,10 +229,14 @@ TEST_CASE("damaged kcore headers are refused with the check that failed") {
     Bytes good = kcore_file_header(made, 0x3000);
     const Bytes mem = pattern_memory(two_segments);
     good.insert(good.end(), mem.begin(), mem.end());
-    const auto open_bytes = [](Bytes b) { return error_of([&] { open_format(std::make_shared<MemorySource>(b, "core")); }); };
+    const auto open_bytes = [](Bytes b) {
+        return error_of([&] { open_format(std::make_shared<MemorySource>(b, "core")); });
+    };
 
-    CHECK(open_bytes(Bytes(100)) == "core: not a recognised crash dump (tried netbsd-kcore, elf-core, kdump, kdump-flattened, netbsd-dumpdev)");
-    CHECK(open_bytes({}) == "core: not a recognised crash dump (tried netbsd-kcore, elf-core, kdump, kdump-flattened, netbsd-dumpdev)");
+    CHECK(open_bytes(Bytes(100)) ==
+          "core: not a recognised crash dump (tried netbsd-kcore, elf-core, kdump, kdump-flattened, netbsd-dumpdev)");
+    CHECK(open_bytes({}) ==
+          "core: not a recognised crash dump (tried netbsd-kcore, elf-core, kdump, kdump-flattened, netbsd-dumpdev)");
 
     Bytes truncated_memory(good.begin(), good.end() - 1);
     CHECK(open_bytes(truncated_memory) ==
@@ -267,7 +270,8 @@ TEST_CASE("damaged kcore headers are refused with the check that failed") {
 
     Bytes absurd_count = good;
     store64(absurd_count.data() + 24 + 8, 1ull << 40, ByteOrder::little);
-    CHECK(open_bytes(absurd_count) == "core: cpu header claims 1099511627776 memory segments (at most 1048576 accepted)");
+    CHECK(open_bytes(absurd_count) ==
+          "core: cpu header claims 1099511627776 memory segments (at most 1048576 accepted)");
 
     Bytes too_many_for_segment = good;
     store64(too_many_for_segment.data() + 24 + 8, 40, ByteOrder::little);
@@ -306,7 +310,8 @@ TEST_CASE("damaged device dumps are refused when named by dumplo") {
     CHECK(open_at(Bytes(dump.begin(), dump.end() - 0x1000), 0) ==
           "wd0b: dumplo 0: truncated: the dump at offset 0x0 holds 0x3000 bytes of memory from offset 0x200 (to "
           "0x3200), but the file ends at 0x2200");
-    CHECK(open_at(dump, 1000) == "wd0b: dumplo 1000: no dump header at offset 0x7d000: the device is only 0x3200 bytes");
+    CHECK(open_at(dump, 1000) ==
+          "wd0b: dumplo 1000: no dump header at offset 0x7d000: the device is only 0x3200 bytes");
     Bytes unknown_mid = dump;
     unknown_mid[1] = std::byte{0x9c};
     CHECK(open_at(unknown_mid, 0) ==
@@ -346,7 +351,8 @@ TEST_CASE("device scan reports headers that look real but fail a check, and igno
     CHECK(scan_device(src, {}, 64, &rejected).empty());
     REQUIRE(rejected.size() == 3);
     CHECK(rejected[0].offset == 2 * sector);
-    CHECK(rejected[0].error.message() == "dump header at offset 0x400 is for machine id 156 (not a machine kvmkit reads)");
+    CHECK(rejected[0].error.message() ==
+          "dump header at offset 0x400 is for machine id 156 (not a machine kvmkit reads)");
     CHECK(rejected[0].error.kind() == ErrorKind::unsupported);
     CHECK(rejected[1].offset == 4 * sector);
     CHECK(rejected[1].error.message() ==

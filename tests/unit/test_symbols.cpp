@@ -237,9 +237,9 @@ TEST_CASE("relocate moves address symbols only, and the table stays consistent")
 TEST_CASE("relocate over a range moves the image and leaves per-cpu offsets") {
     // A Linux namelist: per-cpu variables are small 'D' values, the image
     // is at 0xffffffff81000000 and up.
-    SymbolTable t({sym("_text", 0xffffffff81000000, 0, 'T', elf::stt_func),
-                   sym("runqueues", 0x31980, 0x1000, 'D'), sym("jiffies", 0xffffffff82a079c0, 8, 'D'),
-                   sym("__per_cpu_start", 0, 0, 'A', elf::stt_notype), sym("last", 0xffffffffbfffffff, 1, 'b')});
+    SymbolTable t({sym("_text", 0xffffffff81000000, 0, 'T', elf::stt_func), sym("runqueues", 0x31980, 0x1000, 'D'),
+                   sym("jiffies", 0xffffffff82a079c0, 8, 'D'), sym("__per_cpu_start", 0, 0, 'A', elf::stt_notype),
+                   sym("last", 0xffffffffbfffffff, 1, 'b')});
     t.relocate(0x3000000, 0xffffffff80000000, 0xffffffffc0000000);
     CHECK(t.relocation() == 0x3000000);
     CHECK(t.find("_text")->value == 0xffffffff84000000);

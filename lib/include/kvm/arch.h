@@ -22,13 +22,13 @@
 namespace kvm {
 
 struct ArchInfo {
-    std::string_view name;         // "amd64", "i386"
+    std::string_view name;  // "amd64", "i386"
     ByteOrder order;
-    unsigned pointer_size;         // bytes
-    std::uint32_t page_size;       // bytes
-    unsigned align_bytes;          // the port's __ALIGNBYTES (ALIGN() in kcore headers)
-    std::uint32_t netbsd_mid;      // MID_MACHINE in kcore c_midmag, 0 if none
-    std::uint16_t elf_machine;     // e_machine, 0 if none
+    unsigned pointer_size;      // bytes
+    std::uint32_t page_size;    // bytes
+    unsigned align_bytes;       // the port's __ALIGNBYTES (ALIGN() in kcore headers)
+    std::uint32_t netbsd_mid;   // MID_MACHINE in kcore c_midmag, 0 if none
+    std::uint16_t elf_machine;  // e_machine, 0 if none
 };
 
 // Lookups return nullptr when no row matches.
@@ -66,7 +66,7 @@ public:
 };
 
 struct TranslatorParams {
-    std::uint64_t root = 0;        // physical address of the top-level table
+    std::uint64_t root = 0;  // physical address of the top-level table
     ByteOrder order = ByteOrder::little;
 };
 

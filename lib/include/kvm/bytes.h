@@ -46,16 +46,14 @@ constexpr std::uint64_t align_up(std::uint64_t v, std::uint64_t align) noexcept 
 
 // The sub-span [offset, offset+length) of `data`, or ErrorKind::corrupt
 // "<what> at offset X, length Y is outside the N bytes available".
-ByteSpan strict_subspan(ByteSpan data, std::uint64_t offset, std::uint64_t length,
-                        std::string_view what);
+ByteSpan strict_subspan(ByteSpan data, std::uint64_t offset, std::uint64_t length, std::string_view what);
 
 // A cursor over a byte span in one byte order.  Every read is bounds-checked
 // and a short read throws ErrorKind::corrupt naming `what`, the offset and
 // the size available.
 class Decoder {
 public:
-    Decoder(ByteSpan data, ByteOrder order, std::string_view what = "data")
-        : data_(data), order_(order), what_(what) {}
+    Decoder(ByteSpan data, ByteOrder order, std::string_view what = "data") : data_(data), order_(order), what_(what) {}
 
     std::uint8_t u8();
     std::uint16_t u16();

@@ -60,11 +60,11 @@ struct LinearRange {
 // What a dump says about the machine that wrote it.
 struct MachineState {
     const ArchInfo* arch = nullptr;
-    std::string os;                   // "netbsd", "linux"
-    std::string translator;           // paging scheme, a row of all_translators(); empty when
-                                      // the dump names no page tables (only linear ranges work)
-    std::uint64_t pt_root = 0;        // physical address of the top-level table
-    std::vector<LinearRange> linear;  // consulted before the page-table walk
+    std::string os;                           // "netbsd", "linux"
+    std::string translator;                   // paging scheme, a row of all_translators(); empty when
+                                              // the dump names no page tables (only linear ranges work)
+    std::uint64_t pt_root = 0;                // physical address of the top-level table
+    std::vector<LinearRange> linear;          // consulted before the page-table walk
     std::map<std::string, std::string> info;  // format-specific facts (VMCOREINFO keys, ...)
 };
 
@@ -127,7 +127,6 @@ std::span<const FormatInfo> all_formats();
 std::unique_ptr<Format> open_format(std::shared_ptr<ByteSource> source, const ProbeOptions& options = {});
 
 // Shared helper for raw formats: read `out` from `source` through `map`.
-void read_phys_through_map(const PhysMap& map, const ByteSource& source, std::uint64_t pa,
-                           MutableByteSpan out);
+void read_phys_through_map(const PhysMap& map, const ByteSource& source, std::uint64_t pa, MutableByteSpan out);
 
 }  // namespace kvm

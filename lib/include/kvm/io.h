@@ -117,9 +117,9 @@ std::unique_ptr<Sink> create_fd_sink(int fd, std::string name, const FileSinkOpt
 // the gzip sink.  After write() or finish() has thrown, the stream is over:
 // both throw ErrorKind::usage, so a failed stream is never made to look whole.
 struct GzipOptions {
-    int level = 1;                     // zlib level 0-9
-    unsigned threads = 0;              // compressing threads; 0: one per CPU, at most 16
-    std::size_t block_size = 1u << 20; // input bytes per block, at least 64 KiB
+    int level = 1;                       // zlib level 0-9
+    unsigned threads = 0;                // compressing threads; 0: one per CPU, at most 16
+    std::size_t block_size = 1u << 20;   // input bytes per block, at least 64 KiB
     std::size_t max_memory = 32u << 20;  // bound on the blocks in flight (input + output)
 };
 std::unique_ptr<Sink> create_gzip_sink(Sink& out, const GzipOptions& options = {});

@@ -23,11 +23,11 @@
 namespace kvm {
 
 struct OpenOptions {
-    std::string namelist;  // kernel file, System.map or kallsyms; empty: none
-    std::string core;      // dump file or device
+    std::string namelist;                        // kernel file, System.map or kallsyms; empty: none
+    std::string core;                            // dump file or device
     std::optional<std::uint64_t> dumplo_blocks;  // raw NetBSD dump device
-    bool writable = false;  // open the core read-write (dump invalidation)
-    bool allow_truncated = false;  // see ProbeOptions::allow_truncated
+    bool writable = false;                       // open the core read-write (dump invalidation)
+    bool allow_truncated = false;                // see ProbeOptions::allow_truncated
     // A namelist already loaded (through a symbol index, say): used
     // instead of loading `namelist`.
     std::shared_ptr<const Namelist> loaded_namelist;
@@ -35,8 +35,8 @@ struct OpenOptions {
 
 // The result of a read that may stop early.
 struct PartialRead {
-    std::size_t bytes = 0;         // bytes read from the start of the request
-    std::optional<Error> error;    // why it stopped, when bytes < requested
+    std::size_t bytes = 0;       // bytes read from the start of the request
+    std::optional<Error> error;  // why it stopped, when bytes < requested
 };
 
 class Kernel {

@@ -121,7 +121,7 @@ const CoreNotes* core_notes(const Format& format);
 // ---------------------------------------------------------------- x86_64
 
 namespace x86_64 {
-inline constexpr std::uint64_t start_kernel_map = 0xffffffff80000000;  // __START_KERNEL_map
+inline constexpr std::uint64_t start_kernel_map = 0xffffffff80000000;     // __START_KERNEL_map
 inline constexpr std::uint64_t default_kernel_image_size = 512ull << 20;  // KERNEL_IMAGE_SIZE
 inline constexpr std::uint64_t kaslr_kernel_image_size = 1ull << 30;      // with RANDOMIZE_BASE
 inline constexpr std::uint64_t cr4_la57 = 1ull << 12;

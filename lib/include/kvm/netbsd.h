@@ -22,13 +22,13 @@ class Namelist;
 
 namespace kvm::netbsd {
 
-inline constexpr std::uint16_t kcore_magic = 0x8fca;     // KCORE_MAGIC
-inline constexpr std::uint16_t kcoreseg_magic = 0x8fac;  // KCORESEG_MAGIC
-inline constexpr std::uint8_t core_cpu = 1;              // CORE_CPU
-inline constexpr std::uint8_t core_data = 2;             // CORE_DATA
+inline constexpr std::uint16_t kcore_magic = 0x8fca;        // KCORE_MAGIC
+inline constexpr std::uint16_t kcoreseg_magic = 0x8fac;     // KCORESEG_MAGIC
+inline constexpr std::uint8_t core_cpu = 1;                 // CORE_CPU
+inline constexpr std::uint8_t core_data = 2;                // CORE_DATA
 inline constexpr std::uint32_t dumpmag_value = 0x8fca0101;  // the kernel's dumpmag
-inline constexpr std::uint64_t dev_bsize = 512;          // DEV_BSIZE
-inline constexpr std::uint32_t i386_kcore_pae = 0x200;   // I386_KCORE_PAE in pdppaddr
+inline constexpr std::uint64_t dev_bsize = 512;             // DEV_BSIZE
+inline constexpr std::uint32_t i386_kcore_pae = 0x200;      // I386_KCORE_PAE in pdppaddr
 
 // c_midmag: flag << 26 | mid << 16 | magic, stored big-endian on every host.
 struct Midmag {
@@ -72,9 +72,9 @@ const CpuHeaderCodec* find_cpu_codec(std::uint32_t mid);
 // file from the device form.
 struct DumpLayout {
     const ArchInfo* arch = nullptr;
-    bool on_device = false;         // raw dump on a swap device (no kcore_hdr_t)
+    bool on_device = false;           // raw dump on a swap device (no kcore_hdr_t)
     std::uint64_t header_offset = 0;  // device: dumplo*512; file: 0
-    Bytes cpu_segment;              // the cpu data exactly as stored (header, segments, fill)
+    Bytes cpu_segment;                // the cpu data exactly as stored (header, segments, fill)
     CpuHeader cpu;
     std::uint64_t memory_offset = 0;  // libkvm's dump_off
     std::uint64_t memory_size = 0;    // sum of the RAM segment sizes

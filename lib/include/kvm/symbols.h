@@ -21,8 +21,8 @@ namespace kvm {
 struct Symbol {
     std::string name;
     std::uint64_t value = 0;
-    std::uint64_t size = 0;   // 0 when unknown
-    char type = '?';          // nm letter: T t D d R r B b A U W w V v C N ...
+    std::uint64_t size = 0;        // 0 when unknown
+    char type = '?';               // nm letter: T t D d R r B b A U W w V v C N ...
     std::uint8_t elf_type = 0;     // STT_*; for symbol lists, derived from the letter
     std::uint8_t elf_binding = 0;  // STB_*; likewise
     std::string module;            // /proc/kallsyms: the module that defines it; empty for the kernel

@@ -57,8 +57,7 @@ public:
     // lie below 4 GiB).  Successive calls are scattered over all RAM
     // segments (deterministically by `seed`), so that virtual and physical
     // order differ.  Throws usage when RAM is exhausted.
-    std::uint64_t alloc_pages(std::uint64_t count, std::uint64_t align = 4096,
-                              std::uint64_t limit = ~std::uint64_t{0});
+    std::uint64_t alloc_pages(std::uint64_t count, std::uint64_t align = 4096, std::uint64_t limit = ~std::uint64_t{0});
     // Restarts the allocation sequence: the same seed gives the same addresses.
     void set_seed(std::uint64_t seed) { seed_ = seed; }
     // Marks [pa, pa+size) as used without writing it.
@@ -101,10 +100,10 @@ std::unique_ptr<PageTableBuilder> make_page_table_builder(std::string_view trans
 // ---------------------------------------------------------------- ELF
 
 struct ElfWriterOptions {
-    unsigned elf_class = 2;            // elf::elfclass64
+    unsigned elf_class = 2;  // elf::elfclass64
     ByteOrder order = ByteOrder::little;
-    std::uint16_t machine = 62;        // elf::em_x86_64
-    std::uint16_t type = 2;            // elf::et_exec
+    std::uint16_t machine = 62;  // elf::em_x86_64
+    std::uint16_t type = 2;      // elf::et_exec
 };
 
 struct ElfSymbolSpec {
@@ -122,12 +121,12 @@ public:
 
     // Adds a section and returns its index.  For SHT_NOBITS pass empty data
     // and the size in nobits_size.
-    std::uint16_t add_section(std::string name, std::uint32_t type, std::uint64_t flags, std::uint64_t addr,
-                              Bytes data, std::uint64_t align = 1, std::uint64_t nobits_size = 0);
+    std::uint16_t add_section(std::string name, std::uint32_t type, std::uint64_t flags, std::uint64_t addr, Bytes data,
+                              std::uint64_t align = 1, std::uint64_t nobits_size = 0);
     void add_symbol(ElfSymbolSpec symbol);
     // A program header whose data is placed in the file (cores: PT_LOAD).
-    void add_segment(std::uint32_t type, std::uint32_t flags, std::uint64_t vaddr, std::uint64_t paddr,
-                     Bytes data, std::uint64_t memsz, std::uint64_t align = 4096);
+    void add_segment(std::uint32_t type, std::uint32_t flags, std::uint64_t vaddr, std::uint64_t paddr, Bytes data,
+                     std::uint64_t memsz, std::uint64_t align = 4096);
     // Notes go into one PT_NOTE segment (and a .note section).
     void add_note(std::string name, std::uint32_t type, Bytes desc);
 
@@ -184,8 +183,8 @@ struct KdumpOptions {
     bool share_zero_page = true;      // one raw zero page for every zero page, as QEMU does
     std::uint32_t extra_status = 0;   // more header status bits (INCOMPLETE: 0x8)
     std::int32_t split = 0;
-    std::uint64_t max_mapnr = 0;      // 0: the highest pfn given + 1
-    bool single_bitmap = false;       // one bitmap, as the old diskdump wrote (no excluded pages)
+    std::uint64_t max_mapnr = 0;  // 0: the highest pfn given + 1
+    bool single_bitmap = false;   // one bitmap, as the old diskdump wrote (no excluded pages)
 };
 
 class KdumpWriter {
@@ -239,15 +238,17 @@ Bytes flatten(ByteSpan file, std::size_t record_size, std::size_t rewrite_header
 // on 2 MiB pages, data on scattered 4 KiB pages, a heap, a direct map on a
 // 1 GiB page, and the variables savecore reads.
 struct MachineSpec {
-    std::string arch = "amd64";  // a row of all_arches(): "amd64", "i386"
-    bool pae = false;            // i386: PAE paging (2 MiB large pages)
+    std::string arch = "amd64";           // a row of all_arches(): "amd64", "i386"
+    bool pae = false;                     // i386: PAE paging (2 MiB large pages)
     std::vector<netbsd::RamSegment> ram;  // empty: the default layout
     std::uint64_t seed = 1;
     bool realistic_memory = true;  // unwritten RAM looks like real RAM; else zeros
-    std::string version = "NetBSD 10.0 (GENERIC) #0: Thu Mar 28 08:33:33 UTC 2024\n"
-                          "\tmkrepro@mkrepro.NetBSD.org:/usr/src/sys/arch/amd64/compile/GENERIC\n";
-    std::string panic = "kernel diagnostic assertion \"l->l_stat == LSONPROC\" failed: file "
-                        "\"/usr/src/sys/kern/kern_synch.c\", line 735";
+    std::string version =
+        "NetBSD 10.0 (GENERIC) #0: Thu Mar 28 08:33:33 UTC 2024\n"
+        "\tmkrepro@mkrepro.NetBSD.org:/usr/src/sys/arch/amd64/compile/GENERIC\n";
+    std::string panic =
+        "kernel diagnostic assertion \"l->l_stat == LSONPROC\" failed: file "
+        "\"/usr/src/sys/kern/kern_synch.c\", line 735";
     std::int64_t crash_time = 1732200000;  // time_second at the crash
     std::size_t extra_functions = 0;       // more text symbols (big namelists)
 };
@@ -318,8 +319,7 @@ public:
     // A swap partition image: junk (old swap pages, a stale header) and the
     // dump at the end, where cpu_dumpconf puts it.  `device_size` 0 picks a
     // size with a few MiB of junk.  Returns dumplo in 512-byte blocks.
-    std::uint64_t write_swap_image(const std::string& path, const DumpOptions& options,
-                                   std::uint64_t device_size = 0);
+    std::uint64_t write_swap_image(const std::string& path, const DumpOptions& options, std::uint64_t device_size = 0);
 
 private:
     struct Region;

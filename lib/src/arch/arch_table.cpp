@@ -10,14 +10,26 @@ namespace kvm {
 
 namespace {
 constexpr std::array arch_table{
-    ArchInfo{.name = "amd64", .order = ByteOrder::little, .pointer_size = 8, .page_size = 4096,
-             .align_bytes = 7, .netbsd_mid = 157, .elf_machine = elf::em_x86_64},
-    ArchInfo{.name = "i386", .order = ByteOrder::little, .pointer_size = 4, .page_size = 4096,
-             .align_bytes = 3, .netbsd_mid = 134, .elf_machine = elf::em_386},
+    ArchInfo{.name = "amd64",
+             .order = ByteOrder::little,
+             .pointer_size = 8,
+             .page_size = 4096,
+             .align_bytes = 7,
+             .netbsd_mid = 157,
+             .elf_machine = elf::em_x86_64},
+    ArchInfo{.name = "i386",
+             .order = ByteOrder::little,
+             .pointer_size = 4,
+             .page_size = 4096,
+             .align_bytes = 3,
+             .netbsd_mid = 134,
+             .elf_machine = elf::em_386},
 };
 }  // namespace
 
-std::span<const ArchInfo> all_arches() { return arch_table; }
+std::span<const ArchInfo> all_arches() {
+    return arch_table;
+}
 
 const ArchInfo* find_arch(std::string_view name) {
     for (const auto& a : arch_table)
@@ -38,6 +50,8 @@ const ArchInfo* find_arch_by_elf_machine(std::uint16_t machine, unsigned elf_cla
     return nullptr;
 }
 
-std::uint64_t kcore_align(const ArchInfo& arch, std::uint64_t size) { return align_up(size, arch.align_bytes + 1); }
+std::uint64_t kcore_align(const ArchInfo& arch, std::uint64_t size) {
+    return align_up(size, arch.align_bytes + 1);
+}
 
 }  // namespace kvm

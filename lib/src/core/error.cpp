@@ -8,13 +8,20 @@ namespace kvm {
 
 std::string_view to_string(ErrorKind kind) {
     switch (kind) {
-    case ErrorKind::io: return "i/o error";
-    case ErrorKind::format: return "unrecognised format";
-    case ErrorKind::corrupt: return "corrupt";
-    case ErrorKind::fault: return "bad address";
-    case ErrorKind::unsupported: return "unsupported";
-    case ErrorKind::not_found: return "not found";
-    case ErrorKind::usage: return "usage";
+        case ErrorKind::io:
+            return "i/o error";
+        case ErrorKind::format:
+            return "unrecognised format";
+        case ErrorKind::corrupt:
+            return "corrupt";
+        case ErrorKind::fault:
+            return "bad address";
+        case ErrorKind::unsupported:
+            return "unsupported";
+        case ErrorKind::not_found:
+            return "not found";
+        case ErrorKind::usage:
+            return "usage";
     }
     return "error";
 }
@@ -45,10 +52,18 @@ Error& Error::add_context(std::string_view context) {
     return *this;
 }
 
-void throw_corrupt(const std::string& message) { throw Error(ErrorKind::corrupt, message); }
-void throw_format(const std::string& message) { throw Error(ErrorKind::format, message); }
-void throw_unsupported(const std::string& message) { throw Error(ErrorKind::unsupported, message); }
-void throw_not_found(const std::string& message) { throw Error(ErrorKind::not_found, message); }
+void throw_corrupt(const std::string& message) {
+    throw Error(ErrorKind::corrupt, message);
+}
+void throw_format(const std::string& message) {
+    throw Error(ErrorKind::format, message);
+}
+void throw_unsupported(const std::string& message) {
+    throw Error(ErrorKind::unsupported, message);
+}
+void throw_not_found(const std::string& message) {
+    throw Error(ErrorKind::not_found, message);
+}
 
 void throw_fault(std::uint64_t address, const std::string& message) {
     Error e(ErrorKind::fault, message);
@@ -62,6 +77,8 @@ void throw_os(const std::string& message, int err, std::string_view path) {
     throw e;
 }
 
-std::string hex(std::uint64_t value) { return fmt::format("{:#x}", value); }
+std::string hex(std::uint64_t value) {
+    return fmt::format("{:#x}", value);
+}
 
 }  // namespace kvm

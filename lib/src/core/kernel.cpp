@@ -32,9 +32,8 @@ std::unique_ptr<Kernel> Kernel::open(const OpenOptions& options) {
     std::shared_ptr<const Namelist> namelist = options.loaded_namelist;
     if (!namelist && !options.namelist.empty()) namelist = Namelist::load(options.namelist);
     auto source = open_file(options.core, options.writable ? OpenMode::read_write : OpenMode::read_only);
-    ProbeOptions probe{.dumplo_blocks = options.dumplo_blocks,
-                       .namelist = namelist.get(),
-                       .allow_truncated = options.allow_truncated};
+    ProbeOptions probe{
+        .dumplo_blocks = options.dumplo_blocks, .namelist = namelist.get(), .allow_truncated = options.allow_truncated};
     std::unique_ptr<Format> format = open_format(std::move(source), probe);
     if (namelist) namelist = adapt_namelist(std::move(namelist), *format);
     return std::make_unique<Kernel>(std::move(format), std::move(namelist));
@@ -43,7 +42,8 @@ std::unique_ptr<Kernel> Kernel::open(const OpenOptions& options) {
 Kernel::Kernel(std::unique_ptr<Format> format, std::shared_ptr<const Namelist> namelist)
     : format_(std::move(format)), namelist_(std::move(namelist)) {
     const MachineState& m = format_->machine();
-    if (m.arch == nullptr) throw Error(ErrorKind::usage, fmt::format("{}: format names no architecture", format_->name()));
+    if (m.arch == nullptr)
+        throw Error(ErrorKind::usage, fmt::format("{}: format names no architecture", format_->name()));
     if (!m.translator.empty())
         translator_ = make_translator(m.translator, TranslatorParams{.root = m.pt_root, .order = m.arch->order});
     phys_reader_ = [this](std::uint64_t pa, MutableByteSpan out) { format_->read_phys(pa, out); };
@@ -55,7 +55,8 @@ Kernel::Kernel(std::unique_ptr<Format> format, std::shared_ptr<const Namelist> n
         if (r.size != 0 && r.size <= ~r.va && r.size <= ~r.pa)
             ranges.push_back({.start = r.va, .size = r.size, .target = r.pa, .file_size = r.size});
     const detail::SegmentMap merged(ranges);  // named: segments() views it
-    for (const detail::Segment& s : merged.segments()) linear_.push_back({.va = s.start, .size = s.size, .pa = s.target});
+    for (const detail::Segment& s : merged.segments())
+        linear_.push_back({.va = s.start, .size = s.size, .pa = s.target});
 }
 
 Kernel::~Kernel() = default;
@@ -80,7 +81,9 @@ Mapping Kernel::walk(std::uint64_t va) const {
         // Linear ranges act as one page each; cap the chunk at 4 KiB so
         // the cache stays page-granular.
         const std::uint64_t page_off = va & ((1u << cache_page_shift) - 1);
-        return {.va = va, .pa = r.pa + off, .length = std::min(r.size - off, (1u << cache_page_shift) - page_off),
+        return {.va = va,
+                .pa = r.pa + off,
+                .length = std::min(r.size - off, (1u << cache_page_shift) - page_off),
                 .page_size = 1u << cache_page_shift};
     }
     if (!translator_) {
@@ -113,7 +116,9 @@ Mapping Kernel::translate(std::uint64_t va) const {
     return m;
 }
 
-void Kernel::flush_cache() const { cache_.fill(CacheEntry{}); }
+void Kernel::flush_cache() const {
+    cache_.fill(CacheEntry{});
+}
 
 PartialRead Kernel::read_partial(std::uint64_t va, MutableByteSpan out) const {
     PartialRead r;
@@ -170,7 +175,9 @@ std::uint64_t Kernel::read_uint(std::uint64_t va, unsigned width) const {
     return load_uint(buf.data(), width, order());
 }
 
-std::uint64_t Kernel::read_pointer(std::uint64_t va) const { return read_uint(va, pointer_size()); }
+std::uint64_t Kernel::read_pointer(std::uint64_t va) const {
+    return read_uint(va, pointer_size());
+}
 
 std::string Kernel::read_string(std::uint64_t va, std::size_t max) const {
     std::string s;

@@ -20,18 +20,20 @@ PhysMap::PhysMap(std::vector<PhysRun> runs, std::uint64_t source_size) : runs_(s
         const std::uint64_t pa_end = checked_add(r.pa, r.size, "memory segment end");
         const std::uint64_t off_end = checked_add(r.offset, r.size, "memory segment file end");
         if (off_end > source_size)
-            throw_corrupt(fmt::format("memory segment pa {:#x}-{:#x} at file offset {:#x} ends past the end of the "
-                                      "file ({:#x} > {:#x})",
-                                      r.pa, pa_end, r.offset, off_end, source_size));
+            throw_corrupt(
+                fmt::format("memory segment pa {:#x}-{:#x} at file offset {:#x} ends past the end of the "
+                            "file ({:#x} > {:#x})",
+                            r.pa, pa_end, r.offset, off_end, source_size));
         if (i + 1 < runs_.size() && pa_end > runs_[i + 1].pa)
-            throw_corrupt(fmt::format("memory segments overlap: pa {:#x}-{:#x} and {:#x}", r.pa, pa_end,
-                                      runs_[i + 1].pa));
+            throw_corrupt(
+                fmt::format("memory segments overlap: pa {:#x}-{:#x} and {:#x}", r.pa, pa_end, runs_[i + 1].pa));
         total_ = checked_add(total_, r.size, "total memory size");
     }
 }
 
 const PhysRun* PhysMap::find(std::uint64_t pa) const {
-    auto it = std::upper_bound(runs_.begin(), runs_.end(), pa, [](std::uint64_t v, const PhysRun& r) { return v < r.pa; });
+    auto it =
+        std::upper_bound(runs_.begin(), runs_.end(), pa, [](std::uint64_t v, const PhysRun& r) { return v < r.pa; });
     if (it == runs_.begin()) return nullptr;
     --it;
     return pa - it->pa < it->size ? &*it : nullptr;
@@ -54,15 +56,15 @@ namespace {
 // Cheap magic-at-offset-0 probes first; the device scan reads the most, so
 // it comes last.
 constexpr std::array format_table{
-    FormatInfo{"netbsd-kcore", &netbsd::probe_kcore},
-    FormatInfo{"elf-core", &detail::probe_elf_core},
-    FormatInfo{"kdump", &detail::probe_kdump},
-    FormatInfo{"kdump-flattened", &detail::probe_flattened},
+    FormatInfo{"netbsd-kcore", &netbsd::probe_kcore},    FormatInfo{"elf-core", &detail::probe_elf_core},
+    FormatInfo{"kdump", &detail::probe_kdump},           FormatInfo{"kdump-flattened", &detail::probe_flattened},
     FormatInfo{"netbsd-dumpdev", &netbsd::probe_device},
 };
 }  // namespace
 
-std::span<const FormatInfo> all_formats() { return format_table; }
+std::span<const FormatInfo> all_formats() {
+    return format_table;
+}
 
 std::unique_ptr<Format> open_format(std::shared_ptr<ByteSource> source, const ProbeOptions& options) {
     std::string tried;

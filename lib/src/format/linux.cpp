@@ -201,8 +201,7 @@ std::uint64_t kernel_image_size(const VmcoreInfo* info) {
             throw_corrupt(fmt::format("VMCOREINFO: NUMBER(KERNEL_IMAGE_SIZE)={} is impossible", *n));
         return static_cast<std::uint64_t>(*n);
     }
-    return info->kernel_offset().value_or(0) != 0 ? x86_64::kaslr_kernel_image_size
-                                                  : x86_64::default_kernel_image_size;
+    return info->kernel_offset().value_or(0) != 0 ? x86_64::kaslr_kernel_image_size : x86_64::default_kernel_image_size;
 }
 
 MachineState amd64_machine(const ArchInfo& arch, const CoreNotes& notes) {

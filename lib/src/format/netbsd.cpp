@@ -21,7 +21,9 @@ constexpr std::uint64_t max_cpu_segment = std::uint64_t{16} << 20;
 constexpr std::uint64_t max_ram_segments = 1u << 20;
 constexpr std::uint64_t max_kcore_header = 4096;
 
-std::uint64_t align8(const ArchInfo& arch) { return kcore_align(arch, kcore_seg_size); }
+std::uint64_t align8(const ArchInfo& arch) {
+    return kcore_align(arch, kcore_seg_size);
+}
 
 constexpr std::size_t max_rejected = 16;
 
@@ -42,12 +44,14 @@ std::vector<RamSegment> decode_ram_table(Decoder& d, const ArchInfo& arch, std::
                                          std::uint64_t table_offset) {
     if (count == 0) throw_corrupt("cpu header lists no memory segments");
     if (count > max_ram_segments)
-        throw_corrupt(fmt::format("cpu header claims {} memory segments (at most {} accepted)", count, max_ram_segments));
+        throw_corrupt(
+            fmt::format("cpu header claims {} memory segments (at most {} accepted)", count, max_ram_segments));
     const std::uint64_t table_bytes = count * ram_seg_size;
     if (table_offset > d.size() || table_bytes > d.size() - table_offset)
-        throw_corrupt(fmt::format("memory segment table of {} entries ({:#x} bytes at offset {:#x}) does not fit in "
-                                  "the {:#x}-byte cpu segment",
-                                  count, table_bytes, table_offset, d.size()));
+        throw_corrupt(
+            fmt::format("memory segment table of {} entries ({:#x} bytes at offset {:#x}) does not fit in "
+                        "the {:#x}-byte cpu segment",
+                        count, table_bytes, table_offset, d.size()));
     d.seek(table_offset);
     std::vector<RamSegment> ram;
     ram.reserve(count);
@@ -56,8 +60,8 @@ std::vector<RamSegment> decode_ram_table(Decoder& d, const ArchInfo& arch, std::
         RamSegment seg{.start = d.u64(), .size = d.u64()};
         if (seg.size == 0) throw_corrupt(fmt::format("memory segment {} at pa {:#x} has size 0", i, seg.start));
         if (seg.start % arch.page_size != 0 || seg.size % arch.page_size != 0)
-            throw_corrupt(fmt::format("memory segment {} (pa {:#x}, size {:#x}) is not page-aligned", i, seg.start,
-                                      seg.size));
+            throw_corrupt(
+                fmt::format("memory segment {} (pa {:#x}, size {:#x}) is not page-aligned", i, seg.start, seg.size));
         checked_add(seg.start, seg.size, fmt::format("memory segment {} end", i));
         total = checked_add(total, seg.size, "total dump size");
         ram.push_back(seg);
@@ -73,9 +77,13 @@ CpuHeader decode_amd64(Decoder& d, const ArchInfo& arch, std::uint64_t /*availab
     return h;
 }
 
-void encode_amd64(Encoder& e, const CpuHeader& h) { e.u64(h.pt_root).u64(h.ram.size()); }
+void encode_amd64(Encoder& e, const CpuHeader& h) {
+    e.u64(h.pt_root).u64(h.ram.size());
+}
 
-std::string_view translator_amd64(const CpuHeader& /*h*/) { return "amd64"; }
+std::string_view translator_amd64(const CpuHeader& /*h*/) {
+    return "amd64";
+}
 
 CpuHeader decode_i386(Decoder& d, const ArchInfo& arch, std::uint64_t /*available*/) {
     CpuHeader h;
@@ -88,16 +96,18 @@ CpuHeader decode_i386(Decoder& d, const ArchInfo& arch, std::uint64_t /*availabl
 }
 
 void encode_i386(Encoder& e, const CpuHeader& h) {
-    e.u32(static_cast<std::uint32_t>(h.pt_root) | (h.pae ? i386_kcore_pae : 0)).u32(static_cast<std::uint32_t>(h.ram.size()));
+    e.u32(static_cast<std::uint32_t>(h.pt_root) | (h.pae ? i386_kcore_pae : 0))
+        .u32(static_cast<std::uint32_t>(h.ram.size()));
 }
 
-std::string_view translator_i386(const CpuHeader& h) { return h.pae ? "i386-pae" : "i386"; }
+std::string_view translator_i386(const CpuHeader& h) {
+    return h.pae ? "i386-pae" : "i386";
+}
 
 constexpr std::array cpu_codecs{
-    CpuHeaderCodec{.mid = 157, .size = 16, .decode = decode_amd64, .encode = encode_amd64,
-                   .translator = translator_amd64},
-    CpuHeaderCodec{.mid = 134, .size = 8, .decode = decode_i386, .encode = encode_i386,
-                   .translator = translator_i386},
+    CpuHeaderCodec{
+        .mid = 157, .size = 16, .decode = decode_amd64, .encode = encode_amd64, .translator = translator_amd64},
+    CpuHeaderCodec{.mid = 134, .size = 8, .decode = decode_i386, .encode = encode_i386, .translator = translator_i386},
 };
 
 const CpuHeaderCodec& codec_for(const ArchInfo& arch) {
@@ -108,7 +118,8 @@ const CpuHeaderCodec& codec_for(const ArchInfo& arch) {
 
 std::uint64_t sum_sizes(const std::vector<RamSegment>& ram) {
     std::uint64_t total = 0;
-    for (const auto& s : ram) total += s.size;  // checked in decode_ram_table
+    for (const auto& s : ram)
+        total += s.size;  // checked in decode_ram_table
     return total;
 }
 
@@ -125,14 +136,16 @@ CpuHeader decode_cpu(const ArchInfo& arch, ByteSpan cpu_data) {
 void check_memory_fits(const ByteSource& src, const DumpLayout& layout, std::string_view where) {
     const std::uint64_t end = checked_add(layout.memory_offset, layout.memory_size, "dump end");
     if (end > src.size())
-        throw_corrupt(fmt::format("truncated: the {} holds {:#x} bytes of memory from offset {:#x} (to {:#x}), but "
-                                  "the file ends at {:#x}",
-                                  where, layout.memory_size, layout.memory_offset, end, src.size()));
+        throw_corrupt(
+            fmt::format("truncated: the {} holds {:#x} bytes of memory from offset {:#x} (to {:#x}), but "
+                        "the file ends at {:#x}",
+                        where, layout.memory_size, layout.memory_offset, end, src.size()));
 }
 
 class NetbsdFormat final : public Format {
 public:
-    NetbsdFormat(std::shared_ptr<ByteSource> src, DumpLayout layout) : src_(std::move(src)), layout_(std::move(layout)) {
+    NetbsdFormat(std::shared_ptr<ByteSource> src, DumpLayout layout)
+        : src_(std::move(src)), layout_(std::move(layout)) {
         state_.arch = layout_.arch;
         state_.os = "netbsd";
         state_.translator = std::string(codec_for(*layout_.arch).translator(layout_.cpu));
@@ -176,7 +189,8 @@ private:
 }  // namespace
 
 Midmag decode_midmag(std::uint32_t v) {
-    return {.magic = static_cast<std::uint16_t>(v & 0xffff), .mid = static_cast<std::uint16_t>((v >> 16) & 0x3ff),
+    return {.magic = static_cast<std::uint16_t>(v & 0xffff),
+            .mid = static_cast<std::uint16_t>((v >> 16) & 0x3ff),
             .flag = static_cast<std::uint8_t>((v >> 26) & 0x3f)};
 }
 
@@ -223,7 +237,8 @@ DumpLayout read_kcore(const ByteSource& src, bool require_all_memory) {
                                   hdrsize, cpu_magic.magic, cpu_magic.flag, kcoreseg_magic, core_cpu));
     const std::uint64_t cpu_size = cs.u32();
     if (cpu_size > max_cpu_segment)
-        throw_corrupt(fmt::format("cpu segment claims {:#x} bytes (at most {:#x} accepted)", cpu_size, max_cpu_segment));
+        throw_corrupt(
+            fmt::format("cpu segment claims {:#x} bytes (at most {:#x} accepted)", cpu_size, max_cpu_segment));
 
     layout.arch = arch;
     layout.on_device = false;
@@ -235,8 +250,9 @@ DumpLayout read_kcore(const ByteSource& src, bool require_all_memory) {
     const Bytes data_seg = src.read_bytes(data_hdr_offset, kcore_seg_size, "data segment header");
     const Midmag data_magic = decode_midmag(load32(data_seg.data(), ByteOrder::big));
     if (data_magic.magic != kcoreseg_magic || data_magic.flag != core_data)
-        throw_corrupt(fmt::format("data segment header at offset {:#x} has magic {:#x} flag {} (expected {:#x} flag {})",
-                                  data_hdr_offset, data_magic.magic, data_magic.flag, kcoreseg_magic, core_data));
+        throw_corrupt(
+            fmt::format("data segment header at offset {:#x} has magic {:#x} flag {} (expected {:#x} flag {})",
+                        data_hdr_offset, data_magic.magic, data_magic.flag, kcoreseg_magic, core_data));
     // The data segment's c_size is ignored: it is truncated to 32 bits for
     // dumps of 4 GiB or more.  The RAM table is the truth.
     layout.memory_offset = data_hdr_offset + seghdrsize;
@@ -246,28 +262,31 @@ DumpLayout read_kcore(const ByteSource& src, bool require_all_memory) {
 }
 }  // namespace
 
-DumpLayout read_kcore_file(const ByteSource& src) { return read_kcore(src, true); }
+DumpLayout read_kcore_file(const ByteSource& src) {
+    return read_kcore(src, true);
+}
 
 DumpLayout read_device_dump(const ByteSource& src, std::uint64_t dump_start) {
     if (dump_start % dev_bsize != 0)
         throw Error(ErrorKind::usage, fmt::format("dump offset {:#x} is not a multiple of 512", dump_start));
     if (dump_start > src.size() || src.size() - dump_start < kcore_seg_size)
-        throw_format(fmt::format("no dump header at offset {:#x}: the device is only {:#x} bytes", dump_start,
-                                 src.size()));
+        throw_format(
+            fmt::format("no dump header at offset {:#x}: the device is only {:#x} bytes", dump_start, src.size()));
     std::array<std::byte, kcore_seg_size> seg{};
     src.read_exact(dump_start, seg, "dump header");
     const Midmag m = decode_midmag(load32(seg.data(), ByteOrder::big));
     if (m.magic != kcore_magic || m.flag != core_cpu)
-        throw_format(fmt::format("no dump header at offset {:#x} (found magic {:#x} flag {})", dump_start, m.magic,
-                                 m.flag));
+        throw_format(
+            fmt::format("no dump header at offset {:#x} (found magic {:#x} flag {})", dump_start, m.magic, m.flag));
     const ArchInfo* arch = find_arch_by_netbsd_mid(m.mid);
     if (arch == nullptr || find_cpu_codec(m.mid) == nullptr)
         throw_unsupported(fmt::format("dump header at offset {:#x} is for machine id {} (not a machine kvmkit reads)",
                                       dump_start, m.mid));
     const std::uint64_t cpu_size = load32(seg.data() + 4, arch->order);
     if (cpu_size > max_cpu_segment)
-        throw_corrupt(fmt::format("dump header at offset {:#x} claims a {:#x}-byte cpu segment (at most {:#x} accepted)",
-                                  dump_start, cpu_size, max_cpu_segment));
+        throw_corrupt(
+            fmt::format("dump header at offset {:#x} claims a {:#x}-byte cpu segment (at most {:#x} accepted)",
+                        dump_start, cpu_size, max_cpu_segment));
 
     DumpLayout layout;
     layout.arch = arch;
@@ -295,7 +314,8 @@ std::vector<DumpCandidate> scan_device(const std::shared_ptr<ByteSource>& src, c
     std::uint64_t pos = 0;
     const std::uint64_t size = src->size();
     while (pos < size && found.size() < max_candidates) {
-        const std::size_t got = src->read_at(pos, MutableByteSpan(buf.data(), std::min<std::uint64_t>(chunk, size - pos)));
+        const std::size_t got =
+            src->read_at(pos, MutableByteSpan(buf.data(), std::min<std::uint64_t>(chunk, size - pos)));
         if (got < kcore_seg_size) break;
         std::uint64_t next = pos + (got / dev_bsize) * dev_bsize;
         for (std::size_t at = 0; at + 4 <= got; at += dev_bsize) {
@@ -362,7 +382,8 @@ Bytes device_dump_header(const ArchInfo& arch, const CpuHeader& cpu) {
         .zeros(align8(arch) - kcore_seg_size);
     codec.encode(e, cpu);
     e.zeros(align8(arch) + kcore_align(arch, codec.size) - e.size());
-    for (const auto& seg : cpu.ram) e.u64(seg.start).u64(seg.size);
+    for (const auto& seg : cpu.ram)
+        e.u64(seg.start).u64(seg.size);
     e.zeros(header_size - e.size());
     return e.take();
 }
@@ -393,7 +414,8 @@ std::unique_ptr<Format> probe_device(std::shared_ptr<ByteSource> src, const Prob
             throw;
         }
     }
-    const DumpLivenessCheck check = options.namelist != nullptr ? dumpmag_check(*options.namelist) : DumpLivenessCheck{};
+    const DumpLivenessCheck check =
+        options.namelist != nullptr ? dumpmag_check(*options.namelist) : DumpLivenessCheck{};
     const std::vector<DumpCandidate> candidates = scan_device(src, check);
     if (candidates.empty()) return nullptr;
     // The first live dump; if every one is stale (already saved), the first.

@@ -13,7 +13,9 @@ namespace kvm::netbsd {
 namespace {
 // dumpmag is an int on amd64 and i386 but a u_long on some ports: trust the
 // symbol size when the namelist has one.
-unsigned dumpmag_width(const Symbol& sym) { return sym.size == 8 ? 8 : 4; }
+unsigned dumpmag_width(const Symbol& sym) {
+    return sym.size == 8 ? 8 : 4;
+}
 
 const Symbol& dumpmag_symbol(const Namelist& namelist) {
     const Symbol* s = namelist.symbols().lookup("_dumpmag");
@@ -40,7 +42,8 @@ DumpLivenessCheck dumpmag_check(const Namelist& namelist) {
                 // A namelist without file data (kallsyms-like): the constant.
             }
             // A non-owning handle: the namelist outlives this check.
-            const Kernel k(make_format(std::move(src), layout), std::shared_ptr<const Namelist>(&namelist, [](const Namelist*) {}));
+            const Kernel k(make_format(std::move(src), layout),
+                           std::shared_ptr<const Namelist>(&namelist, [](const Namelist*) {}));
             return expected != 0 && read_dumpmag(k) == expected;
         } catch (const Error&) {
             return false;  // unreadable dumpmag: not a dump we can trust

@@ -5,12 +5,12 @@
 
 #include <fmt/format.h>
 
-#include <algorithm>
-#include <cerrno>
-#include <cstring>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
 #ifdef __linux__
 #include <linux/fs.h>
 #include <sys/ioctl.h>
@@ -158,7 +158,8 @@ void MemorySource::write_at(std::uint64_t offset, ByteSpan data) {
 Bytes read_whole_file(const std::string& path, std::uint64_t limit) {
     auto src = open_file(path);
     if (src->size() > limit) {
-        Error e(ErrorKind::corrupt, fmt::format("is {} bytes, more than the {} this reader accepts", src->size(), limit));
+        Error e(ErrorKind::corrupt,
+                fmt::format("is {} bytes, more than the {} this reader accepts", src->size(), limit));
         e.with_path(path);
         throw e;
     }

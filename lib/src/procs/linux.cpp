@@ -827,7 +827,8 @@ std::unique_ptr<ProcessWalker> linux_create(const WalkTarget& target) {
         throw e;
     }
     const auto info = kernel.machine().info.find("OSRELEASE");
-    const std::string release = info == kernel.machine().info.end() ? std::string() : detail::major_release(info->second);
+    const std::string release =
+        info == kernel.machine().info.end() ? std::string() : detail::major_release(info->second);
 
     const auto kernel_btf = [&kernel](const LayoutRequest& request) -> std::optional<StructLayouts> {
         const Bytes blob = btf::read_kernel_blob(kernel);

@@ -250,7 +250,9 @@ std::optional<SymbolTable::Nearest> SymbolTable::nearest(std::uint64_t address) 
     return Nearest{cover, address - cover->value};
 }
 
-void SymbolTable::relocate(std::int64_t delta) { relocate(delta, 0, std::numeric_limits<std::uint64_t>::max()); }
+void SymbolTable::relocate(std::int64_t delta) {
+    relocate(delta, 0, std::numeric_limits<std::uint64_t>::max());
+}
 
 void SymbolTable::relocate(std::int64_t delta, std::uint64_t begin, std::uint64_t end) {
     if (delta == 0) return;

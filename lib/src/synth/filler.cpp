@@ -20,10 +20,9 @@ std::uint64_t splitmix64(std::uint64_t& state) {
 }
 
 constexpr std::array<std::string_view, 32> words{
-    "the",    "kernel", "process", "memory", "page",   "vnode",  "mutex",  "lock",
-    "sleep",  "wakeup", "signal",  "thread", "uvm",    "pmap",   "fault",  "error",
-    "device", "driver", "buffer",  "cache",  "inode",  "mount",  "socket", "packet",
-    "/usr",   "/bin/sh", "init",   "NetBSD", "amd64",  "GENERIC", "\n",    "=",
+    "the",    "kernel", "process", "memory",  "page",  "vnode",  "mutex",  "lock",    "sleep", "wakeup", "signal",
+    "thread", "uvm",    "pmap",    "fault",   "error", "device", "driver", "buffer",  "cache", "inode",  "mount",
+    "socket", "packet", "/usr",    "/bin/sh", "init",  "NetBSD", "amd64",  "GENERIC", "\n",    "=",
 };
 
 void fill_text(MutableByteSpan page, std::uint64_t& rng) {
@@ -54,7 +53,8 @@ void fill_pointers(MutableByteSpan page, std::uint64_t& rng, std::uint64_t point
             (r >> 54),
         };
         for (std::size_t k = 0; k < fields.size(); ++k)
-            for (std::size_t b = 0; b < 8; ++b) page[off + k * 8 + b] = static_cast<std::byte>(fields[k] >> (8 * b));
+            for (std::size_t b = 0; b < 8; ++b)
+                page[off + k * 8 + b] = static_cast<std::byte>(fields[k] >> (8 * b));
     }
 }
 

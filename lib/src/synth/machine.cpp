@@ -34,10 +34,14 @@ constexpr std::uint64_t small_page = 4 * kib;
 // Section indexes kernel_elf() gives: .text, .rodata, .data, .bss.
 constexpr std::uint16_t section_index(char section) {
     switch (section) {
-    case 't': return 1;
-    case 'r': return 2;
-    case 'd': return 3;
-    default: return 4;
+        case 't':
+            return 1;
+        case 'r':
+            return 2;
+        case 'd':
+            return 3;
+        default:
+            return 4;
     }
 }
 
@@ -53,23 +57,36 @@ struct VaLayout {
 
 VaLayout layout_for(const ArchInfo& arch, bool pae) {
     if (arch.name == "amd64")
-        return {.text = 0xffffffff80200000, .rodata = 0xffffffff81000000, .data = 0xffffffff81800000,
-                .bss = 0xffffffff81c00000, .bss_end = 0xffffffff82000000, .heap = 0xffffc00000000000, .heap_size = 1 * gib,
-                .large_page = 2 * mib, .direct_map = 0xffff800000000000};
+        return {.text = 0xffffffff80200000,
+                .rodata = 0xffffffff81000000,
+                .data = 0xffffffff81800000,
+                .bss = 0xffffffff81c00000,
+                .bss_end = 0xffffffff82000000,
+                .heap = 0xffffc00000000000,
+                .heap_size = 1 * gib,
+                .large_page = 2 * mib,
+                .direct_map = 0xffff800000000000};
     // i386: large pages are 4 MiB, or 2 MiB with PAE.
-    return {.text = 0xc0400000, .rodata = 0xc0c00000, .data = 0xc1000000, .bss = 0xc1400000, .bss_end = 0xc1800000,
-            .heap = 0xc8000000, .heap_size = 128 * mib, .large_page = pae ? 2 * mib : 4 * mib, .direct_map = 0};
+    return {.text = 0xc0400000,
+            .rodata = 0xc0c00000,
+            .data = 0xc1000000,
+            .bss = 0xc1400000,
+            .bss_end = 0xc1800000,
+            .heap = 0xc8000000,
+            .heap_size = 128 * mib,
+            .large_page = pae ? 2 * mib : 4 * mib,
+            .direct_map = 0};
 }
 
 std::vector<netbsd::RamSegment> default_ram(const ArchInfo& arch) {
-    if (arch.name == "amd64")
-        return {{0x1000, 0x9e000}, {0x100000, 0xd00000}, {0x1000000, 0x400000}};
+    if (arch.name == "amd64") return {{0x1000, 0x9e000}, {0x100000, 0xd00000}, {0x1000000, 0x400000}};
     return {{0x1000, 0x9e000}, {0x100000, 0xf00000}, {0x1400000, 0x800000}};
 }
 
 std::uint64_t fnv1a(std::string_view s) {
     std::uint64_t h = 0xcbf29ce484222325ull;
-    for (char c : s) h = (h ^ static_cast<unsigned char>(c)) * 0x100000001b3ull;
+    for (char c : s)
+        h = (h ^ static_cast<unsigned char>(c)) * 0x100000001b3ull;
     return h;
 }
 
@@ -110,8 +127,7 @@ CrashedMachine::CrashedMachine(MachineSpec spec) : spec_(std::move(spec)) {
         regions_.push_back(
             std::make_unique<Region>(Region{section, std::move(name), type, flags, base, limit, base, page_size, {}}));
     };
-    add_region('t', ".text", elf::sht_progbits, elf::shf_alloc | elf::shf_execinstr, va.text, va.rodata,
-               va.large_page);
+    add_region('t', ".text", elf::sht_progbits, elf::shf_alloc | elf::shf_execinstr, va.text, va.rodata, va.large_page);
     add_region('r', ".rodata", elf::sht_progbits, elf::shf_alloc, va.rodata, va.data, va.large_page);
     add_region('d', ".data", elf::sht_progbits, elf::shf_alloc | elf::shf_write, va.data, va.bss, small_page);
     add_region('b', ".bss", elf::sht_nobits, elf::shf_alloc | elf::shf_write, va.bss, va.bss_end, small_page);
@@ -122,8 +138,10 @@ CrashedMachine::CrashedMachine(MachineSpec spec) : spec_(std::move(spec)) {
         // All RAM through 1 GiB pages; the holes between segments are
         // mapped too, as on real hardware, and read as "not in the dump".
         std::uint64_t top = 0;
-        for (const auto& seg : memory_->ram()) top = std::max(top, seg.start + seg.size);
-        for (std::uint64_t pa = 0; pa < top; pa += gib) tables_->map(va.direct_map + pa, pa, gib);
+        for (const auto& seg : memory_->ram())
+            top = std::max(top, seg.start + seg.size);
+        for (std::uint64_t pa = 0; pa < top; pa += gib)
+            tables_->map(va.direct_map + pa, pa, gib);
     }
     define_standard_symbols();
 }
@@ -135,7 +153,9 @@ std::string_view CrashedMachine::translator() const {
     return spec_.pae ? "i386-pae" : "i386";
 }
 
-std::uint64_t CrashedMachine::pt_root() const { return tables_->root(); }
+std::uint64_t CrashedMachine::pt_root() const {
+    return tables_->root();
+}
 
 CrashedMachine::Region& CrashedMachine::region(char section) {
     for (auto& r : regions_)
@@ -147,7 +167,8 @@ void CrashedMachine::map_page(std::uint64_t va, std::uint64_t page_size) {
     const std::uint64_t pa = memory_->alloc_pages(page_size / small_page, page_size);
     // Mapped pages hold what the kernel put there: zeros until written.
     static const Bytes zero_page(small_page);
-    for (std::uint64_t off = 0; off < page_size; off += small_page) memory_->write(pa + off, zero_page);
+    for (std::uint64_t off = 0; off < page_size; off += small_page)
+        memory_->write(pa + off, zero_page);
     tables_->map(va, pa, page_size);
     mapped_[va] = {pa, page_size};
 }
@@ -230,8 +251,12 @@ std::uint64_t CrashedMachine::define_function(std::string name, std::uint64_t si
     write(addr, body);
     r.next = addr + size;
     symbol_values_.emplace(name, addr);
-    symbols_.push_back({.name = std::move(name), .value = addr, .size = size, .type = elf::stt_func,
-                        .binding = global ? elf::stb_global : elf::stb_local, .shndx = section_index('t')});
+    symbols_.push_back({.name = std::move(name),
+                        .value = addr,
+                        .size = size,
+                        .type = elf::stt_func,
+                        .binding = global ? elf::stb_global : elf::stb_local,
+                        .shndx = section_index('t')});
     return addr;
 }
 
@@ -254,8 +279,12 @@ std::uint64_t CrashedMachine::define_object(std::string name, char section, Byte
     write(addr, initial);
     r.next = addr + size;
     symbol_values_.emplace(name, addr);
-    symbols_.push_back({.name = std::move(name), .value = addr, .size = size, .type = elf::stt_object,
-                        .binding = global ? elf::stb_global : elf::stb_local, .shndx = section_index(section)});
+    symbols_.push_back({.name = std::move(name),
+                        .value = addr,
+                        .size = size,
+                        .type = elf::stt_object,
+                        .binding = global ? elf::stb_global : elf::stb_local,
+                        .shndx = section_index(section)});
     return addr;
 }
 
@@ -288,12 +317,23 @@ void CrashedMachine::define_standard_symbols() {
     };
     // Text: the functions a panic backtrace walks through, and more.
     static constexpr std::array<std::pair<std::string_view, std::uint64_t>, 14> functions{{
-        {"start", 0x100}, {"main", 0x800}, {"panic", 0x60}, {"vpanic", 0x2c0}, {"cpu_reboot", 0x180},
-        {"dumpsys", 0x40}, {"dodumpsys", 0x3a0}, {"cpu_dump", 0x1d0}, {"mi_switch", 0x4e0},
-        {"sleepq_block", 0x300}, {"uvm_fault_internal", 0x1800}, {"trap", 0x900}, {"syscall", 0x2a0},
+        {"start", 0x100},
+        {"main", 0x800},
+        {"panic", 0x60},
+        {"vpanic", 0x2c0},
+        {"cpu_reboot", 0x180},
+        {"dumpsys", 0x40},
+        {"dodumpsys", 0x3a0},
+        {"cpu_dump", 0x1d0},
+        {"mi_switch", 0x4e0},
+        {"sleepq_block", 0x300},
+        {"uvm_fault_internal", 0x1800},
+        {"trap", 0x900},
+        {"syscall", 0x2a0},
         {"sys_open", 0x200},
     }};
-    for (const auto& [name, size] : functions) define_function(std::string(name), size);
+    for (const auto& [name, size] : functions)
+        define_function(std::string(name), size);
     define_function("lwp_exit_switchaway", 0x140, false);
     for (std::size_t i = 0; i < spec_.extra_functions; ++i)
         define_function(fmt::format("fn_{:06}", i), 16 + (i % 4) * 16);
@@ -311,7 +351,8 @@ void CrashedMachine::define_standard_symbols() {
     define_object("dumplo", 'd', uint_bytes(0, ptr), ptr);
     define_object("dumpsize", 'd', uint_bytes(0, 4), 4);
     std::uint64_t ram_pages = 0;
-    for (const auto& seg : memory_->ram()) ram_pages += seg.size / arch_->page_size;
+    for (const auto& seg : memory_->ram())
+        ram_pages += seg.size / arch_->page_size;
     define_object("physmem", 'd', uint_bytes(ram_pages, 4), 4);
     // Two file-static variables with one name, as real kernels have.
     define_object("counter", 'd', uint_bytes(1, 4), 4, false);
@@ -328,8 +369,10 @@ void CrashedMachine::define_standard_symbols() {
 }
 
 Bytes CrashedMachine::kernel_elf() const {
-    ElfWriter w({.elf_class = arch_->pointer_size == 8 ? elf::elfclass64 : elf::elfclass32, .order = order(),
-                 .machine = arch_->elf_machine, .type = elf::et_exec});
+    ElfWriter w({.elf_class = arch_->pointer_size == 8 ? elf::elfclass64 : elf::elfclass32,
+                 .order = order(),
+                 .machine = arch_->elf_machine,
+                 .type = elf::et_exec});
     for (const auto& r : regions_) {
         const std::uint16_t index =
             r->type == elf::sht_nobits
@@ -338,7 +381,8 @@ Bytes CrashedMachine::kernel_elf() const {
         if (index != section_index(r->section))
             throw Error(ErrorKind::usage, fmt::format("section {} got index {}", r->name, index));
     }
-    for (const auto& s : symbols_) w.add_symbol(s);
+    for (const auto& s : symbols_)
+        w.add_symbol(s);
     return w.build();
 }
 
@@ -359,11 +403,13 @@ std::vector<netbsd::RamSegment> CrashedMachine::prepare_dump(const DumpOptions& 
         }
     }
     std::uint64_t pages = 0;
-    for (const auto& s : segments) pages += s.size / arch_->page_size;
+    for (const auto& s : segments)
+        pages += s.size / arch_->page_size;
     // dump_seg_prep sets dumpsize to the real page count before memory is
     // written, so the dump holds it.
     write_uint(symbol("dumpsize"), pages, 4);
-    if (dumplo_blocks >= 0) write_uint(symbol("dumplo"), static_cast<std::uint64_t>(dumplo_blocks), arch_->pointer_size);
+    if (dumplo_blocks >= 0)
+        write_uint(symbol("dumplo"), static_cast<std::uint64_t>(dumplo_blocks), arch_->pointer_size);
     return segments;
 }
 
@@ -393,7 +439,8 @@ void CrashedMachine::write_kcore(Sink& out, const std::vector<netbsd::RamSegment
     layout.arch = arch_;
     const std::uint64_t seg_header = kcore_align(*arch_, netbsd::kcore_seg_size);
     layout.cpu_segment.assign(device_header.begin() + static_cast<std::ptrdiff_t>(seg_header), device_header.end());
-    for (const auto& s : segments) layout.memory_size += s.size;
+    for (const auto& s : segments)
+        layout.memory_size += s.size;
     out.write(netbsd::kcore_file_header(layout, layout.memory_size));
     stream_memory(*memory_, out, segments);
 }
@@ -401,7 +448,8 @@ void CrashedMachine::write_kcore(Sink& out, const std::vector<netbsd::RamSegment
 std::uint64_t CrashedMachine::device_dump_size(const std::vector<netbsd::RamSegment>& segments) const {
     std::uint64_t size =
         netbsd::device_dump_header(*arch_, {.pt_root = pt_root(), .pae = spec_.pae, .ram = segments}).size();
-    for (const auto& s : segments) size += s.size;
+    for (const auto& s : segments)
+        size += s.size;
     return size;
 }
 
