@@ -32,8 +32,10 @@ diff -u "$T/out" "$T/ps" >&2 || fail "installed kvmps differs from the built one
 
 # A consumer of the CMake package (built as the library was: a sanitized
 # libkvmkit.a needs the sanitizer runtimes linked in).
-flags=()
-grep -q '^KVMKIT_SANITIZE:BOOL=ON' "$build/CMakeCache.txt" && flags=(-DCMAKE_CXX_FLAGS=-fsanitize=address,undefined)
+# Its generator is the build's: a machine set up by scripts/setup-deps.sh
+# has ninja, not necessarily make.
+flags=(-G "$(sed -n 's/^CMAKE_GENERATOR:INTERNAL=//p' "$build/CMakeCache.txt")")
+grep -q '^KVMKIT_SANITIZE:BOOL=ON' "$build/CMakeCache.txt" && flags+=(-DCMAKE_CXX_FLAGS=-fsanitize=address,undefined)
 cmake -S "$KVMKIT_TESTS/install" -B "$T/consumer" -DCMAKE_PREFIX_PATH="$prefix" "${flags[@]}" >"$T/consumer.log" 2>&1 &&
   cmake --build "$T/consumer" >>"$T/consumer.log" 2>&1 || { cat "$T/consumer.log" >&2; fail "building against the installed kvmkit"; }
 # Installed beside the tools, it finds the layouts the same way they do
