@@ -106,7 +106,9 @@ check_pids 416,530,533,541,542,560,561,777 -t pts/0
 check_pids 416,530,533,541,542,560,561,777 -t /dev/pts/0
 check_pids 700 -t pts/1
 check_pids 231 -t console
-check_pids 0,1,151,185,214,220,412,415,731 -t -
+check_pids 231 -t co
+check_pids 0,1,151,185,214,220,412,415,731 -t '?'
+check_pids 700 -t -
 check_pids 185 -u 998
 check_pids 415,416,530,533,541,542,560,561,777 -U 1000
 check_pids 415,416,530,533,541,542,560,561 -u 1000

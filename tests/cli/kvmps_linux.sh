@@ -75,9 +75,11 @@ done
 leader=$(pid_of tty-sleeper)
 run_tool kvmps -N "$map" -M "$dump"
 all=$(wc -l <"$T/out")
-for f in "-g 0" "-s 0" "-t -"; do
+for f in "-g 0" "-s 0" "-t ?"; do
   # shellcheck disable=SC2086
+  set -f # "?" is not a pattern here
   run_tool kvmps -N "$map" -M "$dump" $f -o pid
+  set +f
   [[ $(wc -l <"$T/out") -eq $((all - 1)) ]] || fail "$f: $(wc -l <"$T/out") lines, expected $((all - 1))"
   ! grep -qx " *$leader" "$T/out" || fail "$f lists tty-sleeper"
 done
@@ -89,6 +91,8 @@ for f in "-g $leader" "-s $leader" "-t ttyS0" "-t S0" "-t /dev/ttyS0"; do
     "$leader ttyS0 Ss+ (tty-sleeper)" ]] || fail "$f: $(cat "$T/out")"
 done
 run_tool kvmps -N "$map" -M "$dump" -s 1
+expect_stdout - <<<"PID TTY STAT TIME COMMAND"
+run_tool kvmps -N "$map" -M "$dump" -t -  # revoked terminals: none
 expect_stdout - <<<"PID TTY STAT TIME COMMAND"
 run_tool kvmps -N "$map" -M "$dump" -t ttyS1
 expect_rc 0

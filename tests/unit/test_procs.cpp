@@ -380,6 +380,16 @@ TEST_CASE("every KERN_PROC filter filters, alone and together") {
     CHECK(pids({{ProcOp::tty, netbsd::makedev(5, 2)}}) == V{20, 21, 22, 23, 24, 25});
     CHECK(pids({{ProcOp::tty, netbsd::makedev(47, 1)}}) == V{30});
     CHECK(pids({{ProcOp::tty, no_dev}}) == V{0, 1, 10, 26, 27});
+    CHECK(pids({{ProcOp::tty, tty_revoked}}) == V{30});  // ttyE1, revoked
+    // ps -t's names for these: "?", "-", "E1" is ttyE1, a path as given.
+    const auto walker = make_process_walker({.kernel = kernel.get(), .layout_dirs = {layouts_dir()}});
+    CHECK(terminal_device(*walker, "?") == no_dev);
+    CHECK(terminal_device(*walker, "-") == tty_revoked);
+    CHECK(terminal_device(*walker, "E1") == netbsd::makedev(47, 1));
+    CHECK(terminal_device(*walker, "ttyE1") == netbsd::makedev(47, 1));
+    CHECK(terminal_device(*walker, "/dev/pts/2") == netbsd::makedev(5, 2));
+    CHECK(terminal_device(*walker, "pts/2") == netbsd::makedev(5, 2));
+    CHECK(!terminal_device(*walker, "nosuch"));
     CHECK(pids({{ProcOp::uid, 1000}}) == V{20, 21, 22, 24, 25, 26, 27});
     CHECK(pids({{ProcOp::ruid, 1000}}) == V{20, 21, 22, 23, 24, 25, 26, 27});
     CHECK(pids({{ProcOp::gid, 200}}) == V{26});

@@ -380,9 +380,13 @@ TEST_CASE("real dump: threads, filters and kallsyms as the namelist") {
     CHECK(!walker->tty_device("nosuch"));
     CHECK(pids({{ProcOp::tty, *walker->tty_device("ttyS0")}}) == std::vector<std::int32_t>{leader});
     CHECK(pids({{ProcOp::tty, *walker->tty_device("ttyS1")}}).empty());
-    // ps -t's short names: "S0" is ttyS0, "-" no terminal.
+    // ps -t's names: "S0" is ttyS0, "?" no terminal, "-" a revoked one
+    // (none here).
     CHECK(terminal_device(*walker, "S0") == walker->tty_device("ttyS0"));
-    CHECK(terminal_device(*walker, "-") == no_dev);
+    CHECK(terminal_device(*walker, "pts/0") == walker->tty_device("pts/0"));
+    CHECK(terminal_device(*walker, "?") == no_dev);
+    CHECK(terminal_device(*walker, "-") == tty_revoked);
+    CHECK(pids({{ProcOp::tty, tty_revoked}}).empty());
     CHECK(!terminal_device(*walker, "S9999"));
 
     // The guest's own /proc/kallsyms serves as the namelist just as well.

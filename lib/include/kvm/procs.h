@@ -56,10 +56,13 @@ std::string_view to_string(ProcOp op);
 // NODEV: no terminal.  As a KERN_PROC_TTY argument it selects the
 // processes without a controlling terminal.
 inline constexpr std::uint64_t no_dev = ~std::uint64_t{0};
+// KERN_PROC_TTY_REVOKE ((dev_t)-2): as a KERN_PROC_TTY argument, the
+// processes whose controlling terminal has been revoked (ctty_vnode false).
+inline constexpr std::uint64_t tty_revoked = ~std::uint64_t{1};
 
 struct ProcFilter {
     ProcOp op = ProcOp::all;
-    // A pid, pgid, sid, uid or gid; for ProcOp::tty a dev_t (or no_dev).
+    // A pid, pgid, sid, uid or gid; for ProcOp::tty a dev_t, no_dev or tty_revoked.
     std::uint64_t arg = 0;
 };
 
@@ -191,10 +194,11 @@ std::span<const WalkerInfo> all_process_walkers();
 // for <os> dumps (have: ...)" when none does.
 std::unique_ptr<ProcessWalker> make_process_walker(const WalkTarget& target);
 
-// The dev_t a ProcOp::tty filter takes for a terminal named as ps -t names
-// it: "-" is no controlling terminal (no_dev); a name is tried as given
-// ("pts/0", "/dev/ttyS0", "console"), then with "tty" before it ("S0",
-// "E0", "00"), as NetBSD's ps does.  nullopt when there is no such terminal.
+// The argument a ProcOp::tty filter takes for a terminal named as NetBSD's
+// ps -t names it: "?" is no controlling terminal (no_dev), "-" a revoked one
+// (tty_revoked), "co" the console; any other name is tried with "tty"
+// before it ("00", "E0", "S0"), then as given ("pts/0", "/dev/ttyS0").
+// nullopt when there is no such terminal.
 std::optional<std::uint64_t> terminal_device(const ProcessWalker& walker, std::string_view name);
 
 // ---------------------------------------------------------------- live processes

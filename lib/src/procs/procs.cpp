@@ -45,10 +45,12 @@ std::string_view to_string(ProcOp op) {
 }
 
 std::optional<std::uint64_t> terminal_device(const ProcessWalker& walker, std::string_view name) {
-    if (name == "-") return no_dev;
-    if (auto dev = walker.tty_device(name)) return dev;
-    if (name.empty() || name.starts_with('/') || name.starts_with("tty")) return std::nullopt;
-    return walker.tty_device("tty" + std::string(name));
+    if (name == "?") return no_dev;
+    if (name == "-") return tty_revoked;
+    if (name == "co") return walker.tty_device("console");
+    if (!name.empty() && !name.starts_with('/'))
+        if (auto dev = walker.tty_device("tty" + std::string(name))) return dev;
+    return walker.tty_device(name);
 }
 
 bool matches(const ProcInfo& p, const ProcFilter& f) {
@@ -63,6 +65,7 @@ bool matches(const ProcInfo& p, const ProcFilter& f) {
         case ProcOp::session:
             return id(p.sid);
         case ProcOp::tty:
+            if (f.arg == tty_revoked) return p.tdev != no_dev && !p.ctty_vnode;
             return p.tdev == f.arg;
         case ProcOp::uid:
             return p.uid != ProcInfo::unknown_id && p.uid == f.arg;
