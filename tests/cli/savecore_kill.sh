@@ -12,14 +12,21 @@ kernel=$T/m/netbsd
 cp "$swap" "$T/swap.orig"
 mkdir "$T/crash"
 
+# Waits (at most a minute) until the savecore $pid has written into $partial,
+# or has ended.
+wait_for_partial() {
+  local i
+  for ((i = 0; i < 6000; i++)); do
+    [[ -s $partial ]] && return
+    kill -0 "$pid" 2>/dev/null || return
+    sleep 0.01
+  done
+}
+
 "$KVMKIT_BIN/savecore" -z -Z 9 -N "$kernel" "$T/crash" "$swap" 2>"$T/killed.err" &
 pid=$!
 partial=$T/crash/netbsd.0.core.gz.tmp
-for ((i = 0; i < 6000; i++)); do
-  [[ -s $partial ]] && break
-  kill -0 "$pid" 2>/dev/null || break
-  sleep 0.01
-done
+wait_for_partial
 kill -STOP "$pid" 2>/dev/null || fail "savecore ended before it could be killed: $(cat "$T/killed.err")"
 [[ -s $partial && ! -e $T/crash/netbsd.0.core.gz ]] || fail "not caught while writing: $(ls -l "$T/crash")"
 kill -KILL "$pid"
@@ -46,11 +53,7 @@ cp "$T/swap.orig" "$swap"
 "$KVMKIT_BIN/savecore" -z -Z 9 -N "$kernel" "$T/crash" "$swap" 2>"$T/term.err" &
 pid=$!
 partial=$T/crash/netbsd.2.core.gz.tmp
-for ((i = 0; i < 6000; i++)); do
-  [[ -s $partial ]] && break
-  kill -0 "$pid" 2>/dev/null || break
-  sleep 0.01
-done
+wait_for_partial
 kill -TERM "$pid" 2>/dev/null || fail "savecore ended before SIGTERM: $(cat "$T/term.err")"
 rc=0
 wait "$pid" || rc=$?
@@ -64,11 +67,7 @@ cmp -s "$T/swap.orig" "$swap" || fail "the interrupted run changed the device"
 (trap '' HUP && exec "$KVMKIT_BIN/savecore" -z -Z 9 -N "$kernel" "$T/crash" "$swap" 2>"$T/hup.err") &
 pid=$!
 partial=$T/crash/netbsd.3.core.gz.tmp  # 2 went to the SIGTERM run
-for ((i = 0; i < 6000; i++)); do
-  [[ -s $partial ]] && break
-  kill -0 "$pid" 2>/dev/null || break
-  sleep 0.01
-done
+wait_for_partial
 kill -HUP "$pid" 2>/dev/null || fail "savecore ended before SIGHUP: $(cat "$T/hup.err")"
 rc=0
 wait "$pid" || rc=$?
