@@ -60,14 +60,22 @@ struct SessionRow {
     std::int32_t tpgid = -1;
 };
 
-std::map<std::int32_t, SessionRow> truth_sessions(const std::string& dir) {
-    std::map<std::int32_t, SessionRow> out;
-    std::istringstream in(slurp(dir + "/truth/sessions.txt"));
+// The rows of a TSV truth file, split at tabs, after its header line.
+std::vector<std::vector<std::string>> truth_rows(const std::string& path, std::string_view header) {
+    std::vector<std::vector<std::string>> rows;
+    std::istringstream in(slurp(path));
     std::string line;
     std::getline(in, line);
-    REQUIRE(line == "PID\tPGID\tSID\tTTY_NR\tTPGID");
-    while (std::getline(in, line)) {
-        const auto f = split_tabs(line);
+    REQUIRE(line == header);
+    while (std::getline(in, line))
+        rows.push_back(split_tabs(line));
+    return rows;
+}
+
+std::map<std::int32_t, SessionRow> truth_sessions(const std::string& dir) {
+    std::map<std::int32_t, SessionRow> out;
+    const std::string_view header = "PID\tPGID\tSID\tTTY_NR\tTPGID";
+    for (const auto& f : truth_rows(dir + "/truth/sessions.txt", header)) {
         REQUIRE(f.size() == 5);
         out.emplace(std::stoi(f[0]), SessionRow{.pgid = std::stoi(f[1]),
                                                 .sid = std::stoi(f[2]),
@@ -79,12 +87,8 @@ std::map<std::int32_t, SessionRow> truth_sessions(const std::string& dir) {
 
 std::map<std::int32_t, TruthRow> truth_ps(const std::string& dir) {
     std::map<std::int32_t, TruthRow> out;
-    std::istringstream in(slurp(dir + "/truth/ps.txt"));
-    std::string line;
-    std::getline(in, line);
-    REQUIRE(line.starts_with("PID\tPPID\tUID\tGID\tSTATE\tTHREADS"));
-    while (std::getline(in, line)) {
-        const auto f = split_tabs(line);
+    const std::string_view ps_header = "PID\tPPID\tUID\tGID\tSTATE\tTHREADS\tSTARTTIME\tCOMM\tCMDLINE";
+    for (const auto& f : truth_rows(dir + "/truth/ps.txt", ps_header)) {
         REQUIRE(f.size() >= 8);
         TruthRow r{.pid = std::stoi(f[0]),
                    .ppid = std::stoi(f[1]),
