@@ -182,10 +182,7 @@ std::string parse_error(const Bytes& blob) {
     });
 }
 
-// The repository root, from this file's path.
-std::filesystem::path source_root() {
-    return std::filesystem::path(__FILE__).parent_path().parent_path().parent_path();
-}
+using kvm::test::source_root;
 
 }  // namespace
 

@@ -14,6 +14,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <stdexcept>
 
 using namespace kvm;
 using kvm::test::error_of;
@@ -28,13 +29,11 @@ void write_text(const std::string& path, std::string_view text) {
 
 std::string read_text(const std::string& path) {
     std::ifstream in(path, std::ios::binary);
+    if (!in) throw std::runtime_error("cannot open " + path);
     return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
 }
 
-// The repository root, from this file's path.
-std::filesystem::path source_root() {
-    return std::filesystem::path(__FILE__).parent_path().parent_path().parent_path();
-}
+using kvm::test::source_root;
 
 std::string shipped(std::string_view arch) {
     return (source_root() / "share/kvmkit/layouts" / fmt::format("netbsd-10-{}.json", arch)).string();

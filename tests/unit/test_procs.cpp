@@ -32,8 +32,7 @@ using kvm::test::TempDir;
 namespace {
 
 std::string layouts_dir() {
-    return (std::filesystem::path(__FILE__).parent_path().parent_path().parent_path() / "share/kvmkit/layouts")
-        .string();
+    return (kvm::test::source_root() / "share/kvmkit/layouts").string();
 }
 
 StructLayouts shipped(std::string_view arch) {

@@ -11,6 +11,12 @@
 
 namespace kvm::test {
 
+// The repository root, as CMake knows it: __FILE__ may be relative (ccache's
+// base_dir, -fmacro-prefix-map), so it is not used to find files.
+inline std::filesystem::path source_root() {
+    return KVMKIT_SOURCE_DIR;
+}
+
 // A fresh directory removed with everything in it at the end of the test.
 class TempDir {
 public:
