@@ -28,6 +28,7 @@ struct LinuxSpec {
     std::uint64_t kernel_offset = 0x3000000;  // KASLR slide of the image
     std::uint64_t text_pa = 0x1000000;        // where _text is in RAM
     std::uint64_t seed = 11;
+    std::uint64_t sme_mask = 0;  // AMD memory encryption's C-bit, set in every page-table entry and CR3
 };
 
 class LinuxMachine {
@@ -41,6 +42,11 @@ public:
     static constexpr std::uint64_t per_cpu_runqueues = 0x31980;  // a per-cpu offset (type D)
     static constexpr std::uint64_t jiffies_value = 0x100004321;
     static constexpr std::uint64_t cr4_base = 0x6b0;
+    // A page the tables map past the image's end, inside the KERNEL_IMAGE_SIZE
+    // window but not linear with the image (as modules are); and an address
+    // past the end that they leave unmapped.
+    static constexpr std::uint64_t past_image_offset = 8u << 20;
+    static constexpr std::uint64_t unmapped_offset = 16u << 20;
 
     explicit LinuxMachine(LinuxSpec spec = {})
         : spec_(spec), memory_({{0x1000, low_ram_end - 0x1000}, {high_ram_start, ram_top - high_ram_start}}) {
@@ -48,7 +54,8 @@ public:
         memory_.set_filler(kvm::synth::realistic_filler(spec.seed, 0xffff888000000000));
         memory_.set_seed(spec.seed);
         memory_.reserve(spec.text_pa, image_size);
-        tables_ = make_page_table_builder(spec.la57 ? "amd64-la57" : "amd64", memory_, kvm::ByteOrder::little);
+        tables_ = make_page_table_builder(spec.la57 ? "amd64-la57" : "amd64", memory_, kvm::ByteOrder::little,
+                                          spec.sme_mask);
 
         text_ = link_text + spec.kernel_offset;
         phys_base_ = static_cast<std::int64_t>(spec.text_pa) - static_cast<std::int64_t>(text_ - 0xffffffff80000000);
@@ -86,6 +93,13 @@ public:
             vmalloc_pa_.push_back(pa);
         }
 
+        past_image_pa_ = memory_.alloc_pages(1);
+        tables_->map(text_ + past_image_offset, past_image_pa_, 4096);
+        kvm::Bytes past(4096);
+        for (std::size_t j = 0; j < past.size(); ++j)
+            past[j] = static_cast<std::byte>((j * 13 + 5) & 0xff);
+        memory_.write(past_image_pa_, past);
+
         // init_top_pgt is a copy of the top table, inside the image; the
         // builder's own root plays a process's page directory (CPU 0's CR3).
         kvm::Bytes top(4096);
@@ -101,6 +115,7 @@ public:
     std::uint64_t page_offset_base() const { return page_offset_base_; }
     std::uint64_t vmalloc_va(std::uint64_t i) const { return vmalloc_base_ + 0x10000 + i * 4096; }
     std::uint64_t vmalloc_pa(std::uint64_t i) const { return vmalloc_pa_.at(i); }
+    std::uint64_t past_image_pa() const { return past_image_pa_; }
     const std::string& banner() const { return banner_; }
     std::uint64_t image_pa(std::uint64_t va) const {
         return va - 0xffffffff80000000 + static_cast<std::uint64_t>(phys_base_);
@@ -148,9 +163,10 @@ public:
             "OSRELEASE=6.1.0-synthetic\nPAGESIZE=4096\nSYMBOL(init_uts_ns)={:x}\nSYMBOL(swapper_pg_dir)={:x}\n"
             "SYMBOL(_stext)={:x}\nSYMBOL(mem_section)=ffff8ad847fd9000\nLENGTH(mem_section)=2048\n"
             "SIZE(page)=64\nOFFSET(page.flags)=0\nNUMBER(phys_base)={}\nSYMBOL(init_top_pgt)={:x}\n"
-            "NUMBER(pgtable_l5_enabled)={}\nKERNELOFFSET={:x}\nNUMBER(KERNEL_IMAGE_SIZE)=1073741824\n",
+            "NUMBER(pgtable_l5_enabled)={}\nKERNELOFFSET={:x}\nNUMBER(KERNEL_IMAGE_SIZE)=1073741824\n"
+            "NUMBER(sme_mask)={}\n",
             symbol("init_uts_ns"), symbol("init_top_pgt"), symbol("_stext"), phys_base_, symbol("init_top_pgt"),
-            spec_.la57 ? 1 : 0, spec_.kernel_offset);
+            spec_.la57 ? 1 : 0, spec_.kernel_offset, spec_.sme_mask);
     }
 
     // NT_PRSTATUS for x86_64: 336 bytes, pr_pid at 32, pr_reg at 112 (rip is
@@ -187,8 +203,9 @@ public:
         n.push_back({"CORE", 1, prstatus(1, text_ + 0x40, 0xffffc90000003e98)});
         n.push_back({"CORE", 1, prstatus(2, text_ + 0x40, 0xffffc90000013ed8)});
         if (with_qemu) {
-            n.push_back({"QEMU", 0, qemu_cpu(0x80050033, process_root(), cr4())});
-            n.push_back({"QEMU", 0, qemu_cpu(0x80050033, image_pa(symbol("init_top_pgt")), cr4())});
+            n.push_back({"QEMU", 0, qemu_cpu(0x80050033, process_root() | spec_.sme_mask, cr4())});
+            n.push_back(
+                {"QEMU", 0, qemu_cpu(0x80050033, image_pa(symbol("init_top_pgt")) | spec_.sme_mask, cr4())});
         }
         if (with_vmcoreinfo) n.push_back({"VMCOREINFO", 0, kvm::to_bytes(vmcoreinfo())});
         return n;
@@ -323,6 +340,7 @@ private:
     std::string banner_;
     std::vector<Sym> symbols_;
     std::vector<std::uint64_t> vmalloc_pa_;
+    std::uint64_t past_image_pa_ = 0;
 };
 
 }  // namespace kvmtest

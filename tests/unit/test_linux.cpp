@@ -72,11 +72,81 @@ TEST_CASE("machine state: KASLR kernel image at a negative phys_base, root from 
           fmt::format("SYMBOL(init_top_pgt)={:x} at phys_base -50331648", m.symbol("init_top_pgt")));
     CHECK(s.info.at("paging.source") == "NUMBER(pgtable_l5_enabled)=0");
     CHECK(s.info.at("KERNELOFFSET") == "3000000");
+    // With page tables, they decide: the KERNEL_IMAGE_SIZE window is no shortcut.
+    CHECK(s.linear.empty());
+    CHECK(s.encryption_mask == 0u);
+}
+
+TEST_CASE("machine state: without a page-table root, the kernel-image window is the linear answer") {
+    const LinuxMachine m;
+    linux_kernel::CoreNotes notes;
+    notes.vmcoreinfo = linux_kernel::VmcoreInfo::parse(
+        fmt::format("NUMBER(phys_base)={}\nKERNELOFFSET=3000000\nNUMBER(KERNEL_IMAGE_SIZE)=1073741824\n",
+                    m.phys_base()));
+    const MachineState s = linux_kernel::machine_state(*find_arch("amd64"), notes);
+    CHECK(s.translator.empty());
     // The window starts where physical address 0 is (phys_base < 0).
     REQUIRE(s.linear.size() == 1);
     CHECK(s.linear[0].va == 0xffffffff83000000u);
     CHECK(s.linear[0].pa == 0u);
     CHECK(s.linear[0].size == 0x40000000u - 0x3000000u);
+}
+
+TEST_CASE("past the image's end the page tables decide, not the KERNEL_IMAGE_SIZE window") {
+    const LinuxMachine m;
+    const std::uint64_t past = m.text() + LinuxMachine::past_image_offset;
+    const std::uint64_t unmapped = m.text() + LinuxMachine::unmapped_offset;
+    Bytes pattern(4096);
+    for (std::size_t j = 0; j < pattern.size(); ++j)
+        pattern[j] = static_cast<std::byte>((j * 13 + 5) & 0xff);
+    // The window would put both at image_pa(va); the tables say otherwise.
+    REQUIRE(m.past_image_pa() != m.image_pa(past));
+    for (const bool with_namelist : {false, true}) {
+        CAPTURE(with_namelist);
+        const auto o = open_dump(m.elf_qemu(), with_namelist ? m.system_map() : "");
+        const Kernel& k = *o->kernel;
+        CHECK(k.translate(past).pa == m.past_image_pa());
+        CHECK(read(k, past, 4096) == pattern);
+        // The level 2 table, found by hand from init_top_pgt.
+        std::uint64_t table = m.image_pa(m.symbol("init_top_pgt"));
+        for (const unsigned shift : {39u, 30u}) {
+            const Bytes entry = m.read_phys(table + ((unmapped >> shift) & 511) * 8, 8);
+            table = load64(entry.data(), ByteOrder::little) & 0x000ffffffffff000;
+        }
+        check_error([&] { (void)k.translate(unmapped); }, ErrorKind::fault,
+                    fmt::format("{:#x}: level 2 entry 0x0 (index {} of the table at pa {:#x}) is not valid", unmapped,
+                                (unmapped >> 21) & 511, table));
+        // The image itself, [_text, _end) of a namelist, is a linear shortcut
+        // (4 KiB granules); without a namelist its 2 MiB pages are walked.
+        CHECK(k.translate(m.text()).pa == m.image_pa(m.text()));
+        CHECK(k.translate(m.text()).page_size == (with_namelist ? 4096u : 2u << 20));
+        CHECK(read(k, m.symbol("linux_banner"), m.banner().size()) == to_bytes(m.banner()));
+    }
+}
+
+TEST_CASE("AMD memory encryption: NUMBER(sme_mask) is cleared from every entry and from CR3") {
+    constexpr std::uint64_t c_bit = std::uint64_t{1} << 47;
+    for (const bool la57 : {false, true}) {
+        CAPTURE(la57);
+        const LinuxMachine m({.la57 = la57, .sme_mask = c_bit});
+        for (const Bytes& dump : {m.elf_qemu(), m.elf_qemu(true, /*with_qemu=*/false), m.kdump()}) {
+            const auto o = open_dump(dump, m.system_map());
+            const Kernel& k = *o->kernel;
+            CHECK(k.machine().encryption_mask == c_bit);
+            CHECK(read(k, m.symbol("linux_banner"), m.banner().size()) == to_bytes(m.banner()));
+            CHECK(read(k, m.page_offset_base() + 0x200000, 64) == m.read_phys(0x200000, 64));
+            CHECK(k.translate(m.vmalloc_va(1)).pa == m.vmalloc_pa(1));
+            CHECK(k.translate(m.text() + LinuxMachine::past_image_offset).pa == m.past_image_pa());
+        }
+    }
+    // A mask that is not one address bit would drop real address bits.
+    for (const std::string_view bad : {"3", "4503599627370496", "-1"}) {
+        CAPTURE(bad);
+        linux_kernel::CoreNotes notes;
+        notes.vmcoreinfo = linux_kernel::VmcoreInfo::parse(fmt::format("NUMBER(sme_mask)={}\n", bad));
+        check_error([&] { (void)linux_kernel::machine_state(*find_arch("amd64"), notes); }, ErrorKind::corrupt,
+                    fmt::format("VMCOREINFO: NUMBER(sme_mask)={} is not one address bit of a page-table entry", bad));
+    }
 }
 
 TEST_CASE("machine state: without VMCOREINFO, CR3 and CR4.LA57 of the first CPU decide") {
@@ -184,10 +254,11 @@ TEST_CASE("kdump /proc/vmcore ELF: virtual PT_LOADs read as stored, overlapping 
     for (const PhysRun& r : f->phys_ranges())
         total += r.size;
     CHECK(total == (LinuxMachine::low_ram_end - 0x1000) + (LinuxMachine::ram_top - LinuxMachine::high_ram_start));
-    // Linear ranges: the kernel image from phys_base first, then the segments'.
-    REQUIRE(f->machine().linear.size() == 1 + 3);
-    CHECK(f->machine().linear[1].va == m.text());
-    CHECK(f->machine().linear[2].va == m.page_offset_base() + 0x1000);
+    // Linear ranges: the segments' own (the page tables decide the rest of
+    // the image window).
+    REQUIRE(f->machine().linear.size() == 3);
+    CHECK(f->machine().linear[0].va == m.text());
+    CHECK(f->machine().linear[1].va == m.page_offset_base() + 0x1000);
 
     Kernel k(std::move(f), nullptr);
     const std::uint64_t direct = m.page_offset_base() + 0x123450;

@@ -444,3 +444,46 @@ TEST_CASE("real dump: truncated and damaged copies fail with the file and the pr
                       "0x1010, but the file has {:#x}",
                       flat_path, flat_file->size()));
 }
+
+TEST_CASE("real dump: the image shortcut agrees with the page tables on every page, and past _end they decide") {
+    const auto dir = realdump_dir();
+    if (!dir) return;
+    const Dumps d = open_all(*dir);
+    for (const Kernel* k : d.all()) {
+        CAPTURE(k->format().name());
+        const auto image = linux_kernel::image_range(k->format(), k->namelist());
+        REQUIRE(image);
+        CHECK(image->va == k->symbols().find("_text")->value);
+        CHECK(image->pa == kernel_code_start(*dir));
+        const auto walker = make_translator(
+            k->machine().translator, {.root = k->machine().pt_root, .encryption_mask = k->machine().encryption_mask});
+        const PhysReader phys = [&](std::uint64_t pa, MutableByteSpan out) { k->read_phys(pa, out); };
+        // Every page of [_text, _end): the shortcut's answer is the walk's.
+        std::size_t pages = 0;
+        for (std::uint64_t off = 0; off < image->size; off += 4096, ++pages) {
+            const std::uint64_t va = image->va + off;
+            if (walker->translate(va, phys).pa != image->pa + off || k->translate(va).pa != image->pa + off) {
+                FAIL_CHECK(fmt::format("{:#x}: walk {:#x}, shortcut {:#x}", va, walker->translate(va, phys).pa,
+                                       image->pa + off));
+                break;
+            }
+        }
+        CHECK(pages == image->size / 4096);
+        // The rest of the KERNEL_IMAGE_SIZE window, every 2 MiB: what the
+        // kernel reads there is what the tables say, mapped or not.
+        const std::uint64_t window_end =
+            linux_kernel::x86_64::start_kernel_map +
+            static_cast<std::uint64_t>(*linux_kernel::VmcoreInfo::parse(slurp(*dir + "/truth/vmcoreinfo.txt"))
+                                            .number("KERNEL_IMAGE_SIZE"));
+        std::size_t unmapped = 0;
+        for (std::uint64_t va = (image->va + image->size + (2u << 20)) & ~std::uint64_t{(2u << 20) - 1};
+             va < window_end; va += 2u << 20) {
+            const std::string walked = kvm::test::error_of([&] { (void)walker->translate(va, phys); });
+            const std::string read = kvm::test::error_of([&] { (void)k->translate(va); });
+            CHECK(walked == read);
+            if (walked == "no error") CHECK(k->translate(va).pa == walker->translate(va, phys).pa);
+            unmapped += walked.find("is not valid") != std::string::npos ? 1 : 0;
+        }
+        CHECK(unmapped > 100);  // most of the window past the image is a hole
+    }
+}

@@ -128,20 +128,29 @@ TEST_CASE("machine state: the kernel image at phys_base, the root through it") {
     CHECK(s.pt_root == 0x5e10000u);
     CHECK(s.info.at("pt_root.source") == "SYMBOL(init_top_pgt)=ffffffff85a10000 at phys_base 4194304");
     CHECK(s.info.at("paging.source") == "NUMBER(pgtable_l5_enabled)=0");
-    REQUIRE(s.linear.size() == 1);
-    CHECK(s.linear[0].va == 0xffffffff80000000u);
-    CHECK(s.linear[0].size == 0x40000000u);
-    CHECK(s.linear[0].pa == 0x400000u);
+    // With a root the tables decide; the image window is only the answer
+    // when there is none.
+    CHECK(s.linear.empty());
+    const auto no_root = linux_kernel::machine_state(
+        *find_arch("amd64"), notes_with("KERNELOFFSET=3000000\nNUMBER(phys_base)=4194304\n"
+                                        "NUMBER(KERNEL_IMAGE_SIZE)=1073741824\n"));
+    CHECK(no_root.translator.empty());
+    REQUIRE(no_root.linear.size() == 1);
+    CHECK(no_root.linear[0].va == 0xffffffff80000000u);
+    CHECK(no_root.linear[0].size == 0x40000000u);
+    CHECK(no_root.linear[0].pa == 0x400000u);
 }
 
 TEST_CASE("machine state: a negative phys_base starts the window where physical 0 is") {
     // _text at 0xffffffff88000000 loaded at 0x1000000: phys_base = -0x7000000.
+    const auto window =
+        linux_kernel::machine_state(*find_arch("amd64"), notes_with("NUMBER(phys_base)=-117440512\n"));
+    REQUIRE(window.linear.size() == 1);
+    CHECK(window.linear[0].va == 0xffffffff87000000u);
+    CHECK(window.linear[0].pa == 0u);
+    CHECK(window.linear[0].size == (512u << 20) - 0x7000000u);  // the default image size
     const auto s = linux_kernel::machine_state(
         *find_arch("amd64"), notes_with("NUMBER(phys_base)=-117440512\nSYMBOL(swapper_pg_dir)=ffffffff89a10000\n"));
-    REQUIRE(s.linear.size() == 1);
-    CHECK(s.linear[0].va == 0xffffffff87000000u);
-    CHECK(s.linear[0].pa == 0u);
-    CHECK(s.linear[0].size == (512u << 20) - 0x7000000u);  // the default image size
     CHECK(s.pt_root == 0x2a10000u);
     CHECK(s.info.at("pt_root.source") == "SYMBOL(swapper_pg_dir)=ffffffff89a10000 at phys_base -117440512");
     CHECK(s.info.at("paging.source") == "default (4-level)");
@@ -149,12 +158,14 @@ TEST_CASE("machine state: a negative phys_base starts the window where physical 
 
 TEST_CASE("machine state: without NUMBER(KERNEL_IMAGE_SIZE), KASLR means a 1 GiB image") {
     // An older KASLR kernel placed 0x30000000 up: past 512 MiB.
-    const auto s = linux_kernel::machine_state(
-        *find_arch("amd64"),
-        notes_with("KERNELOFFSET=30000000\nNUMBER(phys_base)=16777216\nSYMBOL(init_top_pgt)=ffffffffb2a10000\n"));
+    const auto s = linux_kernel::machine_state(*find_arch("amd64"),
+                                               notes_with("KERNELOFFSET=30000000\nNUMBER(phys_base)=16777216\n"));
     REQUIRE(s.linear.size() == 1);
     CHECK(s.linear[0].size == 0x40000000u);
-    CHECK(s.pt_root == 0x33a10000u);
+    const auto rooted = linux_kernel::machine_state(
+        *find_arch("amd64"),
+        notes_with("KERNELOFFSET=30000000\nNUMBER(phys_base)=16777216\nSYMBOL(init_top_pgt)=ffffffffb2a10000\n"));
+    CHECK(rooted.pt_root == 0x33a10000u);
     const auto nokaslr =
         linux_kernel::machine_state(*find_arch("amd64"), notes_with("KERNELOFFSET=0\nNUMBER(phys_base)=0\n"));
     CHECK(nokaslr.linear[0].size == 0x20000000u);

@@ -68,6 +68,10 @@ public:
 struct TranslatorParams {
     std::uint64_t root = 0;  // physical address of the top-level table
     ByteOrder order = ByteOrder::little;
+    // Bits set in page-table entries (and in the root) that are not part of
+    // the address they hold: AMD memory encryption's C-bit, which a kernel
+    // booted with SME sets in every entry (Linux: NUMBER(sme_mask)).
+    std::uint64_t encryption_mask = 0;
 };
 
 struct TranslatorInfo {

@@ -64,6 +64,7 @@ struct MachineState {
     std::string translator;                   // paging scheme, a row of all_translators(); empty when
                                               // the dump names no page tables (only linear ranges work)
     std::uint64_t pt_root = 0;                // physical address of the top-level table
+    std::uint64_t encryption_mask = 0;        // see TranslatorParams::encryption_mask
     std::vector<LinearRange> linear;          // consulted before the page-table walk
     std::map<std::string, std::string> info;  // format-specific facts (VMCOREINFO keys, ...)
 };

@@ -102,6 +102,7 @@ private:
     static constexpr std::size_t cache_entries = 4096;
 
     Mapping walk(std::uint64_t va) const;
+    bool shortcut_agrees(const LinearRange& range) const;
 
     std::unique_ptr<Format> format_;
     std::shared_ptr<const Namelist> namelist_;

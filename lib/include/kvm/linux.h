@@ -125,6 +125,7 @@ inline constexpr std::uint64_t start_kernel_map = 0xffffffff80000000;     // __S
 inline constexpr std::uint64_t default_kernel_image_size = 512ull << 20;  // KERNEL_IMAGE_SIZE
 inline constexpr std::uint64_t kaslr_kernel_image_size = 1ull << 30;      // with RANDOMIZE_BASE
 inline constexpr std::uint64_t cr4_la57 = 1ull << 12;
+inline constexpr std::uint64_t entry_address_bits = 0x000ffffffffff000;  // of a page-table entry or CR3
 }  // namespace x86_64
 
 // ---------------------------------------------------------------- machine
@@ -134,7 +135,9 @@ inline constexpr std::uint64_t cr4_la57 = 1ull << 12;
 //   translator  "amd64" or "amd64-la57"; empty when no root is known
 //   pt_root     init_top_pgt/swapper_pg_dir through the kernel-image
 //               mapping, else the first CPU's CR3
-//   linear      the kernel-image mapping (needs NUMBER(phys_base))
+//   linear      the kernel-image window (needs NUMBER(phys_base)), only
+//               when there is no root: with page tables they decide
+//   encryption_mask  NUMBER(sme_mask), the AMD SME C-bit of every entry
 //   info        every VMCOREINFO entry, plus "pt_root.source" and
 //               "paging.source" saying where those came from
 // Throws unsupported for arches other than amd64, corrupt for malformed
@@ -167,5 +170,14 @@ struct NamelistRelocation {
     std::uint64_t end = 0;
 };
 NamelistRelocation namelist_relocation(const Namelist& namelist, const MachineState& machine, const VmcoreInfo& info);
+
+// The kernel image as a linear range, [_text, _end) of a run-time namelist
+// at phys_base: a shortcut past the page-table walk for a dump that has
+// page tables.  nullopt when the dump is not a Linux x86_64 one with
+// NUMBER(phys_base) and page tables, when the namelist lacks _text or _end,
+// or when they do not lie in order inside the KERNEL_IMAGE_SIZE window.
+// (The window itself is larger than the image: past _end the tables map
+// modules or nothing, so only [_text, _end) may be shortcut.)
+std::optional<LinearRange> image_range(const Format& format, const Namelist& namelist);
 
 }  // namespace kvm::linux_kernel

@@ -94,8 +94,10 @@ public:
     void map_range(std::uint64_t va, std::uint64_t pa, std::uint64_t size);
 };
 
+// `encryption_mask` is set in every entry the builder writes, as a kernel
+// running with AMD memory encryption (SME) sets the C-bit in its tables.
 std::unique_ptr<PageTableBuilder> make_page_table_builder(std::string_view translator, PhysMemory& memory,
-                                                          ByteOrder order);
+                                                          ByteOrder order, std::uint64_t encryption_mask = 0);
 
 // ---------------------------------------------------------------- ELF
 

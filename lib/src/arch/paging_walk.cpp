@@ -14,7 +14,10 @@ namespace {
 class PagingTranslator final : public Translator {
 public:
     PagingTranslator(const PagingForm& form, const TranslatorParams& params)
-        : form_(form), root_(params.root & form.table_frame), order_(params.order) {}
+        : form_(form),
+          address_bits_(~params.encryption_mask),
+          root_(params.root & address_bits_ & form.table_frame),
+          order_(params.order) {}
 
     std::string_view name() const override { return form_.name; }
 
@@ -26,13 +29,14 @@ public:
         std::uint64_t parent_entry = 0;
         for (const PagingLevel& level : upper) {
             const std::uint64_t entry = valid_entry(va, level, table, parent, parent_entry, read_phys);
-            if (level.page_frame != 0 && (entry & form_.large_bit) != 0) return map_page(va, level, entry);
+            if (level.page_frame != 0 && (entry & form_.large_bit) != 0)
+                return map_page(va, level, entry & address_bits_);
             parent = &level;
             parent_entry = entry;
-            table = entry & form_.table_frame;
+            table = entry & address_bits_ & form_.table_frame;
         }
         const PagingLevel& last = form_.levels.back();
-        return map_page(va, last, valid_entry(va, last, table, parent, parent_entry, read_phys));
+        return map_page(va, last, valid_entry(va, last, table, parent, parent_entry, read_phys) & address_bits_);
     }
 
 private:
@@ -73,6 +77,7 @@ private:
     }
 
     const PagingForm& form_;
+    std::uint64_t address_bits_;  // the entry bits that may hold an address (no encryption bit)
     std::uint64_t root_;
     ByteOrder order_;
 };

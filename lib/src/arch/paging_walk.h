@@ -50,7 +50,9 @@ struct PagingForm {
 
 // `form` must outlive the translator (scheme files pass a static constant).
 // The root is masked with form.table_frame, which drops flag bits such as
-// i386's I386_KCORE_PAE (0x200) and a CR3's low bits.
+// i386's I386_KCORE_PAE (0x200) and a CR3's low bits.  params.encryption_mask
+// is cleared from the root and from every entry before its address is used;
+// messages show entries as they are in memory.
 std::unique_ptr<Translator> make_paging_translator(const PagingForm& form, const TranslatorParams& params);
 
 }  // namespace kvm::paging

@@ -45,13 +45,19 @@ Kernel::Kernel(std::unique_ptr<Format> format, std::shared_ptr<const Namelist> n
     if (m.arch == nullptr)
         throw Error(ErrorKind::usage, fmt::format("{}: format names no architecture", format_->name()));
     if (!m.translator.empty())
-        translator_ = make_translator(m.translator, TranslatorParams{.root = m.pt_root, .order = m.arch->order});
+        translator_ = make_translator(
+            m.translator,
+            TranslatorParams{.root = m.pt_root, .order = m.arch->order, .encryption_mask = m.encryption_mask});
     phys_reader_ = [this](std::uint64_t pa, MutableByteSpan out) { format_->read_phys(pa, out); };
 
     // Earlier ranges win where they overlap; ranges that wrap or reach the
     // last address are dropped.
+    std::vector<LinearRange> linear = m.linear;
+    if (namelist_ && translator_)
+        if (const auto image = linux_kernel::image_range(*format_, *namelist_); image && shortcut_agrees(*image))
+            linear.push_back(*image);
     std::vector<detail::Segment> ranges;
-    for (const LinearRange& r : m.linear)
+    for (const LinearRange& r : linear)
         if (r.size != 0 && r.size <= ~r.va && r.size <= ~r.pa)
             ranges.push_back({.start = r.va, .size = r.size, .target = r.pa, .file_size = r.size});
     const detail::SegmentMap merged(ranges);  // named: segments() views it
@@ -60,6 +66,20 @@ Kernel::Kernel(std::unique_ptr<Format> format, std::shared_ptr<const Namelist> n
 }
 
 Kernel::~Kernel() = default;
+
+// A shortcut must answer as the walk would: its first and last pages are
+// checked against the page tables, and one that disagrees (a namelist of
+// another build, a relocated image) is not used.
+bool Kernel::shortcut_agrees(const LinearRange& range) const {
+    for (const std::uint64_t off : {std::uint64_t{0}, (range.size - 1) & ~std::uint64_t{4095}}) {
+        try {
+            if (translator_->translate(range.va + off, phys_reader_).pa != range.pa + off) return false;
+        } catch (const Error&) {
+            return false;
+        }
+    }
+    return true;
+}
 
 const Namelist& Kernel::namelist() const {
     if (!namelist_) throw Error(ErrorKind::usage, "no namelist given (-N system)");

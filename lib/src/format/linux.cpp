@@ -204,6 +204,19 @@ std::uint64_t kernel_image_size(const VmcoreInfo* info) {
     return info->kernel_offset().value_or(0) != 0 ? x86_64::kaslr_kernel_image_size : x86_64::default_kernel_image_size;
 }
 
+// NUMBER(sme_mask): the C-bit of AMD memory encryption, 0 without it.  It
+// must be one address bit of a page-table entry, else reading through the
+// tables would silently drop real address bits.
+std::uint64_t sme_mask(const VmcoreInfo* info) {
+    const auto n = info != nullptr ? info->number("sme_mask") : std::nullopt;
+    if (!n || *n == 0) return 0;
+    const auto mask = static_cast<std::uint64_t>(*n);
+    if ((mask & (mask - 1)) != 0 || (mask & x86_64::entry_address_bits) == 0)
+        throw_corrupt(
+            fmt::format("VMCOREINFO: NUMBER(sme_mask)={} is not one address bit of a page-table entry", *n));
+    return mask;
+}
+
 MachineState amd64_machine(const ArchInfo& arch, const CoreNotes& notes) {
     MachineState m;
     m.arch = &arch;
@@ -232,22 +245,13 @@ MachineState amd64_machine(const ArchInfo& arch, const CoreNotes& notes) {
         m.info["paging.source"] = "default (4-level)";
     }
     m.translator = la57 ? "amd64-la57" : "amd64";
+    m.encryption_mask = sme_mask(info);
 
-    // The kernel image, linear at phys_base.  With a negative phys_base the
-    // first bytes of the window would be below physical 0; start where the
-    // physical side does.
     const std::optional<std::int64_t> phys_base = info != nullptr ? info->phys_base() : std::nullopt;
-    const std::uint64_t image_size = kernel_image_size(info);
+    const std::uint64_t image_size = kernel_image_size(info);  // checked even when no window needs it
     const auto image_pa = [&](std::uint64_t va) {
         return va - x86_64::start_kernel_map + static_cast<std::uint64_t>(*phys_base);
     };
-    if (phys_base) {
-        const std::uint64_t skip = *phys_base < 0 ? static_cast<std::uint64_t>(-(*phys_base + 1)) + 1 : 0;
-        if (skip < image_size)
-            m.linear.push_back({.va = x86_64::start_kernel_map + skip,
-                                .size = image_size - skip,
-                                .pa = image_pa(x86_64::start_kernel_map + skip)});
-    }
 
     // The root: the kernel's own top-level table, else a CPU's CR3.
     std::optional<std::uint64_t> root_va;
@@ -265,12 +269,27 @@ MachineState amd64_machine(const ArchInfo& arch, const CoreNotes& notes) {
         m.pt_root = image_pa(*root_va);
         m.info["pt_root.source"] = fmt::format("{}={:x} at phys_base {}", root_name, *root_va, *phys_base);
     } else if (cpu != nullptr) {
-        m.pt_root = *cpu->cr3 & 0x000ffffffffff000;
+        m.pt_root = *cpu->cr3 & x86_64::entry_address_bits & ~m.encryption_mask;
         m.info["pt_root.source"] = fmt::format("CR3 {:#x}", *cpu->cr3);
     } else {
         m.translator.clear();
         m.info["pt_root.source"] =
             "none: no VMCOREINFO with NUMBER(phys_base) and SYMBOL(init_top_pgt), and no QEMU CPU notes";
+    }
+
+    // Without page tables, the kernel-image window (KERNEL_IMAGE_SIZE bytes,
+    // linear at phys_base) is the best answer there is.  With them, the
+    // tables decide: the window is larger than the image, and past the
+    // image's end they map modules and leave holes (a kernel whose namelist
+    // gives _text and _end gets a shortcut over exactly that; see
+    // image_range).  With a negative phys_base the first bytes of the window
+    // would be below physical 0; start where the physical side does.
+    if (phys_base && m.translator.empty()) {
+        const std::uint64_t skip = *phys_base < 0 ? static_cast<std::uint64_t>(-(*phys_base + 1)) + 1 : 0;
+        if (skip < image_size)
+            m.linear.push_back({.va = x86_64::start_kernel_map + skip,
+                                .size = image_size - skip,
+                                .pa = image_pa(x86_64::start_kernel_map + skip)});
     }
     return m;
 }
@@ -330,6 +349,26 @@ NamelistRelocation namelist_relocation(const Namelist& namelist, const MachineSt
         end = x86_64::start_kernel_map + kernel_image_size(&info);
     }
     return {.delta = static_cast<std::int64_t>(koff), .begin = begin, .end = end};
+}
+
+std::optional<LinearRange> image_range(const Format& format, const Namelist& namelist) {
+    const MachineState& m = format.machine();
+    const CoreNotes* notes = core_notes(format);
+    if (m.arch == nullptr || m.arch->name != "amd64" || m.translator.empty() || notes == nullptr ||
+        !notes->vmcoreinfo)
+        return std::nullopt;
+    const VmcoreInfo& info = *notes->vmcoreinfo;
+    const auto phys_base = info.phys_base();
+    const Symbol* text = namelist.symbols().find("_text");
+    const Symbol* end = namelist.symbols().find("_end");
+    if (!phys_base || text == nullptr || end == nullptr) return std::nullopt;
+    const std::uint64_t window_end = x86_64::start_kernel_map + kernel_image_size(&info);
+    if (text->value < x86_64::start_kernel_map || end->value <= text->value || end->value > window_end)
+        return std::nullopt;
+    const std::uint64_t start = text->value & ~std::uint64_t{4095};
+    const std::uint64_t pa = start - x86_64::start_kernel_map + static_cast<std::uint64_t>(*phys_base);
+    if (pa >= (std::uint64_t{1} << 52)) return std::nullopt;
+    return LinearRange{.va = start, .size = align_up(end->value, 4096) - start, .pa = pa};
 }
 
 std::int64_t relocate_namelist(Namelist& namelist, const MachineState& machine, const VmcoreInfo& info) {

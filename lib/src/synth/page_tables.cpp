@@ -131,8 +131,12 @@ std::string hex_list(const std::vector<std::uint64_t>& values) {
 
 class RadixTableBuilder final : public PageTableBuilder {
 public:
-    RadixTableBuilder(const SchemeShape& shape, PhysMemory& memory, ByteOrder order)
-        : shape_(shape), memory_(memory), order_(order), root_(new_table(shape.root_pages, shape.root_limit)) {}
+    RadixTableBuilder(const SchemeShape& shape, PhysMemory& memory, ByteOrder order, std::uint64_t encryption_mask)
+        : shape_(shape),
+          memory_(memory),
+          order_(order),
+          encryption_mask_(encryption_mask),
+          root_(new_table(shape.root_pages, shape.root_limit)) {}
 
     std::uint64_t root() const override { return root_; }
 
@@ -166,17 +170,17 @@ public:
                 // Replacing a page of the same size is allowed; replacing a table is not.
                 if (present && !last && (entry & pg_ps) == 0)
                     throw_usage(fmt::format("va {} is already mapped by smaller pages", hex(va)));
-                write_entry(entry_pa, pa | pg_v | pg_rw | (last ? 0 : pg_ps));
+                write_entry(entry_pa, pa | encryption_mask_ | pg_v | pg_rw | (last ? 0 : pg_ps));
                 return;
             }
             if (present && level.large_pages && (entry & pg_ps) != 0)
                 throw_usage(fmt::format("va {} is already mapped by a {:#x}-byte page", hex(va),
                                         std::uint64_t{1} << level.shift));
             if (present) {
-                table = entry & shape_.table_frame;
+                table = entry & ~encryption_mask_ & shape_.table_frame;
             } else {
                 table = new_table(1, shape_.phys_limit);
-                write_entry(entry_pa, table | pg_v | pg_rw);
+                write_entry(entry_pa, table | encryption_mask_ | pg_v | pg_rw);
             }
         }
     }
@@ -214,6 +218,7 @@ private:
     const SchemeShape& shape_;
     PhysMemory& memory_;
     ByteOrder order_;
+    std::uint64_t encryption_mask_;
     std::uint64_t root_;
 };
 
@@ -239,13 +244,16 @@ void PageTableBuilder::map_range(std::uint64_t va, std::uint64_t pa, std::uint64
 }
 
 std::unique_ptr<PageTableBuilder> make_page_table_builder(std::string_view translator, PhysMemory& memory,
-                                                          ByteOrder order) {
+                                                          ByteOrder order, std::uint64_t encryption_mask) {
     for (const auto& shape : schemes) {
         if (shape.name != translator) continue;
         if (memory.page_size() != table_page)
             throw_usage(
                 fmt::format("{} page tables need 4 KiB physical pages, not {:#x}", shape.name, memory.page_size()));
-        return std::make_unique<RadixTableBuilder>(shape, memory, order);
+        if ((encryption_mask & ~shape.table_frame) != 0)
+            throw_usage(fmt::format("encryption mask {} is not an address bit of {} entries", hex(encryption_mask),
+                                    shape.name));
+        return std::make_unique<RadixTableBuilder>(shape, memory, order, encryption_mask);
     }
     std::string known;
     for (const auto& shape : schemes)
