@@ -58,11 +58,19 @@ struct CpuHeader {
     std::vector<RamSegment> ram;
 };
 
+// The fields of cpu_kcore_hdr_t; the RAM table follows the structure at
+// kcore_align(arch, sizeof).
+struct CpuHeaderFields {
+    std::uint64_t pt_root = 0;
+    bool pae = false;
+    std::uint64_t nmemsegs = 0;
+};
+
 // Per-arch layout of cpu_kcore_hdr_t (a table row per MID).
 struct CpuHeaderCodec {
     std::uint32_t mid;
     std::uint64_t size;  // sizeof(cpu_kcore_hdr_t)
-    CpuHeader (*decode)(Decoder& d, const ArchInfo& arch, std::uint64_t available);
+    CpuHeaderFields (*decode)(Decoder& d);
     void (*encode)(Encoder& e, const CpuHeader& h);
     std::string_view (*translator)(const CpuHeader& h);
 };
