@@ -6,6 +6,7 @@
 #include <kvm/netbsd.h>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
 #include <array>
@@ -543,7 +544,7 @@ std::vector<DumpCandidate> scan_device(const std::shared_ptr<ByteSource>& src, c
                 continue;
             }
             const bool live = !is_live || is_live(src, layout);
-            found.push_back({.offset = offset, .live = live});
+            found.push_back({.offset = offset, .live = live, .end = layout.memory_offset + layout.memory_size});
             if (live) {
                 // Skip this dump's memory: it holds copies of the header.
                 next = align_up(layout.memory_offset + layout.memory_size, dev_bsize);
@@ -555,6 +556,63 @@ std::vector<DumpCandidate> scan_device(const std::shared_ptr<ByteSource>& src, c
         pos = next;
     }
     return found;
+}
+
+CandidateChoice choose_candidate(const std::shared_ptr<ByteSource>& src, const std::vector<DumpCandidate>& candidates,
+                                 const Namelist* namelist) {
+    CandidateChoice choice;
+    if (candidates.empty()) return choice;
+    std::vector<const DumpCandidate*> live;
+    for (const DumpCandidate& c : candidates)
+        if (c.live) live.push_back(&c);
+    choice.live = live.size();
+    if (live.empty()) {
+        choice.offset = candidates.front().offset;
+        choice.reason = "none is live; the first";
+        return choice;
+    }
+    if (live.size() == 1) {
+        choice.offset = live.front()->offset;
+        choice.reason = "the only live one";
+        return choice;
+    }
+    const auto nearest_end = [](const std::vector<const DumpCandidate*>& among) {
+        return (*std::max_element(among.begin(), among.end(),
+                                  [](const DumpCandidate* a, const DumpCandidate* b) { return a->end < b->end; }))
+            ->offset;
+    };
+    std::vector<const DumpCandidate*> at_dumplo;
+    bool dumplo_known = false;
+    if (namelist != nullptr) {
+        for (const DumpCandidate* c : live) {
+            const std::optional<std::int64_t> lo = recorded_dumplo(src, read_device_dump(*src, c->offset), *namelist);
+            dumplo_known = dumplo_known || lo.has_value();
+            if (lo && *lo >= 0 && static_cast<std::uint64_t>(*lo) * dev_bsize == c->offset) at_dumplo.push_back(c);
+        }
+    }
+    if (at_dumplo.size() == 1) {
+        choice.offset = at_dumplo.front()->offset;
+        choice.reason = fmt::format("its kernel's dumplo ({}) puts the dump there", *choice.offset / dev_bsize);
+    } else if (at_dumplo.size() > 1) {
+        for (const DumpCandidate* c : at_dumplo)
+            choice.tied.push_back(c->offset);
+        choice.nearest_end = nearest_end(at_dumplo);
+        choice.reason = "each lies at the dumplo its own kernel recorded";
+    } else {
+        choice.offset = nearest_end(live);
+        choice.reason = fmt::format(
+            "{}; the one ending nearest the end of the device, where the kernel puts its dump",
+            dumplo_known ? "none lies at the dumplo its kernel recorded" : "without the dumplo its kernel recorded");
+    }
+    return choice;
+}
+
+std::string tied_candidates(const CandidateChoice& choice) {
+    std::vector<std::string> offsets;
+    for (const std::uint64_t o : choice.tied)
+        offsets.push_back(fmt::format("{:#x}", o));
+    return fmt::format("{} live dump headers, at offsets {}: {}, so which one the kernel wrote cannot be told",
+                       choice.tied.size(), fmt::join(offsets, ", "), choice.reason);
 }
 
 Bytes kcore_file_header(const DumpLayout& layout, std::uint64_t memory_bytes) {
@@ -626,10 +684,9 @@ std::unique_ptr<Format> probe_device(std::shared_ptr<ByteSource> src, const Prob
         options.namelist != nullptr ? dumpmag_check(*options.namelist) : DumpLivenessCheck{};
     const std::vector<DumpCandidate> candidates = scan_device(src, check);
     if (candidates.empty()) return nullptr;
-    // The first live dump; if every one is stale (already saved), the first.
-    const auto live = std::find_if(candidates.begin(), candidates.end(), [](const DumpCandidate& c) { return c.live; });
-    const std::uint64_t chosen = (live != candidates.end() ? *live : candidates.front()).offset;
-    DumpLayout layout = read_device_dump(*src, chosen);
+    const CandidateChoice choice = choose_candidate(src, candidates, options.namelist);
+    if (!choice.offset) throw_corrupt(fmt::format("{}; name one with --dumplo", tied_candidates(choice)));
+    DumpLayout layout = read_device_dump(*src, *choice.offset);
     return make_format(std::move(src), std::move(layout));
 }
 
