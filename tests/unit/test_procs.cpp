@@ -509,6 +509,36 @@ TEST_CASE("damaged LWP lists and sub-objects are warnings about that process onl
     CHECK(l.pid(0).stat == "DKs");
 }
 
+TEST_CASE("processes that overlap end the list, and nprocs is bounded by what the dump's memory holds") {
+    // After the oldest process, a legal, acyclic chain of 64 "processes"
+    // 32 bytes apart, with nprocs at the walker's cap: millions of rows from
+    // a small dump, had the chain been long enough.
+    const Crash crash("amd64", false, small_tree(),
+                      [](synth::CrashedMachine& m, const StructLayouts& l, const synth::PlantedProcesses& p) {
+                          synth::plant_list_fault(m, l, p, synth::ListFault::overlap, 64);
+                      });
+    const std::uint64_t first = crash.machine.read_uint(
+        crash.planted.allproc.back() + crash.layouts.get("proc").member("p_list.le_next").offset, 8);
+    const auto kernel = crash.open(crash.kcore);
+    const Listing l = walk(*kernel);
+    const std::uint64_t proc_size = crash.layouts.get("proc").size;
+    std::uint64_t ram = 0;
+    for (const auto& seg : crash.machine.memory().ram())
+        ram += seg.size;
+    const std::uint64_t entries = crash.planted.allproc.size();  // the markers too
+    REQUIRE(l.warnings.size() == 2);
+    CHECK(l.warnings[0] == fmt::format("nprocs is 4194304, but the dump's {:#x} bytes of memory hold at most {} "
+                                       "{}-byte struct proc; reading at most that many",
+                                       ram, ram / proc_size, proc_size));
+    CHECK(l.warnings[1] == fmt::format("allproc: entry {} ({}) overlaps the struct proc at {} (32 bytes apart; "
+                                       "each is at least {} bytes): the list is corrupt; stopped there",
+                                       entries + 1, hex(first - 32), hex(first), proc_size));
+    // The real processes, the first fake, then zombproc.
+    REQUIRE(l.rows.size() == 13);
+    CHECK(l.rows[11].paddr == first);
+    CHECK(l.rows[12].pid == 25);
+}
+
 TEST_CASE("a truncated dump opens when allowed and ends the list where memory ends") {
     // Everything the machine holds before the tree is planted stays below
     // the tree's pages, as a kernel's image and tables sit below its later
