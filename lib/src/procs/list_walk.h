@@ -89,10 +89,7 @@ inline std::string overlap_detail(const std::unordered_set<std::uint64_t>&, std:
 // Bytes of physical memory the dump holds (0 when it lists none, as a
 // dump by virtual address may).
 inline std::uint64_t dump_memory_bytes(const Kernel& kernel) {
-    std::uint64_t bytes = 0;
-    for (const PhysRun& r : kernel.format().phys_ranges())
-        bytes += r.size;
-    return bytes;
+    return kernel.format().phys_bytes();
 }
 
 // The most entries a list of `size`-byte structures may have: what the
