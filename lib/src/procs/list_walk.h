@@ -25,6 +25,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <iterator>
+#include <optional>
 #include <set>
 #include <string>
 #include <string_view>
@@ -52,15 +53,21 @@ public:
     };
     // Records `address` when it is fresh.
     Result insert(std::uint64_t address) {
-        const auto next = starts_.lower_bound(address);
-        if (next != starts_.end() && *next == address) return {Seen::repeat, address};
-        // The structure it starts inside first, then one that starts inside it.
-        if (next != starts_.begin()) {
-            if (const std::uint64_t before = *std::prev(next); address - before < size_) return {Seen::overlap, before};
-        }
-        if (next != starts_.end() && *next - address < size_) return {Seen::overlap, *next};
-        starts_.insert(next, address);
+        if (starts_.contains(address)) return {Seen::repeat, address};
+        if (const auto other = overlapping(address, size_)) return {Seen::overlap, *other};
+        starts_.insert(address);
         return {};
+    }
+    // The entry that `size` bytes at `address` (of this type or another)
+    // would overlap: the one they start inside first, then one that starts
+    // inside them.
+    std::optional<std::uint64_t> overlapping(std::uint64_t address, std::uint64_t size) const {
+        const auto next = starts_.upper_bound(address);
+        if (next != starts_.begin()) {
+            if (const std::uint64_t before = *std::prev(next); address - before < size_) return before;
+        }
+        if (next != starts_.end() && *next - address < size) return *next;
+        return std::nullopt;
     }
     bool contains(std::uint64_t address) const { return starts_.contains(address); }
     const std::string& structure() const { return structure_; }
@@ -106,7 +113,8 @@ struct ListStep {
 };
 
 struct ListResult {
-    std::uint64_t counted = 0;  // entries that counted against the limit
+    std::uint64_t entries = 0;  // entries read
+    std::uint64_t counted = 0;  // those that counted against the limit
     bool complete = true;       // the list ended at a null pointer
 };
 
@@ -153,6 +161,7 @@ ListResult walk_list(const Name& list, std::uint64_t first, std::uint64_t limit,
         }
         try {
             const ListStep step = visit(address, index);
+            ++result.entries;
             if (step.counted) ++result.counted;
             address = step.next;
         } catch (Error& e) {

@@ -419,6 +419,12 @@ struct NetbsdWalker::Walk {
         const std::uint64_t limit = std::min(nlwps + nzlwps, max_lwps_per_proc);
         const auto list = [&] { return fmt::format("pid {} ({}): LWP list", p.pid, hex(p.paddr)); };
         detail::walk_list(list, proc.u(w.p_lwps_), limit, lwps_seen, warn, [&](std::uint64_t address, std::uint64_t) {
+            // An LWP list led into a process (its own, most likely) would
+            // read that process as LWPs.
+            if (const auto other = procs.overlapping(address, w.lwp_.size))
+                throw_corrupt(fmt::format("an LWP there would overlap the struct proc at {}{}: the list is corrupt; "
+                                          "stopped there",
+                                          hex(*other), *other == p.paddr ? ", its own process" : ""));
             const Object o = read(w.lwp_, address);
             LwpInfo l;
             l.address = address;
@@ -644,6 +650,12 @@ void NetbsdWalker::walk(const WalkOptions& options, const ProcEmit& emit, const 
             detail::walk_list(list, head, budget, walk.procs, warn,
                               [&](std::uint64_t address, std::uint64_t) { return walk.visit(address); });
         budget -= std::min(budget, result.counted);
+        // A marker is put after a process while the list is walked: a list
+        // of nothing else would otherwise show as an empty one.
+        if (result.complete && result.entries > 0 && result.counted == 0)
+            warn(Error(ErrorKind::corrupt,
+                       fmt::format("{}: all {} entries are markers (PK_MARKER), no process: the list is corrupt", list,
+                                   result.entries)));
     }
 }
 
