@@ -11,14 +11,18 @@
 
 #include "elf_fixture.h"
 #include "format/kdump.h"
+#include "format/kdump_bitmap.h"
+#include "format/linux_formats.h"
 #include "linux_fixture.h"
 #include "test_util.h"
 
+#include <algorithm>
 #include <random>
 
 using namespace kvm;
 using kvmtest::check_error;
 using kvmtest::LinuxMachine;
+using test::kind_of;
 
 namespace {
 
@@ -258,6 +262,126 @@ TEST_CASE("kdump: damaged header fields are refused naming the field") {
                 p + "the kdump header names no machine (utsname.machine is empty)");
 }
 
+TEST_CASE("kdump: bitmaps are checked against max_mapnr and the file size before a byte of them is read") {
+    const synth::KdumpWriter w = small_writer();
+    const Bytes good = w.build();
+    const std::uint64_t bitmaps = w.layout().bitmaps;
+    const auto damaged = [&](std::uint32_t bitmap_blocks, std::uint64_t max_mapnr_64) {
+        Bytes b = good;
+        store32(b.data() + 436, bitmap_blocks, ByteOrder::little);
+        store64(b.data() + 4096 + 96, max_mapnr_64, ByteOrder::little);
+        return b;
+    };
+    // The header's own bytes and nothing more: the signature, the header
+    // and the sub-header.
+    const auto bytes_read_opening = [](Bytes b) {
+        const auto counting =
+            std::make_shared<test::CountingSource>(std::make_shared<MemorySource>(std::move(b), "vmcore.kdump"));
+        CHECK(kind_of([&] { detail::probe_kdump(counting, {}); }) == ErrorKind::corrupt);
+        return counting->bytes_read();
+    };
+    // 1 GiB of bitmaps (the most accepted) for a dump of 10 pfns.
+    const Bytes too_many = damaged(1u << 18, 10);
+    check_error([&] { open_bytes(too_many); }, ErrorKind::corrupt,
+                "vmcore.kdump: kdump bitmaps of 262144 blocks, more than the 2 that two bitmaps of max_mapnr 0xa take");
+    CHECK(bytes_read_opening(too_many) == 8 + kdump::header_size + kdump::sub_header_size);
+    // One bitmap of 1 GiB, as max_mapnr 2^33 takes, in a file of a few KiB.
+    const Bytes past_end = damaged(1u << 18, std::uint64_t{1} << 33);
+    check_error([&] { open_bytes(past_end); }, ErrorKind::corrupt,
+                fmt::format("vmcore.kdump: truncated: the kdump bitmaps (262144 blocks at offset {:#x}) need bytes up "
+                            "to {:#x}, but the file has {:#x}",
+                            bitmaps, bitmaps + (1u << 30), good.size()));
+    CHECK(bytes_read_opening(past_end) == 8 + kdump::header_size + kdump::sub_header_size);
+}
+
+TEST_CASE("kdump: a dump bitmap of 64 MiB in a sparse file is read a piece at a time, never copied whole") {
+    const synth::KdumpWriter w = small_writer();
+    const auto l = w.layout();
+    // The header and sub-header of a dump of 2^29 pfns (2 TiB) with one
+    // bitmap of 64 MiB, all zeros: a file whose apparent size holds it.
+    Bytes head = w.build();
+    head.resize(l.bitmaps);
+    store32(head.data() + 436, 1u << 14, ByteOrder::little);
+    store64(head.data() + 4096 + 96, std::uint64_t{1} << 29, ByteOrder::little);
+    const std::uint64_t map_bytes = std::uint64_t{1} << 26;
+    const auto counting = std::make_shared<test::CountingSource>(
+        std::make_shared<test::ZeroTailSource>(std::move(head), l.bitmaps + map_bytes, "vmcore.kdump"));
+    const auto f = detail::probe_kdump(counting, {});
+    REQUIRE(f);
+    // The signature, header, sub-header, VMCOREINFO and the bitmap once, in
+    // pieces of 1 MiB.
+    CHECK(counting->bytes_read() ==
+          8 + kdump::header_size + kdump::sub_header_size + (l.notes - l.vmcoreinfo) + map_bytes);
+    CHECK(counting->largest_read() == 1u << 20);
+    // No page is in it, and knowing that reads nothing more.
+    counting->reset();
+    CHECK(f->phys_ranges().empty());
+    CHECK(f->phys_bytes() == 0u);
+    check_error([&] { phys(*f, 0x12345000, 1); }, ErrorKind::fault, "physical address 0x12345000 is not in the dump");
+    CHECK(counting->bytes_read() == 0u);
+}
+
+TEST_CASE("kdump dump bitmap: mixed, full and empty chunks and a last partial byte, read only where mixed") {
+    // Chunks of 4096 bytes: random bits, all set, none set, then 100 bytes
+    // of random bits whose last byte has 5 pfns and 3 set bits past them.
+    constexpr std::size_t chunk = 4096;
+    Bytes map(3 * chunk + 100);
+    std::mt19937_64 rng(11);
+    for (std::size_t i = 0; i < chunk; ++i)
+        map[i] = static_cast<std::byte>(rng());
+    std::fill_n(map.begin() + chunk, chunk, std::byte{0xff});
+    for (std::size_t i = 3 * chunk; i < map.size(); ++i)
+        map[i] = static_cast<std::byte>(rng());
+    map.back() = std::byte{0xff};
+    const std::uint64_t pfns = (map.size() - 1) * 8 + 5;
+    const auto bit = [&](std::uint64_t pfn) {
+        return (std::to_integer<unsigned>(map[pfn / 8]) >> (pfn % 8) & 1u) != 0;
+    };
+
+    Bytes file(1000 + map.size(), std::byte{0xee});  // the bitmap at offset 1000
+    std::copy(map.begin(), map.end(), file.begin() + 1000);
+    const auto counting = std::make_shared<test::CountingSource>(std::make_shared<MemorySource>(file));
+    const kdump::DumpBitmap bitmap(counting, 1000, pfns);
+    CHECK(counting->bytes_read() == map.size());
+
+    std::uint64_t set = 0;
+    std::vector<std::pair<std::uint64_t, std::uint64_t>> runs;
+    for (std::uint64_t pfn = 0; pfn < pfns; ++pfn) {
+        if (bitmap.test(pfn) != bit(pfn) || (pfn % 7 == 0 && bitmap.rank(pfn) != set)) {
+            FAIL_CHECK("pfn " << pfn << ": test " << bitmap.test(pfn) << ", rank " << bitmap.rank(pfn) << ", not "
+                              << bit(pfn) << ", " << set);
+            break;
+        }
+        if (!bit(pfn)) continue;
+        if (!runs.empty() && runs.back().first + runs.back().second == pfn)
+            ++runs.back().second;
+        else
+            runs.emplace_back(pfn, 1);
+        ++set;
+    }
+    CHECK(bitmap.set_bits() == set);
+    CHECK(bitmap.rank(pfns) == set);
+    CHECK(bitmap.rank(pfns + 1000) == set);
+    CHECK(!bitmap.test(pfns));  // a set bit past the last pfn
+    std::vector<std::pair<std::uint64_t, std::uint64_t>> got;
+    bitmap.for_each_run([&](std::uint64_t first, std::uint64_t count) { got.emplace_back(first, count); });
+    CHECK(got == runs);
+
+    // Full and empty chunks answer from their counts; a mixed one is read
+    // once and then kept.
+    const kdump::DumpBitmap fresh(counting, 1000, pfns);
+    counting->reset();
+    CHECK(fresh.test(chunk * 8 + 5));
+    CHECK(fresh.rank(2 * chunk * 8 + 77) == fresh.rank(2 * chunk * 8));
+    CHECK(counting->bytes_read() == 0u);
+    CHECK(fresh.test(3) == bit(3));
+    std::uint64_t below_4001 = 0;
+    for (std::uint64_t pfn = 0; pfn < 4001; ++pfn)
+        below_4001 += bit(pfn) ? 1 : 0;
+    CHECK(fresh.rank(4001) == below_4001);
+    CHECK(counting->bytes_read() == chunk);
+}
+
 TEST_CASE("kdump: page descriptors pointing outside the page data, and bad zlib data") {
     const synth::KdumpWriter w = small_writer();
     const Bytes good = w.build();
@@ -327,9 +451,9 @@ TEST_CASE("kdump: truncated copies fail at open or at the first missing page, na
         {300, "vmcore.kdump: truncated: kdump header needs 464 bytes at offset 0x0, but the file has 0x12c"},
         {4150, "vmcore.kdump: truncated: kdump sub-header needs 104 bytes at offset 0x1000, but the file has 0x1036"},
         {bitmaps + 100,
-         fmt::format(
-             "vmcore.kdump: truncated: kdump dump bitmap needs 768 bytes at offset {:#x}, but the file has {:#x}",
-             bitmaps + 4096, bitmaps + 100)},
+         fmt::format("vmcore.kdump: truncated: the kdump bitmaps (2 blocks at offset {:#x}) need bytes up to {:#x}, "
+                     "but the file has {:#x}",
+                     bitmaps, bitmaps + 8192, bitmaps + 100)},
         {descriptors + 240,
          fmt::format("vmcore.kdump: truncated: the {} page descriptors need bytes up to {:#x}, but the file has {:#x}",
                      pages, descriptors + pages * 24, descriptors + 240)},

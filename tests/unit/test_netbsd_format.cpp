@@ -3,8 +3,11 @@
 #include <kvm/error.h>
 #include <kvm/format.h>
 #include <kvm/netbsd.h>
+#include <kvm/synth.h>
 
 #include <doctest/doctest.h>
+
+#include "test_util.h"
 
 #include <cstring>
 #include <initializer_list>
@@ -321,6 +324,13 @@ TEST_CASE("damaged device dumps are refused when named by dumplo") {
     CHECK(open_at(bad_table, 0) ==
           "wd0b: dumplo 0: dump header at offset 0x0: memory segment table of 1000 entries (0x3e80 bytes at offset "
           "0x10) does not fit in the 0x1f8-byte cpu segment");
+    // A cpu segment longer than its table and the zeros to the end of that
+    // block: the kernel never writes one.
+    Bytes long_segment = dump;
+    store32(long_segment.data() + 4, 0x3f8, ByteOrder::little);
+    CHECK(open_at(long_segment, 0) ==
+          "wd0b: dumplo 0: dump header at offset 0x0: the 0x3f8-byte cpu segment is larger than its header and 2 "
+          "memory segments fill (0x1f8 bytes, to the end of their 512-byte block)");
     // Scanning skips what it cannot use: no dump at all.
     CHECK(error_of([&] { open_format(std::make_shared<MemorySource>(bad_table, "wd0b")); }) ==
           "wd0b: not a recognised crash dump (tried netbsd-kcore, elf-core, kdump, kdump-flattened, netbsd-dumpdev)");
@@ -364,4 +374,45 @@ TEST_CASE("device scan reports headers that look real but fail a check, and igno
           "file ends at 0x4200");
     // Without the list the scan is as before.
     CHECK(scan_device(src).empty());
+}
+
+TEST_CASE("a device whose every block starts a dump header is refused after one pass over it") {
+    // Each header claims a 2 MiB cpu segment that its RAM table fills; the
+    // table is sane to the end of the block, where the next header breaks
+    // it.  Reading each claimed segment whole made the scan quadratic: 8 GiB
+    // read for this 4 MiB image.
+    constexpr std::uint64_t size = std::uint64_t{4} << 20;
+    const struct {
+        const char* arch;
+        std::string first_rejection;
+    } cases[] = {
+        {"amd64",
+         "dump header at offset 0x0: memory segment 30 (pa 0x3d000, size 0x1ffff8ca8f9d04) is not page-aligned"},
+        {"i386",
+         "dump header at offset 0x0: memory segment 31 (pa 0x1ffff8ca8f8604, size 0x1ffff00001000) is not "
+         "page-aligned"},
+    };
+    for (const auto& c : cases) {
+        CAPTURE(std::string(c.arch));
+        MemorySink image;
+        synth::write_hostile_device(image, *find_arch(c.arch), size, (std::uint64_t{2} << 20) - 8);
+        REQUIRE(image.data().size() == size);
+        const auto device =
+            std::make_shared<test::CountingSource>(std::make_shared<MemorySource>(image.data(), "swap.img"));
+
+        CHECK(error_of([&] { open_format(device); }) ==
+              "swap.img: not a recognised crash dump (tried netbsd-kcore, elf-core, kdump, kdump-flattened, "
+              "netbsd-dumpdev)");
+        CHECK(device->bytes_read() <= 2 * size);
+
+        // savecore's scan, which also says why headers that look real failed.
+        device->reset();
+        std::vector<RejectedHeader> rejected;
+        CHECK(scan_device(device, {}, 64, &rejected).empty());
+        REQUIRE(rejected.size() == 16);
+        CHECK(rejected[0].offset == 0);
+        CHECK(rejected[0].error.message() == c.first_rejection);
+        CHECK(rejected[15].offset == 15 * sector);
+        CHECK(device->bytes_read() <= 2 * size);
+    }
 }

@@ -508,6 +508,76 @@ TEST_CASE("damaged LWP lists and sub-objects are warnings about that process onl
     CHECK(l.pid(0).stat == "DKs");
 }
 
+TEST_CASE("an LWP list that points at its own process ends with a warning; the process keeps its row") {
+    const Crash crash("amd64", false, small_tree(),
+                      [](synth::CrashedMachine& m, const StructLayouts& l, const synth::PlantedProcesses& p) {
+                          // pid 26's first LWP is pid 26 itself.
+                          m.write_pointer(p.proc.at(26) + l.get("proc").member("p_lwps.lh_first").offset,
+                                          p.proc.at(26));
+                      });
+    const auto kernel = crash.open(crash.kcore);
+    const Listing l = walk(*kernel);
+    REQUIRE(l.warnings.size() == 1);
+    CHECK(l.warnings[0] == fmt::format("pid 26 ({0}): LWP list: entry 0 ({0}): an LWP there would overlap the "
+                                       "struct proc at {0}, its own process: the list is corrupt; stopped there",
+                                       hex(crash.planted.proc.at(26))));
+    CHECK(l.pids() == std::vector<std::int32_t>{30, 27, 26, 24, 23, 22, 21, 20, 10, 1, 0, 25});
+    CHECK(l.pid(26).laddr == 0u);  // no LWP stands for it
+}
+
+TEST_CASE("a list whose entries are all markers ends with a warning") {
+    const Crash crash("amd64", false, small_tree(),
+                      [](synth::CrashedMachine& m, const StructLayouts& l, const synth::PlantedProcesses& p) {
+                          const NamedValue* marker = nullptr;
+                          for (const auto& v : l.flags)
+                              if (v.name == "PK_MARKER") marker = &v;
+                          REQUIRE(marker != nullptr);
+                          const auto& flag = l.get("proc").member("p_flag");
+                          for (const std::uint64_t entry : p.allproc)
+                              m.write_uint(entry + flag.offset,
+                                           m.read_uint(entry + flag.offset, static_cast<unsigned>(flag.size)) |
+                                               marker->value,
+                                           static_cast<unsigned>(flag.size));
+                      });
+    const auto kernel = crash.open(crash.kcore);
+    const Listing l = walk(*kernel);
+    REQUIRE(l.warnings.size() == 1);
+    CHECK(l.warnings[0] == fmt::format("allproc: all {} entries are markers (PK_MARKER), no process: the list is "
+                                       "corrupt",
+                                       crash.planted.allproc.size()));
+    CHECK(l.pids() == std::vector<std::int32_t>{25});  // zombproc's
+}
+
+TEST_CASE("processes that overlap end the list, and nprocs is bounded by what the dump's memory holds") {
+    // After the oldest process, a legal, acyclic chain of 64 "processes"
+    // 32 bytes apart, with nprocs at the walker's cap: millions of rows from
+    // a small dump, had the chain been long enough.
+    const Crash crash("amd64", false, small_tree(),
+                      [](synth::CrashedMachine& m, const StructLayouts& l, const synth::PlantedProcesses& p) {
+                          synth::plant_list_fault(m, l, p, synth::ListFault::overlap, 64);
+                      });
+    const std::uint64_t first = crash.machine.read_uint(
+        crash.planted.allproc.back() + crash.layouts.get("proc").member("p_list.le_next").offset, 8);
+    const auto kernel = crash.open(crash.kcore);
+    const Listing l = walk(*kernel);
+    const std::uint64_t proc_size = crash.layouts.get("proc").size;
+    std::uint64_t ram = 0;
+    for (const auto& seg : crash.machine.memory().ram())
+        ram += seg.size;
+    const std::uint64_t entries = crash.planted.allproc.size();  // the markers too
+    REQUIRE(l.warnings.size() == 2);
+    CHECK(l.warnings[0] == fmt::format("nprocs is 4194304, but the dump's {:#x} bytes of memory hold at most {} "
+                                       "{}-byte struct proc; reading at most that many",
+                                       ram, ram / proc_size, proc_size));
+    CHECK(l.warnings[1] == fmt::format("allproc: entry {} ({}) overlaps the struct proc at {} (32 bytes apart; "
+                                       "each is at least {} bytes): the list is corrupt; stopped there",
+                                       entries + 1, hex(first - 32), hex(first), proc_size));
+    // The real processes, the first fake, then zombproc.
+    REQUIRE(l.rows.size() == 13);
+    CHECK(l.rows[11].paddr == first);
+    CHECK(l.rows[12].pid == 25);
+}
+
 TEST_CASE("a truncated dump opens when allowed and ends the list where memory ends") {
     // Everything the machine holds before the tree is planted stays below
     // the tree's pages, as a kernel's image and tables sit below its later

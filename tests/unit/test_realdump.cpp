@@ -378,9 +378,13 @@ TEST_CASE("real dump: truncated and damaged copies fail with the file and the pr
     const std::uint64_t sub_blocks = load32(kdump_file->read_bytes(432, 4, "sub_hdr_size").data(), ByteOrder::little);
     const std::uint64_t bitmap_blocks =
         load32(kdump_file->read_bytes(436, 4, "bitmap_blocks").data(), ByteOrder::little);
-    const std::uint64_t dump_map = (1 + sub_blocks) * 4096 + bitmap_blocks * 4096 / 2;
-    CHECK(open_error(cut(kdump_file, dump_map + 100))
-              .find(fmt::format("{}: truncated: kdump dump bitmap needs ", kdump_path)) == 0);
+    // The bitmaps are checked against the file before they are read.
+    const std::uint64_t bitmaps_at = (1 + sub_blocks) * 4096;
+    const std::uint64_t dump_map = bitmaps_at + bitmap_blocks * 4096 / 2;
+    CHECK(open_error(cut(kdump_file, dump_map + 100)) ==
+          fmt::format("{}: truncated: the kdump bitmaps ({} blocks at offset {:#x}) need bytes up to {:#x}, but the "
+                      "file has {:#x}",
+                      kdump_path, bitmap_blocks, bitmaps_at, bitmaps_at + bitmap_blocks * 4096, dump_map + 100));
     const std::uint64_t descs = (1 + sub_blocks + bitmap_blocks) * 4096;
     CHECK(open_error(cut(kdump_file, descs + 1000)).find(fmt::format("{}: truncated: the ", kdump_path)) == 0);
     // Flipped fields.

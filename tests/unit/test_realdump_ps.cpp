@@ -500,6 +500,17 @@ TEST_CASE("real dump: a damaged task list ends with a warning and the rows befor
     CHECK(l.warnings[0] == fmt::format("task list (init_task.tasks): entry {} ({}) was already visited: the list has "
                                        "a cycle; stopped there",
                                        upto_b, hex(a.paddr)));
+    // worker-b's next is a "task" 32 bytes into worker-a: they overlap.
+    l = with(a.paddr + 32 + tasks);
+    CHECK(l.rows.size() == upto_b);
+    REQUIRE(l.warnings.size() == 1);
+    // A task is at least as long as the members the walker reads.
+    std::uint64_t read_bytes = 0;
+    for (const MemberLayout& m : walker->layouts()->get("task_struct").members)
+        read_bytes = std::max(read_bytes, m.offset + m.size);
+    CHECK(l.warnings[0] == fmt::format("task list (init_task.tasks): entry {} ({}) overlaps the task_struct at {} (32 "
+                                       "bytes apart; each is at least {} bytes): the list is corrupt; stopped there",
+                                       upto_b, hex(a.paddr + 32), hex(a.paddr), read_bytes));
     // A pointer into nothing.
     l = with(0x10 + tasks);
     CHECK(l.rows.size() == upto_b);

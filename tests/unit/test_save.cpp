@@ -23,6 +23,7 @@
 #include <ctime>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 
 using namespace kvm;
 using kvm::save::Mode;
@@ -113,8 +114,8 @@ struct Utc {
 // A crashed machine whose dump sits at the end of a swap image, its kernel
 // file, the core file savecore should write, and an empty crash directory.
 struct Crash {
-    explicit Crash(synth::MachineSpec spec = {}) : machine(std::move(spec)) {
-        dumplo = machine.write_swap_image(swap, {});
+    explicit Crash(synth::MachineSpec spec = {}, std::uint64_t device_size = 0) : machine(std::move(spec)) {
+        dumplo = machine.write_swap_image(swap, {}, device_size);
         segments = machine.prepare_dump({}, static_cast<std::int64_t>(dumplo));
         synth::write_file(kernel, machine.kernel_elf());
         MemorySink k;
@@ -936,4 +937,106 @@ TEST_CASE("exit status: every dump found must be saved, and one must be") {
     CHECK(r.exit_status() == 1);
     CHECK(save::to_string(Outcome::no_dump) == "no dump");
     CHECK(save::to_string(Priority::alert) == "alert");
+}
+
+namespace {
+
+// A crash on a swap device with room for two dumps, and an intact copy of
+// the dump (dumpmag and all) planted at block 8, before the real one at
+// the end: what a user could leave in pages the kernel swapped out.
+struct PlantedCrash : Crash {
+    static std::uint64_t device_size() {
+        const synth::CrashedMachine m;
+        return align_up(2 * m.device_dump_size(m.memory().ram()) + (1u << 20), 1u << 20);
+    }
+    PlantedCrash() : Crash({}, device_size()) {}
+
+    static constexpr std::uint64_t planted = 0x1000;
+    std::uint64_t length() const { return machine.device_dump_size(segments); }
+    // Plants the copy; `dumplo` (when given) is written in its memory, as
+    // if its kernel had recorded that place.
+    void plant(std::optional<std::uint64_t> recorded_dumplo = std::nullopt) {
+        Bytes copy(device.begin() + static_cast<std::ptrdiff_t>(dumplo * 512),
+                   device.begin() + static_cast<std::ptrdiff_t>(dumplo * 512 + length()));
+        if (recorded_dumplo)
+            store64(copy.data() + (device_offset("dumplo") - dumplo * 512), *recorded_dumplo, ByteOrder::little);
+        patch_device(planted, copy);
+    }
+};
+
+}  // namespace
+
+TEST_CASE("a dump planted before the real one is not saved: the one at its kernel's dumplo is") {
+    PlantedCrash c;
+    REQUIRE(PlantedCrash::planted + c.length() <= c.dumplo * 512);
+    c.plant();
+    Captured log;
+    save::Options o = c.options();
+    o.verbose = true;
+    const save::Result r = save::run(o, log);
+    CHECK(r.exit_status() == 0);
+    CHECK(r.devices[0].dump_offset == c.dumplo * 512);
+    CHECK(log.said(Priority::info,
+                   fmt::format("{}: 2 dump headers, 2 live; using the one at offset {:#x}: its kernel's dumplo ({}) "
+                               "puts the dump there",
+                               c.swap, c.dumplo * 512, c.dumplo)));
+    CHECK(file_bytes(c.crash + "/netbsd.0.core") == c.kcore);
+    // The real dump's dumpmag was cleared; the planted copy is as it was.
+    CHECK(c.changed_bytes() == c.dumpmag_bytes());
+
+    // kvmps and the other tools choose the same way.
+    PlantedCrash fresh;
+    fresh.plant();
+    const auto k = Kernel::open({.namelist = fresh.kernel, .core = fresh.swap});
+    CHECK(netbsd::layout_of(k->format())->header_offset == fresh.dumplo * 512);
+}
+
+TEST_CASE("two live dumps that each lie at their kernel's dumplo: none is saved without -f") {
+    PlantedCrash c;
+    c.plant(PlantedCrash::planted / 512);  // the copy says it was written where it is
+    const std::string refused = fmt::format(
+        "{}: 2 live dump headers, at offsets {:#x}, {:#x}: each lies at the dumplo its own kernel recorded, so "
+        "which one the kernel wrote cannot be told; nothing was saved or cleared (--dumplo names one; -f takes the "
+        "one ending nearest the end of the device)",
+        c.swap, PlantedCrash::planted, c.dumplo * 512);
+    for (const Mode mode : {Mode::save, Mode::check, Mode::clear}) {
+        CAPTURE(static_cast<int>(mode));
+        Captured log;
+        const save::Result r = save::run(c.options(mode), log);
+        CHECK(r.exit_status() == 1);
+        CHECK(r.devices[0].outcome == Outcome::refused);
+        CHECK(log.messages() == std::vector<std::string>{refused});
+        CHECK(listing(c.crash).empty());
+        CHECK(c.changed_bytes().empty());
+    }
+    save::Options o = c.options();
+    o.force = true;
+    Captured forced;
+    const save::Result r = save::run(o, forced);
+    CHECK(r.exit_status() == 0);
+    CHECK(r.devices[0].dump_offset == c.dumplo * 512);
+    CHECK(forced.said(Priority::warning,
+                      fmt::format("{}: 2 live dump headers each lie at the dumplo their kernel recorded; -f: using "
+                                  "the one at offset {:#x}, which ends nearest the end of the device",
+                                  c.swap, c.dumplo * 512)));
+    CHECK(file_bytes(c.crash + "/netbsd.0.core") == c.kcore);
+    CHECK(c.changed_bytes() == c.dumpmag_bytes());
+}
+
+TEST_CASE("when no live dump lies at its kernel's dumplo, the one ending nearest the end of the device is saved") {
+    PlantedCrash c;
+    c.patch("dumplo", 12345, 8);  // a copy of the partition, say, made elsewhere
+    c.plant();
+    Captured log;
+    save::Options o = c.options();
+    o.verbose = true;
+    const save::Result r = save::run(o, log);
+    CHECK(r.exit_status() == 0);
+    CHECK(r.devices[0].dump_offset == c.dumplo * 512);
+    CHECK(log.said(Priority::info, fmt::format("{}: 2 dump headers, 2 live; using the one at offset {:#x}: none lies "
+                                               "at the dumplo its kernel recorded; the one ending nearest the end of "
+                                               "the device, where the kernel puts its dump",
+                                               c.swap, c.dumplo * 512)));
+    CHECK(file_bytes(c.crash + "/netbsd.0.core") == c.kcore);
+    CHECK(c.changed_bytes() == c.dumpmag_bytes());
 }

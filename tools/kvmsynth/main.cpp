@@ -99,9 +99,11 @@ int main(int argc, char** argv) {
     app.add_option("--ram-end", o.ram_end, "RAM ends at this physical address (default: about 20 MiB)");
     app.add_flag("--procs", o.procs, "plant the default process tree (allproc, zombproc, nprocs)");
     app.add_option("--layout", o.layout, "plant through this layout file instead of the shipped one");
-    app.add_option("--procs-fault", o.procs_fault, "corrupt the planted lists: cycle, bad-pointer or short-count")
-        ->check(CLI::IsMember({"cycle", "bad-pointer", "short-count"}));
-    app.add_option("--procs-fault-at", o.procs_fault_at, "the allproc entry (or nprocs value) of --procs-fault");
+    app.add_option("--procs-fault", o.procs_fault,
+                   "corrupt the planted lists: cycle, bad-pointer, short-count or overlap")
+        ->check(CLI::IsMember({"cycle", "bad-pointer", "short-count", "overlap"}));
+    app.add_option("--procs-fault-at", o.procs_fault_at,
+                   "the allproc entry (or nprocs value, or overlapping processes) of --procs-fault");
     CLI11_PARSE(app, argc, argv);
 
     try {
@@ -120,6 +122,7 @@ int main(int argc, char** argv) {
             if (!o.procs_fault.empty()) {
                 const auto fault = o.procs_fault == "cycle"         ? kvm::synth::ListFault::cycle
                                    : o.procs_fault == "bad-pointer" ? kvm::synth::ListFault::bad_pointer
+                                   : o.procs_fault == "overlap"     ? kvm::synth::ListFault::overlap
                                                                     : kvm::synth::ListFault::short_count;
                 kvm::synth::plant_list_fault(m, layouts, *procs, fault, o.procs_fault_at);
             }

@@ -81,6 +81,9 @@ public:
     // The physical ranges present (pa, size; offset is meaningful only for
     // formats that store memory uncompressed).
     virtual std::vector<PhysRun> phys_ranges() const = 0;
+    // Bytes of physical memory present: the sum of phys_ranges(), which a
+    // format with many runs (a kdump bitmap) may know without making them.
+    virtual std::uint64_t phys_bytes() const;
     // File offset of `pa` for formats that store it raw; nullopt otherwise
     // (compressed pages, or not in the dump).
     virtual std::optional<std::uint64_t> phys_to_offset(std::uint64_t pa) const = 0;

@@ -13,6 +13,8 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
+#include <string>
 #include <vector>
 
 namespace kvm {
@@ -58,11 +60,19 @@ struct CpuHeader {
     std::vector<RamSegment> ram;
 };
 
+// The fields of cpu_kcore_hdr_t; the RAM table follows the structure at
+// kcore_align(arch, sizeof).
+struct CpuHeaderFields {
+    std::uint64_t pt_root = 0;
+    bool pae = false;
+    std::uint64_t nmemsegs = 0;
+};
+
 // Per-arch layout of cpu_kcore_hdr_t (a table row per MID).
 struct CpuHeaderCodec {
     std::uint32_t mid;
     std::uint64_t size;  // sizeof(cpu_kcore_hdr_t)
-    CpuHeader (*decode)(Decoder& d, const ArchInfo& arch, std::uint64_t available);
+    CpuHeaderFields (*decode)(Decoder& d);
     void (*encode)(Encoder& e, const CpuHeader& h);
     std::string_view (*translator)(const CpuHeader& h);
 };
@@ -103,6 +113,7 @@ using DumpLivenessCheck = std::function<bool(std::shared_ptr<ByteSource>, const 
 struct DumpCandidate {
     std::uint64_t offset = 0;  // byte offset of the on-device header
     bool live = true;          // is_live's verdict (true without a check)
+    std::uint64_t end = 0;     // byte offset where its memory ends
 };
 // A header that looks like one the kernel writes (KCORE_MAGIC, CORE_CPU and
 // a cpu segment size that ends the header on a 512-byte boundary) but fails
@@ -116,6 +127,32 @@ struct RejectedHeader {
 std::vector<DumpCandidate> scan_device(const std::shared_ptr<ByteSource>& src, const DumpLivenessCheck& is_live = {},
                                        std::size_t max_candidates = 64,
                                        std::vector<RejectedHeader>* rejected = nullptr);
+
+// Which of a scan's candidates is the dump the kernel wrote.  The kernel
+// writes its dump at dumplo, which cpu_dumpconf puts at the end of the
+// device; a header elsewhere may be planted (a user's swapped-out pages
+// can hold anything) or a stale copy.  Among live candidates, the one
+// whose own memory records its place (the kernel's dumplo, read through
+// the namelist) is chosen; when none does, the one ending nearest the end
+// of the device; when several do, none: `tied` lists them and
+// `nearest_end` is the one -f takes.  Without a live candidate, the first.
+struct CandidateChoice {
+    std::optional<std::uint64_t> offset;  // the chosen header; empty when tied
+    std::string reason;                   // why, for savecore -v and errors
+    std::size_t live = 0;                 // live candidates
+    std::vector<std::uint64_t> tied;      // live candidates that could not be told apart
+    std::uint64_t nearest_end = 0;        // of the tied ones, the one ending nearest the end
+};
+CandidateChoice choose_candidate(const std::shared_ptr<ByteSource>& src, const std::vector<DumpCandidate>& candidates,
+                                 const Namelist* namelist);
+// "2 live dump headers, at offsets 0x1000, 0x2400000: each lies at ..., so
+// which one the kernel wrote cannot be told": the error for a tie.
+std::string tied_candidates(const CandidateChoice& choice);
+
+// The dumplo (in 512-byte blocks) a dump's kernel recorded in its memory,
+// read through the namelist's _dumplo; nullopt when it cannot be read.
+std::optional<std::int64_t> recorded_dumplo(const std::shared_ptr<ByteSource>& src, const DumpLayout& layout,
+                                            const Namelist& namelist);
 
 // The check Kernel::open uses: the dump's dumpmag (read through the dump's
 // own page tables at the namelist's _dumpmag) equals the namelist's

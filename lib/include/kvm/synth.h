@@ -345,4 +345,14 @@ private:
 // Writes bytes to a file (tests, the demo).
 void write_file(const std::string& path, ByteSpan data);
 
+// ---------------------------------------------------------------- hostile input
+
+// A device image made to be slow to scan for a dump header (issue 11): every
+// 512-byte block starts a NetBSD dump header of `arch` (KCORE_MAGIC,
+// CORE_CPU, its MID) whose cpu segment claims `cpu_segment` bytes (512k - 8,
+// at most 16 MiB - 8), filled by its RAM table.  The table's entries are sane
+// to the end of the block, where the next block's header breaks it: no block
+// holds a dump.  `size` is a multiple of 512.
+void write_hostile_device(Sink& out, const ArchInfo& arch, std::uint64_t size, std::uint64_t cpu_segment);
+
 }  // namespace kvm::synth

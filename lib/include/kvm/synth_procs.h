@@ -90,6 +90,11 @@ enum class ListFault {
     cycle,        // entry `at` of allproc points back to entry 0
     bad_pointer,  // entry `at` of allproc points to an address outside the dump
     short_count,  // nprocs says `at` while the lists hold more
+    // After the oldest allproc entry, `at` more "processes" 32 bytes apart
+    // (downwards: the first is zeros but its link), and nprocs at the
+    // walkers' cap of 1 << 22: a legal, acyclic list that gives millions of
+    // rows from a small dump unless overlaps are refused.
+    overlap,
 };
 void plant_list_fault(CrashedMachine& machine, const StructLayouts& layouts, const PlantedProcesses& planted,
                       ListFault fault, std::size_t at);

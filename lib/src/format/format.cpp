@@ -52,6 +52,13 @@ void read_phys_through_map(const PhysMap& map, const ByteSource& source, std::ui
     }
 }
 
+std::uint64_t Format::phys_bytes() const {
+    std::uint64_t bytes = 0;
+    for (const PhysRun& r : phys_ranges())
+        bytes = checked_add(bytes, r.size, "physical memory size");
+    return bytes;
+}
+
 namespace {
 // Cheap magic-at-offset-0 probes first; the device scan reads the most, so
 // it comes last.

@@ -2,6 +2,7 @@
 // decoded field by field (layout in kdump.h); pages read on demand,
 // inflated with zlib and kept in a bounded cache.
 #include "format/kdump.h"
+#include "format/kdump_bitmap.h"
 
 #include <kvm/elf.h>
 #include <kvm/error.h>
@@ -18,6 +19,7 @@
 #include <cstring>
 #include <list>
 #include <mutex>
+#include <optional>
 #include <unordered_map>
 
 namespace kvm::kdump {
@@ -218,11 +220,22 @@ public:
         if (map_bytes > (two_bitmaps_ ? bitmap_bytes / 2 : bitmap_bytes))
             throw_corrupt(fmt::format("kdump bitmaps of {} blocks cannot hold the {:#x} pfns of max_mapnr",
                                       header_.bitmap_blocks, max_mapnr_));
+        // Writers size the bitmaps by max_mapnr (two of them, each whole
+        // blocks), and the file holds them: checked before a byte is read.
+        if (bitmap_bytes > 2 * one_map)
+            throw_corrupt(
+                fmt::format("kdump bitmaps of {} blocks, more than the {} that two bitmaps of max_mapnr "
+                            "{:#x} take",
+                            header_.bitmap_blocks, 2 * one_map / block_size_, max_mapnr_));
+        const std::uint64_t bitmap_end = checked_add(bitmap_offset, bitmap_bytes, "kdump bitmap end");
+        if (bitmap_end > source_->size())
+            throw_corrupt(
+                fmt::format("truncated: the kdump bitmaps ({} blocks at offset {:#x}) need bytes up to "
+                            "{:#x}, but the file has {:#x}",
+                            header_.bitmap_blocks, bitmap_offset, bitmap_end, source_->size()));
         ram_map_offset_ = bitmap_offset;
-        dump_map_ = source_->read_bytes(dump_map_offset, map_bytes, "kdump dump bitmap");
-        // Bits past max_mapnr are not pages.
-        if (max_mapnr_ % 8 != 0) dump_map_.back() &= static_cast<std::byte>((1u << (max_mapnr_ % 8)) - 1);
-        build_rank();
+        dump_map_.emplace(source_, dump_map_offset, max_mapnr_);
+        dumped_pages_ = dump_map_->set_bits();
 
         // Page descriptors.
         desc_offset_ = checked_add(bitmap_offset, bitmap_bytes, "page descriptor table offset");
@@ -271,20 +284,12 @@ public:
 
     std::vector<PhysRun> phys_ranges() const override {
         std::vector<PhysRun> runs;
-        for (std::uint64_t pfn = 0; pfn < max_mapnr_; ++pfn) {
-            if (pfn % 8 == 0 && dump_map_[pfn / 8] == std::byte{0}) {
-                pfn += 7;
-                continue;
-            }
-            if (!dumped(pfn)) continue;
-            const std::uint64_t pa = pfn * block_size_;
-            if (!runs.empty() && runs.back().pa + runs.back().size == pa)
-                runs.back().size += block_size_;
-            else
-                runs.push_back({.pa = pa, .size = block_size_, .offset = 0});
-        }
+        dump_map_->for_each_run([&](std::uint64_t pfn, std::uint64_t count) {
+            runs.push_back({.pa = pfn * block_size_, .size = count * block_size_, .offset = 0});
+        });
         return runs;
     }
+    std::uint64_t phys_bytes() const override { return dumped_pages_ * block_size_; }
 
     std::optional<std::uint64_t> phys_to_offset(std::uint64_t pa) const override {
         const std::uint64_t pfn = pa / block_size_;
@@ -299,36 +304,10 @@ public:
     ByteSource& source() override { return *source_; }
 
 private:
-    bool dumped(std::uint64_t pfn) const {
-        return (std::to_integer<unsigned>(dump_map_[pfn / 8]) >> (pfn % 8) & 1u) != 0;
-    }
+    bool dumped(std::uint64_t pfn) const { return dump_map_->test(pfn); }
 
-    // rank_[k]: set bits of the dump bitmap before byte k * 512.
-    static constexpr std::size_t rank_stride = 512;
-
-    void build_rank() {
-        rank_.reserve(dump_map_.size() / rank_stride + 1);
-        std::uint64_t count = 0;
-        for (std::size_t i = 0; i < dump_map_.size(); ++i) {
-            if (i % rank_stride == 0) rank_.push_back(count);
-            count += static_cast<std::uint64_t>(std::popcount(std::to_integer<unsigned>(dump_map_[i])));
-        }
-        dumped_pages_ = count;
-    }
-
-    // The index of pfn's descriptor: the set bits before it.  Whole 8-byte
-    // words first (byte order does not matter to a count), then bytes.
-    std::uint64_t rank(std::uint64_t pfn) const {
-        const std::uint64_t byte = pfn / 8;
-        std::uint64_t count = rank_[byte / rank_stride];
-        std::uint64_t i = byte - byte % rank_stride;
-        for (; i + 8 <= byte; i += 8)
-            count += static_cast<std::uint64_t>(std::popcount(load64(dump_map_.data() + i, ByteOrder::little)));
-        for (; i < byte; ++i)
-            count += static_cast<std::uint64_t>(std::popcount(std::to_integer<unsigned>(dump_map_[i])));
-        const unsigned below = std::to_integer<unsigned>(dump_map_[byte]) & ((1u << (pfn % 8)) - 1);
-        return count + static_cast<std::uint64_t>(std::popcount(below));
-    }
+    // The index of pfn's descriptor: the set bits before it.
+    std::uint64_t rank(std::uint64_t pfn) const { return dump_map_->rank(pfn); }
 
     PageDesc descriptor(std::uint64_t index) const {
         const std::uint64_t chunk = index / descs_per_chunk;
@@ -447,8 +426,7 @@ private:
     std::uint64_t max_mapnr_ = 0;
     bool two_bitmaps_ = false;
     std::uint64_t ram_map_offset_ = 0;
-    Bytes dump_map_;
-    std::vector<std::uint64_t> rank_;
+    std::optional<DumpBitmap> dump_map_;
     std::uint64_t dumped_pages_ = 0;
     std::uint64_t desc_offset_ = 0;
     std::uint64_t data_offset_ = 0;

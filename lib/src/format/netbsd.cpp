@@ -6,6 +6,7 @@
 #include <kvm/netbsd.h>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
 #include <array>
@@ -39,42 +40,79 @@ bool plausible_cpu_segment_size(const std::byte* p) {
     return false;
 }
 
-// Reads and validates the RAM segment table that follows a cpu header.
-std::vector<RamSegment> decode_ram_table(Decoder& d, const ArchInfo& arch, std::uint64_t count,
-                                         std::uint64_t table_offset) {
-    if (count == 0) throw_corrupt("cpu header lists no memory segments");
-    if (count > max_ram_segments)
-        throw_corrupt(
-            fmt::format("cpu header claims {} memory segments (at most {} accepted)", count, max_ram_segments));
-    const std::uint64_t table_bytes = count * ram_seg_size;
-    if (table_offset > d.size() || table_bytes > d.size() - table_offset)
-        throw_corrupt(
-            fmt::format("memory segment table of {} entries ({:#x} bytes at offset {:#x}) does not fit in "
-                        "the {:#x}-byte cpu segment",
-                        count, table_bytes, table_offset, d.size()));
-    d.seek(table_offset);
-    std::vector<RamSegment> ram;
-    ram.reserve(count);
-    std::uint64_t total = 0;
-    for (std::uint64_t i = 0; i < count; ++i) {
-        RamSegment seg{.start = d.u64(), .size = d.u64()};
-        if (seg.size == 0) throw_corrupt(fmt::format("memory segment {} at pa {:#x} has size 0", i, seg.start));
-        if (seg.start % arch.page_size != 0 || seg.size % arch.page_size != 0)
-            throw_corrupt(
-                fmt::format("memory segment {} (pa {:#x}, size {:#x}) is not page-aligned", i, seg.start, seg.size));
-        checked_add(seg.start, seg.size, fmt::format("memory segment {} end", i));
-        total = checked_add(total, seg.size, "total dump size");
-        ram.push_back(seg);
+// How a failed check ends.  Throw makes the error, naming the device when
+// the check was a read that came up short.  Quiet only says no: a device
+// scan may meet a stray header in every 512 bytes of an image built to be
+// hostile, and must not make millions of messages nobody reads.
+struct Throw {
+    static constexpr bool quiet = false;
+    const ByteSource* device = nullptr;
+    template <typename Message>
+    bool operator()(ErrorKind kind, const Message& message, bool names_device = false) const {
+        Error e(kind, message());
+        if (names_device && device != nullptr) e.with_path(device->name());
+        throw e;
     }
-    return ram;
+};
+struct Quiet {
+    static constexpr bool quiet = true;
+    template <typename Message>
+    bool operator()(ErrorKind /*kind*/, const Message& /*message*/, bool /*names_device*/ = false) const {
+        return false;
+    }
+};
+
+// The count of a RAM table against the limit and the cpu segment holding it.
+template <typename Fail>
+bool check_table_size(std::uint64_t count, std::uint64_t table_offset, std::uint64_t cpu_size, const Fail& fail) {
+    if (count == 0) return fail(ErrorKind::corrupt, [] { return std::string("cpu header lists no memory segments"); });
+    if (count > max_ram_segments)
+        return fail(ErrorKind::corrupt, [&] {
+            return fmt::format("cpu header claims {} memory segments (at most {} accepted)", count, max_ram_segments);
+        });
+    const std::uint64_t table_bytes = count * ram_seg_size;
+    if (table_offset > cpu_size || table_bytes > cpu_size - table_offset)
+        return fail(ErrorKind::corrupt, [&] {
+            return fmt::format(
+                "memory segment table of {} entries ({:#x} bytes at offset {:#x}) does not fit in the {:#x}-byte cpu "
+                "segment",
+                count, table_bytes, table_offset, cpu_size);
+        });
+    return true;
 }
 
-CpuHeader decode_amd64(Decoder& d, const ArchInfo& arch, std::uint64_t /*available*/) {
-    CpuHeader h;
-    h.pt_root = d.u64();  // ptdpaddr
-    const std::uint64_t count = d.u64();
-    h.ram = decode_ram_table(d, arch, count, kcore_align(arch, 16));
-    return h;
+// One RAM table entry; `total` sums the sizes so far.
+template <typename Fail>
+bool check_ram_segment(const ArchInfo& arch, std::uint64_t i, const RamSegment& seg, std::uint64_t& total,
+                       const Fail& fail) {
+    if (seg.size == 0)
+        return fail(ErrorKind::corrupt,
+                    [&] { return fmt::format("memory segment {} at pa {:#x} has size 0", i, seg.start); });
+    if (seg.start % arch.page_size != 0 || seg.size % arch.page_size != 0)
+        return fail(ErrorKind::corrupt, [&] {
+            return fmt::format("memory segment {} (pa {:#x}, size {:#x}) is not page-aligned", i, seg.start, seg.size);
+        });
+    std::uint64_t end = 0;
+    if (__builtin_add_overflow(seg.start, seg.size, &end))
+        return fail(ErrorKind::corrupt, [&] {
+            return fmt::format("memory segment {} end overflows: {:#x} + {:#x}", i, seg.start, seg.size);
+        });
+    const std::uint64_t before = total;
+    if (__builtin_add_overflow(before, seg.size, &total))
+        return fail(ErrorKind::corrupt,
+                    [&] { return fmt::format("total dump size overflows: {:#x} + {:#x}", before, seg.size); });
+    return true;
+}
+
+RamSegment load_ram_segment(const std::byte* p, ByteOrder order) {
+    return {.start = load64(p, order), .size = load64(p + 8, order)};
+}
+
+CpuHeaderFields decode_amd64(Decoder& d) {
+    CpuHeaderFields f;
+    f.pt_root = d.u64();  // ptdpaddr
+    f.nmemsegs = d.u64();
+    return f;
 }
 
 void encode_amd64(Encoder& e, const CpuHeader& h) {
@@ -85,14 +123,13 @@ std::string_view translator_amd64(const CpuHeader& /*h*/) {
     return "amd64";
 }
 
-CpuHeader decode_i386(Decoder& d, const ArchInfo& arch, std::uint64_t /*available*/) {
-    CpuHeader h;
+CpuHeaderFields decode_i386(Decoder& d) {
+    CpuHeaderFields f;
     const std::uint32_t pdppaddr = d.u32();
-    h.pae = (pdppaddr & i386_kcore_pae) != 0;
-    h.pt_root = pdppaddr & 0xfffff000u;
-    const std::uint32_t count = d.u32();
-    h.ram = decode_ram_table(d, arch, count, kcore_align(arch, 8));
-    return h;
+    f.pae = (pdppaddr & i386_kcore_pae) != 0;
+    f.pt_root = pdppaddr & 0xfffff000u;
+    f.nmemsegs = d.u32();
+    return f;
 }
 
 void encode_i386(Encoder& e, const CpuHeader& h) {
@@ -119,27 +156,214 @@ const CpuHeaderCodec& codec_for(const ArchInfo& arch) {
 std::uint64_t sum_sizes(const std::vector<RamSegment>& ram) {
     std::uint64_t total = 0;
     for (const auto& s : ram)
-        total += s.size;  // checked in decode_ram_table
+        total += s.size;  // checked by check_ram_segment
     return total;
 }
 
-// Decodes the cpu data of either form.
+template <typename Fail>
+bool check_cpu_header_size(const ArchInfo& arch, const CpuHeaderCodec& codec, std::uint64_t cpu_size,
+                           const Fail& fail) {
+    if (cpu_size >= codec.size) return true;
+    return fail(ErrorKind::corrupt, [&] {
+        return fmt::format("cpu segment is {} bytes, smaller than the {}-byte {} cpu header", cpu_size, codec.size,
+                           arch.name);
+    });
+}
+
+// The cpu data of a kcore file, in memory as a whole.
 CpuHeader decode_cpu(const ArchInfo& arch, ByteSpan cpu_data) {
     const CpuHeaderCodec& codec = codec_for(arch);
-    if (cpu_data.size() < codec.size)
-        throw_corrupt(fmt::format("cpu segment is {} bytes, smaller than the {}-byte {} cpu header", cpu_data.size(),
-                                  codec.size, arch.name));
+    const Throw fail;
+    check_cpu_header_size(arch, codec, cpu_data.size(), fail);
     Decoder d(cpu_data, arch.order, "cpu segment");
-    return codec.decode(d, arch, cpu_data.size());
+    const CpuHeaderFields fields = codec.decode(d);
+    const std::uint64_t table_offset = kcore_align(arch, codec.size);
+    check_table_size(fields.nmemsegs, table_offset, cpu_data.size(), fail);
+    CpuHeader h{.pt_root = fields.pt_root, .pae = fields.pae, .ram = {}};
+    h.ram.reserve(fields.nmemsegs);
+    std::uint64_t total = 0;
+    for (std::uint64_t i = 0; i < fields.nmemsegs; ++i) {
+        h.ram.push_back(load_ram_segment(cpu_data.data() + table_offset + i * ram_seg_size, arch.order));
+        check_ram_segment(arch, i, h.ram.back(), total, fail);
+    }
+    return h;
+}
+
+std::string memory_past_end(const DumpLayout& layout, std::uint64_t device_size, std::string_view where) {
+    return fmt::format(
+        "truncated: the {} holds {:#x} bytes of memory from offset {:#x} (to {:#x}), but the file ends at {:#x}", where,
+        layout.memory_size, layout.memory_offset, layout.memory_offset + layout.memory_size, device_size);
 }
 
 void check_memory_fits(const ByteSource& src, const DumpLayout& layout, std::string_view where) {
     const std::uint64_t end = checked_add(layout.memory_offset, layout.memory_size, "dump end");
-    if (end > src.size())
-        throw_corrupt(
-            fmt::format("truncated: the {} holds {:#x} bytes of memory from offset {:#x} (to {:#x}), but "
-                        "the file ends at {:#x}",
-                        where, layout.memory_size, layout.memory_offset, end, src.size()));
+    if (end > src.size()) throw_corrupt(memory_past_end(layout, src.size(), where));
+}
+
+// Reads a candidate header's bytes: from the chunk of the device a scan
+// holds, when they are in it, else from the device.  The bytes read from
+// the device are counted, so a scan can bound what its candidates cost.
+class HeaderReader {
+public:
+    explicit HeaderReader(const ByteSource& src) : src_(src) {}
+    const ByteSource& source() const { return src_; }
+    void hold(std::uint64_t start, ByteSpan bytes) {
+        start_ = start;
+        held_ = bytes;
+    }
+    // Bytes of the held chunk from `offset` on (0 outside it).
+    std::uint64_t held_from(std::uint64_t offset) const {
+        return offset >= start_ && offset - start_ < held_.size() ? held_.size() - (offset - start_) : 0;
+    }
+    // `n` bytes at `offset`, fewer where the device ends; valid until the
+    // next call.
+    ByteSpan read(std::uint64_t offset, std::size_t n) {
+        if (held_from(offset) >= n) return held_.subspan(offset - start_, n);
+        scratch_.resize(n);
+        const std::size_t got = src_.read_at(offset, scratch_);
+        device_bytes_ += got;
+        return {scratch_.data(), got};
+    }
+    std::uint64_t device_bytes() const { return device_bytes_; }
+
+private:
+    const ByteSource& src_;
+    std::uint64_t start_ = 0;
+    ByteSpan held_;
+    Bytes scratch_;
+    std::uint64_t device_bytes_ = 0;
+};
+
+// A RAM table that goes past the held chunk is read from the device in
+// pieces that double from this size: a stray header's table is broken at
+// the next header (a KCORE_MAGIC is never a page-aligned start or size),
+// and the first pieces find that at little cost.
+constexpr std::uint64_t first_table_piece = 4096;
+constexpr std::uint64_t max_table_piece = 1u << 20;
+
+// kvm_dump_mkheader's reading of the dump at `dump_start`, checked as it
+// is read: the segment header, then the small cpu header, then the RAM
+// table entry by entry, and the whole cpu segment only once all of that is
+// sane.  A candidate therefore reads no further than its first bad field.
+template <typename Fail>
+bool read_device_header(HeaderReader& in, std::uint64_t dump_start, DumpLayout& layout, const Fail& fail) {
+    const ByteSource& src = in.source();
+    const std::uint64_t size = src.size();
+    if (dump_start > size || size - dump_start < kcore_seg_size)
+        return fail(ErrorKind::format, [&] {
+            return fmt::format("no dump header at offset {:#x}: the device is only {:#x} bytes", dump_start, size);
+        });
+    const auto short_read = [&](std::string_view what, std::uint64_t n, std::uint64_t at) {
+        return fail(
+            ErrorKind::corrupt,
+            [&] {
+                return fmt::format("truncated: {} needs {} bytes at offset {:#x}, but the file has {:#x}", what, n, at,
+                                   size);
+            },
+            true);
+    };
+    const ByteSpan seg = in.read(dump_start, kcore_seg_size);
+    if (seg.size() < kcore_seg_size) return short_read("dump header", kcore_seg_size, dump_start);
+    const Midmag m = decode_midmag(load32(seg.data(), ByteOrder::big));
+    if (m.magic != kcore_magic || m.flag != core_cpu)
+        return fail(ErrorKind::format, [&] {
+            return fmt::format("no dump header at offset {:#x} (found magic {:#x} flag {})", dump_start, m.magic,
+                               m.flag);
+        });
+    const ArchInfo* arch = find_arch_by_netbsd_mid(m.mid);
+    const CpuHeaderCodec* codec = find_cpu_codec(m.mid);
+    if (arch == nullptr || codec == nullptr)
+        return fail(ErrorKind::unsupported, [&] {
+            return fmt::format("dump header at offset {:#x} is for machine id {} (not a machine kvmkit reads)",
+                               dump_start, m.mid);
+        });
+    const std::uint64_t cpu_size = load32(seg.data() + 4, arch->order);
+    if (cpu_size > max_cpu_segment)
+        return fail(ErrorKind::corrupt, [&] {
+            return fmt::format("dump header at offset {:#x} claims a {:#x}-byte cpu segment (at most {:#x} accepted)",
+                               dump_start, cpu_size, max_cpu_segment);
+        });
+    const std::uint64_t cpu_offset = dump_start + align8(*arch);
+    if (cpu_offset > size || cpu_size > size - cpu_offset) return short_read("cpu segment", cpu_size, cpu_offset);
+
+    // What the cpu header and its table say, with where they are.
+    const auto in_header = [&](auto message) {
+        return [message, dump_start] { return fmt::format("dump header at offset {:#x}: {}", dump_start, message()); };
+    };
+    const auto header_fail = [&](ErrorKind kind, const auto& message, bool names_device = false) {
+        return fail(kind, in_header(message), names_device);
+    };
+    if (!check_cpu_header_size(*arch, *codec, cpu_size, header_fail)) return false;
+    const ByteSpan fixed = in.read(cpu_offset, codec->size);
+    if (fixed.size() < codec->size) return short_read("cpu segment", cpu_size, cpu_offset);
+    Decoder d(fixed, arch->order, "cpu header");
+    const CpuHeaderFields fields = codec->decode(d);
+    const std::uint64_t table_offset = kcore_align(*arch, codec->size);
+    if (!check_table_size(fields.nmemsegs, table_offset, cpu_size, header_fail)) return false;
+    // The kernel fills the header with zeros to the end of its 512-byte
+    // block, and no further.
+    const std::uint64_t needed =
+        align_up(align8(*arch) + table_offset + kcore_align(*arch, fields.nmemsegs * ram_seg_size), dev_bsize) -
+        align8(*arch);
+    if (cpu_size > needed)
+        return header_fail(ErrorKind::corrupt, [&] {
+            return fmt::format(
+                "the {:#x}-byte cpu segment is larger than its header and {} memory segments fill ({:#x} bytes, to the "
+                "end of their 512-byte block)",
+                cpu_size, fields.nmemsegs, needed);
+        });
+
+    const std::uint64_t table_start = cpu_offset + table_offset;
+    const std::uint64_t table_end = table_start + fields.nmemsegs * ram_seg_size;
+    if constexpr (Fail::quiet) {
+        // The verdict alone: a table that reaches the next block is broken
+        // there when that block holds a header (its KCORE_MAGIC is never a
+        // page-aligned start or size), as in an image built to slow the
+        // scan; the entry-by-entry check below would find the same.
+        const std::uint64_t next_block = dump_start + dev_bsize;
+        if (next_block >= table_start && next_block + 8 <= table_end && (next_block - table_start) % 8 == 0 &&
+            in.held_from(next_block) >= 8 && load64(in.read(next_block, 8).data(), arch->order) % arch->page_size != 0)
+            return false;
+    }
+    std::uint64_t total = 0;
+    std::uint64_t piece = first_table_piece;
+    for (std::uint64_t i = 0; i < fields.nmemsegs;) {
+        const std::uint64_t at = table_start + i * ram_seg_size;
+        std::uint64_t entries = std::min(fields.nmemsegs - i, piece / ram_seg_size);
+        if (const std::uint64_t held = in.held_from(at) / ram_seg_size; held != 0) {
+            entries = std::min(entries, held);
+        } else {
+            piece = std::min(piece * 2, max_table_piece);  // for the next read from the device
+        }
+        const ByteSpan table = in.read(at, entries * ram_seg_size);
+        if (table.size() < entries * ram_seg_size) return short_read("cpu segment", cpu_size, cpu_offset);
+        for (std::uint64_t k = 0; k < entries; ++k, ++i)
+            if (!check_ram_segment(*arch, i, load_ram_segment(table.data() + k * ram_seg_size, arch->order), total,
+                                   header_fail))
+                return false;
+    }
+
+    layout.arch = arch;
+    layout.on_device = true;
+    layout.header_offset = dump_start;
+    const ByteSpan cpu_data = in.read(cpu_offset, cpu_size);
+    if (cpu_data.size() < cpu_size) return short_read("cpu segment", cpu_size, cpu_offset);
+    layout.cpu_segment.assign(cpu_data.begin(), cpu_data.end());
+    layout.cpu = CpuHeader{.pt_root = fields.pt_root, .pae = fields.pae, .ram = {}};
+    layout.cpu.ram.reserve(fields.nmemsegs);
+    for (std::uint64_t i = 0; i < fields.nmemsegs; ++i)
+        layout.cpu.ram.push_back(
+            load_ram_segment(layout.cpu_segment.data() + table_offset + i * ram_seg_size, arch->order));
+    layout.memory_offset = cpu_offset + cpu_size;
+    layout.memory_size = total;
+    if (layout.memory_offset + layout.memory_size < layout.memory_offset)
+        return fail(ErrorKind::corrupt, [&] {
+            return fmt::format("dump end overflows: {:#x} + {:#x}", layout.memory_offset, layout.memory_size);
+        });
+    if (layout.memory_offset + layout.memory_size > size)
+        return fail(ErrorKind::corrupt,
+                    [&] { return memory_past_end(layout, size, fmt::format("dump at offset {:#x}", dump_start)); });
+    return true;
 }
 
 class NetbsdFormat final : public Format {
@@ -269,40 +493,9 @@ DumpLayout read_kcore_file(const ByteSource& src) {
 DumpLayout read_device_dump(const ByteSource& src, std::uint64_t dump_start) {
     if (dump_start % dev_bsize != 0)
         throw Error(ErrorKind::usage, fmt::format("dump offset {:#x} is not a multiple of 512", dump_start));
-    if (dump_start > src.size() || src.size() - dump_start < kcore_seg_size)
-        throw_format(
-            fmt::format("no dump header at offset {:#x}: the device is only {:#x} bytes", dump_start, src.size()));
-    std::array<std::byte, kcore_seg_size> seg{};
-    src.read_exact(dump_start, seg, "dump header");
-    const Midmag m = decode_midmag(load32(seg.data(), ByteOrder::big));
-    if (m.magic != kcore_magic || m.flag != core_cpu)
-        throw_format(
-            fmt::format("no dump header at offset {:#x} (found magic {:#x} flag {})", dump_start, m.magic, m.flag));
-    const ArchInfo* arch = find_arch_by_netbsd_mid(m.mid);
-    if (arch == nullptr || find_cpu_codec(m.mid) == nullptr)
-        throw_unsupported(fmt::format("dump header at offset {:#x} is for machine id {} (not a machine kvmkit reads)",
-                                      dump_start, m.mid));
-    const std::uint64_t cpu_size = load32(seg.data() + 4, arch->order);
-    if (cpu_size > max_cpu_segment)
-        throw_corrupt(
-            fmt::format("dump header at offset {:#x} claims a {:#x}-byte cpu segment (at most {:#x} accepted)",
-                        dump_start, cpu_size, max_cpu_segment));
-
+    HeaderReader in(src);
     DumpLayout layout;
-    layout.arch = arch;
-    layout.on_device = true;
-    layout.header_offset = dump_start;
-    const std::uint64_t cpu_offset = dump_start + align8(*arch);
-    layout.cpu_segment = src.read_bytes(cpu_offset, cpu_size, "cpu segment");
-    try {
-        layout.cpu = decode_cpu(*arch, layout.cpu_segment);
-    } catch (Error& e) {
-        e.add_context(fmt::format("dump header at offset {:#x}", dump_start));
-        throw;
-    }
-    layout.memory_offset = cpu_offset + cpu_size;
-    layout.memory_size = sum_sizes(layout.cpu.ram);
-    check_memory_fits(src, layout, fmt::format("dump at offset {:#x}", dump_start));
+    read_device_header(in, dump_start, layout, Throw{&src});
     return layout;
 }
 
@@ -311,12 +504,18 @@ std::vector<DumpCandidate> scan_device(const std::shared_ptr<ByteSource>& src, c
     constexpr std::size_t chunk = 1u << 20;  // a multiple of 512: headers never straddle a chunk's check
     std::vector<DumpCandidate> found;
     Bytes buf(chunk);
+    HeaderReader in(*src);
     std::uint64_t pos = 0;
     const std::uint64_t size = src->size();
+    // What candidates may read beyond the chunk in hand.  A header's table
+    // ends at the next header, so no two candidates read the same table
+    // bytes and the scan stays linear; this says so, whatever the image.
+    const std::uint64_t budget = 2 * size + 2 * max_cpu_segment;
     while (pos < size && found.size() < max_candidates) {
         const std::size_t got =
             src->read_at(pos, MutableByteSpan(buf.data(), std::min<std::uint64_t>(chunk, size - pos)));
         if (got < kcore_seg_size) break;
+        in.hold(pos, ByteSpan(buf.data(), got));
         std::uint64_t next = pos + (got / dev_bsize) * dev_bsize;
         for (std::size_t at = 0; at + 4 <= got; at += dev_bsize) {
             const Midmag m = decode_midmag(load32(buf.data() + at, ByteOrder::big));
@@ -324,18 +523,28 @@ std::vector<DumpCandidate> scan_device(const std::shared_ptr<ByteSource>& src, c
             if (find_cpu_codec(m.mid) == nullptr && rejected == nullptr) continue;
             const std::uint64_t offset = pos + at;
             DumpLayout layout;
-            try {
-                layout = read_device_dump(*src, offset);
-            } catch (const Error& e) {
+            const bool sane = read_device_header(in, offset, layout, Quiet{});
+            if (in.device_bytes() > budget)
+                throw_corrupt(fmt::format(
+                    "device scan stopped at offset {:#x}: its candidate headers read {:#x} bytes past the chunks "
+                    "scanned, more than twice the device's {:#x}",
+                    offset, in.device_bytes(), size));
+            if (!sane) {
                 // A stray magic, or a damaged header: not a candidate.  Say
-                // why only when it has the shape of a real header.
+                // why (the same checks again, making the message) only when
+                // it has the shape of a real header.
                 if (rejected != nullptr && rejected->size() < max_rejected && at + kcore_seg_size <= got &&
-                    plausible_cpu_segment_size(buf.data() + at + 4))
-                    rejected->push_back({.offset = offset, .error = e});
+                    plausible_cpu_segment_size(buf.data() + at + 4)) {
+                    try {
+                        read_device_dump(*src, offset);
+                    } catch (const Error& e) {
+                        rejected->push_back({.offset = offset, .error = e});
+                    }
+                }
                 continue;
             }
             const bool live = !is_live || is_live(src, layout);
-            found.push_back({.offset = offset, .live = live});
+            found.push_back({.offset = offset, .live = live, .end = layout.memory_offset + layout.memory_size});
             if (live) {
                 // Skip this dump's memory: it holds copies of the header.
                 next = align_up(layout.memory_offset + layout.memory_size, dev_bsize);
@@ -347,6 +556,63 @@ std::vector<DumpCandidate> scan_device(const std::shared_ptr<ByteSource>& src, c
         pos = next;
     }
     return found;
+}
+
+CandidateChoice choose_candidate(const std::shared_ptr<ByteSource>& src, const std::vector<DumpCandidate>& candidates,
+                                 const Namelist* namelist) {
+    CandidateChoice choice;
+    if (candidates.empty()) return choice;
+    std::vector<const DumpCandidate*> live;
+    for (const DumpCandidate& c : candidates)
+        if (c.live) live.push_back(&c);
+    choice.live = live.size();
+    if (live.empty()) {
+        choice.offset = candidates.front().offset;
+        choice.reason = "none is live; the first";
+        return choice;
+    }
+    if (live.size() == 1) {
+        choice.offset = live.front()->offset;
+        choice.reason = "the only live one";
+        return choice;
+    }
+    const auto nearest_end = [](const std::vector<const DumpCandidate*>& among) {
+        return (*std::max_element(among.begin(), among.end(),
+                                  [](const DumpCandidate* a, const DumpCandidate* b) { return a->end < b->end; }))
+            ->offset;
+    };
+    std::vector<const DumpCandidate*> at_dumplo;
+    bool dumplo_known = false;
+    if (namelist != nullptr) {
+        for (const DumpCandidate* c : live) {
+            const std::optional<std::int64_t> lo = recorded_dumplo(src, read_device_dump(*src, c->offset), *namelist);
+            dumplo_known = dumplo_known || lo.has_value();
+            if (lo && *lo >= 0 && static_cast<std::uint64_t>(*lo) * dev_bsize == c->offset) at_dumplo.push_back(c);
+        }
+    }
+    if (at_dumplo.size() == 1) {
+        choice.offset = at_dumplo.front()->offset;
+        choice.reason = fmt::format("its kernel's dumplo ({}) puts the dump there", *choice.offset / dev_bsize);
+    } else if (at_dumplo.size() > 1) {
+        for (const DumpCandidate* c : at_dumplo)
+            choice.tied.push_back(c->offset);
+        choice.nearest_end = nearest_end(at_dumplo);
+        choice.reason = "each lies at the dumplo its own kernel recorded";
+    } else {
+        choice.offset = nearest_end(live);
+        choice.reason = fmt::format(
+            "{}; the one ending nearest the end of the device, where the kernel puts its dump",
+            dumplo_known ? "none lies at the dumplo its kernel recorded" : "without the dumplo its kernel recorded");
+    }
+    return choice;
+}
+
+std::string tied_candidates(const CandidateChoice& choice) {
+    std::vector<std::string> offsets;
+    for (const std::uint64_t o : choice.tied)
+        offsets.push_back(fmt::format("{:#x}", o));
+    return fmt::format("{} live dump headers, at offsets {}: {}, so which one the kernel wrote cannot be told",
+                       choice.tied.size(), fmt::join(offsets, ", "), choice.reason);
 }
 
 Bytes kcore_file_header(const DumpLayout& layout, std::uint64_t memory_bytes) {
@@ -418,10 +684,9 @@ std::unique_ptr<Format> probe_device(std::shared_ptr<ByteSource> src, const Prob
         options.namelist != nullptr ? dumpmag_check(*options.namelist) : DumpLivenessCheck{};
     const std::vector<DumpCandidate> candidates = scan_device(src, check);
     if (candidates.empty()) return nullptr;
-    // The first live dump; if every one is stale (already saved), the first.
-    const auto live = std::find_if(candidates.begin(), candidates.end(), [](const DumpCandidate& c) { return c.live; });
-    const std::uint64_t chosen = (live != candidates.end() ? *live : candidates.front()).offset;
-    DumpLayout layout = read_device_dump(*src, chosen);
+    const CandidateChoice choice = choose_candidate(src, candidates, options.namelist);
+    if (!choice.offset) throw_corrupt(fmt::format("{}; name one with --dumplo", tied_candidates(choice)));
+    DumpLayout layout = read_device_dump(*src, *choice.offset);
     return make_format(std::move(src), std::move(layout));
 }
 

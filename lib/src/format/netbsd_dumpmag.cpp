@@ -51,6 +51,22 @@ DumpLivenessCheck dumpmag_check(const Namelist& namelist) {
     };
 }
 
+std::optional<std::int64_t> recorded_dumplo(const std::shared_ptr<ByteSource>& src, const DumpLayout& layout,
+                                            const Namelist& namelist) {
+    const Symbol* sym = namelist.symbols().lookup("_dumplo");
+    if (sym == nullptr) return std::nullopt;
+    try {
+        // A long: the symbol's size when the namelist has one.
+        const unsigned width =
+            sym->size == 4 || sym->size == 8 ? static_cast<unsigned>(sym->size) : layout.arch->pointer_size;
+        const Kernel k(make_format(src, layout), std::shared_ptr<const Namelist>(&namelist, [](const Namelist*) {}));
+        const std::uint64_t v = k.read_uint(sym->value, width);
+        return width == 4 ? static_cast<std::int32_t>(v) : static_cast<std::int64_t>(v);
+    } catch (const Error&) {
+        return std::nullopt;
+    }
+}
+
 void invalidate_dump(Kernel& kernel) {
     const Symbol& sym = dumpmag_symbol(kernel.namelist());
     const unsigned width = dumpmag_width(sym);

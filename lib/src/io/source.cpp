@@ -51,7 +51,9 @@ namespace {
 class FileSource final : public ByteSource {
 public:
     FileSource(std::string path, OpenMode mode) : path_(std::move(path)) {
-        const int flags = (mode == OpenMode::read_write ? O_RDWR : O_RDONLY) | O_CLOEXEC;
+        // O_NONBLOCK: open(2) of a FIFO waits for a writer, forever at
+        // boot; it is refused below, and the flag cleared for the rest.
+        const int flags = (mode == OpenMode::read_write ? O_RDWR : O_RDONLY) | O_CLOEXEC | O_NONBLOCK;
         fd_ = ::open(path_.c_str(), flags);
         if (fd_ < 0) throw_os("cannot open", errno, path_);
         struct stat st {};
@@ -60,11 +62,19 @@ public:
             ::close(fd_);
             throw_os("cannot stat", err, path_);
         }
-        if (S_ISDIR(st.st_mode)) {
+        if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode) && !S_ISCHR(st.st_mode)) {
             ::close(fd_);
-            Error e(ErrorKind::io, "is a directory");
+            Error e(ErrorKind::io, S_ISDIR(st.st_mode)
+                                       ? std::string("is a directory")
+                                       : fmt::format("is {}, not a regular file or a device",
+                                                     S_ISFIFO(st.st_mode) ? "a FIFO" : "a special file"));
             e.with_path(path_);
             throw e;
+        }
+        if (const int fl = ::fcntl(fd_, F_GETFL); fl < 0 || ::fcntl(fd_, F_SETFL, fl & ~O_NONBLOCK) != 0) {
+            const int err = errno;
+            ::close(fd_);
+            throw_os("cannot clear O_NONBLOCK", err, path_);
         }
         if (S_ISBLK(st.st_mode) || S_ISCHR(st.st_mode)) {
             is_device_ = true;

@@ -421,8 +421,13 @@ struct LinuxWalker::Walk {
     const ProcEmit& emit;
     const ProcWarn& warn;
     detail::PageCache memory{w.kernel_};
-    std::unordered_set<std::uint64_t> leaders;              // the task list
-    std::unordered_set<std::uint64_t> threads;              // every thread list (each task is in one group)
+    // Tasks met, by address: a repeat or an overlap ends the list that
+    // meets it; and no more of them than the dump's memory holds.  A task
+    // is at least as long as the members read (the kernel allocates less
+    // than sizeof: the FPU state at its end is sized at boot).
+    detail::EntrySet leaders{"task_struct", w.task_bytes_};  // the task list
+    detail::EntrySet threads{"task_struct", w.task_bytes_};  // every thread list (each task is in one group)
+    std::uint64_t thread_budget = detail::entries_bound(w.kernel_, w.task_bytes_);
     std::unordered_map<std::uint64_t, std::int32_t> tgids;  // parents
     std::unordered_map<std::uint64_t, CredInfo> creds;
     std::unordered_map<std::uint64_t, std::int32_t> pid_numbers;  // struct pid * -> its nr
@@ -543,15 +548,16 @@ struct LinuxWalker::Walk {
             if (node < link) throw_corrupt(fmt::format("link {} is not inside a task_struct", hex(node)));
             return node - link;
         };
-        detail::walk_list(list, address_of(first), detail::max_list_entries, threads, warn,
-                          [&](std::uint64_t address, std::uint64_t) {
-                              if (address == leader.address) {
-                                  out.push_back(leader);
-                              } else {
-                                  out.push_back(task(address));
-                              }
-                              return detail::ListStep{address_of(out.back().thread_next), true};
-                          });
+        const detail::ListResult result = detail::walk_list(
+            list, address_of(first), thread_budget, threads, warn, [&](std::uint64_t address, std::uint64_t) {
+                if (address == leader.address) {
+                    out.push_back(leader);
+                } else {
+                    out.push_back(task(address));
+                }
+                return detail::ListStep{address_of(out.back().thread_next), true};
+            });
+        thread_budget -= std::min(thread_budget, result.counted);
         return out;
     }
 
@@ -737,8 +743,9 @@ void LinuxWalker::walk(const WalkOptions& options, const ProcEmit& emit, const P
         return;
     }
     walk.leaders.insert(init_task_);
-    detail::walk_list("task list (init_task.tasks)", first - t_tasks_->offset, detail::max_list_entries, walk.leaders,
-                      warn, [&](std::uint64_t address, std::uint64_t) { return walk.visit(address, head); });
+    detail::walk_list("task list (init_task.tasks)", first - t_tasks_->offset,
+                      detail::entries_bound(kernel_, task_bytes_), walk.leaders, warn,
+                      [&](std::uint64_t address, std::uint64_t) { return walk.visit(address, head); });
 }
 
 std::optional<std::uint64_t> LinuxWalker::tty_device(std::string_view name) const {

@@ -300,7 +300,10 @@ struct NetbsdWalker::Walk {
     const ProcEmit& emit;
     const ProcWarn& warn;
     std::int64_t maxslp = 0;
-    std::unordered_set<std::uint64_t> visited;
+    // Every process and every LWP met, across all lists: a repeat or an
+    // overlap ends the list that meets it.
+    detail::EntrySet procs{"struct proc", w.proc_.size};
+    detail::EntrySet lwps_seen{"struct lwp", w.lwp_.size};
     std::unordered_map<std::uint64_t, CredInfo> creds;
     std::unordered_map<std::uint64_t, PgrpInfo> pgrps;
     std::unordered_map<std::uint64_t, SessionInfo> sessions;
@@ -414,9 +417,14 @@ struct NetbsdWalker::Walk {
         const std::uint64_t nlwps = static_cast<std::uint64_t>(std::max<std::int64_t>(proc.s(w.p_nlwps_), 0));
         const std::uint64_t nzlwps = static_cast<std::uint64_t>(std::max<std::int64_t>(proc.s(w.p_nzlwps_), 0));
         const std::uint64_t limit = std::min(nlwps + nzlwps, max_lwps_per_proc);
-        std::unordered_set<std::uint64_t> seen;
         const auto list = [&] { return fmt::format("pid {} ({}): LWP list", p.pid, hex(p.paddr)); };
-        detail::walk_list(list, proc.u(w.p_lwps_), limit, seen, warn, [&](std::uint64_t address, std::uint64_t) {
+        detail::walk_list(list, proc.u(w.p_lwps_), limit, lwps_seen, warn, [&](std::uint64_t address, std::uint64_t) {
+            // An LWP list led into a process (its own, most likely) would
+            // read that process as LWPs.
+            if (const auto other = procs.overlapping(address, w.lwp_.size))
+                throw_corrupt(fmt::format("an LWP there would overlap the struct proc at {}{}: the list is corrupt; "
+                                          "stopped there",
+                                          hex(*other), *other == p.paddr ? ", its own process" : ""));
             const Object o = read(w.lwp_, address);
             LwpInfo l;
             l.address = address;
@@ -600,7 +608,6 @@ struct NetbsdWalker::Walk {
 void NetbsdWalker::walk(const WalkOptions& options, const ProcEmit& emit, const ProcWarn& warn) const {
     Walk walk{*this, options, emit, warn};
     walk.maxslp = maxslp_default_;
-    walk.visited.reserve(1024);
     if (const Symbol* s = kernel_.symbols().lookup("_maxslp")) {
         try {
             walk.maxslp = static_cast<std::int32_t>(kernel_.read_uint(s->value, 4));
@@ -610,15 +617,20 @@ void NetbsdWalker::walk(const WalkOptions& options, const ProcEmit& emit, const 
         }
     }
 
-    std::uint64_t budget = detail::max_list_entries;
+    // No more processes than the dump's memory holds.
+    const std::uint64_t bound = detail::entries_bound(kernel_, proc_.size);
+    std::uint64_t budget = bound;
     try {
         const std::uint64_t nprocs = kernel_.read_uint(kernel_.symbol_value("_nprocs"), 4);
-        if (nprocs > detail::max_list_entries) {
-            warn(Error(ErrorKind::corrupt, fmt::format("nprocs is {}, over the limit of {}; reading at most that many",
-                                                       nprocs, detail::max_list_entries)));
+        if (nprocs > bound) {
+            warn(Error(ErrorKind::corrupt,
+                       bound == detail::max_list_entries
+                           ? fmt::format("nprocs is {}, over the limit of {}; reading at most that many", nprocs, bound)
+                           : fmt::format("nprocs is {}, but the dump's {:#x} bytes of memory hold at most {} {}-byte "
+                                         "struct proc; reading at most that many",
+                                         nprocs, detail::dump_memory_bytes(kernel_), bound, proc_.size)));
         } else {
             budget = nprocs;
-            walk.visited.reserve(nprocs + 64);
         }
     } catch (Error& e) {
         e.add_context("nprocs");
@@ -635,9 +647,15 @@ void NetbsdWalker::walk(const WalkOptions& options, const ProcEmit& emit, const 
             continue;
         }
         const auto result =
-            detail::walk_list(list, head, budget, walk.visited, warn,
+            detail::walk_list(list, head, budget, walk.procs, warn,
                               [&](std::uint64_t address, std::uint64_t) { return walk.visit(address); });
         budget -= std::min(budget, result.counted);
+        // A marker is put after a process while the list is walked: a list
+        // of nothing else would otherwise show as an empty one.
+        if (result.complete && result.entries > 0 && result.counted == 0)
+            warn(Error(ErrorKind::corrupt,
+                       fmt::format("{}: all {} entries are markers (PK_MARKER), no process: the list is corrupt", list,
+                                   result.entries)));
     }
 }
 

@@ -334,21 +334,37 @@ private:
                 say(Priority::err, about(h.error, device));
             return rejected.empty() ? none() : refuse();
         }
-        const auto live = std::find_if(candidates.begin(), candidates.end(), [](const auto& c) { return c.live; });
-        const std::uint64_t chosen = (live != candidates.end() ? *live : candidates.front()).offset;
+        const netbsd::CandidateChoice choice = netbsd::choose_candidate(src, candidates, namelist_.get());
         // Beside an old, saved dump, a header that failed a check may be
         // the new dump: say why it was not taken.
         for (const netbsd::RejectedHeader& h : rejected) {
-            if (live == candidates.end()) {
+            if (choice.live == 0) {
                 say(Priority::warning, about(h.error, device));
             } else {
                 verbose(about(h.error, device));
             }
         }
+        if (!choice.offset) {
+            // Saving one clears it and leaves the other on swap, where it is
+            // lost: only -f takes the one the kernel most likely wrote.
+            if (!o_.force) {
+                say(Priority::err,
+                    fmt::format("{}: {}; nothing was saved or cleared (--dumplo names one; -f takes the one ending "
+                                "nearest the end of the device)",
+                                device, netbsd::tied_candidates(choice)));
+                r.outcome = Outcome::refused;
+                return std::nullopt;
+            }
+            say(Priority::warning, fmt::format("{}: {} live dump headers each lie at the dumplo their kernel "
+                                               "recorded; -f: using the one at offset {:#x}, which ends nearest the "
+                                               "end of the device",
+                                               device, choice.tied.size(), choice.nearest_end));
+            return netbsd::read_device_dump(*src, choice.nearest_end);
+        }
         if (candidates.size() > 1)
-            verbose(fmt::format("{}: {} dump headers; using the {} one at offset {:#x}", device, candidates.size(),
-                                live != candidates.end() ? "live" : "first", chosen));
-        return netbsd::read_device_dump(*src, chosen);
+            verbose(fmt::format("{}: {} dump headers, {} live; using the one at offset {:#x}: {}", device,
+                                candidates.size(), choice.live, *choice.offset, choice.reason));
+        return netbsd::read_device_dump(*src, *choice.offset);
     }
 
     // NetBSD's check_kmem, get_crashtime and check_space: reports the

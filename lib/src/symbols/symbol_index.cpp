@@ -70,7 +70,8 @@ Error corrupt(const std::string& path, const std::string& what) {
 // the owners whose index files are believed.
 std::optional<SymbolTable> read_index(const std::string& path, const FileIdentity& kernel,
                                       const std::vector<uid_t>* trusted) {
-    const Fd fd(::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+    // O_NONBLOCK: a FIFO planted as the index must not stop the tool.
+    const Fd fd(::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK));
     if (fd.get() < 0) throw_os("opening the symbol index", errno, path);
     struct stat st {};
     if (::fstat(fd.get(), &st) != 0) throw_os("stat", errno, path);

@@ -295,6 +295,18 @@ void plant_list_fault(CrashedMachine& machine, const StructLayouts& layouts, con
         machine.write_uint(machine.symbol("nprocs"), at, 4);
         return;
     }
+    if (fault == ListFault::overlap) {
+        if (at == 0 || planted.allproc.empty()) bad_tree("an overlapping chain needs entries and an allproc");
+        const std::uint64_t size = layouts.get("proc").size;
+        const std::uint64_t base = machine.kmem_alloc(at * 32 + size, 64);
+        machine.write(base, Bytes(at * 32 + size));
+        const std::uint64_t first = base + 32 * (at - 1);
+        for (std::uint64_t i = 0; i + 1 < at; ++i)
+            machine.write_uint(first - 32 * i + next.offset, first - 32 * (i + 1), static_cast<unsigned>(next.size));
+        machine.write_uint(planted.allproc.back() + next.offset, first, static_cast<unsigned>(next.size));
+        machine.write_uint(machine.symbol("nprocs"), std::uint64_t{1} << 22, 4);
+        return;
+    }
     if (at >= planted.allproc.size()) bad_tree(fmt::format("allproc has no entry {}", at));
     const std::uint64_t entry = planted.allproc[at] + next.offset;
     if (fault == ListFault::cycle) {
