@@ -378,8 +378,8 @@ void write_btf(const std::string& name, const Bytes& whole, const LayoutRequest&
     for (const bool big : {false, true}) {
         BtfCutter cutter(src);
         const Bytes cut = cutter.cut(request, big);
-        const StructLayouts want = btf::Types(whole, name).layouts(request);
-        const StructLayouts got = btf::Types(cut, name).layouts(request);
+        const StructLayouts want = kvm::btf::Types(whole, name).layouts(request);
+        const StructLayouts got = kvm::btf::Types(cut, name).layouts(request);
         if (got.structs != want.structs || got.values != want.values)
             throw std::runtime_error(name + ": the cut BTF gives other layouts than the whole");
         seed("btf", name + (big ? "-be" : ""), cut);
