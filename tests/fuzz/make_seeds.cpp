@@ -6,8 +6,8 @@
 //   build/tests/fuzz/make_seeds tests/fuzz/corpus [/work/realdump]
 //
 //   dump          NetBSD kcore and device dumps for each paging scheme; Linux
-//                 QEMU ELF, kdump /proc/vmcore ELF, kdump-compressed and
-//                 flattened vmcores with VMCOREINFO, KASLR and page tables
+//                 QEMU ELF, kdump /proc/vmcore ELF, /proc/kcore, kdump-compressed
+//                 and flattened vmcores with VMCOREINFO, KASLR and page tables
 //   namelist      synthetic NetBSD kernels (ELF); a System.map and a kallsyms
 //                 with modules; the head of the real System.map
 //   btf           the BTF of the types the walkers read, cut out of the real
@@ -23,6 +23,7 @@
 #include <kvm/btf.h>
 #include <kvm/elf.h>
 #include <kvm/layout.h>
+#include <kvm/linux.h>
 #include <kvm/netbsd.h>
 #include <kvm/procs.h>
 #include <kvm/symbol_index.h>
@@ -130,6 +131,17 @@ void write_linux_dumps() {
     vmcore.add_segment(elf::pt_load, 0, 0xffff888000000000, 0, mem, mem.size(), 0);
     seed("dump", "linux-vmcore", vmcore.build());
 
+    // /proc/kcore: NT_TASKSTRUCT, the image by its virtual address, and a
+    // vmalloc page with no physical address (p_paddr all ones).
+    synth::ElfWriter kcore({.type = elf::et_core});
+    kcore.add_note("CORE", 1, Bytes(336));
+    kcore.add_note("CORE", linux_kernel::nt_taskstruct, Bytes(64));
+    kcore.add_note("VMCOREINFO", 0, to_bytes(vmcoreinfo));
+    kcore.add_segment(elf::pt_load, 7, text, text_pa, Bytes(mem.begin() + text_pa, mem.begin() + text_pa + 0x4000),
+                      0x4000, 0);
+    kcore.add_segment(elf::pt_load, 7, 0xffffc90000000000, ~std::uint64_t{0}, Bytes(4096, std::byte{0x5a}), 8192, 0);
+    seed("dump", "linux-kcore", kcore.build());
+
     synth::KdumpWriter kdump({.vmcoreinfo = vmcoreinfo});
     for (std::uint64_t pfn = 0; pfn < mem.size() / 4096; ++pfn)
         kdump.add_page(pfn, ByteSpan(mem.data() + pfn * 4096, 4096));
@@ -141,22 +153,27 @@ void write_linux_dumps() {
 
 // ---------------------------------------------------------------- namelists and indexes
 
+// The symbol index of a namelist, as built from a kernel file of a fixed
+// identity (fuzz_symidx expects the one its input's header records).
+Bytes symbol_index(const Namelist& namelist) {
+    const std::string index = fuzz::scratch_dir() + "/index";
+    write_symbol_index(index, namelist.symbols(),
+                       {.size = 123456, .mtime_sec = 1732200000, .mtime_nsec = 5, .inode = 77, .device = 0x803});
+    return file_bytes(index);
+}
+
 void write_namelists(const std::string& realdump) {
     for (const char* arch : {"amd64", "i386"}) {
         synth::CrashedMachine m({.arch = arch, .realistic_memory = false});
         seed("namelist", std::string("kernel-") + arch, m.kernel_elf());
         const std::string kernel = fuzz::write_scratch_file(std::string("kernel-") + arch, m.kernel_elf());
-        const std::string index = fuzz::scratch_dir() + "/index";
-        write_symbol_index(index, Namelist::load(kernel)->symbols(), identify_file(kernel));
-        seed("symidx", std::string("kernel-") + arch, file_bytes(index));
+        seed("symidx", std::string("kernel-") + arch, symbol_index(*Namelist::load(kernel)));
     }
     const kvmtest::LinuxMachine linux_machine;
     seed("namelist", "system-map", to_bytes(linux_machine.system_map()));
     seed("namelist", "kallsyms", to_bytes(linux_machine.kallsyms()));
     const std::string map = fuzz::write_scratch_file("System.map", to_bytes(linux_machine.system_map()));
-    const std::string index = fuzz::scratch_dir() + "/index";
-    write_symbol_index(index, Namelist::load(map)->symbols(), identify_file(map));
-    seed("symidx", "system-map", file_bytes(index));
+    seed("symidx", "system-map", symbol_index(*Namelist::load(map)));
     if (!realdump.empty()) {
         // The first lines of the real System.map: absolute, text and data
         // symbols, per-cpu offsets.
