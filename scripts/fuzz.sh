@@ -45,6 +45,13 @@ else
   targets=("$target")
 fi
 cmake --build "$build" --target "${targets[@]/#/fuzz_}"
+# Two runs in one build would remove each other's outputs.
+mkdir -p "$build/fuzz"
+exec 9>"$build/fuzz/.lock"
+flock -n 9 || {
+  echo "fuzz.sh: another fuzz.sh is running in $build" >&2
+  exit 1
+}
 
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
