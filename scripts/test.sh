@@ -1,6 +1,10 @@
 #!/usr/bin/env bash
-# Builds kvmkit and runs every test: the normal build (warnings are errors),
-# then again under AddressSanitizer and UndefinedBehaviorSanitizer.
+# Builds kvmkit and runs every test twice: in the normal build (g++,
+# warnings are errors), then in one clang build with AddressSanitizer,
+# UndefinedBehaviorSanitizer and libFuzzer's coverage (build-fuzz), from
+# which every fuzz target then runs for FUZZ_SECONDS (default 30), two at a
+# time on two CPUs, after replaying its seeds (scripts/fuzz.sh; a crash
+# fails the run and leaves its reproducer in build-fuzz/fuzz/<target>/).
 #
 # The real-dump tests read a real Linux vmcore made by
 # tests/realdump/make-linux-vmcore.sh (it boots Debian's cloud kernel under
@@ -49,8 +53,13 @@ cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build
 ctest --test-dir build --output-on-failure -j "$jobs"
 
-cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DKVMKIT_SANITIZE=ON -DKVMKIT_BUILD_BENCH=OFF >/dev/null
-cmake --build build-asan
+# One build for the sanitizers and the fuzzers, so that CI pays for two
+# builds, not three.
+CC=clang CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DKVMKIT_SANITIZE=ON \
+  -DKVMKIT_FUZZ=ON -DKVMKIT_BUILD_BENCH=OFF >/dev/null
+cmake --build build-fuzz
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-  ctest --test-dir build-asan --output-on-failure -j "$jobs"
-echo "test.sh: all tests passed (normal and ASan+UBSan builds, real dumps in $realdump and $realdump_la57)"
+  ctest --test-dir build-fuzz --output-on-failure -j "$jobs"
+FUZZ_BUILD=build-fuzz FUZZ_JOBS=$jobs scripts/fuzz.sh all "${FUZZ_SECONDS:-30}"
+echo "test.sh: all tests passed (g++ and clang ASan+UBSan builds, real dumps in $realdump and $realdump_la57)," \
+  "every fuzz target ran ${FUZZ_SECONDS:-30} s without a crash"

@@ -31,10 +31,12 @@ run_tool kvmps -N "$T/d/netbsd" -M "$T/d/netbsd.core" -o pid,comm
 diff -u "$T/out" "$T/ps" >&2 || fail "installed kvmps differs from the built one"
 
 # A consumer of the CMake package (built as the library was: a sanitized
-# libkvmkit.a needs the sanitizer runtimes linked in).
+# libkvmkit.a needs the sanitizer runtimes linked in, those of the
+# library's compiler).
 # Its generator is the build's: a machine set up by scripts/setup-deps.sh
 # has ninja, not necessarily make.
-flags=(-G "$(sed -n 's/^CMAKE_GENERATOR:INTERNAL=//p' "$build/CMakeCache.txt")")
+flags=(-G "$(sed -n 's/^CMAKE_GENERATOR:INTERNAL=//p' "$build/CMakeCache.txt")"
+       -DCMAKE_CXX_COMPILER="$(sed -n 's/^CMAKE_CXX_COMPILER:[A-Z]*=//p' "$build/CMakeCache.txt")")
 grep -q '^KVMKIT_SANITIZE:BOOL=ON' "$build/CMakeCache.txt" && flags+=(-DCMAKE_CXX_FLAGS=-fsanitize=address,undefined)
 cmake -S "$KVMKIT_TESTS/install" -B "$T/consumer" -DCMAKE_PREFIX_PATH="$prefix" "${flags[@]}" >"$T/consumer.log" 2>&1 &&
   cmake --build "$T/consumer" >>"$T/consumer.log" 2>&1 || { cat "$T/consumer.log" >&2; fail "building against the installed kvmkit"; }

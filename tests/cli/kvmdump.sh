@@ -245,6 +245,19 @@ run_tool kvmdump -N "$d/netbsd" -M "$core" -n 16 0xfffffffffffffff8
 expect_rc 1
 expect_stderr "kvmdump: 0xfffffffffffffff8: 0x10 bytes run past the end of the address space"
 
+# An argument that is not UTF-8: JSON prints it with U+FFFD, stderr as it is.
+run_tool kvmdump -N "$d/netbsd" -M "$core" --json $'\xffx'
+expect_rc 1
+expect_stdout <<EOF
+[
+  {
+    "expression": "�x",
+    "error": "�x: no such symbol"
+  }
+]
+EOF
+expect_stderr "kvmdump: "$'\xff'"x: no such symbol"
+
 # No -M: the running kernel's memory, where the host has it.
 if [[ ! -e /proc/kcore ]]; then
   run_tool kvmdump -N "$d/netbsd" main

@@ -170,3 +170,28 @@ expect_stderr "kvmnm: --dumplo applies to a dump device named with -M"
 run_tool kvmnm -N "$T/nonexistent" main
 expect_rc 1
 expect_stderr "kvmnm: $T/nonexistent: cannot open: No such file or directory"
+
+# A symbol name that is not UTF-8 (a namelist is the user's choice, but
+# parsed as hostile): JSON prints it with U+FFFD, the text form as it is.
+FACTS=$d/facts
+python3 -c 'import sys; d = open(sys.argv[1], "rb").read(); open(sys.argv[2], "wb").write(d.replace(b"\0dumpmag\0", b"\0\xffumpmag\0"))' \
+  "$k" "$T/latin"
+run_tool kvmnm -N "$T/latin" --no-index --json $'\xffumpmag'
+expect_rc 0
+expect_stdout <<EOF
+[
+  {
+    "query": "�umpmag",
+    "symbol": {
+      "name": "�umpmag",
+      "type": "D",
+      "value": "$(printf '%#x' $(($(fact sym.dumpmag))))",
+      "size": 4
+    }
+  }
+]
+EOF
+expect_stderr ""
+run_tool kvmnm -N "$T/latin" --no-index $'\xffumpmag'
+expect_rc 0
+expect_stdout <<<"$(hex "$(fact sym.dumpmag)" 16) D "$'\xff'"umpmag"

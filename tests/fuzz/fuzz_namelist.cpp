@@ -1,36 +1,23 @@
-// libFuzzer target: any bytes as a kernel namelist (ELF today, text
-// namelists as they are added).  Symbols are indexed and looked up.
-#include <kvm/error.h>
+// libFuzzer target: any bytes as a kernel namelist (an ELF kernel, or a
+// System.map or /proc/kallsyms symbol list).  Symbols are indexed and looked
+// up, and an ELF kernel's initialised data read.
 #include <kvm/namelist.h>
 
-#include <unistd.h>
-#include <cstddef>
-#include <cstdint>
-#include <cstdio>
-#include <string>
+#include "fuzz_setup.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+    using namespace kvm;
     // Namelist::load takes a path, as the tools do.
-    char path[] = "/tmp/kvmkit-fuzz-namelist-XXXXXX";
-    const int fd = ::mkstemp(path);
-    if (fd < 0) return 0;
-    const bool written = ::write(fd, data, size) == static_cast<ssize_t>(size);
-    ::close(fd);
-    if (written) {
-        try {
-            auto nl = kvm::Namelist::load(path);
-            const auto& syms = nl->symbols();
-            for (const auto& s : syms.by_address()) {
-                (void)syms.lookup(s.name);
-                (void)syms.nearest(s.value + 1);
-                try {
-                    (void)nl->initial_value(s.name, 8);
-                } catch (const kvm::Error&) {
-                }
-            }
-        } catch (const kvm::Error&) {
+    const std::string path =
+        fuzz::write_scratch_file("namelist", ByteSpan(reinterpret_cast<const std::byte*>(data), size));
+    fuzz::expect_errors([&] {
+        const auto nl = Namelist::load(path);
+        const SymbolTable& syms = nl->symbols();
+        for (const Symbol& s : syms.by_address()) {
+            (void)syms.lookup(s.name);
+            (void)syms.nearest(s.value + 1);
+            fuzz::expect_errors([&] { (void)nl->initial_value(s.name, 8); });
         }
-    }
-    ::unlink(path);
+    });
     return 0;
 }

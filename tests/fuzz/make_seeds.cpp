@@ -1,21 +1,68 @@
-// Writes the seed corpus: tiny but valid dumps (NetBSD kcore and device
-// forms for each paging scheme; Linux ELF and kdump-compressed vmcores with
-// VMCOREINFO, KASLR and real page tables; a few KiB each) and synthetic
-// kernel namelists.  Run once; the outputs are committed under corpus/.
+// Writes the seed corpus of every fuzz target (tests/fuzz/corpus/<target>/):
+// small valid inputs from the synthetic builders, a few KiB each where the
+// format allows, and small pieces of the real Linux vmcore when its
+// directory is given.  Run once; the outputs are committed:
+//
+//   build/tests/fuzz/make_seeds tests/fuzz/corpus [/work/realdump]
+//
+//   dump          NetBSD kcore and device dumps for each paging scheme; Linux
+//                 QEMU ELF, kdump /proc/vmcore ELF, /proc/kcore, kdump-compressed
+//                 and flattened vmcores with VMCOREINFO, KASLR and page tables
+//   namelist      synthetic NetBSD kernels (ELF); a System.map and a kallsyms
+//                 with modules; the head of the real System.map
+//   btf           the BTF of the types the walkers read, cut out of the real
+//                 kernel's (both byte orders) and of gcc's for the NetBSD
+//                 declarations (tools/layouts/netbsd10-types.c)
+//   layout_json   the shipped NetBSD layouts; the real Linux kernel's
+//   symidx        symbol indexes of the synthetic kernels
+//   savecore      swap devices holding a dump (after junk; after a saved one)
+//   netbsd_procs, linux_procs
+//                 patches (fuzz_setup.h) of the clean walk's bytes: none, and
+//                 the damage of the walkers' tests (cycles, pointers outside
+//                 the dump, counts too short, NULL links)
+#include <kvm/btf.h>
 #include <kvm/elf.h>
+#include <kvm/layout.h>
+#include <kvm/linux.h>
 #include <kvm/netbsd.h>
+#include <kvm/procs.h>
+#include <kvm/symbol_index.h>
 #include <kvm/synth.h>
+#include <kvm/synth_procs.h>
 
+#include "fuzz_setup.h"
+
+#include <bpf/btf.h>
 #include <fmt/format.h>
 
 #include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <set>
 #include <string>
 
 namespace {
 
 using namespace kvm;
 
-void write_dump(const std::string& dir, const std::string& arch_name, const std::string& scheme, bool pae) {
+std::string corpus;  // the corpus directory
+
+void seed(const std::string& target, const std::string& name, ByteSpan data) {
+    std::filesystem::create_directories(corpus + "/" + target);
+    synth::write_file(corpus + "/" + target + "/" + name, data);
+    std::printf("%s/%s: %zu bytes\n", target.c_str(), name.c_str(), data.size());
+}
+
+Bytes file_bytes(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    const std::string s((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    return to_bytes(s);
+}
+
+// ---------------------------------------------------------------- dumps
+
+void write_netbsd_dumps(const std::string& arch_name, const std::string& scheme, bool pae) {
     const ArchInfo& arch = *find_arch(arch_name);
     const std::vector<netbsd::RamSegment> ram{{0x0, 0x8000}, {0x10000, 0x4000}};
     synth::PhysMemory memory(ram);
@@ -34,20 +81,20 @@ void write_dump(const std::string& dir, const std::string& arch_name, const std:
     memory.read(0x0, MutableByteSpan(mem.data(), 0x8000));
     memory.read(0x10000, MutableByteSpan(mem.data() + 0x8000, 0x4000));
     device.write(mem);
-    synth::write_file(dir + "/device-" + scheme, device.data());
+    seed("dump", "device-" + scheme, device.data());
 
     netbsd::DumpLayout layout;
     layout.arch = &arch;
     layout.cpu_segment.assign(header.begin() + 8, header.end());
     Bytes kcore = netbsd::kcore_file_header(layout, mem.size());
     kcore.insert(kcore.end(), mem.begin(), mem.end());
-    synth::write_file(dir + "/kcore-" + scheme, kcore);
+    seed("dump", "kcore-" + scheme, kcore);
 }
 
 // A Linux x86_64 machine of 64 KiB: the kernel image slid by KASLR to
 // physical 0x1000 (a negative phys_base), its page tables, VMCOREINFO
-// naming the root; written as QEMU's ELF core and as kdump-compressed.
-void write_linux_dumps(const std::string& dir) {
+// naming the root; written in each form a Linux dump takes.
+void write_linux_dumps() {
     const std::vector<netbsd::RamSegment> ram{{0x0, 0x10000}};
     synth::PhysMemory memory(ram);
     memory.set_seed(5);
@@ -73,29 +120,394 @@ void write_linux_dumps(const std::string& dir) {
     synth::ElfWriter elf({.type = elf::et_core});
     elf.add_note("VMCOREINFO", 0, to_bytes(vmcoreinfo));
     elf.add_segment(elf::pt_load, 0, 0, 0, mem, mem.size(), 0);
-    synth::write_file(dir + "/linux-elf", elf.build());
+    seed("dump", "linux-elf", elf.build());
+
+    // kdump's /proc/vmcore: the image by its virtual address, then RAM by
+    // its direct-map address.
+    synth::ElfWriter vmcore({.type = elf::et_core});
+    vmcore.add_note("VMCOREINFO", 0, to_bytes(vmcoreinfo));
+    vmcore.add_segment(elf::pt_load, 0, text, text_pa, Bytes(mem.begin() + text_pa, mem.begin() + text_pa + 0x4000),
+                       0x4000, 0);
+    vmcore.add_segment(elf::pt_load, 0, 0xffff888000000000, 0, mem, mem.size(), 0);
+    seed("dump", "linux-vmcore", vmcore.build());
+
+    // /proc/kcore: NT_TASKSTRUCT, the image by its virtual address, and a
+    // vmalloc page with no physical address (p_paddr all ones).
+    synth::ElfWriter kcore({.type = elf::et_core});
+    kcore.add_note("CORE", 1, Bytes(336));
+    kcore.add_note("CORE", linux_kernel::nt_taskstruct, Bytes(64));
+    kcore.add_note("VMCOREINFO", 0, to_bytes(vmcoreinfo));
+    kcore.add_segment(elf::pt_load, 7, text, text_pa, Bytes(mem.begin() + text_pa, mem.begin() + text_pa + 0x4000),
+                      0x4000, 0);
+    kcore.add_segment(elf::pt_load, 7, 0xffffc90000000000, ~std::uint64_t{0}, Bytes(4096, std::byte{0x5a}), 8192, 0);
+    seed("dump", "linux-kcore", kcore.build());
 
     synth::KdumpWriter kdump({.vmcoreinfo = vmcoreinfo});
     for (std::uint64_t pfn = 0; pfn < mem.size() / 4096; ++pfn)
         kdump.add_page(pfn, ByteSpan(mem.data() + pfn * 4096, 4096));
-    synth::write_file(dir + "/linux-kdump", kdump.build());
+    const Bytes compressed = kdump.build();
+    seed("dump", "linux-kdump", compressed);
+    // makedumpfile -F: records of a page at most, the header rewritten last.
+    seed("dump", "linux-flat", synth::flatten(compressed, 4096, 4096));
+}
+
+// ---------------------------------------------------------------- namelists and indexes
+
+// The symbol index of a namelist, as built from a kernel file of a fixed
+// identity (fuzz_symidx expects the one its input's header records).
+Bytes symbol_index(const Namelist& namelist) {
+    const std::string index = fuzz::scratch_dir() + "/index";
+    write_symbol_index(index, namelist.symbols(),
+                       {.size = 123456, .mtime_sec = 1732200000, .mtime_nsec = 5, .inode = 77, .device = 0x803});
+    return file_bytes(index);
+}
+
+void write_namelists(const std::string& realdump) {
+    for (const char* arch : {"amd64", "i386"}) {
+        synth::CrashedMachine m({.arch = arch, .realistic_memory = false});
+        seed("namelist", std::string("kernel-") + arch, m.kernel_elf());
+        const std::string kernel = fuzz::write_scratch_file(std::string("kernel-") + arch, m.kernel_elf());
+        seed("symidx", std::string("kernel-") + arch, symbol_index(*Namelist::load(kernel)));
+    }
+    const kvmtest::LinuxMachine linux_machine;
+    seed("namelist", "system-map", to_bytes(linux_machine.system_map()));
+    seed("namelist", "kallsyms", to_bytes(linux_machine.kallsyms()));
+    const std::string map = fuzz::write_scratch_file("System.map", to_bytes(linux_machine.system_map()));
+    seed("symidx", "system-map", symbol_index(*Namelist::load(map)));
+    if (!realdump.empty()) {
+        // The first lines of the real System.map: absolute, text and data
+        // symbols, per-cpu offsets.
+        std::ifstream in(realdump + "/System.map");
+        std::string text, line;
+        for (int i = 0; i < 80 && std::getline(in, line); ++i)
+            text += line + "\n";
+        seed("namelist", "real-system-map-head", to_bytes(text));
+    }
+}
+
+// ---------------------------------------------------------------- BTF
+
+// Copies out of a BTF the types a request reaches, so that a kernel's 4
+// MiB of BTF becomes a few KiB that give the same layouts: each requested
+// structure keeps its name, size and the members on a requested path (at
+// their offsets); their types are copied whole, but pointers point to a
+// forward declaration (or void) rather than to the whole kernel; enums
+// holding a requested value come along.
+class BtfCutter {
+public:
+    explicit BtfCutter(const struct btf* src) : src_(src), dst_(btf__new_empty()) {}
+    ~BtfCutter() { btf__free(dst_); }
+    BtfCutter(const BtfCutter&) = delete;
+    BtfCutter& operator=(const BtfCutter&) = delete;
+
+    Bytes cut(const LayoutRequest& request, bool big_endian) {
+        for (const StructRequest& s : request.structs) {
+            std::vector<std::string> paths;
+            for (const MemberRequest& m : s.members)
+                paths.push_back(m.path);
+            const int id = btf__find_by_name_kind(src_, s.name.c_str(), BTF_KIND_STRUCT);
+            if (id > 0) (void)partial(static_cast<__u32>(id), paths);
+        }
+        const std::set<std::string> values(request.values.begin(), request.values.end());
+        for (__u32 id = 1; id < btf__type_cnt(src_); ++id) {
+            const struct btf_type* t = btf__type_by_id(src_, id);
+            if (!btf_is_enum(t)) continue;
+            const struct btf_enum* e = btf_enum(t);
+            for (unsigned i = 0; i < btf_vlen(t); ++i)
+                if (values.count(btf__name_by_offset(src_, e[i].name_off)) != 0) {
+                    (void)whole(id);
+                    break;
+                }
+        }
+        btf__set_endianness(dst_, big_endian ? BTF_BIG_ENDIAN : BTF_LITTLE_ENDIAN);
+        __u32 size = 0;
+        const auto* raw = static_cast<const std::byte*>(btf__raw_data(dst_, &size));
+        return Bytes(raw, raw + size);
+    }
+
+private:
+    static int check(int id, const char* what) {
+        if (id < 0) throw std::runtime_error(fmt::format("libbpf: {} failed ({})", what, id));
+        return id;
+    }
+    const char* name(const struct btf_type* t) const { return btf__name_by_offset(src_, t->name_off); }
+
+    // A copy of type `id` and everything it holds; pointers are cut.
+    int whole(__u32 id) {
+        if (id == 0) return 0;
+        if (auto it = copied_.find(id); it != copied_.end()) return it->second;
+        const struct btf_type* t = btf__type_by_id(src_, id);
+        int out = 0;
+        switch (btf_kind(t)) {
+            case BTF_KIND_INT:
+                out = btf__add_int(dst_, name(t), t->size, btf_int_encoding(t));
+                break;
+            case BTF_KIND_FLOAT:
+                out = btf__add_float(dst_, name(t), t->size);
+                break;
+            case BTF_KIND_PTR:
+                out = btf__add_ptr(dst_, pointee(t->type));
+                break;
+            case BTF_KIND_ARRAY: {
+                const struct btf_array* a = btf_array(t);
+                const int elem = whole(a->type);
+                const int index = whole(a->index_type);
+                out = btf__add_array(dst_, index, elem, a->nelems);
+                break;
+            }
+            case BTF_KIND_STRUCT:
+            case BTF_KIND_UNION: {
+                // Member types first: fields must follow their structure.
+                std::vector<int> types;
+                const struct btf_member* m = btf_members(t);
+                for (unsigned i = 0; i < btf_vlen(t); ++i)
+                    types.push_back(whole(m[i].type));
+                out = composite(t, types, {});
+                break;
+            }
+            case BTF_KIND_ENUM: {
+                out = check(btf__add_enum(dst_, name(t), t->size), "enum");
+                const struct btf_enum* e = btf_enum(t);
+                for (unsigned i = 0; i < btf_vlen(t); ++i)
+                    check(btf__add_enum_value(dst_, btf__name_by_offset(src_, e[i].name_off), e[i].val), "enum value");
+                break;
+            }
+            case BTF_KIND_FWD:
+                out = btf__add_fwd(dst_, name(t), btf_kflag(t) ? BTF_FWD_UNION : BTF_FWD_STRUCT);
+                break;
+            case BTF_KIND_TYPEDEF:
+                out = btf__add_typedef(dst_, name(t), whole(t->type));
+                break;
+            case BTF_KIND_VOLATILE:
+                out = btf__add_volatile(dst_, whole(t->type));
+                break;
+            case BTF_KIND_CONST:
+                out = btf__add_const(dst_, whole(t->type));
+                break;
+            case BTF_KIND_RESTRICT:
+                out = btf__add_restrict(dst_, whole(t->type));
+                break;
+            case BTF_KIND_TYPE_TAG:
+                out = whole(t->type);
+                break;
+            default:
+                out = 0;  // functions and the rest: void
+                break;
+        }
+        copied_[id] = check(out, "add type");
+        return copied_[id];
+    }
+
+    // What a pointer points to: typedefs and qualifiers as they are, then a
+    // forward declaration of a named structure or union, a number type, or
+    // void (functions, anonymous structures).
+    int pointee(__u32 id) {
+        if (id == 0) return 0;
+        const struct btf_type* t = btf__type_by_id(src_, id);
+        if (btf_is_int(t) || btf_is_float(t)) return whole(id);
+        if (btf_is_typedef(t)) return check(btf__add_typedef(dst_, name(t), pointee(t->type)), "typedef");
+        if (btf_is_const(t)) return check(btf__add_const(dst_, pointee(t->type)), "const");
+        if (btf_is_volatile(t)) return check(btf__add_volatile(dst_, pointee(t->type)), "volatile");
+        if (btf_is_restrict(t)) return check(btf__add_restrict(dst_, pointee(t->type)), "restrict");
+        if (btf_is_type_tag(t)) return pointee(t->type);
+        if ((btf_is_composite(t) || btf_is_fwd(t)) && *name(t) != '\0') {
+            const bool is_union = btf_is_union(t) || (btf_is_fwd(t) && btf_kflag(t));
+            const std::string key = (is_union ? "union " : "struct ") + std::string(name(t));
+            if (auto it = forward_.find(key); it != forward_.end()) return it->second;
+            return forward_[key] = check(btf__add_fwd(dst_, name(t), is_union ? BTF_FWD_UNION : BTF_FWD_STRUCT), "fwd");
+        }
+        return 0;
+    }
+
+    // Structure `id` with only the members on `paths` (through anonymous
+    // members, which hold members by their own names).
+    int partial(__u32 id, const std::vector<std::string>& paths) {
+        const struct btf_type* t = btf__type_by_id(src_, id);
+        std::vector<int> types;
+        std::vector<bool> keep;
+        const struct btf_member* m = btf_members(t);
+        for (unsigned i = 0; i < btf_vlen(t); ++i) {
+            const std::string member = btf__name_by_offset(src_, m[i].name_off);
+            bool wanted = false;
+            int type = 0;
+            if (member.empty()) {
+                __u32 inner = m[i].type;
+                while (btf_is_typedef(btf__type_by_id(src_, inner)) || btf_is_mod(btf__type_by_id(src_, inner)))
+                    inner = btf__type_by_id(src_, inner)->type;
+                if (btf_is_composite(btf__type_by_id(src_, inner)) && reaches(inner, paths)) {
+                    wanted = true;
+                    type = partial(inner, paths);
+                }
+            } else {
+                for (const std::string& p : paths)
+                    wanted = wanted || p == member || p.starts_with(member + ".");
+                if (wanted) type = whole(m[i].type);
+            }
+            types.push_back(type);
+            keep.push_back(wanted);
+        }
+        return composite(t, types, keep);
+    }
+
+    // Whether an anonymous composite holds a member a path starts with.
+    bool reaches(__u32 id, const std::vector<std::string>& paths) const {
+        const struct btf_type* t = btf__type_by_id(src_, id);
+        const struct btf_member* m = btf_members(t);
+        for (unsigned i = 0; i < btf_vlen(t); ++i) {
+            const std::string member = btf__name_by_offset(src_, m[i].name_off);
+            if (member.empty()) {
+                __u32 inner = m[i].type;
+                while (btf_is_typedef(btf__type_by_id(src_, inner)) || btf_is_mod(btf__type_by_id(src_, inner)))
+                    inner = btf__type_by_id(src_, inner)->type;
+                if (btf_is_composite(btf__type_by_id(src_, inner)) && reaches(inner, paths)) return true;
+                continue;
+            }
+            for (const std::string& p : paths)
+                if (p == member || p.starts_with(member + ".")) return true;
+        }
+        return false;
+    }
+
+    int composite(const struct btf_type* t, const std::vector<int>& types, const std::vector<bool>& keep) {
+        const int out =
+            check(btf_is_union(t) ? btf__add_union(dst_, name(t), t->size) : btf__add_struct(dst_, name(t), t->size),
+                  "struct");
+        const struct btf_member* m = btf_members(t);
+        for (unsigned i = 0; i < btf_vlen(t); ++i) {
+            if (!keep.empty() && !keep[i]) continue;
+            check(btf__add_field(dst_, btf__name_by_offset(src_, m[i].name_off), types[i], btf_member_bit_offset(t, i),
+                                 btf_member_bitfield_size(t, i)),
+                  "field");
+        }
+        return out;
+    }
+
+    const struct btf* src_;
+    struct btf* dst_;
+    std::map<__u32, int> copied_;
+    std::map<std::string, int> forward_;
+};
+
+// The cut BTF must give the layouts the whole one gives.
+void write_btf(const std::string& name, const Bytes& whole, const LayoutRequest& request) {
+    struct btf* src = btf__new(whole.data(), static_cast<__u32>(whole.size()));
+    if (src == nullptr) throw std::runtime_error(name + ": libbpf cannot parse the BTF");
+    for (const bool big : {false, true}) {
+        BtfCutter cutter(src);
+        const Bytes cut = cutter.cut(request, big);
+        const StructLayouts want = kvm::btf::Types(whole, name).layouts(request);
+        const StructLayouts got = kvm::btf::Types(cut, name).layouts(request);
+        if (got.structs != want.structs || got.values != want.values)
+            throw std::runtime_error(name + ": the cut BTF gives other layouts than the whole");
+        seed("btf", name + (big ? "-be" : ""), cut);
+    }
+    btf__free(src);
+}
+
+void write_btfs(const std::string& realdump) {
+    if (!realdump.empty())
+        write_btf("linux-6.1", file_bytes(realdump + "/truth/btf.vmlinux"), linux_kernel::process_layout_request());
+    // gcc's BTF of the NetBSD 10 declarations the shipped layouts come from.
+    const std::string so = fuzz::scratch_dir() + "/netbsd10-types.so";
+    const std::string cmd = fmt::format(
+        "gcc -m64 -gbtf -ffreestanding -nostdlib -shared -o '{}' '{}/tools/layouts/netbsd10-types.c' && "
+        "objcopy --dump-section .BTF='{}.btf' '{}'",
+        so, KVMKIT_SOURCE_DIR, so, so);
+    if (std::system(cmd.c_str()) == 0) {
+        write_btf("netbsd-10", file_bytes(so + ".btf"), netbsd::process_layout_request());
+    } else {
+        std::fprintf(stderr, "make_seeds: no gcc with -gbtf: NetBSD BTF seeds not written\n");
+    }
+}
+
+// ---------------------------------------------------------------- layouts, devices, walkers
+
+void write_layouts() {
+    seed("layout_json", "netbsd-10-amd64",
+         file_bytes(std::string(KVMKIT_SOURCE_DIR) + "/share/kvmkit/layouts/netbsd-10-amd64.json"));
+    seed("layout_json", "linux-6.1-amd64", file_bytes(kvmtest::linux_layout_path()));
+}
+
+void write_devices() {
+    for (const auto& [name, device] : fuzz::savecore_devices())
+        seed("savecore", name, device);
+}
+
+void write_netbsd_walks() {
+    const auto clean = fuzz::make_netbsd_walker();
+    seed("netbsd_procs", "clean", {});
+    const auto fault = [&](const std::string& name, synth::ListFault f, std::size_t at) {
+        const auto damaged = fuzz::make_netbsd_walker(
+            [&](synth::CrashedMachine& m, const StructLayouts& l, const synth::PlantedProcesses& p) {
+                synth::plant_list_fault(m, l, p, f, at);
+            });
+        seed("netbsd_procs", name, clean->memory->patches_towards(damaged->memory->base()));
+    };
+    fault("allproc-cycle", synth::ListFault::cycle, 4);
+    fault("allproc-outside", synth::ListFault::bad_pointer, 6);
+    fault("nprocs-short", synth::ListFault::short_count, 3);
+    // Every process's first LWP points back at the first process's.
+    const auto lwps = fuzz::make_netbsd_walker(
+        [](synth::CrashedMachine& m, const StructLayouts& l, const synth::PlantedProcesses& p) {
+            const std::uint64_t link = l.get("proc").member("p_lwps.lh_first").offset;
+            const std::uint64_t first = m.read_uint(p.proc.begin()->second + link, 8);
+            for (const auto& [pid, proc] : p.proc)
+                m.write_uint(proc + link, first, 8);
+        });
+    seed("netbsd_procs", "shared-lwps", clean->memory->patches_towards(lwps->memory->base()));
+}
+
+void write_linux_walks() {
+    const auto clean = fuzz::make_linux_walker();
+    seed("linux_procs", "clean", {});
+    const auto damaged = [&](const std::string& name, const fuzz::LinuxDamage& damage) {
+        seed("linux_procs", name, clean->memory->patches_towards(fuzz::make_linux_walker(damage)->memory->base()));
+    };
+    using kvmtest::LinuxMachine;
+    using kvmtest::PlantedTasks;
+    const auto offset = [](const StructLayouts& l, const char* s, const char* m) { return l.get(s).member(m).offset; };
+    // The task list loops from the last leader back to the third.
+    damaged("tasks-cycle", [&](LinuxMachine& m, const StructLayouts& l, const PlantedTasks& p) {
+        m.write_uint(p.task.at(600) + offset(l, "task_struct", "tasks.next"),
+                     p.task.at(7) + offset(l, "task_struct", "tasks.next"), 8);
+    });
+    // A NULL link in the middle of the task list, and a thread list that loops.
+    damaged("null-and-loop", [&](LinuxMachine& m, const StructLayouts& l, const PlantedTasks& p) {
+        m.write_uint(p.task.at(420) + offset(l, "task_struct", "tasks.next"), 0, 8);
+        m.write_uint(p.task.at(412) + offset(l, "task_struct", "thread_node.next"),
+                     p.task.at(411) + offset(l, "task_struct", "thread_node.next"), 8);
+    });
+    // Pointers outside the dump: a signal_struct, a cred, a terminal's driver name.
+    damaged("outside", [&](LinuxMachine& m, const StructLayouts& l, const PlantedTasks& p) {
+        m.write_uint(p.task.at(300) + offset(l, "task_struct", "signal"), 0xffff888fff000000, 8);
+        m.write_uint(p.task.at(1) + offset(l, "task_struct", "real_cred"), 0xdead000000000100, 8);
+        m.write_uint(p.signal.at(400) + offset(l, "signal_struct", "nr_threads"), 0x7fffffff, 4);
+    });
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-    if (argc != 2) {
-        std::fprintf(stderr, "usage: make_seeds CORPUS_DIR\n");
+    if (argc < 2 || argc > 3) {
+        std::fprintf(stderr, "usage: make_seeds CORPUS_DIR [REALDUMP_DIR]\n");
         return 2;
     }
-    const std::string corpus = argv[1];
-    write_dump(corpus + "/dump", "amd64", "amd64", false);
-    write_dump(corpus + "/dump", "i386", "i386", false);
-    write_dump(corpus + "/dump", "i386", "i386-pae", true);
-    write_linux_dumps(corpus + "/dump");
-    for (const char* arch : {"amd64", "i386"}) {
-        kvm::synth::CrashedMachine m({.arch = arch, .realistic_memory = false});
-        kvm::synth::write_file(corpus + "/namelist/kernel-" + arch, m.kernel_elf());
+    corpus = argv[1];
+    const std::string realdump = argc == 3 ? argv[2] : "";
+    try {
+        write_netbsd_dumps("amd64", "amd64", false);
+        write_netbsd_dumps("i386", "i386", false);
+        write_netbsd_dumps("i386", "i386-pae", true);
+        write_linux_dumps();
+        write_namelists(realdump);
+        write_btfs(realdump);
+        write_layouts();
+        write_devices();
+        write_netbsd_walks();
+        write_linux_walks();
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "make_seeds: %s\n", e.what());
+        return 1;
     }
     return 0;
 }

@@ -9,6 +9,7 @@
 #include <kvm/bytes.h>
 #include <kvm/elf.h>
 #include <kvm/linux.h>
+#include <kvm/symbols.h>
 #include <kvm/synth.h>
 
 #include <fmt/format.h>
@@ -126,6 +127,47 @@ public:
         for (const Sym& s : symbols_)
             if (s.name == name) return s.value;
         throw std::runtime_error("no symbol " + name);
+    }
+
+    // A kernel variable of `size` bytes ('D' data, 'B' bss), placed after
+    // the previous one in the image.
+    std::uint64_t define_variable(const std::string& name, char type, std::uint64_t size) {
+        return define(name, type, size);
+    }
+    // Kernel heap (kmalloc): fresh memory on scattered pages, read through
+    // the direct map.  Objects of a page or more start on a page.
+    std::uint64_t kmalloc(std::uint64_t size) {
+        size = kvm::align_up(std::max<std::uint64_t>(size, 1), 64);
+        if (size > heap_left_) {
+            const std::uint64_t pages = kvm::align_up(size, 4096) / 4096;
+            heap_pa_ = memory_.alloc_pages(pages);
+            heap_left_ = pages * 4096;
+        }
+        const std::uint64_t va = page_offset_base_ + heap_pa_;
+        heap_pa_ += size;
+        heap_left_ -= size;
+        return va;
+    }
+    // Writes kernel memory at an address of the image or of the direct map.
+    void write(std::uint64_t va, kvm::ByteSpan bytes) { memory_.write(phys_of(va), bytes); }
+    void write_uint(std::uint64_t va, std::uint64_t value, unsigned width) {
+        kvm::Bytes b(width);
+        kvm::store_uint(b.data(), value, width, kvm::ByteOrder::little);
+        write(va, b);
+    }
+    std::uint64_t phys_of(std::uint64_t va) const {
+        if (va >= 0xffffffff80000000) return image_pa(va);
+        if (va >= page_offset_base_ && va - page_offset_base_ < ram_top) return va - page_offset_base_;
+        throw std::runtime_error(fmt::format("{:#x} is neither in the image nor in the direct map", va));
+    }
+
+    // The symbols at run-time addresses, as a namelist relocated to the
+    // dump has them.
+    kvm::SymbolTable symbol_table() const {
+        std::vector<kvm::Symbol> out;
+        for (const Sym& s : sorted())
+            out.push_back({.name = s.name, .value = s.value, .type = s.type});
+        return kvm::SymbolTable(std::move(out));
     }
 
     kvm::Bytes read_phys(std::uint64_t pa, std::size_t n) const {
@@ -341,6 +383,8 @@ private:
     std::vector<Sym> symbols_;
     std::vector<std::uint64_t> vmalloc_pa_;
     std::uint64_t past_image_pa_ = 0;
+    std::uint64_t heap_pa_ = 0;
+    std::uint64_t heap_left_ = 0;
 };
 
 }  // namespace kvmtest

@@ -280,3 +280,21 @@ TEST_CASE("shipped layouts are found next to the executable") {
     CHECK(read_text(*file) == read_text(shipped("amd64")));
     CHECK(!find_shipped_layout(dirs, "netbsd", "10", "sparc64"));
 }
+
+TEST_CASE("a name that is not UTF-8 prints as U+FFFD, and the printed file reads back") {
+    // Type names from BTF or DWARF are the dump's bytes (fuzz_btf found
+    // to_json throwing on one).
+    StructLayouts l;
+    l.os = "linux";
+    l.release = "6";
+    l.arch = "amd64";
+    l.pointer_size = 8;
+    l.structs["task_struct"] = {
+        .name = "task_struct",
+        .size = 16,
+        .members = {{.name = "comm", .offset = 0, .size = 16, .count = 16, .type = "ch\xffr[16]"}}};
+    const StructLayouts back = parse_layouts_json(to_json(l), "printed.json");
+    CHECK(back.get("task_struct").member("comm").type == "ch\xef\xbf\xbdr[16]");
+    CHECK(back.get("task_struct").member("comm").offset == 0);
+    CHECK(back.get("task_struct").member("comm").size == 16);
+}

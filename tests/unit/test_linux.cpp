@@ -413,7 +413,10 @@ TEST_CASE("every dump form of one machine reads the same kernel, direct map and 
             {"kdump", m.kdump()},
             {"kdump-flattened", synth::flatten(m.kdump(), 4096, 464)},
         };
-        for (const auto& [name, dump] : dumps) {
+        for (const auto& entry : dumps) {
+            // Not a structured binding: clang 14 cannot capture one (CAPTURE does).
+            const std::string& name = entry.first;
+            const Bytes& dump = entry.second;
             CAPTURE(name);
             auto o = open_dump(dump, m.system_map());
             const Kernel& k = *o->kernel;

@@ -1,12 +1,21 @@
 // The Linux walker's constants: the state letter /proc shows for each
 // combination of task state bits, and a request whose every flag and value
 // the table of known constants defines (so layouts from type information
-// are always complete).  The walk itself is tested on real dumps
+// are always complete).  The walk: on tasks planted in a synthetic machine
+// through a real kernel's layouts (every field known), and on real dumps
 // (test_realdump_ps.cpp, tests/cli/kvmps_linux.sh).
+#include <kvm/format.h>
+#include <kvm/io.h>
+#include <kvm/kernel.h>
 #include <kvm/layout.h>
+#include <kvm/namelist.h>
 #include <kvm/procs.h>
+#include <kvm/ps.h>
 
 #include <doctest/doctest.h>
+#include <fmt/format.h>
+
+#include "linux_procs_fixture.h"
 
 using namespace kvm;
 
@@ -57,4 +66,103 @@ TEST_CASE("the Linux request's flags and values are all known constants") {
         structs.push_back(s.name);
     CHECK(structs == std::vector<std::string>{"task_struct", "kthread", "signal_struct", "cred", "pid", "upid",
                                               "tty_struct", "tty_driver", "mm_struct"});
+}
+
+namespace {
+
+// A synthetic Linux machine with the default tree planted through the
+// layouts of a real 6.1 kernel, as a QEMU ELF core with its namelist.
+struct LinuxCrash {
+    LinuxCrash() : layouts(load_layouts_file(kvmtest::linux_layout_path())) {
+        planted = kvmtest::plant_tasks(machine, layouts, kvmtest::default_linux_tree());
+        kernel = std::make_unique<Kernel>(open_format(std::make_shared<MemorySource>(machine.elf_qemu(), "vmcore")),
+                                          std::make_shared<Namelist>("System.map", machine.symbol_table()));
+        walker = make_process_walker({.kernel = kernel.get(), .layout_file = kvmtest::linux_layout_path()});
+    }
+
+    std::vector<ProcInfo> walk(bool per_lwp = false, std::vector<std::string>* warnings = nullptr) const {
+        std::vector<ProcInfo> rows;
+        walker->walk(
+            {.per_lwp = per_lwp}, [&](const ProcInfo& p) { rows.push_back(p); },
+            [&](const Error& e) {
+                if (warnings != nullptr) warnings->push_back(e.what());
+            });
+        return rows;
+    }
+
+    kvmtest::LinuxMachine machine;
+    StructLayouts layouts;
+    kvmtest::PlantedTasks planted;
+    std::unique_ptr<Kernel> kernel;
+    std::unique_ptr<ProcessWalker> walker;
+};
+
+std::string columns(const std::vector<ProcInfo>& rows, std::string_view format) {
+    return format_ps_table(rows, parse_ps_format(format));
+}
+
+}  // namespace
+
+TEST_CASE("Linux tasks planted through a real kernel's layouts read back as /proc shows them") {
+    const LinuxCrash crash;
+    std::vector<std::string> warnings;
+    const std::vector<ProcInfo> rows = crash.walk(false, &warnings);
+    CHECK(warnings.empty());
+    // In task-list order; init_task (the idle task) is not listed.
+    CHECK(columns(rows, "pid,ppid,pgid,sid,tpgid,uid,ruid,gid,nlwp,stat,tt,time,vsz,rss,comm") ==
+          "PID PPID PGID SID TPGID  UID RUID  GID NLWP STAT TTY      TIME   VSZ  RSS COMMAND\n"
+          "  1    0    1   1    -1    0    0    0    1 Ss   ?     0:01.20 16800 8880 systemd\n"
+          "  2    0    0   0    -1    0    0    0    1 SK   ?     0:00.00     0    0 kthreadd\n"
+          "  7    2    0   0    -1    0    0    0    1 IK   ?     0:00.00     0    0 kworker/0:1\n"
+          " 24    2    0   0    -1    0    0    0    1 S<K  ?     0:00.00     0    0 irq/24-virtio0-config\n"
+          "300    1  300 300    -1    0    0    0    1 Ss   ?     0:00.00 12000 4000 sshd\n"
+          "400  300  400 400   410 1000 1000 1000    1 Ss   pts/0 0:00.00  8000 2800 bash\n"
+          "410  400  410 400   410 1000 1000 1000    3 RNl+ pts/0 0:03.75 20000 4000 make\n"
+          "415  410  410 400   410 1000 1000 1000    1 Z+   pts/0 0:00.00     0    0 cc1\n"
+          "420  400  420 400   410    0 1000 1000    1 T    pts/0 0:00.00  3600    0 vi\n"
+          "430  400  430 400   410 1000 1000 1000    1 tX   pts/0 0:00.00   400    0 prog\n"
+          "500    1  500 500   500    0    0    0    1 Ss+  ttyS0 0:00.00  2800    0 agetty\n"
+          "600    1  600 600    -1  104  104  110    3 SNsl ?     0:00.00 24000 2020 rsyslogd\n");
+    for (const ProcInfo& p : rows)
+        CHECK(p.paddr == crash.planted.task.at(p.pid));
+    const auto& make = rows[6];
+    CHECK(make.tdev == 0x8800);  // pts/0: major 136, minor 0
+    CHECK(make.zombie == false);
+    CHECK(rows[7].zombie);
+    CHECK(rows[1].system);
+    CHECK(rows[10].tdev == 0x440);  // ttyS0: major 4, minor 64
+
+    // One row per thread: each its own state and time, the group's flags.
+    const std::vector<ProcInfo> threads = crash.walk(true);
+    CHECK(threads.size() == rows.size() + 4);
+    CHECK(columns({threads.begin() + 6, threads.begin() + 9}, "pid,lid,stat,time,comm") ==
+          "PID LID STAT    TIME COMMAND\n"
+          "410 410 RNl+ 0:02.00 make\n"
+          "410 411 DNl+ 0:01.00 make\n"
+          "410 412 RNl+ 0:00.25 make\n");
+
+    // Terminals by name, through the tty_drivers list.
+    CHECK(crash.walker->tty_device("pts/0") == 0x8800);
+    CHECK(crash.walker->tty_device("/dev/ttyS1") == 0x441);
+    CHECK(crash.walker->tty_device("ttyS4") == std::nullopt);  // the driver has 4 lines
+    CHECK(crash.walker->tty_device("ttyUSB0") == std::nullopt);
+}
+
+TEST_CASE("a Linux thread list that loops ends with a warning, the rows read so far kept") {
+    LinuxCrash crash;
+    // rsyslogd's second thread links back to its first.
+    const StructLayout& ts = crash.layouts.get("task_struct");
+    const std::uint64_t link = ts.member("thread_node.next").offset;
+    crash.machine.write_uint(crash.planted.task.at(602) + link, crash.planted.task.at(601) + link, 8);
+    crash.kernel = std::make_unique<Kernel>(open_format(std::make_shared<MemorySource>(crash.machine.elf_qemu())),
+                                            std::make_shared<Namelist>("System.map", crash.machine.symbol_table()));
+    crash.walker = make_process_walker({.kernel = crash.kernel.get(), .layout_file = kvmtest::linux_layout_path()});
+    std::vector<std::string> warnings;
+    const std::vector<ProcInfo> rows = crash.walk(true, &warnings);
+    CHECK(rows.size() == 16);
+    CHECK(rows.back().lid == 602);
+    REQUIRE(warnings.size() == 1);
+    CHECK(warnings[0] == fmt::format("pid 600 ({:#x}): thread list: entry 3 ({:#x}) was already visited: the list "
+                                     "has a cycle; stopped there",
+                                     crash.planted.task.at(600), crash.planted.task.at(601)));
 }

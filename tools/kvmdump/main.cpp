@@ -105,7 +105,8 @@ int run(const Options& o) {
         }
         if (o.json) all.push_back(std::move(j));
     }
-    if (o.json) out.write(all.dump(2) + "\n");
+    // A name or argument that is not UTF-8 prints as U+FFFD rather than throw.
+    if (o.json) out.write(all.dump(2, ' ', false, Json::error_handler_t::replace) + "\n");
     out.flush();
     return status;
 }

@@ -83,7 +83,8 @@ int run(const Options& o) {
             Json all = Json::array();
             for (const kvm::Symbol& s : symbols.by_address())
                 all.push_back(symbol_json(s));
-            out.write(all.dump(2) + "\n");
+            // A name or argument that is not UTF-8 prints as U+FFFD rather than throw.
+            out.write(all.dump(2, ' ', false, Json::error_handler_t::replace) + "\n");
         } else {
             for (const kvm::Symbol& s : symbols.by_address()) {
                 kvm::format_nm_symbol(s, digits, text);
@@ -123,7 +124,8 @@ int run(const Options& o) {
             }
         }
     }
-    if (o.json) out.write(all.dump(2) + "\n");
+    // A name or argument that is not UTF-8 prints as U+FFFD rather than throw.
+    if (o.json) out.write(all.dump(2, ' ', false, Json::error_handler_t::replace) + "\n");
     out.flush();
     return status;
 }

@@ -391,7 +391,9 @@ std::string to_json(const StructLayouts& l) {
         devices.push_back(std::move(o));
     }
     doc["devices"] = std::move(devices);
-    return doc.dump(2) + "\n";
+    // Names from type information are the dump's bytes, not always UTF-8:
+    // those that are not print as U+FFFD rather than throw.
+    return doc.dump(2, ' ', false, ordered_json::error_handler_t::replace) + "\n";
 }
 
 }  // namespace kvm
