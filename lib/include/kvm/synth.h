@@ -106,6 +106,7 @@ struct ElfWriterOptions {
     ByteOrder order = ByteOrder::little;
     std::uint16_t machine = 62;  // elf::em_x86_64
     std::uint16_t type = 2;      // elf::et_exec
+    std::uint8_t osabi = 0;      // e_ident[EI_OSABI]: 9 brands a FreeBSD kernel
 };
 
 struct ElfSymbolSpec {
