@@ -1,8 +1,10 @@
-// kvmsynth: makes a synthetic NetBSD crash (kernel file plus a dump on a
-// swap image, a raw device dump or a kcore file) for the demo and the CLI
-// tests.  --facts writes what the builder knows, so tests compare tool
-// output with values that did not come from the tools.  --procs plants a
-// process tree through the shipped NetBSD 10 layouts (or --layout).
+// kvmsynth: makes a synthetic crash (kernel file plus a dump) for the demo
+// and the CLI tests: NetBSD's on a swap image, a raw device dump or a
+// kcore file; FreeBSD's and DragonFly's vmcore body (--os, --vmcore), a
+// minidump of --minidump-version.  --facts
+// writes what the builder knows, so tests compare tool output with values
+// that did not come from the tools.  --procs plants a NetBSD process tree
+// through the shipped NetBSD 10 layouts (or --layout).
 #include <kvm/error.h>
 #include <kvm/layout.h>
 #include <kvm/synth.h>
@@ -18,6 +20,11 @@
 namespace {
 
 struct Options {
+    std::string os = "netbsd";
+    std::string vmcore;
+    std::uint32_t minidump_version = 0;
+    std::uint32_t page_size = 0;
+    bool all_ram = false;
     std::string arch = "amd64";
     bool pae = false;
     std::uint64_t seed = 1;
@@ -78,12 +85,48 @@ void write_facts(const std::string& path, const kvm::synth::CrashedMachine& m, s
     }
 }
 
+// What the builder knows of a FreeBSD or DragonFly machine.
+void write_bsd_facts(const std::string& path, const kvm::synth::CrashedMachine& m) {
+    auto out = fmt::output_file(path);
+    out.print("os={}\narch={}\ntranslator={}\n", m.spec().os, m.arch().name, m.translator());
+    if (!m.translator().empty()) out.print("pt_root={:#x}\n", m.pt_root());
+    out.print("page_size={}\nminidump_version={}\ncrash_time={}\n", m.page_size(), m.spec().minidump_version,
+              m.spec().crash_time);
+    for (const char* name :
+         {"kernbase",    "version",    "ostype",  "osrelease", "btext",     "panic",         "doadump",   "panicstr",
+          "time_second", "nprocs",     "msgbufp", "dumppcb",   "KPML4phys", "IdlePTD",       "IdlePDPT",  "allproc",
+          "zombproc",    "pidhashtbl", "pidhash", "dumptid",   "allprocs",  "allproc_hsize", "dumpthread"}) {
+        try {
+            out.print("sym.{}={:#x}\n", name, m.symbol(name));
+        } catch (const kvm::Error&) {  // NOLINT(bugprone-empty-catch): not a variable of this OS or era
+        }
+    }
+    const std::uint64_t message = m.read_uint(m.symbol("panicstr"), m.arch().pointer_size);
+    out.print("panic_text={}\npanic_message={:#x}\npanic_message.pa={:#x}\n", m.spec().panic, message,
+              m.virt_to_phys(message));
+    try {
+        out.print("panic_message.dmap={:#x}\n", m.direct_map(m.virt_to_phys(message)));
+    } catch (const kvm::Error&) {  // NOLINT(bugprone-empty-catch): i386 has no direct map
+    }
+    const auto& msgbuf = m.message_buffer();
+    out.print("msgbuf.struct={:#x}\nmsgbuf.ring={:#x}\nmsgbuf.size={:#x}\nmsgbuf.write_offset={:#x}\n", msgbuf.msgbufp,
+              msgbuf.ring, msgbuf.size, msgbuf.write_offset);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-    CLI::App app{"make a synthetic NetBSD crash dump (developer tool)", "kvmsynth"};
+    CLI::App app{"make a synthetic crash dump (developer tool)", "kvmsynth"};
     Options o;
-    app.add_option("--arch", o.arch, "amd64 or i386")->check(CLI::IsMember({"amd64", "i386"}));
+    app.add_option("--os", o.os, "netbsd, freebsd or dragonfly")
+        ->check(CLI::IsMember({"netbsd", "freebsd", "dragonfly"}));
+    app.add_option("--arch", o.arch, "amd64, i386 or (freebsd) arm64")
+        ->check(CLI::IsMember({"amd64", "i386", "arm64"}));
+    app.add_option("--vmcore", o.vmcore, "freebsd, dragonfly: write the vmcore body (a minidump) here");
+    app.add_option("--minidump-version", o.minidump_version,
+                   "freebsd, dragonfly: the minidump version (default: newest)");
+    app.add_option("--page-size", o.page_size, "arm64: 4096 or 16384 (minidump version 3)");
+    app.add_flag("--all-ram", o.all_ram, "freebsd, dragonfly: the minidump holds every page of RAM");
     app.add_flag("--pae", o.pae, "i386 with PAE paging");
     app.add_option("--seed", o.seed, "layout and content seed");
     app.add_flag("--sparse", o.sparse, "dump only the pages the kernel wrote");
@@ -109,8 +152,25 @@ int main(int argc, char** argv) {
                                      .pae = o.pae,
                                      .seed = o.seed,
                                      .realistic_memory = !o.zero_memory,
-                                     .extra_functions = o.extra_functions};
+                                     .extra_functions = o.extra_functions,
+                                     .os = o.os,
+                                     .page_size = o.page_size,
+                                     .minidump_version = o.minidump_version};
         if (o.crash_time != 0) spec.crash_time = o.crash_time;
+        if (o.os != "netbsd") {
+            if (!o.swap.empty() || !o.kcore.empty() || !o.device_dump.empty() || o.procs || o.ram_end != 0)
+                throw kvm::Error(kvm::ErrorKind::usage,
+                                 "--swap, --kcore, --device-dump, --procs and --ram-end make NetBSD dumps");
+            if (o.vmcore.empty()) throw kvm::Error(kvm::ErrorKind::usage, "--os " + o.os + " needs --vmcore");
+            kvm::synth::CrashedMachine m(std::move(spec));
+            kvm::synth::write_sparse_file(o.vmcore,
+                                          [&](kvm::Sink& out) { m.write_minidump(out, {.all_ram = o.all_ram}); });
+            kvm::synth::write_file(o.kernel, m.kernel_elf());
+            if (!o.facts.empty()) write_bsd_facts(o.facts, m);
+            return 0;
+        }
+        if (!o.vmcore.empty() || o.all_ram)
+            throw kvm::Error(kvm::ErrorKind::usage, "--vmcore and --all-ram make FreeBSD and DragonFly dumps");
         if (o.ram_end != 0) spec.ram = ram_ending_at(o.arch, o.ram_end);
         kvm::synth::CrashedMachine m(std::move(spec));
         std::optional<kvm::synth::PlantedProcesses> procs;
