@@ -21,9 +21,15 @@ bsddump() {
   FACTS=$dir/facts
 }
 
-for variant in freebsd-amd64; do
+for variant in freebsd-amd64 dragonfly-amd64 freebsd-i386-pae freebsd-arm64-16k; do
   case $variant in
     freebsd-amd64) args=(--os freebsd) w=16 why="below 0xfffffe0000000000, where the page map starts" ;;
+    dragonfly-amd64) args=(--os dragonfly) w=16 why="below 0xffffff8000000000, where the page map starts" ;;
+    freebsd-i386-pae) args=(--os freebsd --arch i386 --pae) w=8 why="below 0xc0000000, where the page map starts" ;;
+    freebsd-arm64-16k)
+      args=(--os freebsd --arch arm64 --page-size 16384) w=16
+      why="below 0xffff000000000000, where the page map starts"
+      ;;
   esac
   d=$T/$variant
   bsddump "$d" "${args[@]}"

@@ -32,6 +32,12 @@ std::string read_text(const Kernel& k, std::uint64_t va, std::size_t n) {
     return std::string(as_chars(b));
 }
 
+std::string machine_text(const synth::CrashedMachine& m, std::uint64_t va, std::size_t n) {
+    Bytes b(n);
+    m.read(va, b);
+    return std::string(as_chars(b));
+}
+
 // The table of `level` (1: the page table) that maps `va` in the machine's
 // own amd64 page tables.
 std::uint64_t table_of(const synth::CrashedMachine& m, std::uint64_t va, unsigned level) {
@@ -219,6 +225,244 @@ TEST_CASE("a minidump carries the message buffer: the kernel's ring, as it was")
     CHECK(k->read_pointer(k->read_pointer(k->symbol_value("msgbufp"))) == mb.ring);
 }
 
+// ---------------------------------------------------------------- every kind
+
+namespace {
+
+struct Variant {
+    const char* label;
+    synth::MachineSpec spec;
+    const char* format;
+    const char* os;
+    const char* translator;
+    std::uint32_t page_size;
+    bool has_avail;
+    bool has_dmap;
+};
+
+std::vector<Variant> variants() {
+    return {
+        {"FreeBSD amd64 v1",
+         {.os = "freebsd", .minidump_version = 1},
+         "freebsd-minidump",
+         "freebsd",
+         "amd64-pte-map",
+         4096,
+         false,
+         true},
+        {"FreeBSD amd64 v2",
+         {.os = "freebsd", .minidump_version = 2},
+         "freebsd-minidump",
+         "freebsd",
+         "amd64-pde-map",
+         4096,
+         false,
+         true},
+        {"FreeBSD amd64 v3",
+         {.os = "freebsd", .minidump_version = 3},
+         "freebsd-minidump",
+         "freebsd",
+         "amd64-pde-map",
+         4096,
+         true,
+         true},
+        {"FreeBSD i386 v1",
+         {.arch = "i386", .os = "freebsd", .minidump_version = 1},
+         "freebsd-minidump",
+         "freebsd",
+         "i386-pte-map",
+         4096,
+         false,
+         false},
+        {"FreeBSD i386 v2",
+         {.arch = "i386", .os = "freebsd", .minidump_version = 2},
+         "freebsd-minidump",
+         "freebsd",
+         "i386-pte-map",
+         4096,
+         true,
+         false},
+        {"FreeBSD i386 PAE v1",
+         {.arch = "i386", .pae = true, .os = "freebsd", .minidump_version = 1},
+         "freebsd-minidump",
+         "freebsd",
+         "i386-pae-pte-map",
+         4096,
+         false,
+         false},
+        {"FreeBSD i386 PAE v2",
+         {.arch = "i386", .pae = true, .os = "freebsd", .minidump_version = 2},
+         "freebsd-minidump",
+         "freebsd",
+         "i386-pae-pte-map",
+         4096,
+         true,
+         false},
+        {"FreeBSD arm64 v1",
+         {.arch = "arm64", .os = "freebsd", .minidump_version = 1},
+         "freebsd-minidump",
+         "freebsd",
+         "arm64-l3-map-4k",
+         4096,
+         false,
+         true},
+        {"FreeBSD arm64 v2",
+         {.arch = "arm64", .os = "freebsd", .minidump_version = 2},
+         "freebsd-minidump",
+         "freebsd",
+         "arm64-l3-map-4k",
+         4096,
+         true,
+         true},
+        {"FreeBSD arm64 v3",
+         {.arch = "arm64", .os = "freebsd", .minidump_version = 3},
+         "freebsd-minidump",
+         "freebsd",
+         "arm64-l3-map-4k",
+         4096,
+         true,
+         true},
+        {"FreeBSD arm64 v3 16K",
+         {.arch = "arm64", .os = "freebsd", .page_size = 16384, .minidump_version = 3},
+         "freebsd-minidump",
+         "freebsd",
+         "arm64-l3-map-16k",
+         16384,
+         true,
+         true},
+        {"DragonFly v1",
+         {.os = "dragonfly", .minidump_version = 1},
+         "dragonfly-minidump",
+         "dragonfly",
+         "amd64-pte-map",
+         4096,
+         false,
+         true},
+        {"DragonFly v2",
+         {.os = "dragonfly", .minidump_version = 2},
+         "dragonfly-minidump",
+         "dragonfly",
+         "amd64-pdpe-map-absolute",
+         4096,
+         false,
+         true},
+    };
+}
+
+}  // namespace
+
+TEST_CASE("every kind of minidump reads back the machine: image, heap, direct map, message buffer") {
+    for (const Variant& v : variants()) {
+        CAPTURE(v.label);
+        const synth::CrashedMachine m(v.spec);
+        const Bytes dump = minidump_of(m);
+        const auto k = open_bsd_dump(dump, namelist_of(m));
+        CHECK(k->format().name() == v.format);
+        CHECK(k->machine().os == v.os);
+        CHECK(k->machine().translator == v.translator);
+        CHECK(k->machine().arch == &m.arch());
+        const minidump::Layout& l = *minidump::layout_of(k->format());
+        CHECK(l.version == m.spec().minidump_version);
+        CHECK(l.page_size == v.page_size);
+        CHECK(l.avail.empty() == !v.has_avail);
+        CHECK(k->machine().linear.empty() == !v.has_dmap);
+
+        // The image, the heap (panic message, message buffer ring) and
+        // their physical addresses, as the builder mapped them.
+        for (const std::uint64_t va :
+             {m.symbol("version"), m.symbol("panicstr"), m.symbol("msgbufp"),
+              m.read_uint(m.symbol("panicstr"), m.arch().pointer_size), m.message_buffer().ring + 0x4321}) {
+            CAPTURE(hex(va));
+            CHECK(k->translate(va).pa == m.virt_to_phys(va));
+        }
+        CHECK(k->read_string(k->symbol_value("version"), 256) == m.spec().version);
+        const std::uint64_t message = k->read_pointer(k->symbol_value("panicstr"));
+        CHECK(k->read_string(message, 256) == m.spec().panic);
+        CHECK(read_text(*k, m.message_buffer().ring, m.message_buffer().size) ==
+              machine_text(m, m.message_buffer().ring, m.message_buffer().size));
+        if (v.has_dmap) {
+            const std::uint64_t dmap = m.direct_map(m.virt_to_phys(message));
+            CHECK(k->translate(dmap).pa == m.virt_to_phys(message));
+            CHECK(k->read_string(dmap, 256) == m.spec().panic);
+        }
+        Bytes ring(m.message_buffer().size);
+        m.read(m.message_buffer().ring, ring);
+        CHECK(k->format().message_buffer() == ring);
+        // Every dumped page, and nothing else, is in the file.
+        std::uint64_t dumped = 0;
+        for (const PhysRun& r : k->format().phys_ranges())
+            dumped += r.size;
+        std::uint64_t written = 0;
+        for (const auto& seg : m.memory().ram())
+            for (std::uint64_t pa = seg.start; pa < seg.start + seg.size; pa += v.page_size)
+                written += m.memory().is_written(pa) ? 1 : 0;
+        CHECK(dumped == written * v.page_size);
+        CHECK(dump.size() == l.pages_offset + written * v.page_size);
+    }
+}
+
+TEST_CASE("i386 and arm64 minidumps: addresses outside the page map, and pages it does not map") {
+    {
+        const synth::CrashedMachine m({.arch = "i386", .pae = true, .os = "freebsd"});
+        const auto k = open_bsd_dump(minidump_of(m), namelist_of(m));
+        check_error([&] { k->translate(0x1000); }, ErrorKind::fault,
+                    "0x1000: below 0xc0000000, where the page map starts");
+        check_error([&] { k->translate(0xd0000000); }, ErrorKind::fault,
+                    "0xd0000000: beyond the page map (index 65536 of 65536 entries from 0xc0000000)");
+        check_error([&] { k->translate(0xffffffff80200000); }, ErrorKind::fault,
+                    "0xffffffff80200000: above the 32-bit virtual address space of i386-pae");
+        check_error([&] { k->translate(0xc8100000); }, ErrorKind::fault,
+                    "0xc8100000: level 1 entry 0x0 (index 33024 of the page map) is not valid");
+        // The image on 2 MiB PAE pages reads as 4 KiB entries.
+        CHECK(k->translate(m.symbol("version")).page_size == 4096);
+        CHECK(k->translate(m.symbol("version")).pa == m.symbol("version") - 0xc0000000);
+    }
+    {
+        const synth::CrashedMachine m({.arch = "arm64", .os = "freebsd", .page_size = 16384});
+        const auto k = open_bsd_dump(minidump_of(m), namelist_of(m));
+        // 16 KiB pages from kernbase 0xffff000000000000 to the heap's end.
+        CHECK(minidump::layout_of(k->format())->page_map_entries == 0x5000000 / 0x4000);
+        check_error([&] { k->translate(0xffff000004ff0000); }, ErrorKind::fault,
+                    "0xffff000004ff0000: level 3 entry 0x0 (index 5116 of the page map) is not valid");
+        const Mapping text = k->translate(m.symbol("panic") + 5);
+        CHECK(text.pa == m.symbol("panic") + 5 - 0xffff000000000000 + 0x40000000);
+        CHECK(text.page_size == 16384);
+        // The direct map comes first: it lies above kernbase.
+        CHECK(k->translate(0xffffa00000004000).pa == 0x40004000);
+    }
+}
+
+TEST_CASE("DragonFly: v2 reads PDPT entries by absolute address; v1 is told from FreeBSD's by the namelist") {
+    {
+        const synth::CrashedMachine m({.os = "dragonfly"});
+        const auto k = open_bsd_dump(minidump_of(m), namelist_of(m));
+        const minidump::Layout& l = *minidump::layout_of(k->format());
+        CHECK(l.magic == "minidump DFlyBSD/x86-64");
+        CHECK(l.kernbase == 0xffffff8000000000);
+        CHECK(l.page_map == minidump::Section{.offset = 0x7000 + 0x1000, .size = 0x200000});
+        check_error([&] { k->translate(0xfffffe0000000000); }, ErrorKind::fault,
+                    "0xfffffe0000000000: below 0xffffff8000000000, where the page map starts");
+        // The last GiB (PDPT entry 511 of the last PML4 slot); the image is in the one before.
+        check_error([&] { k->translate(0xffffffffc0000000); }, ErrorKind::fault,
+                    "0xffffffffc0000000: level 3 entry 0x0 (index 262143 of the page map) is not valid");
+    }
+    const synth::CrashedMachine m({.os = "dragonfly", .minidump_version = 1});
+    const Bytes dump = minidump_of(m);
+    auto with = open_bsd_dump(dump, namelist_of(m));
+    CHECK(with->machine().os == "dragonfly");
+    CHECK(with->format().name() == "dragonfly-minidump");
+    CHECK(with->machine().info.at("os.source") == "the namelist's ostype \"DragonFly\"");
+    auto without = open_bytes(dump);
+    CHECK(without->machine().os == "freebsd");
+    CHECK(without->machine().info.at("os.source") ==
+          "\"minidump FreeBSD/amd64\" version 1 is DragonFly's too, and no namelist tells them apart: read as FreeBSD");
+    // A namelist of a FreeBSD kernel says FreeBSD.
+    const synth::CrashedMachine freebsd({.os = "freebsd", .minidump_version = 1});
+    auto fb = open_bsd_dump(minidump_of(freebsd), namelist_of(freebsd));
+    CHECK(fb->machine().os == "freebsd");
+    CHECK(fb->machine().info.at("os.source") == "the namelist's ostype \"FreeBSD\"");
+}
+
 // ---------------------------------------------------------------- big
 
 TEST_CASE("a minidump of more than 4 GiB: a bitmap over 8 GiB of physical memory, pages above 4 GiB read back") {
@@ -304,12 +548,39 @@ TEST_CASE("broken minidumps: sizes past the file or the limits, bad dump_avail, 
     check_error([&] { open_bytes(with([](Bytes& b) { std::memcpy(b.data(), "minidump FreeBSD/riscv\0\0", 24); })); },
                 ErrorKind::unsupported,
                 "vmcore.0: \"minidump FreeBSD/riscv\": a kind of minidump kvmkit does not read (it reads \"minidump "
-                "FreeBSD/amd64\")");
+                "FreeBSD/amd64\", \"minidump FreeBSD/i386\", \"minidump FreeBSD/arm64\", \"minidump DFlyBSD/x86-64\")");
     check_error([&] { open_bytes(Bytes(dump.begin(), dump.begin() + 30)); }, ErrorKind::corrupt,
                 "vmcore.0: minidump header is truncated: needs 4 bytes at offset 0x1c, has 0x1e in all");
     check_error([&] { open_bytes(to_bytes("minid")); }, ErrorKind::format,
                 "vmcore.0: not a recognised crash dump (tried netbsd-kcore, elf-core, kdump, kdump-flattened, "
                 "minidump, netbsd-dumpdev)");
+
+    // DragonFly's 64-bit sizes (section 4): msgbufsize @32, ptesize @48.
+    const synth::CrashedMachine dfly({.os = "dragonfly"});
+    Bytes d = minidump_of(dfly);
+    patch64(d, 32, ~std::uint64_t{0});
+    check_error([&] { open_bytes(d); }, ErrorKind::corrupt,
+                "vmcore.0: msgbufsize 0xffffffffffffffff is more than the 0x4000000 bytes this reader accepts");
+    d = minidump_of(dfly);
+    patch64(d, 48, 0x1000);
+    check_error([&] { open_bytes(d); }, ErrorKind::corrupt,
+                "vmcore.0: ptesize 0x1000 is not 0x200000 (one PDPT entry for each GiB of the 48-bit address space)");
+    d = minidump_of(dfly);
+    patch32(d, 24, 3);
+    check_error([&] { open_bytes(d); }, ErrorKind::unsupported,
+                "vmcore.0: \"minidump DFlyBSD/x86-64\" version 3: kvmkit reads version 2");
+
+    // arm64 v3 flags @76: the page size.
+    const synth::CrashedMachine arm({.arch = "arm64", .os = "freebsd"});
+    Bytes a = minidump_of(arm);
+    patch32(a, 76, 2);
+    check_error([&] { open_bytes(a); }, ErrorKind::unsupported,
+                "vmcore.0: \"minidump FreeBSD/arm64\" version 3: flags 0x2 give 64 KiB pages, which kvmkit does not "
+                "read");
+    patch32(a, 76, 3);
+    check_error([&] { open_bytes(a); }, ErrorKind::corrupt,
+                "vmcore.0: \"minidump FreeBSD/arm64\" version 3: flags 0x3 name no page size (0: 4 KiB, 1: 16 KiB, 2: "
+                "64 KiB)");
 }
 
 TEST_CASE("a truncated minidump is refused, or opened on request with the missing pages named") {

@@ -4,6 +4,9 @@
 // One format row ("minidump") reads every kind; the kinds are rows of its
 // own table, picked by the 24-byte magic at offset 0:
 //   "minidump FreeBSD/amd64"   versions 1-3 (1 is also DragonFly's v1)
+//   "minidump FreeBSD/i386"    versions 1-2, PAE or not
+//   "minidump FreeBSD/arm64"   versions 1-3, 4 KiB or (v3) 16 KiB pages
+//   "minidump DFlyBSD/x86-64"  version 2
 // Memory is the pages the bitmap marks, stored in bit order after the
 // header, message buffer, dump_avail, bitmap and page map; kernel
 // addresses translate through the page map (src/arch/page_map.h) and the

@@ -11,9 +11,12 @@
 // Messages (kind corrupt unless said; open_format prefixes the file):
 //   unsupported: "\"minidump FreeBSD/riscv\": a kind of minidump kvmkit does not read (it reads ...)"
 //   unsupported: "\"minidump FreeBSD/amd64\" version 4: kvmkit reads versions 1 to 3"
+//   unsupported: "\"minidump FreeBSD/arm64\" version 3: flags 0x2 give 64 KiB pages, which kvmkit does not read"
+//   "\"minidump FreeBSD/arm64\" version 3: flags 0x3 name no page size (0: 4 KiB, 1: 16 KiB, 2: 64 KiB)"
 //   "msgbufsize 0x8000000 is more than the 0x4000000 bytes this reader accepts"   (also dumpavailsize, bitmapsize)
 //   "bitmapsize 0x100000: the bitmap at offset 0x3000 runs past the end of the file (0x5000 bytes)"
 //   "pmapsize 0x...: the page map at offset 0x... runs past the end of the file (0x... bytes)"
+//   "ptesize 0x1000 is not 0x200000 (one PDPT entry for each GiB of the 48-bit address space)"
 //   "dump_avail pair 1 [0x2000, 0x1000) is empty"
 //   "dump_avail pair 2 [0x1000, 0x3000) is out of order: it starts below pair 1 [0x100000, 0x200000)"
 //   "dump_avail pair 2 [0x1ff000, 0x300000) overlaps pair 1 [0x100000, 0x200000)"
@@ -45,6 +48,7 @@ namespace {
 
 constexpr std::size_t magic_size = 24;
 constexpr std::string_view minidump_prefix = "minidump";
+constexpr std::uint64_t kib = 1024;
 
 // The fields every kind's header comes down to.
 struct Header {
@@ -95,6 +99,88 @@ Header decode_amd64(Decoder& d, std::string_view /*magic*/, std::uint32_t versio
     return h;
 }
 
+// "minidump FreeBSD/i386" (section 3.5): one PTE per 4 KiB, 4 or 8 bytes by
+// paemode; no direct map.
+Header decode_i386(Decoder& d, std::string_view /*magic*/, std::uint32_t version) {
+    Header h;
+    h.version = version;
+    h.msgbufsize = d.u32();
+    h.bitmapsize = d.u32();
+    h.pmapsize = d.u32();
+    h.pmapsize_name = "ptesize";
+    h.kernbase = d.u32();
+    h.pae = d.u32() != 0;
+    h.header_size = 48;
+    if (version >= 2) {
+        h.dumpavailsize = d.u32();
+        h.header_size = 52;
+    }
+    h.page_map_form = h.pae ? "i386-pae-pte-map" : "i386-pte-map";
+    return h;
+}
+
+// "minidump FreeBSD/arm64" (section 3.6): the direct map first, then one
+// level 3 descriptor per page from kernbase; v3's flags give the page size.
+Header decode_arm64(Decoder& d, std::string_view magic, std::uint32_t version) {
+    Header h;
+    h.version = version;
+    h.msgbufsize = d.u32();
+    h.bitmapsize = d.u32();
+    h.pmapsize = d.u32();
+    h.kernbase = d.u64();
+    h.dmapphys = d.u64();
+    h.dmapbase = d.u64();
+    h.dmapend = d.u64();
+    h.header_size = 72;
+    if (version >= 2) {
+        h.dumpavailsize = d.u32();
+        h.header_size = 80;
+    }
+    std::uint32_t flags = 0;
+    if (version >= 3) flags = d.u32();
+    switch (flags & 3) {
+        case 0:
+            h.page_size = 4 * kib;
+            h.page_map_form = "arm64-l3-map-4k";
+            break;
+        case 1:
+            h.page_size = 16 * kib;
+            h.page_map_form = "arm64-l3-map-16k";
+            break;
+        case 2:
+            throw_unsupported(fmt::format(
+                "\"{}\" version {}: flags {:#x} give 64 KiB pages, which kvmkit does not read", magic, version, flags));
+        default:
+            throw_corrupt(
+                fmt::format("\"{}\" version {}: flags {:#x} name no page size (0: 4 KiB, 1: 16 KiB, 2: 64 KiB)", magic,
+                            version, flags));
+    }
+    return h;
+}
+
+// "minidump DFlyBSD/x86-64" (section 4): 64-bit sizes, and a page map of
+// one PDPT entry per GiB of the whole 48-bit space, always 2 MiB.
+Header decode_dragonfly(Decoder& d, std::string_view /*magic*/, std::uint32_t version) {
+    constexpr std::uint64_t ptemap_bytes = std::uint64_t{512} * 512 * 8;
+    Header h;
+    h.version = version;
+    d.skip(4);  // unused01
+    h.msgbufsize = d.u64();
+    h.bitmapsize = d.u64();
+    h.pmapsize = d.u64();
+    h.pmapsize_name = "ptesize";
+    h.kernbase = d.u64();
+    h.dmapbase = d.u64();
+    h.dmapend = d.u64();
+    h.header_size = 80;
+    if (h.pmapsize != ptemap_bytes)
+        throw_corrupt(
+            fmt::format("ptesize {:#x} is not {:#x} (one PDPT entry for each GiB of the 48-bit address space)",
+                        h.pmapsize, ptemap_bytes));
+    h.page_map_form = "amd64-pdpe-map-absolute";
+    return h;
+}
+
 constexpr std::array kinds{
     Kind{.magic = "minidump FreeBSD/amd64",
          .arch = "amd64",
@@ -103,6 +189,27 @@ constexpr std::array kinds{
          .max_version = 3,
          .header_bytes = 72,
          .decode = &decode_amd64},
+    Kind{.magic = "minidump FreeBSD/i386",
+         .arch = "i386",
+         .os = "freebsd",
+         .min_version = 1,
+         .max_version = 2,
+         .header_bytes = 52,
+         .decode = &decode_i386},
+    Kind{.magic = "minidump FreeBSD/arm64",
+         .arch = "arm64",
+         .os = "freebsd",
+         .min_version = 1,
+         .max_version = 3,
+         .header_bytes = 80,
+         .decode = &decode_arm64},
+    Kind{.magic = "minidump DFlyBSD/x86-64",
+         .arch = "amd64",
+         .os = "dragonfly",
+         .min_version = 2,
+         .max_version = 2,
+         .header_bytes = 80,
+         .decode = &decode_dragonfly},
 };
 
 // round_page() of a size read from the file, refusing one that wraps.
