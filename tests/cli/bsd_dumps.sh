@@ -1,5 +1,6 @@
 # kvmnm and kvmdump on FreeBSD and DragonFly crashes made by kvmsynth: the
-# vmcore body (a minidump of each kind named below) with its kernel.  Names follow FreeBSD's nlist rule (as written, else
+# vmcore body (a minidump of each kind named below, or a full ELF dump)
+# with its kernel.  Names follow FreeBSD's nlist rule (as written, else
 # without one '_'), local symbols count, kernbase is absolute; bytes read
 # through the kernel map, the heap and the direct map are the kernel
 # file's and the builder's; an address the dump cannot translate is a
@@ -21,9 +22,10 @@ bsddump() {
   FACTS=$dir/facts
 }
 
-for variant in freebsd-amd64 dragonfly-amd64 freebsd-i386-pae freebsd-arm64-16k; do
+for variant in freebsd-amd64 freebsd-amd64-full dragonfly-amd64 freebsd-i386-pae freebsd-arm64-16k; do
   case $variant in
     freebsd-amd64) args=(--os freebsd) w=16 why="below 0xfffffe0000000000, where the page map starts" ;;
+    freebsd-amd64-full) args=(--os freebsd --full) w=16 why="" ;;
     dragonfly-amd64) args=(--os dragonfly) w=16 why="below 0xffffff8000000000, where the page map starts" ;;
     freebsd-i386-pae) args=(--os freebsd --arch i386 --pae) w=8 why="below 0xc0000000, where the page map starts" ;;
     freebsd-arm64-16k)
@@ -33,6 +35,7 @@ for variant in freebsd-amd64 dragonfly-amd64 freebsd-i386-pae freebsd-arm64-16k;
   esac
   d=$T/$variant
   bsddump "$d" "${args[@]}"
+  [[ -n $why ]] || why="level 4 entry 0x0 (index 0 of the table at pa $(fact pt_root)) is not valid"
   k=$d/kernel
   v=$d/vmcore.0
 

@@ -27,6 +27,12 @@ inline kvm::Bytes minidump_of(const kvm::synth::CrashedMachine& m, const kvm::sy
     return out.data();
 }
 
+inline kvm::Bytes full_dump_of(const kvm::synth::CrashedMachine& m) {
+    kvm::MemorySink out;
+    m.write_full_dump(out);
+    return out.data();
+}
+
 // The dump probed with the namelist (when given), as Kernel::open does.
 inline std::unique_ptr<kvm::Kernel> open_bsd_dump(kvm::Bytes dump, std::shared_ptr<const kvm::Namelist> namelist,
                                                   const std::string& name = "vmcore.0", bool allow_truncated = false) {

@@ -1,7 +1,7 @@
 // kvmsynth: makes a synthetic crash (kernel file plus a dump) for the demo
 // and the CLI tests: NetBSD's on a swap image, a raw device dump or a
 // kcore file; FreeBSD's and DragonFly's vmcore body (--os, --vmcore), a
-// minidump of --minidump-version.  --facts
+// minidump of --minidump-version or with --full a full ELF dump.  --facts
 // writes what the builder knows, so tests compare tool output with values
 // that did not come from the tools.  --procs plants a NetBSD process tree
 // through the shipped NetBSD 10 layouts (or --layout).
@@ -24,6 +24,7 @@ struct Options {
     std::string vmcore;
     std::uint32_t minidump_version = 0;
     std::uint32_t page_size = 0;
+    bool full = false;
     bool all_ram = false;
     std::string arch = "amd64";
     bool pae = false;
@@ -122,10 +123,11 @@ int main(int argc, char** argv) {
         ->check(CLI::IsMember({"netbsd", "freebsd", "dragonfly"}));
     app.add_option("--arch", o.arch, "amd64, i386 or (freebsd) arm64")
         ->check(CLI::IsMember({"amd64", "i386", "arm64"}));
-    app.add_option("--vmcore", o.vmcore, "freebsd, dragonfly: write the vmcore body (a minidump) here");
+    app.add_option("--vmcore", o.vmcore, "freebsd, dragonfly: write the vmcore body (a minidump, or --full) here");
     app.add_option("--minidump-version", o.minidump_version,
                    "freebsd, dragonfly: the minidump version (default: newest)");
     app.add_option("--page-size", o.page_size, "arm64: 4096 or 16384 (minidump version 3)");
+    app.add_flag("--full", o.full, "freebsd, dragonfly: a full ELF dump instead of a minidump");
     app.add_flag("--all-ram", o.all_ram, "freebsd, dragonfly: the minidump holds every page of RAM");
     app.add_flag("--pae", o.pae, "i386 with PAE paging");
     app.add_option("--seed", o.seed, "layout and content seed");
@@ -163,14 +165,19 @@ int main(int argc, char** argv) {
                                  "--swap, --kcore, --device-dump, --procs and --ram-end make NetBSD dumps");
             if (o.vmcore.empty()) throw kvm::Error(kvm::ErrorKind::usage, "--os " + o.os + " needs --vmcore");
             kvm::synth::CrashedMachine m(std::move(spec));
-            kvm::synth::write_sparse_file(o.vmcore,
-                                          [&](kvm::Sink& out) { m.write_minidump(out, {.all_ram = o.all_ram}); });
+            kvm::synth::write_sparse_file(o.vmcore, [&](kvm::Sink& out) {
+                if (o.full) {
+                    m.write_full_dump(out);
+                } else {
+                    m.write_minidump(out, {.all_ram = o.all_ram});
+                }
+            });
             kvm::synth::write_file(o.kernel, m.kernel_elf());
             if (!o.facts.empty()) write_bsd_facts(o.facts, m);
             return 0;
         }
-        if (!o.vmcore.empty() || o.all_ram)
-            throw kvm::Error(kvm::ErrorKind::usage, "--vmcore and --all-ram make FreeBSD and DragonFly dumps");
+        if (!o.vmcore.empty() || o.full || o.all_ram)
+            throw kvm::Error(kvm::ErrorKind::usage, "--vmcore, --full and --all-ram make FreeBSD and DragonFly dumps");
         if (o.ram_end != 0) spec.ram = ram_ending_at(o.arch, o.ram_end);
         kvm::synth::CrashedMachine m(std::move(spec));
         std::optional<kvm::synth::PlantedProcesses> procs;

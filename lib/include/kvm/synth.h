@@ -366,6 +366,9 @@ public:
 
     // The kernel file: ELF of the dumped machine's class and byte order.
     Bytes kernel_elf() const;
+    // A section kernel_elf() adds as it is (no address, not loaded): the
+    // .debug_* sections of a debug kernel, say.
+    void add_kernel_section(std::string name, Bytes data);
 
     // NetBSD dumps.
     // Sets the variables the kernel sets while dumping (dumpsize; dumplo
@@ -386,8 +389,11 @@ public:
 
     // FreeBSD and DragonFly dumps (src/synth/bsd_dumps.cpp): the vmcore
     // body, as savecore saves it.  The minidump is spec().minidump_version
-    // of the arch (freebsd-dragonfly-dump-format.md sections 3 and 4).
+    // of the arch (freebsd-dragonfly-dump-format.md sections 3 and 4); the
+    // full dump is the ELF core of debug.minidump=0 (section 2), one
+    // PT_LOAD per RAM segment (amd64 and i386 only).
     void write_minidump(Sink& out, const MinidumpOptions& options = {}) const;
+    void write_full_dump(Sink& out) const;
 
     // The message buffer the kernel wrote (FreeBSD and DragonFly): its ring
     // at `ring` (msgbufp->msg_ptr) of `size` bytes, the next write at
@@ -423,6 +429,7 @@ private:
     std::unordered_map<std::string, std::uint64_t> symbol_values_;
     std::uint64_t heap_next_ = 0;
     std::uint64_t heap_end_ = 0;
+    std::vector<std::pair<std::string, Bytes>> extra_sections_;
     std::uint64_t pdpt_ = 0;  // i386 PAE (FreeBSD): the page-directory-pointer table
     MessageBuffer msgbuf_;
 };

@@ -1,6 +1,6 @@
 // FreeBSD and DragonFly dumps of a synthetic crashed machine: minidumps of
-// every kind kvmkit reads, laid out from
-// freebsd-dragonfly-dump-format.md sections 3 and 4 independently of the
+// every kind kvmkit reads and full ELF dumps, laid out from
+// freebsd-dragonfly-dump-format.md sections 2-4 independently of the
 // reader (src/format/minidump.cpp), so that a round trip checks one
 // against the other.
 //
@@ -275,6 +275,56 @@ void CrashedMachine::write_minidump(Sink& out, const MinidumpOptions& options) c
         };
     }
     write_minidump_image(out, image);
+}
+
+void CrashedMachine::write_full_dump(Sink& out) const {
+    if (spec_.os == "netbsd") throw_usage("NetBSD kernels write no full ELF dumps");
+    if (arch_->name == "arm64") throw_usage("full dumps are built for amd64 and i386 only");
+    const bool is64 = arch_->pointer_size == 8;
+    const std::uint64_t ehsize = is64 ? 64 : 52;
+    const std::uint64_t phentsize = is64 ? 56 : 32;
+    const std::vector<netbsd::RamSegment> ram = sorted_ram(*memory_);
+    const std::uint64_t data_start = align_up(ehsize + ram.size() * phentsize, page_);
+
+    Encoder e(order());
+    e.u8(0x7f).string("ELF").u8(is64 ? elf::elfclass64 : elf::elfclass32).u8(elf::elfdata2lsb).u8(1);
+    e.u8(elf::elfosabi_standalone).zeros(8);
+    e.u16(elf::et_core).u16(arch_->elf_machine).u32(1);
+    e.uint(0, arch_->pointer_size)
+        .uint(ehsize, arch_->pointer_size)
+        .uint(0, arch_->pointer_size);  // entry, phoff, shoff
+    e.u32(0).u16(static_cast<std::uint16_t>(ehsize)).u16(static_cast<std::uint16_t>(phentsize));
+    e.u16(static_cast<std::uint16_t>(ram.size())).u16(0).u16(0).u16(0);
+    std::uint64_t offset = data_start;
+    constexpr std::uint32_t pf_r = 4;
+    for (const auto& seg : ram) {
+        if (is64) {
+            e.u32(elf::pt_load)
+                .u32(pf_r)
+                .u64(offset)
+                .u64(seg.start)
+                .u64(seg.start)
+                .u64(seg.size)
+                .u64(seg.size)
+                .u64(page_);
+        } else {
+            e.u32(elf::pt_load).u32(static_cast<std::uint32_t>(offset)).u32(static_cast<std::uint32_t>(seg.start));
+            e.u32(static_cast<std::uint32_t>(seg.start)).u32(static_cast<std::uint32_t>(seg.size));
+            e.u32(static_cast<std::uint32_t>(seg.size)).u32(pf_r).u32(static_cast<std::uint32_t>(page_));
+        }
+        offset += seg.size;
+    }
+    e.pad_to(page_);
+    PageWriter w(out, page_);
+    w.write(e.data());
+    Bytes chunk(1u << 20);
+    for (const auto& seg : ram) {
+        for (std::uint64_t at = 0; at < seg.size; at += chunk.size()) {
+            const std::size_t n = std::min<std::uint64_t>(chunk.size(), seg.size - at);
+            memory_->read(seg.start + at, MutableByteSpan(chunk.data(), n));
+            w.write(ByteSpan(chunk.data(), n));
+        }
+    }
 }
 
 }  // namespace kvm::synth

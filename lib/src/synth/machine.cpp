@@ -2,7 +2,7 @@
 // and the dump the kernel would write, with every byte known.  The OS
 // (MachineSpec::os) picks the kernel's virtual layout, its variables and
 // the dumps it writes: NetBSD's here, FreeBSD's and DragonFly's minidumps
-// in bsd_dumps.cpp.
+// and full dumps in bsd_dumps.cpp.
 #include <kvm/elf.h>
 #include <kvm/error.h>
 #include <kvm/synth.h>
@@ -740,7 +740,13 @@ Bytes CrashedMachine::kernel_elf() const {
     }
     for (const auto& s : symbols_)
         w.add_symbol(s);
+    for (const auto& [name, data] : extra_sections_)
+        w.add_section(name, elf::sht_progbits, 0, 0, data);
     return w.build();
+}
+
+void CrashedMachine::add_kernel_section(std::string name, Bytes data) {
+    extra_sections_.emplace_back(std::move(name), std::move(data));
 }
 
 std::vector<netbsd::RamSegment> CrashedMachine::prepare_dump(const DumpOptions& options, std::int64_t dumplo_blocks) {
