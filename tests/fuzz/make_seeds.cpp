@@ -1,15 +1,19 @@
 // Writes the seed corpus: tiny but valid dumps (NetBSD kcore and device
 // forms for each paging scheme; Linux ELF and kdump-compressed vmcores with
-// VMCOREINFO, KASLR and real page tables; a few KiB each) and synthetic
-// kernel namelists.  Run once; the outputs are committed under corpus/.
+// VMCOREINFO, KASLR and real page tables; FreeBSD and DragonFly minidumps
+// of each kind and a full ELF dump; a few KiB each) and synthetic kernel
+// namelists.  Run once; the outputs are committed under corpus/.
 #include <kvm/elf.h>
 #include <kvm/netbsd.h>
 #include <kvm/synth.h>
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cstdio>
+#include <span>
 #include <string>
+#include <string_view>
 
 namespace {
 
@@ -81,6 +85,87 @@ void write_linux_dumps(const std::string& dir) {
     synth::write_file(dir + "/linux-kdump", kdump.build());
 }
 
+// A minidump of each kind with three dumped pages and a page map of eight
+// entries whose kernbase is the fuzz target's first address, so that its
+// reads go through the map (and, on amd64 and arm64, the direct map at
+// 0xffff800000000000).  DragonFly's v2 page map is always 2 MiB: its seed
+// keeps the header and the first page of the map only, so it is refused
+// as cut short, but reaches every header check.
+void write_minidumps(const std::string& dir) {
+    struct Kind {
+        const char* file;
+        const char* os;
+        const char* arch;
+        std::uint32_t version;
+        std::uint32_t page;
+        bool pae;
+    };
+    constexpr Kind kinds[] = {
+        {"minidump-amd64-v1", "freebsd", "amd64", 1, 4096, false},
+        {"minidump-amd64-v2", "freebsd", "amd64", 2, 4096, false},
+        {"minidump-amd64-v3", "freebsd", "amd64", 3, 4096, false},
+        {"minidump-i386-v1", "freebsd", "i386", 1, 4096, false},
+        {"minidump-i386-pae-v2", "freebsd", "i386", 2, 4096, true},
+        {"minidump-arm64-v2", "freebsd", "arm64", 2, 4096, false},
+        {"minidump-arm64-v3-16k", "freebsd", "arm64", 3, 16384, false},
+        {"minidump-dragonfly-v2", "dragonfly", "amd64", 2, 4096, false},
+    };
+    for (const Kind& k : kinds) {
+        const std::uint64_t page = k.page;
+        const bool x86 = std::string_view(k.arch) != "arm64";
+        const bool pde_map = std::string_view(k.arch) == "amd64" && k.version >= 2;
+        synth::MinidumpImage image{.os = k.os,
+                                   .arch = k.arch,
+                                   .version = k.version,
+                                   .page_size = k.page,
+                                   .pae = k.pae,
+                                   .kernbase = std::string_view(k.arch) == "i386" ? 0xc0400000 : 0xffffffff80200000,
+                                   .msgbuf = to_bytes("<6>seed: boot\n<0>panic: seed\n"),
+                                   .ram = {{0x0, 8 * page}},
+                                   .pages = {page, 2 * page, 3 * page},
+                                   .map_entries = 8};
+        if (std::string_view(k.arch) != "i386") {
+            image.dmapbase = 0xffff800000000000;
+            image.dmapend = image.dmapbase + (1u << 30);
+        }
+        if (std::string_view(k.os) == "dragonfly") {
+            image.kernbase = 0xffffff8000000000;
+            image.map_entries = 512 * 512;
+        }
+        image.page_content = [](std::uint64_t pa, MutableByteSpan out) {
+            std::fill(out.begin(), out.end(), std::byte{0});
+            const Bytes text = to_bytes(fmt::format("kernel page at {:#x}", pa));
+            std::copy(text.begin(), text.end(), out.begin());
+        };
+        image.map = [&](std::uint64_t first, std::span<std::uint64_t> out) {
+            for (std::size_t i = 0; i < out.size(); ++i) {
+                const std::uint64_t n = first + i;
+                if (pde_map) {
+                    out[i] = n == 0 ? 0x83 : n == 1 ? (3 * page) | 0x3 : 0;  // 2 MiB at 0, then a page table
+                } else if (std::string_view(k.os) == "dragonfly") {
+                    out[i] = n == 511 * 512 + 510 ? 0x83 : 0;  // 1 GiB at 0 for 0xffffffff80000000
+                } else {
+                    out[i] = (page * (1 + n % 3)) | (x86 ? 0x3 : 0x403);
+                }
+            }
+        };
+        MemorySink out;
+        synth::write_minidump_image(out, image);
+        Bytes bytes = out.data();
+        if (std::string_view(k.os) == "dragonfly") bytes.resize(6 * page);
+        synth::write_file(dir + "/" + k.file, bytes);
+    }
+
+    // A full dump: EI_OSABI 255, two physical PT_LOADs.
+    synth::ElfWriter elf({.type = elf::et_core, .osabi = elf::elfosabi_standalone});
+    Bytes low(0x2000);
+    const Bytes text = to_bytes("FreeBSD full dump seed");
+    std::copy(text.begin(), text.end(), low.begin());
+    elf.add_segment(elf::pt_load, 4, 0x1000, 0x1000, low, low.size());
+    elf.add_segment(elf::pt_load, 4, 0x200000, 0x200000, Bytes(0x1000, std::byte{0x5a}), 0x1000);
+    synth::write_file(dir + "/freebsd-full", elf.build());
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -93,6 +178,7 @@ int main(int argc, char** argv) {
     write_dump(corpus + "/dump", "i386", "i386", false);
     write_dump(corpus + "/dump", "i386", "i386-pae", true);
     write_linux_dumps(corpus + "/dump");
+    write_minidumps(corpus + "/dump");
     for (const char* arch : {"amd64", "i386"}) {
         kvm::synth::CrashedMachine m({.arch = arch, .realistic_memory = false});
         kvm::synth::write_file(corpus + "/namelist/kernel-" + arch, m.kernel_elf());
