@@ -27,6 +27,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <initializer_list>
 #include <memory>
 #include <optional>
 #include <span>
@@ -154,6 +155,15 @@ struct StatFlags {
     bool foreground = false;
 };
 std::string stat_letters(char state, const StatFlags& flags);
+
+// The general form every system's STAT is built with: the state (one or
+// more characters: DragonFly's ps adds the CPU, "S1"), then the letter of
+// each flag that holds, in the order that system's ps prints them.
+struct StatFlag {
+    bool on;
+    char letter;
+};
+std::string stat_string(std::string_view state, std::initializer_list<StatFlag> flags);
 
 struct WalkOptions {
     std::vector<ProcFilter> filters;  // all must hold

@@ -85,18 +85,23 @@ bool matches_all(const ProcInfo& p, std::span<const ProcFilter> filters) {
     return true;
 }
 
-std::string stat_letters(char state, const StatFlags& f) {
-    std::string s(1, state);
-    if (f.nice < 0) s += '<';
-    if (f.nice > 0) s += 'N';
-    if (f.traced) s += 'X';
-    if (f.exiting) s += 'E';
-    if (f.vfork_wait) s += 'V';
-    if (f.system) s += 'K';
-    if (f.session_leader) s += 's';
-    if (f.multithreaded) s += 'l';
-    if (f.foreground) s += '+';
+std::string stat_string(std::string_view state, std::initializer_list<StatFlag> flags) {
+    std::string s(state);
+    for (const StatFlag& f : flags)
+        if (f.on) s += f.letter;
     return s;
+}
+
+std::string stat_letters(char state, const StatFlags& f) {
+    return stat_string(std::string_view(&state, 1), {{f.nice < 0, '<'},
+                                                     {f.nice > 0, 'N'},
+                                                     {f.traced, 'X'},
+                                                     {f.exiting, 'E'},
+                                                     {f.vfork_wait, 'V'},
+                                                     {f.system, 'K'},
+                                                     {f.session_leader, 's'},
+                                                     {f.multithreaded, 'l'},
+                                                     {f.foreground, '+'}});
 }
 
 namespace {
