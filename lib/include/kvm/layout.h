@@ -143,6 +143,9 @@ struct MemberRequest {
 struct StructRequest {
     std::string name;
     std::vector<MemberRequest> members;
+    // An optional structure is one only some kernels have (DragonFly's
+    // procglob): check_layouts does not ask for it.
+    bool required = true;
 };
 
 struct LayoutRequest {

@@ -211,6 +211,11 @@ std::unique_ptr<ProcessWalker> make_process_walker(const WalkTarget& target);
 // nullopt when there is no such terminal.
 std::optional<std::uint64_t> terminal_device(const ProcessWalker& walker, std::string_view name);
 
+// What the walker of `os` ("netbsd", "dragonfly", "freebsd", "linux") asks
+// of a layout file, for the tools that write and check them; nullptr for
+// a system without such a walker.
+const LayoutRequest* process_layout_request(std::string_view os);
+
 // ---------------------------------------------------------------- live processes
 
 // libkvm's kvm_getargv, kvm_getenvv and kvm_uread for a process of the
@@ -253,6 +258,18 @@ std::string device_name(const StructLayouts& layouts, std::uint64_t dev);
 std::optional<std::uint64_t> device_number(const StructLayouts& layouts, std::string_view name);
 
 }  // namespace netbsd
+
+// ---------------------------------------------------------------- DragonFly specifics
+
+namespace dragonfly {
+
+// The structures, members, flags and values the DragonFly walker reads,
+// for both generations of the kernel (members only one has are optional;
+// the walker checks that one of each pair is there): what a DragonFly
+// layout file must define.
+const LayoutRequest& process_layout_request();
+
+}  // namespace dragonfly
 
 // ---------------------------------------------------------------- Linux specifics
 

@@ -26,11 +26,17 @@ struct LwpSpec {
     std::uint32_t slptime = 0;
     std::uint64_t rtime_usec = 0;
     std::string name;  // empty: unnamed
+    // More flag names, each set in the member its layout entry names (an
+    // LWP's or, on DragonFly and FreeBSD, its thread's).
+    std::vector<std::string> flags;
+    std::int32_t cpu = 0;  // the CPU the LWP last ran on (DragonFly: its thread's globaldata)
 };
 
 struct ProcSpec {
     std::int32_t pid = 0;
     std::int32_t ppid = 0;
+    std::int32_t oppid = 0;                      // the real parent while traced (DragonFly, FreeBSD p_oppid); 0: none
+    std::int32_t lock = 0;                       // hold count (DragonFly and FreeBSD p_lock: STAT L)
     std::int32_t pgid = 0;                       // the process group; a pgrp object per distinct id
     std::int32_t sid = 0;                        // the session; its leader is the process whose pid it is
     std::uint32_t uid = 0, ruid = 0, svuid = 0;  // effective, real, saved
@@ -52,7 +58,12 @@ struct ProcSpec {
 // process group `foreground_pgid`.  revoked: the session lost its vnode
 // (s_ttyvp NULL: ps shows "pts/1-").
 struct TtySpec {
-    std::string name;  // a name the layouts' device table knows ("pts/0", "ttyE0")
+    // NetBSD: a name the layouts' device table knows ("pts/0", "ttyE0");
+    // DragonFly and FreeBSD: the name the device itself has (si_name).
+    std::string name;
+    // DragonFly and FreeBSD: the number the system gives the terminal
+    // (DragonFly: major << 8 | minor; FreeBSD: its devfs inode).
+    std::uint64_t dev = 0;
     std::int32_t sid = 0;
     std::int32_t foreground_pgid = 0;
     bool revoked = false;
@@ -66,10 +77,12 @@ struct ProcessTree {
 
 struct PlantedProcesses {
     std::map<std::int32_t, std::uint64_t> proc;                          // pid -> struct proc
+    std::map<std::string, std::uint64_t> tty;                            // terminal name -> struct tty
     std::map<std::pair<std::int32_t, std::int32_t>, std::uint64_t> lwp;  // (pid, lid) -> struct lwp
     std::vector<std::uint64_t> allproc;                                  // addresses in list order (markers included)
     std::vector<std::uint64_t> zombproc;
-    std::uint64_t nprocs = 0;  // the value planted (markers not counted)
+    std::vector<std::vector<std::uint64_t>> buckets;  // a hash of processes (DragonFly), each in list order
+    std::uint64_t nprocs = 0;                         // the value planted (markers not counted)
 };
 
 // Plants `tree` in `machine` through `layouts` (which must describe the
@@ -93,5 +106,32 @@ enum class ListFault {
 };
 void plant_list_fault(CrashedMachine& machine, const StructLayouts& layouts, const PlantedProcesses& planted,
                       ListFault fault, std::size_t at);
+
+// ---------------------------------------------------------------- DragonFly
+
+// Where a DragonFly kernel keeps its processes, by generation.
+enum class DragonflyLists {
+    procglob,  // 5.x onwards: procglob[allproc_hsize], each with an allproc list
+    allprocs,  // 3.x and 4.x: allprocs[allproc_hsize], list heads
+    lists,     // older: allproc and zombproc
+};
+
+struct DragonflyPlant {
+    DragonflyLists lists = DragonflyLists::procglob;
+    std::uint32_t hash_size = 256;  // allproc_hsize
+    std::string osrelease = "5.8";  // at most 7 characters
+};
+
+// Plants `tree` the way a DragonFly kernel keeps it, through `layouts`:
+// proc, lwp (in p_lwp_tree, a balanced tree by LWP id, or on p_lwps
+// newest first, whichever the layouts have), thread, globaldata (one per
+// CPU), ucred, pgrp, session, tty and cdev; processes in the hash of
+// `plant.lists` (bucket pid & (hash_size - 1), newest first; zombies stay
+// in it) or on allproc and zombproc; nprocs, allproc_hsize and osrelease.
+// State and flag names are the layouts' (SACTIVE, LSSLEEP, P_TRACED,
+// TDF_RUNNING); an interruptible sleeper gets LWP_SINTR (P_SINTR on
+// kernels whose LWPs have no state of their own).
+PlantedProcesses plant_dragonfly_processes(CrashedMachine& machine, const StructLayouts& layouts,
+                                           const ProcessTree& tree, const DragonflyPlant& plant = {});
 
 }  // namespace kvm::synth

@@ -14,6 +14,8 @@ namespace detail {
 // Rows of the walker table, one per file in src/procs/.
 bool netbsd_accepts(const WalkTarget& target);
 std::unique_ptr<ProcessWalker> netbsd_create(const WalkTarget& target);
+bool dragonfly_accepts(const WalkTarget& target);
+std::unique_ptr<ProcessWalker> dragonfly_create(const WalkTarget& target);
 bool linux_accepts(const WalkTarget& target);
 std::unique_ptr<ProcessWalker> linux_create(const WalkTarget& target);
 bool host_accepts(const WalkTarget& target);
@@ -51,6 +53,13 @@ std::optional<std::uint64_t> terminal_device(const ProcessWalker& walker, std::s
     if (!name.empty() && !name.starts_with('/'))
         if (auto dev = walker.tty_device("tty" + std::string(name))) return dev;
     return walker.tty_device(name);
+}
+
+const LayoutRequest* process_layout_request(std::string_view os) {
+    if (os == "netbsd") return &netbsd::process_layout_request();
+    if (os == "dragonfly") return &dragonfly::process_layout_request();
+    if (os == "linux") return &linux_kernel::process_layout_request();
+    return nullptr;
 }
 
 bool matches(const ProcInfo& p, const ProcFilter& f) {
@@ -108,6 +117,7 @@ namespace {
 
 constexpr WalkerInfo walkers[] = {
     {"netbsd", detail::netbsd_accepts, detail::netbsd_create},
+    {"dragonfly", detail::dragonfly_accepts, detail::dragonfly_create},
     {"linux", detail::linux_accepts, detail::linux_create},
     {"host", detail::host_accepts, detail::host_create},
 };

@@ -1,0 +1,361 @@
+// The DragonFly walker end to end: process trees planted as DragonFly 5.8
+// keeps them (procglob hash, LWP red-black trees, threads, cdevs) through
+// the shipped layouts, read back through a kcore and Kernel; every field,
+// every filter, per LWP; the allprocs hash and the allproc/zombproc lists;
+// a layout the walker has never seen; and damaged lists, hashes and trees.
+#include <kvm/error.h>
+#include <kvm/kernel.h>
+#include <kvm/layout.h>
+#include <kvm/procs.h>
+#include <kvm/ps.h>
+#include <kvm/synth.h>
+#include <kvm/synth_procs.h>
+
+#include <doctest/doctest.h>
+#include <fmt/format.h>
+
+#include "bsd_fixture.h"
+#include "test_util.h"
+
+using namespace kvm;
+using kvm::test::BsdCrash;
+using kvm::test::error_of;
+using kvm::test::walk_bsd;
+
+namespace {
+
+StructLayouts dragonfly5() {
+    return load_layouts_file(test::shipped_layouts_dir() + "/dragonfly-5-amd64.json");
+}
+
+synth::LwpSpec lwp(std::int32_t tid, std::string state, std::int32_t cpu, std::vector<std::string> flags = {}) {
+    synth::LwpSpec l;
+    l.lid = tid;
+    l.state = std::move(state);
+    l.cpu = cpu;
+    l.flags = std::move(flags);
+    l.interruptible = false;
+    return l;
+}
+
+synth::LwpSpec sleeper(std::int32_t tid, std::int32_t cpu, std::uint32_t slptime, std::string wmesg,
+                       bool interruptible = true) {
+    synth::LwpSpec l = lwp(tid, "LSSLEEP", cpu);
+    l.slptime = slptime;
+    l.wmesg = std::move(wmesg);
+    l.wchan = "kvmkit_wchan_" + l.wmesg;
+    l.interruptible = interruptible;
+    return l;
+}
+
+synth::ProcSpec proc(std::int32_t pid, std::int32_t ppid, std::int32_t pgid, std::int32_t sid, std::uint32_t uid,
+                     std::string comm) {
+    synth::ProcSpec s;
+    s.pid = pid;
+    s.ppid = ppid;
+    s.pgid = pgid;
+    s.sid = sid;
+    s.uid = s.ruid = s.svuid = uid;
+    s.gid = s.rgid = s.svgid = uid == 0 ? 0 : 100;
+    s.groups = {s.gid};
+    s.comm = std::move(comm);
+    s.state = "SACTIVE";
+    return s;
+}
+
+// Two sessions with a terminal (one revoked), two without; a system
+// process, sleepers long and short, a runner on a CPU, a stopped traced
+// process, a zombie, a setuid process, five LWPs in every state the
+// kernel's kinfo distinguishes, and every STAT flag 5.8's ps prints.
+synth::ProcessTree tree() {
+    synth::ProcessTree t;
+    t.ttys = {
+        {.name = "pts/0", .dev = (10 << 8) | 3, .sid = 20, .foreground_pgid = 21, .login = "carol"},
+        {.name = "ttyv1", .dev = (12 << 8) | 1, .sid = 30, .foreground_pgid = 30, .revoked = true, .login = "dave"}};
+    auto& v = t.procs;
+
+    auto swapper = proc(0, 0, 0, 0, 0, "swapper");
+    swapper.flags = {"P_SYSTEM"};
+    swapper.lock = 1;
+    swapper.lwps = {sleeper(1, 0, 0, "sched", false)};
+    swapper.lwps[0].rtime_usec = 1'500'000;
+    swapper.lwps[0].name = "swapper";
+    v.push_back(swapper);
+
+    auto init = proc(1, 0, 1, 1, 0, "init");
+    init.lwps = {sleeper(1, 1, 25, "wait")};
+    init.lwps[0].rtime_usec = 12'345;
+    v.push_back(init);
+
+    auto syslogd = proc(10, 1, 10, 10, 0, "syslogd");
+    syslogd.nice = -5;
+    syslogd.lwps = {sleeper(1, 1, 3, "kqread")};
+    v.push_back(syslogd);
+
+    auto sh = proc(20, 1, 20, 20, 1000, "sh");
+    sh.controlling_tty = true;
+    sh.groups = {100, 0};
+    sh.lwps = {sleeper(1, 0, 0, "wait")};
+    v.push_back(sh);
+
+    auto cc = proc(21, 20, 21, 20, 1000, "cc");
+    cc.controlling_tty = true;
+    cc.nice = 5;
+    cc.lwps = {lwp(1, "LSRUN", 2, {"TDF_RUNNING", "TDF_RUNQ"})};
+    v.push_back(cc);
+
+    auto threads = proc(23, 20, 21, 20, 1000, "threads");
+    threads.controlling_tty = true;
+    threads.lwps = {sleeper(1, 0, 2, "kqread"), lwp(2, "LSRUN", 1, {"TDF_RUNQ"}), lwp(3, "LSRUN", 3, {"LWP_MP_ONRUNQ"}),
+                    lwp(4, "LSRUN", 2), sleeper(5, 1, 0, "lwkt", false)};
+    threads.lwps[0].rtime_usec = 250'000;
+    threads.lwps[1].rtime_usec = 750'000;
+    threads.lwps[4].flags = {"TDF_SINTR"};
+    threads.lwps[4].name = "worker";
+    v.push_back(threads);
+
+    auto zombie = proc(24, 20, 21, 20, 1000, "zombie");
+    zombie.controlling_tty = true;
+    zombie.state = "SZOMB";
+    v.push_back(zombie);
+
+    auto su = proc(25, 20, 25, 20, 0, "su");
+    su.ruid = 1000;
+    su.rgid = 1000;
+    su.groups = {0, 5};
+    su.controlling_tty = true;
+    su.lwps = {sleeper(1, 0, 30, "ttyin")};
+    v.push_back(su);
+
+    auto gdb = proc(26, 20, 26, 20, 1000, "gdb");
+    gdb.controlling_tty = true;
+    gdb.lwps = {sleeper(1, 0, 1, "wait")};
+    v.push_back(gdb);
+
+    // Traced by gdb: p_pptr is the debugger, p_oppid the real parent.
+    auto prog = proc(22, 26, 22, 20, 1000, "prog");
+    prog.oppid = 20;
+    prog.controlling_tty = true;
+    prog.state = "SSTOP";
+    prog.flags = {"P_TRACED"};
+    prog.lwps = {lwp(1, "LSSTOP", 0)};
+    v.push_back(prog);
+
+    auto ksh = proc(30, 1, 30, 30, 1002, "ksh");
+    ksh.controlling_tty = true;
+    ksh.flags = {"P_WEXIT", "P_PPWAIT", "P_JAILED", "P_SWAPPEDOUT"};
+    ksh.lock = 2;
+    ksh.lwps = {sleeper(1, 3, 0, "ttyin")};
+    v.push_back(ksh);
+
+    auto daemon = proc(31, 1, 31, 31, 0, "daemon");
+    daemon.lwps = {sleeper(1, 0, 21, "select")};
+    v.push_back(daemon);
+    return t;
+}
+
+constexpr std::string_view tree_table =
+    "PID TTY    STAT        TIME COMMAND\n"
+    "  0 ?      D0s      0:01.50 [swapper]\n"
+    "  1 ?      I1s      0:00.01 (init)\n"
+    " 10 ?      S1<s     0:00.00 (syslogd)\n"
+    " 31 ?      I0s      0:00.00 (daemon)\n"
+    " 20 pts/0  S0s      0:00.00 (sh)\n"
+    " 21 pts/0  R2N+     0:00.00 (cc)\n"
+    " 22 pts/0  TX       0:00.00 (prog)\n"
+    " 23 pts/0  S0+      0:00.25 (threads)\n"
+    " 24 pts/0  Z+       0:00.00 (zombie)\n"
+    " 25 pts/0  I0       0:00.00 (su)\n"
+    " 26 pts/0  S0       0:00.00 (gdb)\n"
+    " 30 ttyv1- S3WEVJs+ 0:00.00 (ksh)\n";
+
+test::Plant planted_as(synth::DragonflyLists lists, std::uint32_t hash_size = 8) {
+    return [=](synth::CrashedMachine& m, const StructLayouts& l) {
+        return synth::plant_dragonfly_processes(m, l, tree(), {.lists = lists, .hash_size = hash_size});
+    };
+}
+
+std::vector<std::int32_t> pids_of(const Kernel& k, ProcOp op, std::uint64_t arg) {
+    return walk_bsd(k, {.filters = {{op, arg}}}).sorted_pids();
+}
+
+}  // namespace
+
+TEST_CASE("dragonfly: every field of a 5.8 process tree in the procglob hash") {
+    const BsdCrash crash("dragonfly", "amd64", dragonfly5(), planted_as(synth::DragonflyLists::procglob));
+    const auto kernel = crash.open();
+    const test::BsdListing l = walk_bsd(*kernel);
+    CHECK(l.warnings.empty());
+    CHECK(l.sorted_pids() == std::vector<std::int32_t>{0, 1, 10, 20, 21, 22, 23, 24, 25, 26, 30, 31});
+    CHECK(test::ps_table(l.rows) == tree_table);
+
+    const auto& planted = crash.planted;
+    const synth::ProcessTree t = tree();
+    for (const synth::ProcSpec& s : t.procs) {
+        CAPTURE(s.pid);
+        const ProcInfo& p = l.row(s.pid);
+        CHECK(p.paddr == planted.proc.at(s.pid));
+        CHECK(p.comm == s.comm);
+        CHECK(p.pgid == s.pgid);
+        CHECK(p.sid == s.sid);
+        CHECK(p.uid == s.uid);
+        CHECK(p.ruid == s.ruid);
+        CHECK(p.svuid == s.svuid);
+        CHECK(p.gid == s.gid);
+        CHECK(p.rgid == s.rgid);
+        CHECK(p.svgid == s.svgid);
+        CHECK(p.groups == s.groups);
+        CHECK(p.nice == s.nice);
+        CHECK(p.nlwps == static_cast<std::int32_t>(s.lwps.size()));
+        CHECK(p.zombie == (s.state == "SZOMB"));
+        CHECK(p.system == (s.pid == 0));
+        CHECK(p.session_leader == (s.pid == s.sid));
+        CHECK(p.lwp_row == false);
+        CHECK(p.state == static_cast<std::int64_t>(crash.layouts.require_value(s.state)));
+        if (s.lwps.empty()) {
+            CHECK(p.lid == 0);
+            CHECK(p.laddr == 0);
+        } else {
+            CHECK(p.lid == s.lwps.front().lid);
+            CHECK(p.laddr == planted.lwp.at({s.pid, s.lwps.front().lid}));
+            CHECK(p.wmesg == s.lwps.front().wmesg);
+            CHECK(p.lname == s.lwps.front().name);
+            CHECK(p.rtime_usec == s.lwps.front().rtime_usec);
+            if (s.lwps.front().wchan.empty()) {
+                CHECK(p.wchan == 0);
+            } else {
+                CHECK(p.wchan == crash.machine.symbol(s.lwps.front().wchan));
+                CHECK(p.wchan_symbol == s.lwps.front().wchan);
+            }
+        }
+    }
+    // PPID: the parent's pid, -1 without one, p_oppid while traced.
+    CHECK(l.row(0).ppid == -1);
+    CHECK(l.row(1).ppid == 0);
+    CHECK(l.row(21).ppid == 20);
+    CHECK(l.row(22).ppid == 20);
+    // Terminals: major << 8 | minor, the cdev's name, the foreground group.
+    CHECK(l.row(20).tdev == 0x0a03);
+    CHECK(l.row(20).tty == "pts/0");
+    CHECK(l.row(20).tpgid == 21);
+    CHECK(l.row(20).ctty_vnode);
+    CHECK(l.row(20).login == "carol");
+    CHECK(l.row(30).tdev == 0x0c01);
+    CHECK(l.row(30).tty == "ttyv1");
+    CHECK(l.row(30).tpgid == 30);
+    CHECK_FALSE(l.row(30).ctty_vnode);
+    CHECK(l.row(30).login == "dave");
+    CHECK(l.row(31).tdev == no_dev);
+    CHECK(l.row(31).tpgid == -1);
+    CHECK(l.row(31).tty.empty());
+    CHECK(l.row(30).flags == (0x2000 | 0x10 | 0x1000000 | 0x4 | 0x2));
+    CHECK(l.row(22).flags == (0x800 | 0x2));
+}
+
+TEST_CASE("dragonfly: one row per LWP, every LWP of the tree in order, each with its thread") {
+    const BsdCrash crash("dragonfly", "amd64", dragonfly5(), planted_as(synth::DragonflyLists::procglob));
+    const auto kernel = crash.open();
+    const test::BsdListing l = walk_bsd(*kernel, {.filters = {{ProcOp::pid, 23}}, .per_lwp = true});
+    CHECK(l.warnings.empty());
+    REQUIRE(l.rows.size() == 5);
+    const std::string stats[] = {"S0+", "R1+", "RQ3+", "D2+", "S1+"};
+    // kinfo's state: an LSRUN LWP on no run queue (tid 4) is asleep.
+    const std::int64_t states[] = {3, 1, 1, 3, 3};
+    for (std::size_t i = 0; i < 5; ++i) {
+        CAPTURE(i);
+        const ProcInfo& r = l.rows[i];
+        CHECK(r.lwp_row);
+        CHECK(r.pid == 23);
+        CHECK(r.lid == static_cast<std::int32_t>(i + 1));
+        CHECK(r.laddr == crash.planted.lwp.at({23, static_cast<std::int32_t>(i + 1)}));
+        CHECK(r.stat == stats[i]);
+        CHECK(r.lwp_state == states[i]);
+    }
+    CHECK(l.rows[0].rtime_usec == 250'000);
+    CHECK(l.rows[1].rtime_usec == 750'000);
+    CHECK(l.rows[4].lname == "worker");
+    CHECK(l.rows[4].wmesg == "lwkt");
+    CHECK(l.rows[2].raw == std::vector<std::pair<std::string, std::uint64_t>>{
+                               {"lwp_flags", 0}, {"lwp_mpflags", 1}, {"td_flags", 0}, {"cpu", 3}});
+
+    // A process without LWPs (the zombie) keeps its one row.
+    const test::BsdListing z = walk_bsd(*kernel, {.filters = {{ProcOp::pid, 24}}, .per_lwp = true});
+    REQUIRE(z.rows.size() == 1);
+    CHECK(z.rows[0].stat == "Z+");
+    CHECK_FALSE(z.rows[0].lwp_row);
+}
+
+TEST_CASE("dragonfly: every filter") {
+    const BsdCrash crash("dragonfly", "amd64", dragonfly5(), planted_as(synth::DragonflyLists::procglob));
+    const auto k = crash.open();
+    using V = std::vector<std::int32_t>;
+    CHECK(pids_of(*k, ProcOp::pid, 23) == V{23});
+    CHECK(pids_of(*k, ProcOp::pid, 99) == V{});
+    CHECK(pids_of(*k, ProcOp::pgrp, 21) == V{21, 23, 24});
+    CHECK(pids_of(*k, ProcOp::session, 20) == V{20, 21, 22, 23, 24, 25, 26});
+    CHECK(pids_of(*k, ProcOp::tty, 0x0a03) == V{20, 21, 22, 23, 24, 25, 26});
+    CHECK(pids_of(*k, ProcOp::tty, 0x0c01) == V{30});
+    CHECK(pids_of(*k, ProcOp::tty, no_dev) == V{0, 1, 10, 31});
+    CHECK(pids_of(*k, ProcOp::tty, tty_revoked) == V{30});
+    CHECK(pids_of(*k, ProcOp::uid, 0) == V{0, 1, 10, 25, 31});
+    CHECK(pids_of(*k, ProcOp::ruid, 1000) == V{20, 21, 22, 23, 24, 25, 26});
+    CHECK(pids_of(*k, ProcOp::uid, 1002) == V{30});
+    CHECK(pids_of(*k, ProcOp::gid, 100) == V{20, 21, 22, 23, 24, 26, 30});
+    CHECK(pids_of(*k, ProcOp::rgid, 1000) == V{25});
+    CHECK(walk_bsd(*k, {.filters = {{ProcOp::session, 20}, {ProcOp::uid, 0}}}).sorted_pids() == V{25});
+    // Per LWP, the filters apply to each row.
+    CHECK(walk_bsd(*k, {.filters = {{ProcOp::pgrp, 21}}, .per_lwp = true}).rows.size() == 7);
+
+    // -t names come from the devices themselves.
+    const auto walker = make_process_walker({.kernel = k.get(), .layout_dirs = {test::shipped_layouts_dir()}});
+    CHECK(terminal_device(*walker, "pts/0") == 0x0a03);
+    CHECK(terminal_device(*walker, "/dev/pts/0") == 0x0a03);
+    CHECK(terminal_device(*walker, "v1") == 0x0c01);
+    CHECK(terminal_device(*walker, "ttyv1") == 0x0c01);
+    CHECK(terminal_device(*walker, "ttyv9") == std::nullopt);
+    CHECK(terminal_device(*walker, "?") == no_dev);
+    CHECK(walker->name() == "dragonfly");
+    CHECK(walker->layouts()->source == test::shipped_layouts_dir() + "/dragonfly-5-amd64.json");
+}
+
+TEST_CASE("dragonfly: the allprocs hash and the allproc and zombproc lists list the same") {
+    for (const auto lists : {synth::DragonflyLists::allprocs, synth::DragonflyLists::lists}) {
+        CAPTURE(static_cast<int>(lists));
+        const BsdCrash crash("dragonfly", "amd64", dragonfly5(), planted_as(lists));
+        const auto kernel = crash.open();
+        const test::BsdListing l = walk_bsd(*kernel);
+        CHECK(l.warnings.empty());
+        CHECK(test::ps_table(l.rows) == tree_table);
+    }
+    // The lists: live processes newest first, then the zombies.
+    const BsdCrash crash("dragonfly", "amd64", dragonfly5(), planted_as(synth::DragonflyLists::lists));
+    const test::BsdListing l = walk_bsd(*crash.open());
+    std::vector<std::int32_t> order;
+    for (const auto& r : l.rows)
+        order.push_back(r.pid);
+    CHECK(order == std::vector<std::int32_t>{31, 30, 22, 26, 25, 23, 21, 20, 10, 1, 0, 24});
+}
+
+TEST_CASE("dragonfly: a layout the walker has never seen, given with --layout") {
+    test::TempDir dir;
+    const StructLayouts moved = test::shifted(
+        dragonfly5(), {"proc", "lwp", "thread", "globaldata", "ucred", "pgrp", "session", "tty", "cdev", "procglob"},
+        24);
+    const std::string path = dir / "moved.json";
+    synth::write_file(path, to_bytes(to_json(moved)));
+    const BsdCrash crash("dragonfly", "amd64", moved, planted_as(synth::DragonflyLists::procglob));
+    const auto kernel = crash.open();
+    const test::BsdListing l = walk_bsd(*kernel, {}, path);
+    CHECK(l.warnings.empty());
+    CHECK(test::ps_table(l.rows) == tree_table);
+    CHECK(
+        test::ps_table(walk_bsd(*kernel, {.per_lwp = true}, path).rows, "pid,lid,stat") ==
+        test::ps_table(
+            walk_bsd(*BsdCrash("dragonfly", "amd64", dragonfly5(), planted_as(synth::DragonflyLists::procglob)).open(),
+                     {.per_lwp = true})
+                .rows,
+            "pid,lid,stat"));
+    // Read with the shipped layouts instead, the members are elsewhere.
+    const test::BsdListing wrong = walk_bsd(*kernel);
+    CHECK(test::ps_table(wrong.rows) != tree_table);
+}
