@@ -359,3 +359,183 @@ TEST_CASE("dragonfly: a layout the walker has never seen, given with --layout") 
     const test::BsdListing wrong = walk_bsd(*kernel);
     CHECK(test::ps_table(wrong.rows) != tree_table);
 }
+
+namespace {
+
+// The member's offset in the layouts, for planting damage.
+std::uint64_t at(const StructLayouts& l, std::string_view s, std::string_view m) {
+    return l.get(s).member(m).offset;
+}
+
+constexpr std::uint64_t unmapped = 0xffffc0003ff00000;  // kernel space the machine never maps
+
+}  // namespace
+
+TEST_CASE("dragonfly: damaged hashes, lists and LWP trees end with a warning and the rows read so far") {
+    using V = std::vector<std::int32_t>;
+    const auto listing = [](const test::BsdDamage& damage, const WalkOptions& options = {}) {
+        const BsdCrash crash("dragonfly", "amd64", dragonfly5(), planted_as(synth::DragonflyLists::procglob), damage);
+        return std::pair(walk_bsd(*crash.open(), options), crash.planted);
+    };
+    // Buckets of 8: 0 {0}, 1 {1}, 2 {10}, 4 {20}, 5 {21}, 6 {22, 30}, 7 {23, 31}, 0 {24}, 1 {25}, 2 {26}
+    // (newest first in each).
+    SUBCASE("a cycle in a bucket") {
+        const auto [l, planted] =
+            listing([](synth::CrashedMachine& m, const StructLayouts& lay, const synth::PlantedProcesses& p) {
+                // Bucket 6 is 30 then 22: 22 points back at 30.
+                m.write_pointer(p.proc.at(22) + at(lay, "proc", "p_list.le_next"), p.proc.at(30));
+            });
+        REQUIRE(l.warnings.size() == 1);
+        CHECK(l.warnings[0] == fmt::format("procglob[6]: entry 2 ({}) was already visited: the list has a cycle; "
+                                           "stopped there",
+                                           hex(planted.proc.at(30))));
+        CHECK(l.sorted_pids() == V{0, 1, 10, 20, 21, 22, 23, 24, 25, 26, 30, 31});
+    }
+    SUBCASE("a bucket that runs into another") {
+        const auto [l, planted] =
+            listing([](synth::CrashedMachine& m, const StructLayouts& lay, const synth::PlantedProcesses& p) {
+                // Bucket 2's last process (10) points into bucket 4 (20).
+                m.write_pointer(p.proc.at(10) + at(lay, "proc", "p_list.le_next"), p.proc.at(20));
+            });
+        REQUIRE(l.warnings.size() == 2);
+        CHECK(l.warnings[0] ==
+              fmt::format("pid 20 ({}) is in hash bucket 2, but its pid hashes to bucket 4", hex(planted.proc.at(20))));
+        CHECK(l.warnings[1] == fmt::format("procglob[4]: entry 0 ({}) was already visited: the list has a cycle; "
+                                           "stopped there",
+                                           hex(planted.proc.at(20))));
+        CHECK(l.sorted_pids() == V{0, 1, 10, 20, 21, 22, 23, 24, 25, 26, 30, 31});
+    }
+    SUBCASE("a pointer outside the dump") {
+        const auto [l, planted] =
+            listing([](synth::CrashedMachine& m, const StructLayouts& lay, const synth::PlantedProcesses& p) {
+                m.write_pointer(p.proc.at(30) + at(lay, "proc", "p_list.le_next"), unmapped);
+            });
+        REQUIRE(l.warnings.size() == 1);
+        CHECK(l.warnings[0].starts_with(fmt::format("procglob[6]: entry 1 ({}): ", hex(unmapped))));
+        CHECK(l.sorted_pids() == V{0, 1, 10, 20, 21, 23, 24, 25, 26, 30, 31});
+    }
+    SUBCASE("more processes than nprocs") {
+        const auto [l, planted] =
+            listing([](synth::CrashedMachine& m, const StructLayouts&, const synth::PlantedProcesses&) {
+                m.write_uint(m.symbol("nprocs"), 3, 4);
+            });
+        REQUIRE(l.warnings.size() == 1);
+        // Bucket 0 holds 24 and 0, bucket 1 25 and 1: the third is the last.
+        CHECK(l.warnings[0] ==
+              fmt::format("procglob[1]: more than 1 entries; stopped at entry 1 ({})", hex(planted.proc.at(1))));
+        CHECK(l.sorted_pids() == V{0, 24, 25});
+    }
+    SUBCASE("an allproc_hsize no kernel has") {
+        const auto [l, planted] =
+            listing([](synth::CrashedMachine& m, const StructLayouts&, const synth::PlantedProcesses&) {
+                m.write_uint(m.symbol("allproc_hsize"), 0x7fffffff, 4);
+            });
+        CHECK(l.warnings == std::vector<std::string>{"allproc_hsize is 2147483647, not between 1 and 1048576"});
+        CHECK(l.rows.empty());
+    }
+    SUBCASE("an LWP of another process") {
+        const auto [l, planted] = listing(
+            [](synth::CrashedMachine& m, const StructLayouts& lay, const synth::PlantedProcesses& p) {
+                // The tree of pid 23 (ids 1..5) has 3 at its root, 1 and 4 below it: 4 says it is 21's.
+                m.write_pointer(p.lwp.at({23, 4}) + at(lay, "lwp", "lwp_proc"), p.proc.at(21));
+            },
+            {.filters = {{ProcOp::pid, 23}}, .per_lwp = true});
+        REQUIRE(l.warnings.size() == 1);
+        CHECK(l.warnings[0] == fmt::format("pid 23 ({}): LWP tree: lwp has wrong parent: the LWP at {} belongs to {}",
+                                           hex(planted.proc.at(23)), hex(planted.lwp.at({23, 4})),
+                                           hex(planted.proc.at(21))));
+        // 1, 2 and 3 in order; 5 was read on the way down to 4.
+        std::vector<std::int32_t> lids;
+        for (const auto& r : l.rows)
+            lids.push_back(r.lid);
+        CHECK(lids == V{1, 2, 3, 5});
+    }
+    SUBCASE("a cycle in an LWP tree") {
+        const auto [l, planted] = listing(
+            [](synth::CrashedMachine& m, const StructLayouts& lay, const synth::PlantedProcesses& p) {
+                // 2 (below 1) points back at the root, 3.
+                m.write_pointer(p.lwp.at({23, 2}) + at(lay, "lwp", "u.lwp_rbnode.rbe_left"), p.lwp.at({23, 3}));
+            },
+            {.filters = {{ProcOp::pid, 23}}, .per_lwp = true});
+        REQUIRE(l.warnings.size() == 1);
+        CHECK(l.warnings[0] == fmt::format("pid 23 ({}): LWP tree: the LWP at {} was already visited: the tree has a "
+                                           "cycle; stopped there",
+                                           hex(planted.proc.at(23)), hex(planted.lwp.at({23, 3}))));
+        // 3 and 2 were read on the way down; 1 is out of reach.
+        REQUIRE(l.rows.size() == 2);
+        CHECK(l.rows[0].lid == 2);
+        CHECK(l.rows[1].lid == 3);
+    }
+    SUBCASE("a tree with more LWPs than p_nthreads allows") {
+        const auto [l, planted] = listing(
+            [](synth::CrashedMachine& m, const StructLayouts& lay, const synth::PlantedProcesses& p) {
+                // p_nthreads says 1: at most 2 LWPs, 4 levels; a chain 5 deep of the 5.
+                const std::uint64_t proc = p.proc.at(23);
+                m.write_uint(proc + at(lay, "proc", "p_nthreads"), 1, 4);
+                std::uint64_t parent = 0;
+                for (std::int32_t tid = 5; tid >= 1; --tid) {
+                    const std::uint64_t node = p.lwp.at({23, tid});
+                    m.write_pointer(node + at(lay, "lwp", "u.lwp_rbnode.rbe_parent"), parent);
+                    m.write_pointer(node + at(lay, "lwp", "u.lwp_rbnode.rbe_right"), 0);
+                    m.write_pointer(node + at(lay, "lwp", "u.lwp_rbnode.rbe_left"),
+                                    tid > 1 ? p.lwp.at({23, tid - 1}) : 0);
+                    if (parent == 0) m.write_pointer(proc + at(lay, "proc", "p_lwp_tree.rbh_root"), node);
+                    parent = node;
+                }
+            },
+            {.filters = {{ProcOp::pid, 23}}, .per_lwp = true});
+        REQUIRE(l.warnings.size() == 1);
+        CHECK(l.warnings[0] == fmt::format("pid 23 ({}): LWP tree: more than 2 LWPs; stopped at {}",
+                                           hex(planted.proc.at(23)), hex(planted.lwp.at({23, 3}))));
+        CHECK(l.rows.size() == 2);
+    }
+    SUBCASE("a node whose parent is not the one it was reached from") {
+        const auto [l, planted] = listing(
+            [](synth::CrashedMachine& m, const StructLayouts& lay, const synth::PlantedProcesses& p) {
+                m.write_pointer(p.lwp.at({23, 5}) + at(lay, "lwp", "u.lwp_rbnode.rbe_parent"), p.lwp.at({23, 1}));
+            },
+            {.filters = {{ProcOp::pid, 23}}, .per_lwp = true});
+        REQUIRE(l.warnings.size() == 1);
+        CHECK(l.warnings[0] ==
+              fmt::format("pid 23 ({}): LWP tree: the LWP at {} has parent {}, but was reached from {}",
+                          hex(planted.proc.at(23)), hex(planted.lwp.at({23, 5})), hex(planted.lwp.at({23, 1})),
+                          hex(planted.lwp.at({23, 3}))));
+        CHECK(l.rows.size() == 3);
+    }
+}
+
+TEST_CASE("dragonfly: an LWP tree deeper than its LWPs allow") {
+    // Twelve LWPs rewired into a chain twelve deep; p_nthreads 12 allows
+    // 13 LWPs and a red-black tree of 13 is at most 8 deep.
+    synth::ProcessTree t;
+    auto p = proc(40, 0, 40, 40, 0, "deep");
+    for (std::int32_t tid = 1; tid <= 12; ++tid)
+        p.lwps.push_back(sleeper(tid, 0, 0, "chain"));
+    t.procs = {p};
+    const BsdCrash crash(
+        "dragonfly", "amd64", dragonfly5(),
+        [&](synth::CrashedMachine& m, const StructLayouts& lay) {
+            return synth::plant_dragonfly_processes(m, lay, t, {.hash_size = 8});
+        },
+        [](synth::CrashedMachine& m, const StructLayouts& lay, const synth::PlantedProcesses& planted) {
+            std::uint64_t parent = 0;
+            for (std::int32_t tid = 12; tid >= 1; --tid) {
+                const std::uint64_t node = planted.lwp.at({40, tid});
+                m.write_pointer(node + at(lay, "lwp", "u.lwp_rbnode.rbe_parent"), parent);
+                m.write_pointer(node + at(lay, "lwp", "u.lwp_rbnode.rbe_right"), 0);
+                m.write_pointer(node + at(lay, "lwp", "u.lwp_rbnode.rbe_left"),
+                                tid > 1 ? planted.lwp.at({40, tid - 1}) : 0);
+                if (parent == 0) m.write_pointer(planted.proc.at(40) + at(lay, "proc", "p_lwp_tree.rbh_root"), node);
+                parent = node;
+            }
+        });
+    const test::BsdListing l = walk_bsd(*crash.open(), {.per_lwp = true});
+    REQUIRE(l.warnings.size() == 1);
+    CHECK(l.warnings[0] == fmt::format("pid 40 ({}): LWP tree: deeper than the 8 levels 13 LWPs allow; stopped at {}",
+                                       hex(crash.planted.proc.at(40)), hex(crash.planted.lwp.at({40, 4}))));
+    // The eight read on the way down, in order.
+    std::vector<std::int32_t> lids;
+    for (const auto& r : l.rows)
+        lids.push_back(r.lid);
+    CHECK(lids == std::vector<std::int32_t>{5, 6, 7, 8, 9, 10, 11, 12});
+}

@@ -635,11 +635,12 @@ void DragonflyWalker::walk(const WalkOptions& options, const ProcEmit& emit, con
         } catch (Error& e) {
             e.add_context(list);
             warn(e);
-            return;
+            return false;
         }
         const auto result = detail::walk_list(list, head, budget, walk.visited, warn,
                                               [&](std::uint64_t a, std::uint64_t) { return walk.visit(a, bucket); });
         budget -= std::min(budget, result.counted);
+        return !result.complete && budget == 0;  // nprocs reached: the rest is past it
     };
 
     if (lists_ == ProcLists::lists) {
@@ -668,8 +669,10 @@ void DragonflyWalker::walk(const WalkOptions& options, const ProcEmit& emit, con
     }
     const char* table = lists_ == ProcLists::procglob ? "procglob" : "allprocs";
     const std::uint64_t base = kernel_.symbol_value(fmt::format("_{}", table));
+    // Once nprocs processes are read, one warning says so for the whole hash.
     for (std::uint64_t i = 0; i < hsize; ++i)
-        walk_one(fmt::format("{}[{}]", table, i), base + i * bucket_stride_ + bucket_head_, std::pair(i, hsize));
+        if (walk_one(fmt::format("{}[{}]", table, i), base + i * bucket_stride_ + bucket_head_, std::pair(i, hsize)))
+            return;
 }
 
 }  // namespace
