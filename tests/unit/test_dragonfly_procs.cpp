@@ -539,3 +539,102 @@ TEST_CASE("dragonfly: an LWP tree deeper than its LWPs allow") {
         lids.push_back(r.lid);
     CHECK(lids == std::vector<std::int32_t>{5, 6, 7, 8, 9, 10, 11, 12});
 }
+
+TEST_CASE("dragonfly: a 1.10 machine (i386), its allproc and zombproc lists and p_lwps, as its ps prints it") {
+    synth::ProcessTree t;
+    t.ttys = {{.name = "pts/0", .dev = (5 << 8) | 1, .sid = 20, .foreground_pgid = 21, .login = "erin"}};
+    auto& v = t.procs;
+    auto swapper = proc(0, 0, 0, 0, 0, "swapper");
+    swapper.flags = {"P_SYSTEM"};
+    swapper.lwps = {sleeper(1, 0, 0, "sched", false)};
+    swapper.lwps[0].mpcount = 1;
+    v.push_back(swapper);
+    auto init = proc(1, 0, 1, 1, 0, "init");
+    init.lwps = {sleeper(1, 1, 25, "wait")};
+    v.push_back(init);
+    auto sh = proc(20, 1, 20, 20, 1000, "sh");
+    sh.controlling_tty = true;
+    sh.lwps = {sleeper(1, 0, 0, "wait")};
+    v.push_back(sh);
+    auto runner = proc(21, 20, 21, 20, 1000, "runner");
+    runner.controlling_tty = true;
+    runner.lwps = {lwp(1, "LSRUN", 1, {"TDF_RUNNING", "TDF_RUNQ"})};
+    runner.lwps[0].mpcount = 1;
+    v.push_back(runner);
+    auto threads = proc(23, 20, 21, 20, 1000, "threads");
+    threads.controlling_tty = true;
+    threads.lwps = {lwp(1, "LSRUN", 0, {"LWP_ONRUNQ"}), lwp(2, "LSRUN", 1), lwp(3, "LSSLEEP", 0, {"TDF_SINTR"})};
+    threads.lwps[2].mpcount = 1;
+    v.push_back(threads);
+    auto zombie = proc(24, 20, 21, 20, 1000, "zombie");
+    zombie.controlling_tty = true;
+    zombie.state = "SZOMB";
+    v.push_back(zombie);
+    auto stopped = proc(22, 20, 22, 20, 1000, "stopped");
+    stopped.controlling_tty = true;
+    stopped.state = "SSTOP";
+    stopped.flags = {"P_TRACED"};
+    stopped.lwps = {lwp(1, "LSSTOP", 0)};
+    stopped.lwps[0].mpcount = 1;
+    v.push_back(stopped);
+    auto daemon = proc(31, 1, 31, 31, 0, "daemon");
+    daemon.ruid = 1000;
+    daemon.lwps = {sleeper(1, 1, 20, "select")};
+    v.push_back(daemon);
+
+    const BsdCrash crash("dragonfly", "i386", load_layouts_file(test::shipped_layouts_dir() + "/dragonfly-1-i386.json"),
+                         [&](synth::CrashedMachine& m, const StructLayouts& l) {
+                             return synth::plant_dragonfly_processes(
+                                 m, l, t, {.lists = synth::DragonflyLists::lists, .osrelease = "1.10.1"});
+                         });
+    const auto kernel = crash.open();
+    const test::BsdListing l = walk_bsd(*kernel);
+    CHECK(l.warnings.empty());
+    CHECK(test::ps_table(l.rows) ==
+          "PID TTY   STAT    TIME COMMAND\n"
+          "  0 ?     DLs  0:00.00 [swapper]\n"
+          "  1 ?     IMs  0:00.00 (init)\n"
+          " 31 ?     IMs  0:00.00 (daemon)\n"
+          " 20 pts/0 SMs  0:00.00 (sh)\n"
+          " 21 pts/0 R1+  0:00.00 (runner)\n"
+          " 22 pts/0 TX   0:00.00 (stopped)\n"
+          " 23 pts/0 S+   0:00.00 (threads)\n"
+          " 24 pts/0 ZM+  0:00.00 (zombie)\n");
+    CHECK(l.row(22).ppid == 20);
+    CHECK(l.row(31).ruid == 1000);
+    CHECK(l.row(31).uid == 0);
+    CHECK(l.row(20).tdev == 0x0501);
+    CHECK(l.row(20).login == "erin");
+    CHECK(kernel->pointer_size() == 4);
+
+    // The list, newest first: the process row carries its first LWP.
+    const test::BsdListing h = walk_bsd(*kernel, {.filters = {{ProcOp::pid, 23}}, .per_lwp = true});
+    CHECK(h.warnings.empty());
+    REQUIRE(h.rows.size() == 3);
+    CHECK(h.rows[0].lid == 3);
+    CHECK(h.rows[0].stat == "S+");
+    CHECK(h.rows[1].lid == 2);
+    CHECK(h.rows[1].stat == "DM+");
+    CHECK(h.rows[2].lid == 1);
+    CHECK(h.rows[2].stat == "RM+");
+    CHECK(h.rows[2].laddr == crash.planted.lwp.at({23, 1}));
+
+    // An LWP of another process on the list ends it.
+    const BsdCrash damaged(
+        "dragonfly", "i386", load_layouts_file(test::shipped_layouts_dir() + "/dragonfly-1-i386.json"),
+        [&](synth::CrashedMachine& m, const StructLayouts& lay) {
+            return synth::plant_dragonfly_processes(m, lay, t,
+                                                    {.lists = synth::DragonflyLists::lists, .osrelease = "1.10.1"});
+        },
+        [](synth::CrashedMachine& m, const StructLayouts& lay, const synth::PlantedProcesses& p) {
+            m.write_uint(p.lwp.at({23, 2}) + at(lay, "lwp", "lwp_proc"), p.proc.at(20), 4);
+        });
+    const test::BsdListing d = walk_bsd(*damaged.open(), {.filters = {{ProcOp::pid, 23}}, .per_lwp = true});
+    REQUIRE(d.warnings.size() == 1);
+    CHECK(d.warnings[0] == fmt::format("pid 23 ({}): LWP list: entry 1 ({}): lwp has wrong parent: the LWP at {} "
+                                       "belongs to {}",
+                                       hex(damaged.planted.proc.at(23)), hex(damaged.planted.lwp.at({23, 2})),
+                                       hex(damaged.planted.lwp.at({23, 2})), hex(damaged.planted.proc.at(20))));
+    REQUIRE(d.rows.size() == 1);
+    CHECK(d.rows[0].lid == 3);
+}

@@ -24,4 +24,5 @@ done <<'LIST'
 netbsd 10 amd64 -m64 netbsd10-types.c
 netbsd 10 i386 -m32 netbsd10-types.c
 dragonfly 5 amd64 -m64 dragonfly5-types.c
+dragonfly 1 i386 -m32 dragonfly1-types.c
 LIST

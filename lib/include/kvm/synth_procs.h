@@ -29,7 +29,8 @@ struct LwpSpec {
     // More flag names, each set in the member its layout entry names (an
     // LWP's or, on DragonFly and FreeBSD, its thread's).
     std::vector<std::string> flags;
-    std::int32_t cpu = 0;  // the CPU the LWP last ran on (DragonFly: its thread's globaldata)
+    std::int32_t cpu = 0;      // the CPU the LWP last ran on (DragonFly: its thread's globaldata)
+    std::int32_t mpcount = 0;  // MP lock count of its thread (DragonFly 1.x td_mpcount)
 };
 
 struct ProcSpec {
@@ -127,7 +128,8 @@ struct DragonflyPlant {
 // newest first, whichever the layouts have), thread, globaldata (one per
 // CPU), ucred, pgrp, session, tty and cdev; processes in the hash of
 // `plant.lists` (bucket pid & (hash_size - 1), newest first; zombies stay
-// in it) or on allproc and zombproc; nprocs, allproc_hsize and osrelease.
+// in it) or on allproc and zombproc; nprocs, allproc_hsize, ncpus (one
+// more than the highest CPU of an LWP) and osrelease.
 // State and flag names are the layouts' (SACTIVE, LSSLEEP, P_TRACED,
 // TDF_RUNNING); an interruptible sleeper gets LWP_SINTR (P_SINTR on
 // kernels whose LWPs have no state of their own).

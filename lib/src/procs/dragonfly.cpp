@@ -80,7 +80,8 @@ LayoutRequest build_request() {
              member("lwp_list.le_next", "next LWP on p_lwps (older kernels)", false),
              member("lwp_proc", "the process (struct proc *): must be the one the LWP was found in"),
              member("lwp_tid", "LWP id"),
-             member("lwp_flags", "LWP_* flags: LWP_SINTR (current kernels)", false),
+             member("lwp_flags", "LWP_* flags: LWP_SINTR (lwp_flag in older kernels)", false),
+             member("lwp_flag", "LWP_* flags: LWP_SINTR, LWP_ONRUNQ, in older kernels", false),
              member("lwp_mpflags", "LWP_MP_* flags: LWP_MP_ONRUNQ (current kernels)", false),
              member("lwp_stat", "LWP state, LS* values (current kernels)", false),
              member("lwp_slptime", "seconds since the LWP went to sleep: STAT I"),
@@ -96,6 +97,7 @@ LayoutRequest build_request() {
              member("td_sticks", "system time, microseconds", false),
              member("td_iticks", "interrupt time, microseconds", false),
              member("td_comm", "thread name", false),
+             member("td_mpcount", "MP lock count: STAT M where the release's ps prints it", false),
          }},
         {"globaldata", {member("gd_cpuid", "CPU number")}},
         {"ucred",
@@ -162,6 +164,7 @@ struct LwpInfo {
     std::string wmesg;
     std::string name;
     std::int64_t cpu = 0;
+    std::int64_t mpcount = 0;
     std::uint64_t time_usec = 0;
 };
 
@@ -202,18 +205,23 @@ private:
         *p_lock_, *p_pgrp_, *p_nthreads_, *p_lwps_;
     const MemberLayout *l_left_, *l_right_, *l_parent_, *l_next_, *l_proc_, *l_tid_, *l_flags_, *l_mpflags_, *l_stat_,
         *l_slptime_, *l_thread_;
-    const MemberLayout *td_gd_, *td_wmesg_, *td_wchan_, *td_flags_, *td_uticks_, *td_sticks_, *td_iticks_, *td_comm_;
+    const MemberLayout *td_gd_, *td_wmesg_, *td_wchan_, *td_flags_, *td_uticks_, *td_sticks_, *td_iticks_, *td_comm_,
+        *td_mpcount_;
     const MemberLayout* gd_cpuid_;
     const MemberLayout *cr_uid_, *cr_ruid_, *cr_svuid_, *cr_ngroups_, *cr_groups_, *cr_rgid_, *cr_svgid_;
     const MemberLayout *t_dev_, *si_umajor_, *si_uminor_, *si_udev_, *si_name_;
     std::uint64_t proc_pid_bytes_ = 0;  // how much of a parent's struct proc its pid needs
 
     std::uint64_t p_controlt_, p_system_, p_traced_, p_wexit_, p_ppwait_, p_jailed_, p_swappedout_;
-    std::uint64_t tdf_sintr_, tdf_running_, tdf_runq_ = 0, lwp_sintr_ = 0, lwp_mp_onrunq_ = 0, p_sintr_ = 0;
+    std::uint64_t tdf_sintr_, tdf_running_, tdf_runq_ = 0, lwp_sintr_ = 0, lwp_onrunq_ = 0, p_sintr_ = 0;
+    bool onrunq_in_mpflags_ = false;  // LWP_MP_ONRUNQ (5.x), else LWP_ONRUNQ in lwp_flag
     std::int64_t sidl_, sstop_, szomb_, sactive_ = -1, srun_ = -1, ssleep_ = -1;
     std::int64_t lsrun_ = -1, lsstop_ = -1, lssleep_ = -1;
     std::int64_t maxslp_, nzero_;
-    bool ps_shows_l_ = false;
+    // What the release's ps prints (PS_STAT_* values of the layouts).
+    bool ps_l_ = false;           // L for a system or held process
+    bool ps_m_ = false;           // M for an LWP without the MP lock on a machine of several CPUs
+    bool ps_cpu_always_ = false;  // the CPU after every active state letter, RQ off the LWKT run queue
     std::uint64_t bucket_stride_ = 0, bucket_head_ = 0;  // the hash's buckets
 };
 
@@ -259,7 +267,7 @@ DragonflyWalker::DragonflyWalker(const Kernel& kernel, StructLayouts layouts, Pr
     l_tid_ = &need(lwp_, "lwp_tid");
     l_stat_ = mem(lwp_, "lwp_stat");
     kinfo_ = l_stat_ != nullptr;
-    l_flags_ = kinfo_ ? &need(lwp_, "lwp_flags") : nullptr;
+    l_flags_ = kinfo_ ? either(lwp_, "lwp_flags", "lwp_flag") : nullptr;
     l_mpflags_ = mem(lwp_, "lwp_mpflags");
     l_slptime_ = &need(lwp_, "lwp_slptime");
     l_thread_ = &need(lwp_, "lwp_thread");
@@ -271,6 +279,7 @@ DragonflyWalker::DragonflyWalker(const Kernel& kernel, StructLayouts layouts, Pr
     td_sticks_ = mem(thread_, "td_sticks");
     td_iticks_ = mem(thread_, "td_iticks");
     td_comm_ = mem(thread_, "td_comm");
+    td_mpcount_ = mem(thread_, "td_mpcount");
     gd_cpuid_ = &need(gd_, "gd_cpuid");
     cr_uid_ = &need(cred_, "cr_uid");
     cr_ruid_ = &need(cred_, "cr_ruid");
@@ -304,7 +313,9 @@ DragonflyWalker::DragonflyWalker(const Kernel& kernel, StructLayouts layouts, Pr
     szomb_ = value("SZOMB");
     maxslp_ = value("MAXSLP");
     nzero_ = value("NZERO");
-    ps_shows_l_ = layouts_.value("PS_SHOWS_L").value_or(0) != 0;
+    ps_l_ = layouts_.value("PS_STAT_L").value_or(0) != 0;
+    ps_m_ = layouts_.value("PS_STAT_M").value_or(0) != 0 && td_mpcount_ != nullptr;
+    ps_cpu_always_ = layouts_.value("PS_STAT_CPU_ALWAYS").value_or(0) != 0;
     if (lists_ == ProcLists::procglob) {
         const StructLayout& pg = layouts_.get("procglob");
         bucket_stride_ = pg.size;
@@ -316,7 +327,8 @@ DragonflyWalker::DragonflyWalker(const Kernel& kernel, StructLayouts layouts, Pr
         // LWPs with their own state (kern_kinfo.c's kinfo_lwp).
         tdf_runq_ = flag("TDF_RUNQ");
         lwp_sintr_ = flag("LWP_SINTR");
-        lwp_mp_onrunq_ = flag("LWP_MP_ONRUNQ");
+        onrunq_in_mpflags_ = layouts_.flag("LWP_MP_ONRUNQ").has_value();
+        lwp_onrunq_ = flag(onrunq_in_mpflags_ ? "LWP_MP_ONRUNQ" : "LWP_ONRUNQ");
         sactive_ = value("SACTIVE");
         lsrun_ = value("LSRUN");
         lsstop_ = value("LSSTOP");
@@ -334,6 +346,7 @@ struct DragonflyWalker::Walk {
     const WalkOptions& options;
     const ProcEmit& emit;
     detail::WalkContext ctx;
+    std::int64_t ncpus = 1;
     std::unordered_set<std::uint64_t> visited;
     detail::AddressCache<CredInfo> creds;
     detail::AddressCache<std::int32_t> pids;  // parents' pids
@@ -411,6 +424,7 @@ struct DragonflyWalker::Walk {
             l.wchan = t.u(w.td_wchan_);
             l.name = t.str(w.td_comm_);
             l.time_usec = t.u(w.td_uticks_) + t.u(w.td_sticks_) + t.u(w.td_iticks_);
+            l.mpcount = t.s(w.td_mpcount_);
             if (const std::uint64_t wmesg = t.u(w.td_wmesg_); wmesg != 0) l.wmesg = ctx.string(wmesg, max_wmesg);
             if (const std::uint64_t gd = t.u(w.td_gd_); gd != 0)
                 l.cpu = cpus.get(gd, [&](std::uint64_t a) { return ctx.read(w.gd_, a).s(w.gd_cpuid_); });
@@ -419,8 +433,8 @@ struct DragonflyWalker::Walk {
             ctx.problem(p, "LWP", address, e);
         }
         // kern_kinfo.c: an LSRUN LWP on no run queue is asleep.
-        if (w.kinfo_ && l.stat == w.lsrun_ && (l.td_flags & w.tdf_runq_) == 0 && (l.mpflags & w.lwp_mp_onrunq_) == 0)
-            l.stat = w.lssleep_;
+        const std::uint64_t onrunq = (w.onrunq_in_mpflags_ ? l.mpflags : l.flags) & w.lwp_onrunq_;
+        if (w.kinfo_ && l.stat == w.lsrun_ && (l.td_flags & w.tdf_runq_) == 0 && onrunq == 0) l.stat = w.lssleep_;
         return l;
     }
 
@@ -517,11 +531,15 @@ struct DragonflyWalker::Walk {
         if (w.kinfo_) {
             if (p.state != w.sactive_ || l == nullptr) return "?";
             if (l->stat == w.lssleep_) {
-                if ((l->flags & w.lwp_sintr_) != 0)
-                    return on_cpu(static_cast<std::int64_t>(l->slptime) >= w.maxslp_ ? "I" : "S");
-                return on_cpu((l->td_flags & w.tdf_sintr_) != 0 ? "S" : "D");
+                const char* letter = (l->flags & w.lwp_sintr_) == 0 ? ((l->td_flags & w.tdf_sintr_) != 0 ? "S" : "D")
+                                     : static_cast<std::int64_t>(l->slptime) >= w.maxslp_ ? "I"
+                                                                                          : "S";
+                return w.ps_cpu_always_ ? on_cpu(letter) : letter;
             }
-            if (l->stat == w.lsrun_) return on_cpu((l->td_flags & (w.tdf_running_ | w.tdf_runq_)) == 0 ? "RQ" : "R");
+            if (l->stat == w.lsrun_) {
+                if (w.ps_cpu_always_) return on_cpu((l->td_flags & (w.tdf_running_ | w.tdf_runq_)) == 0 ? "RQ" : "R");
+                return (l->td_flags & w.tdf_running_) != 0 ? on_cpu("R") : "R";
+            }
             if (l->stat == w.lsstop_) return "T";
             return "?";
         }
@@ -613,7 +631,8 @@ struct DragonflyWalker::Walk {
                                                        {(row.flags & w.p_traced_) != 0, 'X'},
                                                        {(row.flags & w.p_wexit_) != 0 && !row.zombie, 'E'},
                                                        {(row.flags & w.p_ppwait_) != 0, 'V'},
-                                                       {w.ps_shows_l_ && (row.system || lock > 0), 'L'},
+                                                       {w.ps_l_ && (row.system || lock > 0), 'L'},
+                                                       {w.ps_m_ && ncpus > 1 && (l == nullptr || l->mpcount == 0), 'M'},
                                                        {(row.flags & w.p_jailed_) != 0, 'J'},
                                                        {row.session_leader, 's'},
                                                        {controlling && row.pgid == row.tpgid, '+'}});
@@ -624,6 +643,14 @@ struct DragonflyWalker::Walk {
 
 void DragonflyWalker::walk(const WalkOptions& options, const ProcEmit& emit, const ProcWarn& warn) const {
     Walk walk(*this, options, emit, warn);
+    if (ps_m_) {
+        try {
+            walk.ncpus = static_cast<std::int32_t>(kernel_.read_uint(kernel_.symbol_value("_ncpus"), 4));
+        } catch (Error& e) {
+            e.add_context("ncpus");
+            warn(e);
+        }
+    }
     std::uint64_t budget = detail::process_budget(kernel_, "_nprocs", warn);
     if (budget < detail::max_list_entries) walk.visited.reserve(budget + 64);
 

@@ -157,6 +157,7 @@ PlantedProcesses plant_dragonfly_processes(CrashedMachine& machine, const Struct
                 p.add_flag(flag_owner(layouts, f) == "lwp" ? l : td, flag_owner(layouts, f), f);
             p.set(td, "thread", "td_gd", globaldata(ls.cpu));
             p.set(td, "thread", "td_uticks", ls.rtime_usec);
+            p.set(td, "thread", "td_mpcount", static_cast<std::uint32_t>(ls.mpcount));
             if (!ls.wchan.empty())
                 p.set(td, "thread", "td_wchan", p.symbol_or_define(ls.wchan, 'b', 64) + ls.wchan_offset);
             if (!ls.wmesg.empty()) p.set(td, "thread", "td_wmesg", p.string(ls.wmesg));
@@ -229,6 +230,8 @@ PlantedProcesses plant_dragonfly_processes(CrashedMachine& machine, const Struct
         out.allproc.assign(all.rbegin(), all.rend());
     }
     machine.write_uint(p.symbol_or_define("nprocs", 'b', 4), out.nprocs, 4);
+    const std::int32_t ncpus = cpus.empty() ? 1 : cpus.rbegin()->first + 1;
+    machine.write_uint(p.symbol_or_define("ncpus", 'd', 4), static_cast<std::uint32_t>(ncpus), 4);
     // The machine's osrelease holds 8 bytes.
     if (plant.osrelease.size() > 7) bad_tree(fmt::format("osrelease \"{}\" is over 7 characters", plant.osrelease));
     machine.write_string(p.symbol_or_define("osrelease", 'r', 8), plant.osrelease);
