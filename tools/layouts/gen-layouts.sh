@@ -25,4 +25,5 @@ netbsd 10 amd64 -m64 netbsd10-types.c
 netbsd 10 i386 -m32 netbsd10-types.c
 dragonfly 5 amd64 -m64 dragonfly5-types.c
 dragonfly 1 i386 -m32 dragonfly1-types.c
+freebsd 14 amd64 -m64 freebsd14-types.c
 LIST

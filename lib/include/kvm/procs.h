@@ -271,6 +271,20 @@ const LayoutRequest& process_layout_request();
 
 }  // namespace dragonfly
 
+// ---------------------------------------------------------------- FreeBSD specifics
+
+namespace freebsd {
+
+// The structures, members, flags and values the FreeBSD walker reads:
+// what a FreeBSD layout file must define.  Without them the walker falls
+// back to the offsets the kernel exports for debuggers (proc_off_p_pid,
+// proc_off_p_comm, proc_off_p_list, proc_off_p_threads, proc_off_p_hash,
+// thread_off_td_tid, thread_off_td_name, thread_off_td_plist): pids,
+// commands, thread ids and names only.
+const LayoutRequest& process_layout_request();
+
+}  // namespace freebsd
+
 // ---------------------------------------------------------------- Linux specifics
 
 namespace linux_kernel {

@@ -31,6 +31,7 @@ struct LwpSpec {
     std::vector<std::string> flags;
     std::int32_t cpu = 0;      // the CPU the LWP last ran on (DragonFly: its thread's globaldata)
     std::int32_t mpcount = 0;  // MP lock count of its thread (DragonFly 1.x td_mpcount)
+    std::string pri_class;     // FreeBSD: the scheduling class, a value name (PRI_REALTIME); empty: PRI_TIMESHARE
 };
 
 struct ProcSpec {
@@ -52,7 +53,8 @@ struct ProcSpec {
     std::uint64_t vm_pages = 0;  // vm_map.size in pages
     std::int32_t ssize = 0, issize = 0, rss_pages = 0;
     std::vector<LwpSpec> lwps;
-    bool marker = false;  // a PK_MARKER entry on allproc, not a process
+    bool marker = false;    // a PK_MARKER entry on allproc, not a process
+    std::int32_t jail = 0;  // FreeBSD: the pr_id of the process's prison; 0: prison0, the host
 };
 
 // A terminal: the controlling terminal of session `sid`, with foreground
@@ -135,5 +137,33 @@ struct DragonflyPlant {
 // kernels whose LWPs have no state of their own).
 PlantedProcesses plant_dragonfly_processes(CrashedMachine& machine, const StructLayouts& layouts,
                                            const ProcessTree& tree, const DragonflyPlant& plant = {});
+
+// ---------------------------------------------------------------- FreeBSD
+
+struct FreebsdPlant {
+    // 12.x and older: zombies on zombproc and out of the pid hash; 13.0
+    // onwards (false): no zombproc, zombies only in the hash.
+    bool zombproc = false;
+    std::uint64_t pidhash = 15;  // the hash's mask: buckets 0 to pidhash
+    std::int32_t hz = 1000;
+    std::int32_t ticks = 5'000'000;  // now, in ticks: a thread asleep for slptime seconds slept at ticks - slptime * hz
+    std::string osrelease = "14.1";  // at most 7 characters
+    // Define the offsets FreeBSD exports for debuggers (proc_off_p_pid,
+    // thread_off_td_name, ...), as 4-byte integers.
+    bool debugger_offsets = true;
+};
+
+// Plants `tree` the way a FreeBSD kernel keeps it, through `layouts`: proc,
+// thread (on p_threads in spec order, the first the main thread), ucred
+// (cr_groups pointing at its cr_smallgroups, cr_prison at prison0 or at
+// a prison per jail id), pgrp, session, tty and cdev_priv; live processes on allproc, newest first; every process in
+// pidhashtbl (bucket pid & pidhash, newest first) except, with
+// plant.zombproc, the zombies, which are on zombproc instead; nprocs,
+// ticks, hz and osrelease.  State and flag names are the layouts'
+// (PRS_NORMAL, TDS_INHIBITED, TDI_SLEEPING, P_INMEM, CRED_FLAG_CAPMODE:
+// each flag goes to the structure its entry names); an interruptible
+// thread asleep (TDI_SLEEPING) gets TDF_SINTR.
+PlantedProcesses plant_freebsd_processes(CrashedMachine& machine, const StructLayouts& layouts, const ProcessTree& tree,
+                                         const FreebsdPlant& plant = {});
 
 }  // namespace kvm::synth

@@ -16,6 +16,8 @@ bool netbsd_accepts(const WalkTarget& target);
 std::unique_ptr<ProcessWalker> netbsd_create(const WalkTarget& target);
 bool dragonfly_accepts(const WalkTarget& target);
 std::unique_ptr<ProcessWalker> dragonfly_create(const WalkTarget& target);
+bool freebsd_accepts(const WalkTarget& target);
+std::unique_ptr<ProcessWalker> freebsd_create(const WalkTarget& target);
 bool linux_accepts(const WalkTarget& target);
 std::unique_ptr<ProcessWalker> linux_create(const WalkTarget& target);
 bool host_accepts(const WalkTarget& target);
@@ -58,6 +60,7 @@ std::optional<std::uint64_t> terminal_device(const ProcessWalker& walker, std::s
 const LayoutRequest* process_layout_request(std::string_view os) {
     if (os == "netbsd") return &netbsd::process_layout_request();
     if (os == "dragonfly") return &dragonfly::process_layout_request();
+    if (os == "freebsd") return &freebsd::process_layout_request();
     if (os == "linux") return &linux_kernel::process_layout_request();
     return nullptr;
 }
@@ -118,6 +121,7 @@ namespace {
 constexpr WalkerInfo walkers[] = {
     {"netbsd", detail::netbsd_accepts, detail::netbsd_create},
     {"dragonfly", detail::dragonfly_accepts, detail::dragonfly_create},
+    {"freebsd", detail::freebsd_accepts, detail::freebsd_create},
     {"linux", detail::linux_accepts, detail::linux_create},
     {"host", detail::host_accepts, detail::host_create},
 };
