@@ -4,13 +4,16 @@
 // of each kind and a full ELF dump; a few KiB each) and synthetic kernel
 // namelists.  Run once; the outputs are committed under corpus/.
 #include <kvm/elf.h>
+#include <kvm/layout.h>
 #include <kvm/netbsd.h>
 #include <kvm/synth.h>
+#include <kvm/synth_ctf.h>
 
 #include <fmt/format.h>
 
 #include <algorithm>
 #include <cstdio>
+#include <filesystem>
 #include <span>
 #include <string>
 #include <string_view>
@@ -168,6 +171,40 @@ void write_minidumps(const std::string& dir) {
 
 }  // namespace
 
+// CTF containers: the shipped FreeBSD 14 and NetBSD 10 i386 layouts as a
+// compiler would describe them (version 3 compressed, version 2 plain),
+// and a small one of every kind of type in big-endian version 2.
+void write_ctf(const std::string& dir, const std::string& layouts_dir) {
+    std::filesystem::create_directories(dir);
+    const StructLayouts freebsd = load_layouts_file(layouts_dir + "/freebsd-14-amd64.json");
+    synth::write_file(dir + "/freebsd-14-v3-zlib", synth::ctf_from_layouts(freebsd, 3, true));
+    const StructLayouts netbsd = load_layouts_file(layouts_dir + "/netbsd-10-i386.json");
+    synth::write_file(dir + "/netbsd-10-i386-v2", synth::ctf_from_layouts(netbsd, 2, false));
+
+    synth::CtfWriter w(2, ByteOrder::big);
+    const std::uint32_t i32 = w.integer("int", 4, 32);
+    const std::uint32_t ch = w.integer("char", 1, 8, 0, 3);
+    const std::uint32_t pid = w.typedef_("pid_t", w.typedef_("__int32_t", i32));
+    const std::uint32_t state = w.enumeration("p_states", 4, {{"PRS_NEW", 0}, {"PRS_NORMAL", 1}, {"PRS_ZOMBIE", 2}});
+    const std::uint32_t fwd = w.forward("thread");
+    const std::uint32_t comm = w.array(ch, i32, 20);
+    const std::uint32_t threads = w.pointer(fwd);
+    const std::uint32_t bits = w.integer("unsigned int", 4, 3, 4, 0);
+    // p_list's pointers lead back to proc, three types on.
+    const std::uint32_t self = w.pointer(w.next_id() + 3);
+    const std::uint32_t self_ref = w.pointer(self);
+    const std::uint32_t link = w.structure("", 8, {{"le_next", self, 0}, {"le_prev", self_ref, 32}});
+    w.structure("proc", 48,
+                {{"p_list", link, 0},
+                 {"p_threads", threads, 64},
+                 {"p_state", state, 96},
+                 {"p_pid", pid, 128},
+                 {"p_comm", comm, 160},
+                 {"p_flag", bits, 352}});
+    w.structure("thread", 8, {{"td_tid", w.qualifier(ctf::Kind::volatile_, pid), 0}});
+    synth::write_file(dir + "/kinds-v2-big", w.build(false));
+}
+
 int main(int argc, char** argv) {
     if (argc != 2) {
         std::fprintf(stderr, "usage: make_seeds CORPUS_DIR\n");
@@ -183,5 +220,6 @@ int main(int argc, char** argv) {
         kvm::synth::CrashedMachine m({.arch = arch, .realistic_memory = false});
         kvm::synth::write_file(corpus + "/namelist/kernel-" + arch, m.kernel_elf());
     }
+    write_ctf(corpus + "/ctf", corpus + "/../../../share/kvmkit/layouts");
     return 0;
 }

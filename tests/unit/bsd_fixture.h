@@ -60,8 +60,7 @@ inline std::unique_ptr<kvm::Kernel> open_bsd_dump(kvm::Bytes dump, std::shared_p
 namespace kvm::test {
 
 inline std::string shipped_layouts_dir() {
-    return (std::filesystem::path(__FILE__).parent_path().parent_path().parent_path() / "share/kvmkit/layouts")
-        .string();
+    return (source_root() / "share/kvmkit/layouts").string();
 }
 
 // A dump format that says the machine runs `os`.

@@ -412,9 +412,7 @@ TEST_CASE("ctf: damaged containers fail with the reason") {
 TEST_CASE("ctf: a kernel's .SUNW_ctf through the type-information table") {
     // The NetBSD request and its shipped amd64 layouts, as CTF in a kernel
     // ELF file: every member comes back at the same place.
-    const std::string shipped = (std::filesystem::path(__FILE__).parent_path().parent_path().parent_path() /
-                                 "share/kvmkit/layouts/netbsd-10-amd64.json")
-                                    .string();
+    const std::string shipped = (test::source_root() / "share/kvmkit/layouts/netbsd-10-amd64.json").string();
     const StructLayouts want_layouts = load_layouts_file(shipped);
     for (const unsigned version : {2u, 3u}) {
         CAPTURE(version);

@@ -280,6 +280,12 @@ TEST_CASE("freebsd: every field of a 14 process tree, the zombie in the pid hash
     CHECK(l.row(27).ppid == 21);
     // Terminals: the devfs inode, the cdev's name, the foreground group.
     CHECK(l.row(20).tdev == 112);
+    CHECK_FALSE(l.row(20).tdev_split);
+    CHECK(test::ps_table({l.row(20), l.row(30), l.row(31)}, "pid,tt,tdev") ==
+          "PID TTY    TDEV\n"
+          " 31 ?         ?\n"
+          " 30 ttyv1- 0x46\n"
+          " 20 pts/0  0x70\n");
     CHECK(l.row(20).tty == "pts/0");
     CHECK(l.row(20).tpgid == 21);
     CHECK(l.row(20).ctty_vnode);

@@ -90,6 +90,7 @@ struct ProcInfo {
     // session still holds the terminal's vnode (ps appends "-" to TTY
     // when it does not: EPROC_CTTY).
     std::uint64_t tdev = no_dev;
+    bool tdev_split = true;  // tdev has a major and a minor (not FreeBSD's devfs inode)
     std::string tty;
     bool ctty_vnode = false;
     bool session_leader = false;

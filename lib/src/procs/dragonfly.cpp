@@ -20,9 +20,11 @@
 // set, else the parent's pid; UID is cr_uid (effective), RUID cr_ruid, GID
 // cr_groups[0]; the terminal is t_dev's cdev, whose udev is major << 8 |
 // minor (NOUDEV when either does not fit); an LWP marked LSRUN that is on
-// no run queue is asleep.  STAT is DragonFly ps's: the state, the CPU
-// after S, I, D and R, then W < N X E V L J s + (L only where the
-// release's ps prints it: PS_SHOWS_L).  Every filter filters,
+// no run queue is asleep.  STAT is the dumped release's ps's, as the
+// PS_STAT_* values of its layouts say: the state, the CPU (after every
+// letter of an active LWP in 5.8, RQ for one runnable on no queue; after R
+// on a CPU in 1.10), then W < N X E V, L and M where that ps prints them,
+// J s +.  Every filter filters,
 // SESSION included (libkvm ignored it on a dump).
 #include <kvm/error.h>
 #include <kvm/kernel.h>

@@ -440,6 +440,7 @@ struct FreebsdWalker::Walk {
         const detail::ListStep step{proc.u(link), true};
         ProcInfo p;
         p.paddr = address;
+        p.tdev_split = false;
         p.pid = static_cast<std::int32_t>(proc.s(w.p_pid_));
         if (bucket) {
             // PIDHASH: the pid's low bits pick the bucket.
