@@ -234,6 +234,11 @@ TEST_CASE("dragonfly: every field of a 5.8 process tree in the procglob hash") {
     CHECK(l.row(1).ppid == 0);
     CHECK(l.row(21).ppid == 20);
     CHECK(l.row(22).ppid == 20);
+    // A kernel dump holds no user memory: no arguments, no environment.
+    CHECK(test::error_of([&] { (void)getargv(l.row(1)); }) ==
+          "pid 1: a crash dump holds no user memory to read arguments from");
+    CHECK(test::error_of([&] { (void)getenvv(l.row(20)); }) ==
+          "pid 20: a crash dump holds no user memory to read the environment from");
     // Terminals: major << 8 | minor, the cdev's name, the foreground group.
     CHECK(l.row(20).tdev == 0x0a03);
     CHECK(l.row(20).tty == "pts/0");

@@ -278,6 +278,11 @@ TEST_CASE("freebsd: every field of a 14 process tree, the zombie in the pid hash
     CHECK(l.row(21).ppid == 20);
     CHECK(l.row(22).ppid == 20);
     CHECK(l.row(27).ppid == 21);
+    // A kernel dump holds no user memory: no arguments, no environment.
+    CHECK(test::error_of([&] { (void)getargv(l.row(1)); }) ==
+          "pid 1: a crash dump holds no user memory to read arguments from");
+    CHECK(test::error_of([&] { (void)getenvv(l.row(20)); }) ==
+          "pid 20: a crash dump holds no user memory to read the environment from");
     // Terminals: the devfs inode, the cdev's name, the foreground group.
     CHECK(l.row(20).tdev == 112);
     CHECK_FALSE(l.row(20).tdev_split);
