@@ -21,6 +21,9 @@
 #include "test_util.h"
 
 using namespace kvm;
+using kvm::synth::freebsd::proc;
+using kvm::synth::freebsd::sleeper;
+using kvm::synth::freebsd::thread;
 using kvm::test::BsdCrash;
 using kvm::test::walk_bsd;
 
@@ -28,154 +31,6 @@ namespace {
 
 StructLayouts freebsd14() {
     return load_layouts_file(test::shipped_layouts_dir() + "/freebsd-14-amd64.json");
-}
-
-synth::LwpSpec thread(std::int32_t tid, std::string state, std::vector<std::string> flags = {}) {
-    synth::LwpSpec l;
-    l.lid = tid;
-    l.state = std::move(state);
-    l.flags = std::move(flags);
-    l.interruptible = false;
-    return l;
-}
-
-synth::LwpSpec sleeper(std::int32_t tid, std::uint32_t slptime, std::string wmesg, bool interruptible = true) {
-    synth::LwpSpec l = thread(tid, "TDS_INHIBITED", {"TDI_SLEEPING"});
-    l.slptime = slptime;
-    l.wmesg = std::move(wmesg);
-    l.wchan = "kvmkit_wchan_" + l.wmesg;
-    l.interruptible = interruptible;
-    return l;
-}
-
-synth::ProcSpec proc(std::int32_t pid, std::int32_t ppid, std::int32_t pgid, std::int32_t sid, std::uint32_t uid,
-                     std::string comm) {
-    synth::ProcSpec s;
-    s.pid = pid;
-    s.ppid = ppid;
-    s.pgid = pgid;
-    s.sid = sid;
-    s.uid = s.ruid = s.svuid = uid;
-    s.gid = s.rgid = s.svgid = uid == 0 ? 0 : 100;
-    s.groups = {s.gid};
-    s.comm = std::move(comm);
-    s.state = "PRS_NORMAL";
-    s.flags = {"P_INMEM"};
-    return s;
-}
-
-// Two sessions with a terminal (one revoked), three without; the kernel's
-// process with two threads, an interrupt process, sleepers long and short,
-// a runner, a stopped traced process, a process being created, a zombie, a
-// setuid process, a process of three threads (asleep, queued, on a lock),
-// the idle and real-time classes, a jailed process in capability mode,
-// and every STAT flag FreeBSD's ps prints.
-synth::ProcessTree tree() {
-    synth::ProcessTree t;
-    t.ttys = {{.name = "pts/0", .dev = 112, .sid = 20, .foreground_pgid = 21, .login = "carol"},
-              {.name = "ttyv1", .dev = 70, .sid = 30, .foreground_pgid = 30, .revoked = true, .login = "dave"}};
-    auto& v = t.procs;
-
-    auto kernel = proc(0, 0, 0, 0, 0, "kernel");
-    kernel.flags.push_back("P_SYSTEM");
-    kernel.lwps = {sleeper(100000, 0, "swapin", false), sleeper(100001, 40, "-")};
-    kernel.lwps[0].name = "swapper";
-    kernel.lwps[1].name = "thread taskq";
-    v.push_back(kernel);
-
-    auto init = proc(1, 0, 1, 1, 0, "init");
-    init.lwps = {sleeper(100002, 25, "wait")};
-    v.push_back(init);
-
-    auto syslogd = proc(10, 1, 10, 10, 0, "syslogd");
-    syslogd.nice = -5;
-    syslogd.lwps = {sleeper(100003, 3, "select")};
-    v.push_back(syslogd);
-
-    auto idled = proc(11, 1, 11, 11, 0, "idled");
-    idled.lwps = {sleeper(100004, 1, "nanslp")};
-    idled.lwps[0].pri_class = "PRI_IDLE";
-    v.push_back(idled);
-
-    // Real-time and niced: ps shows < alone.
-    auto rtd = proc(12, 1, 12, 12, 0, "rtd");
-    rtd.nice = 5;
-    rtd.lwps = {sleeper(100005, 1, "nanslp")};
-    rtd.lwps[0].pri_class = "PRI_REALTIME";
-    v.push_back(rtd);
-
-    // Waiting for an interrupt: neither asleep nor on a lock.
-    auto intr = proc(13, 0, 0, 0, 0, "intr");
-    intr.flags.push_back("P_SYSTEM");
-    intr.lwps = {thread(100006, "TDS_INHIBITED")};
-    intr.lwps[0].name = "swi4: clock (0)";
-    v.push_back(intr);
-
-    auto sh = proc(20, 1, 20, 20, 1000, "sh");
-    sh.controlling_tty = true;
-    sh.groups = {100, 0};
-    sh.lwps = {sleeper(100010, 0, "wait")};
-    v.push_back(sh);
-
-    auto cc = proc(21, 20, 21, 20, 1000, "cc");
-    cc.controlling_tty = true;
-    cc.nice = 5;
-    cc.lwps = {thread(100011, "TDS_RUNNING")};
-    v.push_back(cc);
-
-    auto threads = proc(23, 20, 21, 20, 1000, "threads");
-    threads.controlling_tty = true;
-    threads.lwps = {sleeper(100012, 2, "kqread"), thread(100013, "TDS_RUNQ"),
-                    thread(100014, "TDS_INHIBITED", {"TDI_LOCK"})};
-    threads.lwps[2].name = "worker";
-    v.push_back(threads);
-
-    auto zombie = proc(24, 20, 21, 20, 1000, "zombie");
-    zombie.controlling_tty = true;
-    zombie.state = "PRS_ZOMBIE";
-    zombie.lwps = {thread(100015, "TDS_INACTIVE")};
-    v.push_back(zombie);
-
-    auto su = proc(25, 20, 25, 20, 0, "su");
-    su.ruid = 1000;
-    su.rgid = 1000;
-    su.groups = {0, 5};
-    su.controlling_tty = true;
-    su.lwps = {sleeper(100016, 30, "ttyin")};
-    v.push_back(su);
-
-    auto gdb = proc(26, 20, 26, 20, 1000, "gdb");
-    gdb.controlling_tty = true;
-    gdb.lwps = {sleeper(100017, 1, "wait")};
-    v.push_back(gdb);
-
-    // Traced by gdb: p_pptr is the debugger, p_oppid the real parent.
-    auto prog = proc(22, 26, 22, 20, 1000, "prog");
-    prog.oppid = 20;
-    prog.controlling_tty = true;
-    prog.flags = {"P_INMEM", "P_TRACED", "P_STOPPED_TRACE"};
-    prog.lwps = {thread(100018, "TDS_INHIBITED")};
-    v.push_back(prog);
-
-    // Being forked by cc, not yet running.
-    auto child = proc(27, 21, 21, 20, 1000, "cc");
-    child.controlling_tty = true;
-    child.state = "PRS_NEW";
-    child.lwps = {thread(100019, "TDS_INACTIVE")};
-    v.push_back(child);
-
-    auto ksh = proc(30, 1, 30, 30, 1002, "ksh");
-    ksh.controlling_tty = true;
-    ksh.flags = {"P_WEXIT", "P_PPWAIT", "CRED_FLAG_CAPMODE"};  // swapped out: no P_INMEM
-    ksh.lock = 2;
-    ksh.jail = 3;
-    ksh.lwps = {sleeper(100020, 0, "ttyin")};
-    v.push_back(ksh);
-
-    auto daemon = proc(31, 1, 31, 31, 0, "daemon");
-    daemon.lwps = {sleeper(100021, 21, "select")};
-    v.push_back(daemon);
-    return t;
 }
 
 // Sorted by terminal (ttyv1 is device 70, pts/0 112), then pid.
@@ -200,7 +55,7 @@ constexpr std::string_view tree_table =
 
 test::Plant planted_as(synth::FreebsdPlant plant = {}) {
     return [=](synth::CrashedMachine& m, const StructLayouts& l) {
-        return synth::plant_freebsd_processes(m, l, tree(), plant);
+        return synth::plant_freebsd_processes(m, l, synth::freebsd::process_tree(), plant);
     };
 }
 
@@ -229,7 +84,7 @@ TEST_CASE("freebsd: every field of a 14 process tree, the zombie in the pid hash
     CHECK(crash.planted.allproc.size() == 15);
 
     const auto& planted = crash.planted;
-    const synth::ProcessTree t = tree();
+    const synth::ProcessTree t = synth::freebsd::process_tree();
     const StructLayouts& lay = crash.layouts;
     for (const synth::ProcSpec& s : t.procs) {
         CAPTURE(s.pid);
@@ -483,7 +338,8 @@ TEST_CASE("freebsd: without type information, the offsets the kernel exports for
 
     // Without them too, nothing describes the structures.
     const BsdCrash bare("freebsd", "amd64", freebsd14(), [](synth::CrashedMachine& m, const StructLayouts& lay) {
-        return synth::plant_freebsd_processes(m, lay, tree(), {.osrelease = "13.2", .debugger_offsets = false});
+        return synth::plant_freebsd_processes(m, lay, synth::freebsd::process_tree(),
+                                              {.osrelease = "13.2", .debugger_offsets = false});
     });
     const auto bare_kernel = bare.open();
     const std::string error = test::error_of(

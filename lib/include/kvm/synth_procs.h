@@ -138,6 +138,27 @@ struct DragonflyPlant {
 PlantedProcesses plant_dragonfly_processes(CrashedMachine& machine, const StructLayouts& layouts,
                                            const ProcessTree& tree, const DragonflyPlant& plant = {});
 
+namespace dragonfly {
+
+// Pieces of DragonFly 5.8 trees.  A process: SACTIVE, its uids all `uid`,
+// its gids 0 for root and 100 for the others.
+ProcSpec proc(std::int32_t pid, std::int32_t ppid, std::int32_t pgid, std::int32_t sid, std::uint32_t uid,
+              std::string comm);
+// An LWP in `state` (LSRUN, LSSTOP, ...) that last ran on `cpu`, not interruptible.
+LwpSpec lwp(std::int32_t tid, std::string state, std::int32_t cpu, std::vector<std::string> flags = {});
+// An LWP asleep on kvmkit_wchan_<wmesg> for `slptime` seconds.
+LwpSpec sleeper(std::int32_t tid, std::int32_t cpu, std::uint32_t slptime, std::string wmesg,
+                bool interruptible = true);
+
+// A DragonFly 5.8 system: two sessions with a terminal (one revoked), two
+// without; a system process, sleepers long and short, a runner on a CPU,
+// a stopped traced process, a zombie, a setuid process, five LWPs in every
+// state the kernel's kinfo distinguishes, and every STAT flag 5.8's ps
+// prints.  kvmsynth --os dragonfly --procs plants it.
+ProcessTree process_tree();
+
+}  // namespace dragonfly
+
 // ---------------------------------------------------------------- FreeBSD
 
 struct FreebsdPlant {
@@ -165,5 +186,27 @@ struct FreebsdPlant {
 // thread asleep (TDI_SLEEPING) gets TDF_SINTR.
 PlantedProcesses plant_freebsd_processes(CrashedMachine& machine, const StructLayouts& layouts, const ProcessTree& tree,
                                          const FreebsdPlant& plant = {});
+
+namespace freebsd {
+
+// Pieces of FreeBSD 14 trees.  A process: PRS_NORMAL and P_INMEM, its uids
+// all `uid`, its gids 0 for root and 100 for the others.
+ProcSpec proc(std::int32_t pid, std::int32_t ppid, std::int32_t pgid, std::int32_t sid, std::uint32_t uid,
+              std::string comm);
+// A thread in `state` (TDS_RUNNING, TDS_INHIBITED, ...), not interruptible.
+LwpSpec thread(std::int32_t tid, std::string state, std::vector<std::string> flags = {});
+// A thread asleep (TDI_SLEEPING) on kvmkit_wchan_<wmesg> for `slptime` seconds.
+LwpSpec sleeper(std::int32_t tid, std::uint32_t slptime, std::string wmesg, bool interruptible = true);
+
+// A FreeBSD 14 system: two sessions with a terminal (one revoked), three
+// without; the kernel's process with two threads, an interrupt process,
+// sleepers long and short, a runner, a stopped traced process, a process
+// being created, a zombie, a setuid process, a process of three threads
+// (asleep, queued, on a lock), the idle and real-time classes, a jailed
+// process in capability mode, and every STAT flag FreeBSD's ps prints.
+// kvmsynth --os freebsd --procs plants it.
+ProcessTree process_tree();
+
+}  // namespace freebsd
 
 }  // namespace kvm::synth

@@ -13,18 +13,8 @@
 namespace kvm::synth {
 
 using detail::bad_tree;
+using detail::flag_owner;
 using detail::Planter;
-
-namespace {
-
-// The structure a flag belongs to, from its layout entry ("lwp.lwp_flags").
-std::string flag_owner(const StructLayouts& l, const std::string& name) {
-    for (const auto& v : l.flags)
-        if (v.name == name) return v.field.substr(0, v.field.find('.'));
-    bad_tree(fmt::format("{} defines no flag {}", l.source, name));
-}
-
-}  // namespace
 
 PlantedProcesses plant_dragonfly_processes(CrashedMachine& machine, const StructLayouts& layouts,
                                            const ProcessTree& tree, const DragonflyPlant& plant) {
@@ -237,5 +227,130 @@ PlantedProcesses plant_dragonfly_processes(CrashedMachine& machine, const Struct
     machine.write_string(p.symbol_or_define("osrelease", 'r', 8), plant.osrelease);
     return out;
 }
+
+namespace dragonfly {
+
+LwpSpec lwp(std::int32_t tid, std::string state, std::int32_t cpu, std::vector<std::string> flags) {
+    LwpSpec l;
+    l.lid = tid;
+    l.state = std::move(state);
+    l.cpu = cpu;
+    l.flags = std::move(flags);
+    l.interruptible = false;
+    return l;
+}
+
+LwpSpec sleeper(std::int32_t tid, std::int32_t cpu, std::uint32_t slptime, std::string wmesg, bool interruptible) {
+    LwpSpec l = lwp(tid, "LSSLEEP", cpu);
+    l.slptime = slptime;
+    l.wmesg = std::move(wmesg);
+    l.wchan = "kvmkit_wchan_" + l.wmesg;
+    l.interruptible = interruptible;
+    return l;
+}
+
+ProcSpec proc(std::int32_t pid, std::int32_t ppid, std::int32_t pgid, std::int32_t sid, std::uint32_t uid,
+              std::string comm) {
+    ProcSpec s;
+    s.pid = pid;
+    s.ppid = ppid;
+    s.pgid = pgid;
+    s.sid = sid;
+    s.uid = s.ruid = s.svuid = uid;
+    s.gid = s.rgid = s.svgid = uid == 0 ? 0 : 100;
+    s.groups = {s.gid};
+    s.comm = std::move(comm);
+    s.state = "SACTIVE";
+    return s;
+}
+
+ProcessTree process_tree() {
+    ProcessTree t;
+    t.ttys = {
+        {.name = "pts/0", .dev = (10 << 8) | 3, .sid = 20, .foreground_pgid = 21, .login = "carol"},
+        {.name = "ttyv1", .dev = (12 << 8) | 1, .sid = 30, .foreground_pgid = 30, .revoked = true, .login = "dave"}};
+    auto& v = t.procs;
+
+    auto swapper = proc(0, 0, 0, 0, 0, "swapper");
+    swapper.flags = {"P_SYSTEM"};
+    swapper.lock = 1;
+    swapper.lwps = {sleeper(1, 0, 0, "sched", false)};
+    swapper.lwps[0].rtime_usec = 1'500'000;
+    swapper.lwps[0].name = "swapper";
+    v.push_back(swapper);
+
+    auto init = proc(1, 0, 1, 1, 0, "init");
+    init.lwps = {sleeper(1, 1, 25, "wait")};
+    init.lwps[0].rtime_usec = 12'345;
+    v.push_back(init);
+
+    auto syslogd = proc(10, 1, 10, 10, 0, "syslogd");
+    syslogd.nice = -5;
+    syslogd.lwps = {sleeper(1, 1, 3, "kqread")};
+    v.push_back(syslogd);
+
+    auto sh = proc(20, 1, 20, 20, 1000, "sh");
+    sh.controlling_tty = true;
+    sh.groups = {100, 0};
+    sh.lwps = {sleeper(1, 0, 0, "wait")};
+    v.push_back(sh);
+
+    auto cc = proc(21, 20, 21, 20, 1000, "cc");
+    cc.controlling_tty = true;
+    cc.nice = 5;
+    cc.lwps = {lwp(1, "LSRUN", 2, {"TDF_RUNNING", "TDF_RUNQ"})};
+    v.push_back(cc);
+
+    auto threads = proc(23, 20, 21, 20, 1000, "threads");
+    threads.controlling_tty = true;
+    threads.lwps = {sleeper(1, 0, 2, "kqread"), lwp(2, "LSRUN", 1, {"TDF_RUNQ"}), lwp(3, "LSRUN", 3, {"LWP_MP_ONRUNQ"}),
+                    lwp(4, "LSRUN", 2), sleeper(5, 1, 0, "lwkt", false)};
+    threads.lwps[0].rtime_usec = 250'000;
+    threads.lwps[1].rtime_usec = 750'000;
+    threads.lwps[4].flags = {"TDF_SINTR"};
+    threads.lwps[4].name = "worker";
+    v.push_back(threads);
+
+    auto zombie = proc(24, 20, 21, 20, 1000, "zombie");
+    zombie.controlling_tty = true;
+    zombie.state = "SZOMB";
+    v.push_back(zombie);
+
+    auto su = proc(25, 20, 25, 20, 0, "su");
+    su.ruid = 1000;
+    su.rgid = 1000;
+    su.groups = {0, 5};
+    su.controlling_tty = true;
+    su.lwps = {sleeper(1, 0, 30, "ttyin")};
+    v.push_back(su);
+
+    auto gdb = proc(26, 20, 26, 20, 1000, "gdb");
+    gdb.controlling_tty = true;
+    gdb.lwps = {sleeper(1, 0, 1, "wait")};
+    v.push_back(gdb);
+
+    // Traced by gdb: p_pptr is the debugger, p_oppid the real parent.
+    auto prog = proc(22, 26, 22, 20, 1000, "prog");
+    prog.oppid = 20;
+    prog.controlling_tty = true;
+    prog.state = "SSTOP";
+    prog.flags = {"P_TRACED"};
+    prog.lwps = {lwp(1, "LSSTOP", 0)};
+    v.push_back(prog);
+
+    auto ksh = proc(30, 1, 30, 30, 1002, "ksh");
+    ksh.controlling_tty = true;
+    ksh.flags = {"P_WEXIT", "P_PPWAIT", "P_JAILED", "P_SWAPPEDOUT"};
+    ksh.lock = 2;
+    ksh.lwps = {sleeper(1, 3, 0, "ttyin")};
+    v.push_back(ksh);
+
+    auto daemon = proc(31, 1, 31, 31, 0, "daemon");
+    daemon.lwps = {sleeper(1, 0, 21, "select")};
+    v.push_back(daemon);
+    return t;
+}
+
+}  // namespace dragonfly
 
 }  // namespace kvm::synth

@@ -19,6 +19,13 @@ namespace kvm::synth::detail {
     throw Error(ErrorKind::usage, "process tree: " + what);
 }
 
+// The structure a flag belongs to, from its layout entry ("thread.td_flags").
+inline std::string flag_owner(const StructLayouts& l, const std::string& name) {
+    for (const auto& v : l.flags)
+        if (v.name == name) return v.field.substr(0, v.field.find('.'));
+    bad_tree(fmt::format("{} defines no flag {}", l.source, name));
+}
+
 class Planter {
 public:
     Planter(CrashedMachine& m, const StructLayouts& l) : m_(m), l_(l) {
