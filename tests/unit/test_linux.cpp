@@ -299,10 +299,10 @@ TEST_CASE("ELF cores that are not kernel dumps, or are broken, say so") {
                 "vmcore: an ELF file of type 2 (an executable), not a core dump: is this the kernel (-N) rather than "
                 "the dump (-M)?");
 
-    synth::ElfWriter arm({.machine = elf::em_aarch64, .type = elf::et_core});
-    arm.add_note("VMCOREINFO", 0, to_bytes("OSRELEASE=6.1\n"));
-    check_error([&] { open_bytes(arm.build()); }, ErrorKind::unsupported,
-                "vmcore: an ELF core of machine 183 (ELF64): not an architecture kvmkit reads");
+    synth::ElfWriter sparc({.order = ByteOrder::big, .machine = elf::em_sparcv9, .type = elf::et_core});
+    sparc.add_note("VMCOREINFO", 0, to_bytes("OSRELEASE=6.1\n"));
+    check_error([&] { open_bytes(sparc.build()); }, ErrorKind::unsupported,
+                "vmcore: an ELF core of machine 43 (ELF64): not an architecture kvmkit reads");
 
     // Cut in half: the PT_LOAD that runs past the end is named.  The
     // section headers, which ElfWriter (and QEMU, for its name table) puts

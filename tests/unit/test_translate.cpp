@@ -5,10 +5,13 @@
 #include <kvm/arch.h>
 #include <kvm/error.h>
 
+#include "arch/page_map.h"
+
 #include <doctest/doctest.h>
 
 #include <array>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -289,4 +292,88 @@ TEST_CASE("i386-pae: four contiguous directory pages, 4 KiB and 2 MiB pages") {
         check_fault(*t, read, 0xc0600000,
                     "0xc0600000: level 1 table at pa 0x7ffff000 is not in the dump (from level 2 entry 0x7ffff003)");
     }
+}
+
+// ---------------------------------------------------------------- page maps
+
+namespace {
+
+// A page map held in memory: entry i of `entries`, in `order`.
+paging::PageMapReader map_reader(std::vector<std::uint64_t> entries, unsigned entry_size, ByteOrder order) {
+    return [entries = std::move(entries), entry_size, order](std::uint64_t index, MutableByteSpan out) {
+        REQUIRE(out.size() == entry_size);
+        store_uint(out.data(), entries.at(index), entry_size, order);
+    };
+}
+
+std::unique_ptr<Translator> page_map(std::string_view form, std::uint64_t base, std::uint64_t entries,
+                                     paging::PageMapReader read, ByteOrder order = ByteOrder::little) {
+    const paging::PageMapForm* f = paging::find_page_map_form(form);
+    REQUIRE(f != nullptr);
+    return paging::make_page_map_translator(*f, {.order = order, .base = base, .entries = entries, .read = std::move(read)});
+}
+
+}  // namespace
+
+TEST_CASE("page maps: one level's entries from a flat table, the levels below from the dump") {
+    for (const ByteOrder order : both_orders) {
+        INFO(to_string(order));
+        // amd64 PDEs from 0xfffffe0000000000: a 2 MiB page, a page table, a
+        // hole, a page table that is not in the dump.
+        const PlantedTables tables(8, order, {{0x4008, 0x12345063}});
+        const std::uint64_t base = 0xfffffe0000000000;
+        const auto pde = page_map("amd64-pde-map", base, 4,
+                                  map_reader({0x8000000040000083, 0x4003, 0x0, 0x7000003}, 8, order), order);
+        CHECK(pde->name() == "amd64-pde-map");
+        check_mapping(*pde, tables.reader(), base + 0x1234, 0x40001234, 0x200000 - 0x1234, 0x200000);
+        check_mapping(*pde, tables.reader(), base + 0x201010, 0x12345010, 0xff0, 0x1000);
+        check_fault(*pde, tables.reader(), base + 0x400000,
+                    "0xfffffe0000400000: level 2 entry 0x0 (index 2 of the page map) is not valid");
+        check_fault(*pde, tables.reader(), base + 0x600000,
+                    "0xfffffe0000600000: level 1 table at pa 0x7000000 is not in the dump (from level 2 entry "
+                    "0x7000003)");
+        check_fault(*pde, tables.reader(), base + 0x202000,
+                    "0xfffffe0000202000: level 1 entry 0x0 (index 2 of the table at pa 0x4000) is not valid");
+        check_fault(*pde, tables.reader(), base + 0x800000,
+                    "0xfffffe0000800000: beyond the page map (index 4 of 4 entries from 0xfffffe0000000000)");
+        check_fault(*pde, tables.reader(), 0x1000, "0x1000: below 0xfffffe0000000000, where the page map starts");
+    }
+
+    const PlantedTables none(8, ByteOrder::little, {});
+    // DragonFly's: PDPT entries by absolute address; 0xffffffff80000000 is
+    // entry (va >> 30) & 0x3ffff = 0x3fffe, a 1 GiB page at 0x80000000.
+    std::vector<std::uint64_t> pdpes(512 * 512);
+    pdpes[0x3fffe] = 0x80000083;
+    const auto pdpe = page_map("amd64-pdpe-map-absolute", 0xffffff8000000000, pdpes.size(),
+                               map_reader(pdpes, 8, ByteOrder::little));
+    check_mapping(*pdpe, none.reader(), 0xffffffff80001234, 0x80001234, 0x40000000 - 0x1234, 0x40000000);
+    check_fault(*pdpe, none.reader(), 0xffffffffc0000000,
+                "0xffffffffc0000000: level 3 entry 0x0 (index 262143 of the page map) is not valid");
+
+    // i386: 4-byte PTEs from 0xc0000000; nothing above 32 bits.
+    const auto pte = page_map("i386-pte-map", 0xc0000000, 16, map_reader({0, 0x345003}, 4, ByteOrder::little));
+    check_mapping(*pte, none.reader(), 0xc0001008, 0x345008, 0xff8, 0x1000);
+    check_fault(*pte, none.reader(), 0x100000000, "0x100000000: above the 32-bit virtual address space of i386");
+
+    // arm64 level 3 descriptors of 16 KiB pages: bits 1..0 must be 0b11.
+    const auto l3 = page_map("arm64-l3-map-16k", 0xffff000000000000, 4,
+                             map_reader({0, 0, 0x0040000040008403, 0x40008001}, 8, ByteOrder::little));
+    check_mapping(*l3, none.reader(), 0xffff000000008010, 0x40008010, 0x3ff0, 0x4000);
+    check_fault(*l3, none.reader(), 0xffff00000000c000,
+                "0xffff00000000c000: level 3 entry 0x40008001 (index 3 of the page map) is not valid");
+
+    // A map that cannot be read keeps the reader's error, with the entry.
+    const auto broken = page_map("amd64-pte-map", 0xffffffff80000000, 8, [](std::uint64_t, MutableByteSpan) {
+        throw_corrupt("vmcore.0: truncated: page map entry 3 needs 8 bytes");
+    });
+    try {
+        broken->translate(0xffffffff80003000, none.reader());
+        FAIL("translated without an error");
+    } catch (const Error& e) {
+        CHECK(e.kind() == ErrorKind::corrupt);
+        CHECK(e.message() ==
+              "0xffffffff80003000: reading entry 3 of the page map: vmcore.0: truncated: page map entry 3 needs 8 bytes");
+    }
+    CHECK(paging::find_page_map_form("sparc64-map") == nullptr);
+    CHECK(paging::all_page_map_forms().size() == 7);
 }

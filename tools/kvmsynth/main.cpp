@@ -1,8 +1,11 @@
-// kvmsynth: makes a synthetic NetBSD crash (kernel file plus a dump on a
-// swap image, a raw device dump or a kcore file) for the demo and the CLI
-// tests.  --facts writes what the builder knows, so tests compare tool
-// output with values that did not come from the tools.  --procs plants a
-// process tree through the shipped NetBSD 10 layouts (or --layout).
+// kvmsynth: makes a synthetic crash (kernel file plus a dump) for the demo
+// and the CLI tests: NetBSD's on a swap image, a raw device dump or a
+// kcore file; FreeBSD's and DragonFly's vmcore body (--os, --vmcore), a
+// minidump of --minidump-version or with --full a full ELF dump.  --facts
+// writes what the builder knows, so tests compare tool output with values
+// that did not come from the tools.  --procs plants the system's process
+// tree through its shipped layouts (NetBSD 10, FreeBSD 14, DragonFly 5.8)
+// or --layout.
 #include <kvm/error.h>
 #include <kvm/layout.h>
 #include <kvm/synth.h>
@@ -18,6 +21,12 @@
 namespace {
 
 struct Options {
+    std::string os = "netbsd";
+    std::string vmcore;
+    std::uint32_t minidump_version = 0;
+    std::uint32_t page_size = 0;
+    bool full = false;
+    bool all_ram = false;
     std::string arch = "amd64";
     bool pae = false;
     std::uint64_t seed = 1;
@@ -46,11 +55,37 @@ std::vector<kvm::netbsd::RamSegment> ram_ending_at(const std::string& arch, std:
 
 kvm::StructLayouts planting_layouts(const Options& o) {
     if (!o.layout.empty()) return kvm::load_layouts_file(o.layout);
-    const auto dirs = kvm::shipped_layout_dirs();
-    const auto file = kvm::find_shipped_layout(dirs, "netbsd", "10", o.arch);
+    const std::string release = o.os == "netbsd" ? "10" : o.os == "freebsd" ? "14" : "5";
+    const auto file = kvm::find_shipped_layout(kvm::shipped_layout_dirs(), o.os, release, o.arch);
     if (!file)
-        throw kvm::Error(kvm::ErrorKind::not_found, "no shipped netbsd-10-" + o.arch + ".json layout (give --layout)");
+        throw kvm::Error(kvm::ErrorKind::not_found,
+                         fmt::format("no shipped {}-{}-{}.json layout (give --layout)", o.os, release, o.arch));
     return kvm::load_layouts_file(*file);
+}
+
+// The system's tree, planted as its kernel keeps it: FreeBSD's zombies on
+// zombproc when the machine's era has one, else in the pid hash alone.
+kvm::synth::PlantedProcesses plant_bsd_tree(kvm::synth::CrashedMachine& m, const Options& o) {
+    const kvm::StructLayouts layouts = planting_layouts(o);
+    if (o.os == "dragonfly")
+        return kvm::synth::plant_dragonfly_processes(m, layouts, kvm::synth::dragonfly::process_tree());
+    bool zombproc = true;
+    try {
+        (void)m.symbol("zombproc");
+    } catch (const kvm::Error&) {
+        zombproc = false;
+    }
+    return kvm::synth::plant_freebsd_processes(m, layouts, kvm::synth::freebsd::process_tree(), {.zombproc = zombproc});
+}
+
+void write_procs_facts(fmt::ostream& out, const kvm::synth::PlantedProcesses& procs) {
+    out.print("nprocs={}\n", procs.nprocs);
+    for (const auto& [pid, address] : procs.proc)
+        out.print("proc.{}={:#x}\n", pid, address);
+    for (const auto& [key, address] : procs.lwp)
+        out.print("lwp.{}.{}={:#x}\n", key.first, key.second, address);
+    for (std::size_t i = 0; i < procs.allproc.size(); ++i)
+        out.print("allproc.{}={:#x}\n", i, procs.allproc[i]);
 }
 
 void write_facts(const std::string& path, const kvm::synth::CrashedMachine& m, std::uint64_t dumplo,
@@ -67,23 +102,54 @@ void write_facts(const std::string& path, const kvm::synth::CrashedMachine& m, s
     for (const char* name :
          {"version", "dumpmag", "dumpsize", "dumplo", "dumpdev", "time_second", "panicstr", "panic", "main", "physmem"})
         out.print("sym.{}={:#x}\n", name, m.symbol(name));
-    if (procs) {
-        out.print("nprocs={}\n", procs->nprocs);
-        for (const auto& [pid, address] : procs->proc)
-            out.print("proc.{}={:#x}\n", pid, address);
-        for (const auto& [key, address] : procs->lwp)
-            out.print("lwp.{}.{}={:#x}\n", key.first, key.second, address);
-        for (std::size_t i = 0; i < procs->allproc.size(); ++i)
-            out.print("allproc.{}={:#x}\n", i, procs->allproc[i]);
+    if (procs) write_procs_facts(out, *procs);
+}
+
+// What the builder knows of a FreeBSD or DragonFly machine.
+void write_bsd_facts(const std::string& path, const kvm::synth::CrashedMachine& m,
+                     const std::optional<kvm::synth::PlantedProcesses>& procs) {
+    auto out = fmt::output_file(path);
+    out.print("os={}\narch={}\ntranslator={}\n", m.spec().os, m.arch().name, m.translator());
+    if (!m.translator().empty()) out.print("pt_root={:#x}\n", m.pt_root());
+    out.print("page_size={}\nminidump_version={}\ncrash_time={}\n", m.page_size(), m.spec().minidump_version,
+              m.spec().crash_time);
+    for (const char* name :
+         {"kernbase",    "version",    "ostype",  "osrelease", "btext",     "panic",         "doadump",   "panicstr",
+          "time_second", "nprocs",     "msgbufp", "dumppcb",   "KPML4phys", "IdlePTD",       "IdlePDPT",  "allproc",
+          "zombproc",    "pidhashtbl", "pidhash", "dumptid",   "allprocs",  "allproc_hsize", "dumpthread"}) {
+        try {
+            out.print("sym.{}={:#x}\n", name, m.symbol(name));
+        } catch (const kvm::Error&) {  // NOLINT(bugprone-empty-catch): not a variable of this OS or era
+        }
     }
+    const std::uint64_t message = m.read_uint(m.symbol("panicstr"), m.arch().pointer_size);
+    out.print("panic_text={}\npanic_message={:#x}\npanic_message.pa={:#x}\n", m.spec().panic, message,
+              m.virt_to_phys(message));
+    try {
+        out.print("panic_message.dmap={:#x}\n", m.direct_map(m.virt_to_phys(message)));
+    } catch (const kvm::Error&) {  // NOLINT(bugprone-empty-catch): i386 has no direct map
+    }
+    const auto& msgbuf = m.message_buffer();
+    out.print("msgbuf.struct={:#x}\nmsgbuf.ring={:#x}\nmsgbuf.size={:#x}\nmsgbuf.write_offset={:#x}\n", msgbuf.msgbufp,
+              msgbuf.ring, msgbuf.size, msgbuf.write_offset);
+    if (procs) write_procs_facts(out, *procs);
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-    CLI::App app{"make a synthetic NetBSD crash dump (developer tool)", "kvmsynth"};
+    CLI::App app{"make a synthetic crash dump (developer tool)", "kvmsynth"};
     Options o;
-    app.add_option("--arch", o.arch, "amd64 or i386")->check(CLI::IsMember({"amd64", "i386"}));
+    app.add_option("--os", o.os, "netbsd, freebsd or dragonfly")
+        ->check(CLI::IsMember({"netbsd", "freebsd", "dragonfly"}));
+    app.add_option("--arch", o.arch, "amd64, i386 or (freebsd) arm64")
+        ->check(CLI::IsMember({"amd64", "i386", "arm64"}));
+    app.add_option("--vmcore", o.vmcore, "freebsd, dragonfly: write the vmcore body (a minidump, or --full) here");
+    app.add_option("--minidump-version", o.minidump_version,
+                   "freebsd, dragonfly: the minidump version (default: newest)");
+    app.add_option("--page-size", o.page_size, "arm64: 4096 or 16384 (minidump version 3)");
+    app.add_flag("--full", o.full, "freebsd, dragonfly: a full ELF dump instead of a minidump");
+    app.add_flag("--all-ram", o.all_ram, "freebsd, dragonfly: the minidump holds every page of RAM");
     app.add_flag("--pae", o.pae, "i386 with PAE paging");
     app.add_option("--seed", o.seed, "layout and content seed");
     app.add_flag("--sparse", o.sparse, "dump only the pages the kernel wrote");
@@ -97,7 +163,7 @@ int main(int argc, char** argv) {
     app.add_option("--facts", o.facts, "write known values (key=value) here");
     app.add_option("--crash-time", o.crash_time, "time_second at the crash (default: the builder's fixed time)");
     app.add_option("--ram-end", o.ram_end, "RAM ends at this physical address (default: about 20 MiB)");
-    app.add_flag("--procs", o.procs, "plant the default process tree (allproc, zombproc, nprocs)");
+    app.add_flag("--procs", o.procs, "plant the system's default process tree");
     app.add_option("--layout", o.layout, "plant through this layout file instead of the shipped one");
     app.add_option("--procs-fault", o.procs_fault,
                    "corrupt the planted lists: cycle, bad-pointer, short-count or overlap")
@@ -111,8 +177,33 @@ int main(int argc, char** argv) {
                                      .pae = o.pae,
                                      .seed = o.seed,
                                      .realistic_memory = !o.zero_memory,
-                                     .extra_functions = o.extra_functions};
+                                     .extra_functions = o.extra_functions,
+                                     .os = o.os,
+                                     .page_size = o.page_size,
+                                     .minidump_version = o.minidump_version};
         if (o.crash_time != 0) spec.crash_time = o.crash_time;
+        if (o.os != "netbsd") {
+            if (!o.swap.empty() || !o.kcore.empty() || !o.device_dump.empty() || !o.procs_fault.empty() ||
+                o.ram_end != 0)
+                throw kvm::Error(kvm::ErrorKind::usage,
+                                 "--swap, --kcore, --device-dump, --procs-fault and --ram-end make NetBSD dumps");
+            if (o.vmcore.empty()) throw kvm::Error(kvm::ErrorKind::usage, "--os " + o.os + " needs --vmcore");
+            kvm::synth::CrashedMachine m(std::move(spec));
+            std::optional<kvm::synth::PlantedProcesses> procs;
+            if (o.procs) procs = plant_bsd_tree(m, o);
+            kvm::synth::write_sparse_file(o.vmcore, [&](kvm::Sink& out) {
+                if (o.full) {
+                    m.write_full_dump(out);
+                } else {
+                    m.write_minidump(out, {.all_ram = o.all_ram});
+                }
+            });
+            kvm::synth::write_file(o.kernel, m.kernel_elf());
+            if (!o.facts.empty()) write_bsd_facts(o.facts, m, procs);
+            return 0;
+        }
+        if (!o.vmcore.empty() || o.full || o.all_ram)
+            throw kvm::Error(kvm::ErrorKind::usage, "--vmcore, --full and --all-ram make FreeBSD and DragonFly dumps");
         if (o.ram_end != 0) spec.ram = ram_ending_at(o.arch, o.ram_end);
         kvm::synth::CrashedMachine m(std::move(spec));
         std::optional<kvm::synth::PlantedProcesses> procs;

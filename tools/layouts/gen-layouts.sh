@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Regenerates the shipped NetBSD 10 layout files from their sources:
-#   netbsd10-types.c          the structures, declared as the NetBSD 10 headers declare them
-#   netbsd-10-constants.json  flag bits, values and device names, with their sources
+# Regenerates the shipped layout files from their sources:
+#   <system>-types.c           the structures, declared as the release's headers declare them
+#   <os>-<release>-constants.json  flag bits, values and device names, with their sources
 # Each architecture's object is compiled with gcc for that ABI and mklayout
 # reads the offsets back from its DWARF.
 #
@@ -15,10 +15,15 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
 mkdir -p "$out"
-for abi in amd64:-m64 i386:-m32; do
-  arch=${abi%%:*}
-  cflags=${abi#*:}
-  gcc "$cflags" -g -ffreestanding -nostdlib -shared -o "$tmp/types-$arch.so" tools/layouts/netbsd10-types.c
-  "$mklayout" --dwarf "$tmp/types-$arch.so" --constants tools/layouts/netbsd-10-constants.json \
-    --os netbsd --release 10 --arch "$arch" --cflags "$cflags" -o "$out/netbsd-10-$arch.json"
-done
+# os release arch cflags declarations
+while read -r os release arch cflags types; do
+  gcc "$cflags" -g -ffreestanding -nostdlib -shared -o "$tmp/$os-$release-$arch.so" "tools/layouts/$types"
+  "$mklayout" --dwarf "$tmp/$os-$release-$arch.so" --constants "tools/layouts/$os-$release-constants.json" \
+    --os "$os" --release "$release" --arch "$arch" --cflags "$cflags" -o "$out/$os-$release-$arch.json"
+done <<'LIST'
+netbsd 10 amd64 -m64 netbsd10-types.c
+netbsd 10 i386 -m32 netbsd10-types.c
+dragonfly 5 amd64 -m64 dragonfly5-types.c
+dragonfly 1 i386 -m32 dragonfly1-types.c
+freebsd 14 amd64 -m64 freebsd14-types.c
+LIST

@@ -1,5 +1,6 @@
 // mklayout: writes a kvmkit layout file from the DWARF of an object
-// compiled from C declarations (netbsd10-types.c) plus a file of constants.
+// compiled from C declarations (netbsd10-types.c, dragonfly5-types.c, ...)
+// plus a file of constants.
 // gen-layouts.sh runs it; the shipped layouts are its output, never edited
 // by hand.  The structures and members written are exactly what the
 // walker's LayoutRequest asks for, with the meanings the request gives.
@@ -50,7 +51,7 @@ int main(int argc, char** argv) {
     app.add_option("--dwarf", o.dwarf, "object with DWARF for the structures")->required();
     app.add_option("--constants", o.constants, "JSON file with flags, values, devices and the derivation text")
         ->required();
-    app.add_option("--os", o.os, "operating system")->check(CLI::IsMember({"netbsd"}));
+    app.add_option("--os", o.os, "operating system")->check(CLI::IsMember({"netbsd", "dragonfly", "freebsd"}));
     app.add_option("--release", o.release, "major release");
     app.add_option("--arch", o.arch, "architecture")->required()->check(CLI::IsMember({"amd64", "i386"}));
     app.add_option("--cflags", o.cflags, "how the object was compiled, for the derivation text");
@@ -58,7 +59,9 @@ int main(int argc, char** argv) {
     CLI11_PARSE(app, argc, argv);
 
     try {
-        const kvm::LayoutRequest& request = kvm::netbsd::process_layout_request();
+        const kvm::LayoutRequest* wanted = kvm::process_layout_request(o.os);
+        if (wanted == nullptr) throw kvm::Error(kvm::ErrorKind::usage, fmt::format("no process walker for {}", o.os));
+        const kvm::LayoutRequest& request = *wanted;
         kvm::StructLayouts l = kvm::read_dwarf_layouts(o.dwarf, request);
         l.os = o.os;
         l.release = o.release;

@@ -103,6 +103,7 @@ public:
 
     std::size_t size() const noexcept { return out_.size(); }
     Bytes& data() noexcept { return out_; }
+    const Bytes& data() const noexcept { return out_; }
     Bytes take() { return std::move(out_); }
 
 private:

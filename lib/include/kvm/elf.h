@@ -24,6 +24,11 @@ inline constexpr unsigned elfclass64 = 2;
 inline constexpr unsigned elfdata2lsb = 1;
 inline constexpr unsigned elfdata2msb = 2;
 
+// EI_OSABI values.
+inline constexpr std::uint8_t elfosabi_none = 0;
+inline constexpr std::uint8_t elfosabi_freebsd = 9;
+inline constexpr std::uint8_t elfosabi_standalone = 255;  // FreeBSD and DragonFly full dumps
+
 inline constexpr std::uint16_t et_rel = 1;
 inline constexpr std::uint16_t et_exec = 2;
 inline constexpr std::uint16_t et_dyn = 3;
@@ -119,6 +124,7 @@ public:
     File(std::shared_ptr<ByteSource> source, SegmentsOnly);
 
     unsigned elf_class() const noexcept { return class_; }  // elfclass32 / elfclass64
+    std::uint8_t osabi() const noexcept { return osabi_; }  // e_ident[EI_OSABI]
     ByteOrder order() const noexcept { return order_; }
     std::uint16_t type() const noexcept { return type_; }
     std::uint16_t machine() const noexcept { return machine_; }
@@ -151,6 +157,7 @@ public:
 private:
     std::shared_ptr<ByteSource> source_;
     unsigned class_ = 0;
+    std::uint8_t osabi_ = 0;
     ByteOrder order_ = ByteOrder::little;
     std::uint16_t type_ = 0;
     std::uint16_t machine_ = 0;

@@ -61,8 +61,10 @@ struct LinearRange {
 struct MachineState {
     const ArchInfo* arch = nullptr;
     std::string os;                           // "netbsd", "linux"
-    std::string translator;                   // paging scheme, a row of all_translators(); empty when
-                                              // the dump names no page tables (only linear ranges work)
+    std::string translator;                   // paging scheme, a row of all_translators(), or the name of
+                                              // the format's own translation (a minidump's page map, see
+                                              // Format::make_own_translator); empty when the dump names
+                                              // neither (only linear ranges work)
     std::uint64_t pt_root = 0;                // physical address of the top-level table
     std::uint64_t encryption_mask = 0;        // see TranslatorParams::encryption_mask
     std::vector<LinearRange> linear;          // consulted before the page-table walk
@@ -98,6 +100,21 @@ public:
     virtual std::size_t read_virtual(std::uint64_t /*va*/, MutableByteSpan /*out*/) const { return 0; }
     // File offset of a virtual address stored raw by read_virtual's segments.
     virtual std::optional<std::uint64_t> virtual_to_offset(std::uint64_t /*va*/) const { return std::nullopt; }
+
+    // A dump that carries its own translation rather than a page-table
+    // root (a FreeBSD or DragonFly minidump's page map, read from the file)
+    // returns its translator here; Kernel uses it instead of making one
+    // from MachineState::translator.  Linear ranges are still tried first.
+    // The translator may refer to the format, which must outlive it.
+    virtual std::unique_ptr<Translator> make_own_translator() const { return nullptr; }
+
+    // The kernel message buffer as the dump carries it beside memory, or
+    // nullopt when it carries none.  FreeBSD and DragonFly minidumps store
+    // the kernel's ring (msgbufp->msg_ptr, msg_size bytes) as it was, with
+    // no read or write position: the text starts after the write position
+    // that struct msgbuf holds in memory.  Bounded by the format's own
+    // limit on the size (a minidump's: 64 MiB).
+    virtual std::optional<Bytes> message_buffer() const { return std::nullopt; }
 
     virtual const ByteSource& source() const = 0;
     virtual ByteSource& source() = 0;

@@ -6,17 +6,19 @@
 // read those members through a StructLayouts, which comes from one of:
 //   - the kernel's own type information, when the namelist carries it: a
 //     row of all_type_info_readers() (DWARF of a debug kernel such as
-//     netbsd.gdb, or the .BTF section of a Linux vmlinux);
+//     netbsd.gdb, the .BTF section of a Linux vmlinux, or the .SUNW_ctf
+//     section of a FreeBSD kernel);
 //   - type information the dumped kernel holds in its memory (Linux's BTF,
 //     kvm/btf.h), which the walker reads and hands over;
 //   - a layout file in the JSON format of parse_layouts_json() (the shipped
 //     files under share/kvmkit/layouts, or one a user names);
 // resolve_layouts() applies that order.
 //
-// Adding a type-information format (CTF, say): one file in src/layout/
-// whose read function fills a StructLayouts from the request, and one row
-// in all_type_info_readers() (src/layout/type_info.cpp).  Nothing else changes: walkers, the JSON
-// printer and check_layouts() work on the result as they do on DWARF's.
+// Adding a type-information format: one file in src/layout/ whose read
+// function fills a StructLayouts from the request, and one row in
+// all_type_info_readers() (src/layout/type_info.cpp), as CTF (kvm/ctf.h)
+// is.  Nothing else changes: walkers, the JSON printer and check_layouts()
+// work on the result as they do on DWARF's.
 #pragma once
 
 #include <kvm/bytes.h>
@@ -141,6 +143,9 @@ struct MemberRequest {
 struct StructRequest {
     std::string name;
     std::vector<MemberRequest> members;
+    // An optional structure is one only some kernels have (DragonFly's
+    // procglob): check_layouts does not ask for it.
+    bool required = true;
 };
 
 struct LayoutRequest {
@@ -189,7 +194,7 @@ struct TypeInfoReader {
     StructLayouts (*read)(const std::string& path, const elf::File& file, const LayoutRequest& request);
 };
 
-// DWARF (libdw), then BTF (libbpf, kvm/btf.h).
+// DWARF (libdw), then BTF (libbpf, kvm/btf.h), then CTF (kvm/ctf.h).
 std::span<const TypeInfoReader> all_type_info_readers();
 
 // DWARF through libdw: the structures of `request` found in the
@@ -223,10 +228,10 @@ struct LayoutSearch {
 
 // In order: `file`; the namelist's type information; the kernel's
 // (kernel_type_info); the shipped file <dir>/<os>-<release>-<arch>.json.
-// With type information, flags, values and device names come from the
-// shipped file of the same release when the type information has none,
-// and any the request still lacks from known_flags and known_values.  The result is checked against
-// `request`.  Throws not_found naming what was tried when nothing fits.
+// With type information, flags and values the type information lacks
+// (all but its enumerators) and device names come from the shipped file of
+// the same release, and any the request still lacks from known_flags and
+// known_values.  The result is checked against `request`.  Throws not_found naming what was tried when nothing fits.
 StructLayouts resolve_layouts(const LayoutSearch& search, const LayoutRequest& request);
 
 // Where shipped layout files are looked for, in order: $KVMKIT_LAYOUTS;

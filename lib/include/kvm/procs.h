@@ -27,6 +27,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <initializer_list>
 #include <memory>
 #include <optional>
 #include <span>
@@ -89,6 +90,7 @@ struct ProcInfo {
     // session still holds the terminal's vnode (ps appends "-" to TTY
     // when it does not: EPROC_CTTY).
     std::uint64_t tdev = no_dev;
+    bool tdev_split = true;  // tdev has a major and a minor (not FreeBSD's devfs inode)
     std::string tty;
     bool ctty_vnode = false;
     bool session_leader = false;
@@ -155,6 +157,15 @@ struct StatFlags {
 };
 std::string stat_letters(char state, const StatFlags& flags);
 
+// The general form every system's STAT is built with: the state (one or
+// more characters: DragonFly's ps adds the CPU, "S1"), then the letter of
+// each flag that holds, in the order that system's ps prints them.
+struct StatFlag {
+    bool on;
+    char letter;
+};
+std::string stat_string(std::string_view state, std::initializer_list<StatFlag> flags);
+
 struct WalkOptions {
     std::vector<ProcFilter> filters;  // all must hold
     bool per_lwp = false;             // KERN_PROC_FLAG_LWP: one record per LWP
@@ -201,6 +212,11 @@ std::unique_ptr<ProcessWalker> make_process_walker(const WalkTarget& target);
 // nullopt when there is no such terminal.
 std::optional<std::uint64_t> terminal_device(const ProcessWalker& walker, std::string_view name);
 
+// What the walker of `os` ("netbsd", "dragonfly", "freebsd", "linux") asks
+// of a layout file, for the tools that write and check them; nullptr for
+// a system without such a walker.
+const LayoutRequest* process_layout_request(std::string_view os);
+
 // ---------------------------------------------------------------- live processes
 
 // libkvm's kvm_getargv, kvm_getenvv and kvm_uread for a process of the
@@ -243,6 +259,32 @@ std::string device_name(const StructLayouts& layouts, std::uint64_t dev);
 std::optional<std::uint64_t> device_number(const StructLayouts& layouts, std::string_view name);
 
 }  // namespace netbsd
+
+// ---------------------------------------------------------------- DragonFly specifics
+
+namespace dragonfly {
+
+// The structures, members, flags and values the DragonFly walker reads,
+// for both generations of the kernel (members only one has are optional;
+// the walker checks that one of each pair is there): what a DragonFly
+// layout file must define.
+const LayoutRequest& process_layout_request();
+
+}  // namespace dragonfly
+
+// ---------------------------------------------------------------- FreeBSD specifics
+
+namespace freebsd {
+
+// The structures, members, flags and values the FreeBSD walker reads:
+// what a FreeBSD layout file must define.  Without them the walker falls
+// back to the offsets the kernel exports for debuggers (proc_off_p_pid,
+// proc_off_p_comm, proc_off_p_list, proc_off_p_threads, proc_off_p_hash,
+// thread_off_td_tid, thread_off_td_name, thread_off_td_plist): pids,
+// commands, thread ids and names only.
+const LayoutRequest& process_layout_request();
+
+}  // namespace freebsd
 
 // ---------------------------------------------------------------- Linux specifics
 

@@ -121,10 +121,21 @@ struct NlistEntry {
     std::uint64_t n_value = 0;
 };
 
+// How nlist names map to ELF symbol names.
+enum class NlistNames {
+    // NetBSD's libkvm, strictly: one leading '_' is removed ("_foo" means
+    // "foo"; an ELF "_foo" is "__foo").
+    netbsd,
+    // FreeBSD's ELF nlist (and DragonFly's): the name as written, else with
+    // one leading '_' removed, so both "_nprocs" and "kernbase" are found.
+    freebsd,
+};
+
 // Fills every entry (n_type 0 and n_value 0 when not found) and returns the
-// number of entries not found.  Names follow libkvm's rule strictly: one
-// leading '_' is removed ("_foo" means "foo"; an ELF "_foo" is "__foo").  Unlike NetBSD's nlist, a name that occurs
-// twice in the symbol table is counted once.
-int nlist(const SymbolTable& table, std::span<NlistEntry> entries);
+// number of entries not found.  Local symbols are found too (FreeBSD's
+// static dumppcb); of several with one name, the global one, else the
+// first.  Unlike NetBSD's nlist, a name that occurs twice in the symbol
+// table is counted once.
+int nlist(const SymbolTable& table, std::span<NlistEntry> entries, NlistNames names = NlistNames::netbsd);
 
 }  // namespace kvm

@@ -15,9 +15,11 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 namespace kvm::synth {
@@ -33,6 +35,9 @@ using PageFiller = std::function<void(std::uint64_t pa, MutableByteSpan page)>;
 // incompressible bytes.
 PageFiller realistic_filler(std::uint64_t seed, std::uint64_t pointer_base);
 PageFiller zero_filler();
+// True for zero_filler() and for no filler: unwritten pages read as zeros
+// (writers of big dumps skip reading them).
+bool is_zero_filler(const PageFiller& filler);
 
 class PhysMemory {
 public:
@@ -106,6 +111,7 @@ struct ElfWriterOptions {
     ByteOrder order = ByteOrder::little;
     std::uint16_t machine = 62;  // elf::em_x86_64
     std::uint16_t type = 2;      // elf::et_exec
+    std::uint8_t osabi = 0;      // e_ident[EI_OSABI]: 9 brands a FreeBSD kernel
 };
 
 struct ElfSymbolSpec {
@@ -233,26 +239,68 @@ private:
 // `rewrite_header` bytes once more (makedumpfile rewrites its header last).
 Bytes flatten(ByteSpan file, std::size_t record_size, std::size_t rewrite_header = 0);
 
+// ---------------------------------------------------------------- minidumps
+
+// Everything a FreeBSD or DragonFly minidump holds, for
+// write_minidump_image (freebsd-dragonfly-dump-format.md sections 3 and 4).
+// The kind follows from os, arch and version: "minidump FreeBSD/amd64"
+// (v1-v3; DragonFly v1 too), ".../i386" (v1-v2), ".../arm64" (v1-v3),
+// "minidump DFlyBSD/x86-64" (DragonFly v2).  Kinds with dump_avail
+// (amd64 v3, i386 v2, arm64 v2+) number the bitmap over `ram`, the others
+// by pa / page_size up to the end of `ram`.
+struct MinidumpImage {
+    std::string os = "freebsd";  // "freebsd" or "dragonfly"
+    std::string arch = "amd64";  // "amd64", "i386", "arm64"
+    std::uint32_t version = 3;
+    std::uint32_t page_size = 4096;  // arm64 v3: 4096 or 16384
+    bool pae = false;                // i386
+    std::uint64_t kernbase = 0;
+    std::uint64_t dmapbase = 0, dmapend = 0, dmapphys = 0;
+    Bytes msgbuf;
+    std::vector<netbsd::RamSegment> ram;  // sorted; dump_avail's pairs
+    std::vector<std::uint64_t> pages;     // physical addresses of the dumped pages, ascending
+    std::function<void(std::uint64_t pa, MutableByteSpan page)> page_content;
+    std::function<bool(std::uint64_t pa)> page_is_zero;  // may say so without reading (holes); may be empty
+    std::uint64_t map_entries = 0;
+    // Fills entries [first, first + out.size()) of the page map (zeroed before).
+    std::function<void(std::uint64_t first, std::span<std::uint64_t> out)> map;
+};
+void write_minidump_image(Sink& out, const MinidumpImage& image);
+
 // ---------------------------------------------------------------- machine
 
 // What the synthetic machine looks like.  Defaults give a small, realistic
 // NetBSD/amd64: 16 MiB of RAM in three segments with holes, a kernel image
 // on 2 MiB pages, data on scattered 4 KiB pages, a heap, a direct map on a
 // 1 GiB page, and the variables savecore reads.
+//
+// os "freebsd" and "dragonfly" give those systems' machines instead
+// (amd64, i386 with or without PAE, and arm64 for FreeBSD): the kernel
+// image at its link address less KERNBASE in physical memory, the heap in
+// the kernel map, the direct map their minidumps name, and the variables
+// their dumps and walkers use: kernbase (absolute), KPML4phys / IdlePTD /
+// IdlePDPT, dumppcb (a local symbol, its pcb_cr3 holding the page-table
+// root), msgbufp and its ring, allproc, zombproc (minidump v1 and v2 eras),
+// nprocs, pidhashtbl and pidhash (FreeBSD), allprocs (local) and
+// allproc_hsize (DragonFly), empty for a process planter to fill through
+// define_object, kmem_alloc and write.
 struct MachineSpec {
-    std::string arch = "amd64";           // a row of all_arches(): "amd64", "i386"
+    std::string arch = "amd64";           // a row of all_arches(): "amd64", "i386", "arm64"
     bool pae = false;                     // i386: PAE paging (2 MiB large pages)
     std::vector<netbsd::RamSegment> ram;  // empty: the default layout
     std::uint64_t seed = 1;
-    bool realistic_memory = true;  // unwritten RAM looks like real RAM; else zeros
-    std::string version =
-        "NetBSD 10.0 (GENERIC) #0: Thu Mar 28 08:33:33 UTC 2024\n"
-        "\tmkrepro@mkrepro.NetBSD.org:/usr/src/sys/arch/amd64/compile/GENERIC\n";
-    std::string panic =
-        "kernel diagnostic assertion \"l->l_stat == LSONPROC\" failed: file "
-        "\"/usr/src/sys/kern/kern_synch.c\", line 735";
+    bool realistic_memory = true;          // unwritten RAM looks like real RAM; else zeros
+    std::string version;                   // the kernel's version string; empty: the OS's default
+    std::string panic;                     // the panic message; empty: the OS's default
     std::int64_t crash_time = 1732200000;  // time_second at the crash
     std::size_t extra_functions = 0;       // more text symbols (big namelists)
+    std::string os = "netbsd";             // "netbsd", "freebsd", "dragonfly"
+    std::uint32_t page_size = 0;           // arm64: 4096 or 16384 (minidump v3 only); 0: the arch's
+    // FreeBSD and DragonFly: the minidump version the kernel writes (0: the
+    // newest for the arch), which also sets the era of its layout (amd64
+    // v1: the kernel map above KERNBASE, as the kernels that wrote v1 had).
+    std::uint32_t minidump_version = 0;
+    std::uint64_t dragonfly_pcb_cr3 = 64;  // DragonFly: offset of pcb_cr3 in struct pcb (0 in the 2008 port)
 };
 
 // Where a dump goes and what it holds.
@@ -263,6 +311,12 @@ struct DumpOptions {
     bool sparse = false;
 };
 
+// FreeBSD and DragonFly minidumps hold the kernel's pages: those written
+// explicitly (image, variables, heap, page tables, the message buffer).
+struct MinidumpOptions {
+    bool all_ram = false;  // every page of RAM instead (big dumps for tests and benchmarks)
+};
+
 class CrashedMachine {
 public:
     explicit CrashedMachine(MachineSpec spec = {});
@@ -270,13 +324,18 @@ public:
     CrashedMachine(const CrashedMachine&) = delete;
     CrashedMachine& operator=(const CrashedMachine&) = delete;
 
+    // The spec as built: defaults filled in (version, panic, page size,
+    // minidump version).
     const MachineSpec& spec() const noexcept { return spec_; }
     const ArchInfo& arch() const noexcept { return *arch_; }
     ByteOrder order() const noexcept { return arch_->order; }
+    std::uint64_t page_size() const noexcept { return page_; }
     PhysMemory& memory() noexcept { return *memory_; }
     const PhysMemory& memory() const noexcept { return *memory_; }
+    // The paging scheme of the page tables built (empty on arm64, whose
+    // machines have none: their minidumps carry a page map).
     std::string_view translator() const;
-    std::uint64_t pt_root() const;
+    std::uint64_t pt_root() const;  // throws usage when there are no page tables
 
     // Kernel image.  Each call places a symbol after the previous one of
     // its kind and maps the pages it needs.  Initial bytes go both to the
@@ -287,11 +346,13 @@ public:
                                 bool global = true);
     std::uint64_t define_object(std::string name, char section, std::uint64_t size, std::uint64_t align = 8,
                                 bool global = true);
+    // An absolute symbol (FreeBSD's kernbase).
+    void define_absolute(std::string name, std::uint64_t value);
     std::uint64_t symbol(std::string_view name) const;  // throws usage when undefined
 
-    // Kernel heap: fresh virtual memory on scattered 4 KiB pages.
+    // Kernel heap: fresh virtual memory on scattered pages.
     std::uint64_t kmem_alloc(std::uint64_t size, std::uint64_t align = 16);
-    // A direct-map address for a physical address (amd64 only).
+    // A direct-map address for a physical address (throws usage without one).
     std::uint64_t direct_map(std::uint64_t pa) const;
 
     // Memory at crash time (the kernel file keeps the initial bytes).
@@ -306,7 +367,11 @@ public:
 
     // The kernel file: ELF of the dumped machine's class and byte order.
     Bytes kernel_elf() const;
+    // A section kernel_elf() adds as it is (no address, not loaded): the
+    // .debug_* sections of a debug kernel, say.
+    void add_kernel_section(std::string name, Bytes data);
 
+    // NetBSD dumps.
     // Sets the variables the kernel sets while dumping (dumpsize; dumplo
     // when known) and returns the RAM segments the dump holds.
     std::vector<netbsd::RamSegment> prepare_dump(const DumpOptions& options, std::int64_t dumplo_blocks = -1);
@@ -323,15 +388,40 @@ public:
     // size with a few MiB of junk.  Returns dumplo in 512-byte blocks.
     std::uint64_t write_swap_image(const std::string& path, const DumpOptions& options, std::uint64_t device_size = 0);
 
+    // FreeBSD and DragonFly dumps (src/synth/bsd_dumps.cpp): the vmcore
+    // body, as savecore saves it.  The minidump is spec().minidump_version
+    // of the arch (freebsd-dragonfly-dump-format.md sections 3 and 4); the
+    // full dump is the ELF core of debug.minidump=0 (section 2), one
+    // PT_LOAD per RAM segment (amd64 and i386 only).
+    void write_minidump(Sink& out, const MinidumpOptions& options = {}) const;
+    void write_full_dump(Sink& out) const;
+
+    // The message buffer the kernel wrote (FreeBSD and DragonFly): its ring
+    // at `ring` (msgbufp->msg_ptr) of `size` bytes, the next write at
+    // ring + write_offset, and the text in the order it was written.
+    struct MessageBuffer {
+        std::uint64_t msgbufp = 0;  // the struct msgbuf
+        std::uint64_t ring = 0;
+        std::uint64_t size = 0;
+        std::uint64_t write_offset = 0;
+        std::string text;
+    };
+    const MessageBuffer& message_buffer() const;
+
 private:
     struct Region;
     Region& region(char section);
     void map_page(std::uint64_t va, std::uint64_t page_size);
     void ensure_mapped(std::uint64_t va, std::uint64_t size, std::uint64_t page_size);
     void define_standard_symbols();
+    void define_bsd_symbols();
+    void plant_message_buffer();
+    // Pages a minidump holds, in ascending order.
+    std::vector<std::uint64_t> dumped_pages(const MinidumpOptions& options) const;
 
     MachineSpec spec_;
     const ArchInfo* arch_ = nullptr;
+    std::uint64_t page_ = 4096;
     std::unique_ptr<PhysMemory> memory_;
     std::unique_ptr<PageTableBuilder> tables_;
     std::map<std::uint64_t, std::pair<std::uint64_t, std::uint64_t>> mapped_;  // va -> (pa, page size)
@@ -340,10 +430,16 @@ private:
     std::unordered_map<std::string, std::uint64_t> symbol_values_;
     std::uint64_t heap_next_ = 0;
     std::uint64_t heap_end_ = 0;
+    std::vector<std::pair<std::string, Bytes>> extra_sections_;
+    std::uint64_t pdpt_ = 0;  // i386 PAE (FreeBSD): the page-directory-pointer table
+    MessageBuffer msgbuf_;
 };
 
 // Writes bytes to a file (tests, the demo).
 void write_file(const std::string& path, ByteSpan data);
+// Writes a file through `fill`, leaving every all-zero 4 KiB block a hole
+// (big synthetic dumps, mostly zeros, cost little disk).
+void write_sparse_file(const std::string& path, const std::function<void(Sink&)>& fill);
 
 // ---------------------------------------------------------------- hostile input
 

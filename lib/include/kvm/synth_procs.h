@@ -26,11 +26,19 @@ struct LwpSpec {
     std::uint32_t slptime = 0;
     std::uint64_t rtime_usec = 0;
     std::string name;  // empty: unnamed
+    // More flag names, each set in the member its layout entry names (an
+    // LWP's or, on DragonFly and FreeBSD, its thread's).
+    std::vector<std::string> flags;
+    std::int32_t cpu = 0;      // the CPU the LWP last ran on (DragonFly: its thread's globaldata)
+    std::int32_t mpcount = 0;  // MP lock count of its thread (DragonFly 1.x td_mpcount)
+    std::string pri_class;     // FreeBSD: the scheduling class, a value name (PRI_REALTIME); empty: PRI_TIMESHARE
 };
 
 struct ProcSpec {
     std::int32_t pid = 0;
     std::int32_t ppid = 0;
+    std::int32_t oppid = 0;                      // the real parent while traced (DragonFly, FreeBSD p_oppid); 0: none
+    std::int32_t lock = 0;                       // hold count (DragonFly and FreeBSD p_lock: STAT L)
     std::int32_t pgid = 0;                       // the process group; a pgrp object per distinct id
     std::int32_t sid = 0;                        // the session; its leader is the process whose pid it is
     std::uint32_t uid = 0, ruid = 0, svuid = 0;  // effective, real, saved
@@ -45,14 +53,20 @@ struct ProcSpec {
     std::uint64_t vm_pages = 0;  // vm_map.size in pages
     std::int32_t ssize = 0, issize = 0, rss_pages = 0;
     std::vector<LwpSpec> lwps;
-    bool marker = false;  // a PK_MARKER entry on allproc, not a process
+    bool marker = false;    // a PK_MARKER entry on allproc, not a process
+    std::int32_t jail = 0;  // FreeBSD: the pr_id of the process's prison; 0: prison0, the host
 };
 
 // A terminal: the controlling terminal of session `sid`, with foreground
 // process group `foreground_pgid`.  revoked: the session lost its vnode
 // (s_ttyvp NULL: ps shows "pts/1-").
 struct TtySpec {
-    std::string name;  // a name the layouts' device table knows ("pts/0", "ttyE0")
+    // NetBSD: a name the layouts' device table knows ("pts/0", "ttyE0");
+    // DragonFly and FreeBSD: the name the device itself has (si_name).
+    std::string name;
+    // DragonFly and FreeBSD: the number the system gives the terminal
+    // (DragonFly: major << 8 | minor; FreeBSD: its devfs inode).
+    std::uint64_t dev = 0;
     std::int32_t sid = 0;
     std::int32_t foreground_pgid = 0;
     bool revoked = false;
@@ -66,10 +80,12 @@ struct ProcessTree {
 
 struct PlantedProcesses {
     std::map<std::int32_t, std::uint64_t> proc;                          // pid -> struct proc
+    std::map<std::string, std::uint64_t> tty;                            // terminal name -> struct tty
     std::map<std::pair<std::int32_t, std::int32_t>, std::uint64_t> lwp;  // (pid, lid) -> struct lwp
     std::vector<std::uint64_t> allproc;                                  // addresses in list order (markers included)
     std::vector<std::uint64_t> zombproc;
-    std::uint64_t nprocs = 0;  // the value planted (markers not counted)
+    std::vector<std::vector<std::uint64_t>> buckets;  // a hash of processes (DragonFly), each in list order
+    std::uint64_t nprocs = 0;                         // the value planted (markers not counted)
 };
 
 // Plants `tree` in `machine` through `layouts` (which must describe the
@@ -98,5 +114,104 @@ enum class ListFault {
 };
 void plant_list_fault(CrashedMachine& machine, const StructLayouts& layouts, const PlantedProcesses& planted,
                       ListFault fault, std::size_t at);
+
+// ---------------------------------------------------------------- DragonFly
+
+// Where a DragonFly kernel keeps its processes, by generation.
+enum class DragonflyLists {
+    procglob,  // 5.x onwards: procglob[allproc_hsize], each with an allproc list
+    allprocs,  // 3.x and 4.x: allprocs[allproc_hsize], list heads
+    lists,     // older: allproc and zombproc
+};
+
+struct DragonflyPlant {
+    DragonflyLists lists = DragonflyLists::procglob;
+    std::uint32_t hash_size = 256;  // allproc_hsize
+    std::string osrelease = "5.8";  // at most 7 characters
+};
+
+// Plants `tree` the way a DragonFly kernel keeps it, through `layouts`:
+// proc, lwp (in p_lwp_tree, a balanced tree by LWP id, or on p_lwps
+// newest first, whichever the layouts have), thread, globaldata (one per
+// CPU), ucred, pgrp, session, tty and cdev; processes in the hash of
+// `plant.lists` (bucket pid & (hash_size - 1), newest first; zombies stay
+// in it) or on allproc and zombproc; nprocs, allproc_hsize, ncpus (one
+// more than the highest CPU of an LWP) and osrelease.
+// State and flag names are the layouts' (SACTIVE, LSSLEEP, P_TRACED,
+// TDF_RUNNING); an interruptible sleeper gets LWP_SINTR (P_SINTR on
+// kernels whose LWPs have no state of their own).
+PlantedProcesses plant_dragonfly_processes(CrashedMachine& machine, const StructLayouts& layouts,
+                                           const ProcessTree& tree, const DragonflyPlant& plant = {});
+
+namespace dragonfly {
+
+// Pieces of DragonFly 5.8 trees.  A process: SACTIVE, its uids all `uid`,
+// its gids 0 for root and 100 for the others.
+ProcSpec proc(std::int32_t pid, std::int32_t ppid, std::int32_t pgid, std::int32_t sid, std::uint32_t uid,
+              std::string comm);
+// An LWP in `state` (LSRUN, LSSTOP, ...) that last ran on `cpu`, not interruptible.
+LwpSpec lwp(std::int32_t tid, std::string state, std::int32_t cpu, std::vector<std::string> flags = {});
+// An LWP asleep on kvmkit_wchan_<wmesg> for `slptime` seconds.
+LwpSpec sleeper(std::int32_t tid, std::int32_t cpu, std::uint32_t slptime, std::string wmesg,
+                bool interruptible = true);
+
+// A DragonFly 5.8 system: two sessions with a terminal (one revoked), two
+// without; a system process, sleepers long and short, a runner on a CPU,
+// a stopped traced process, a zombie, a setuid process, five LWPs in every
+// state the kernel's kinfo distinguishes, and every STAT flag 5.8's ps
+// prints.  kvmsynth --os dragonfly --procs plants it.
+ProcessTree process_tree();
+
+}  // namespace dragonfly
+
+// ---------------------------------------------------------------- FreeBSD
+
+struct FreebsdPlant {
+    // 12.x and older: zombies on zombproc and out of the pid hash; 13.0
+    // onwards (false): no zombproc, zombies only in the hash.
+    bool zombproc = false;
+    std::uint64_t pidhash = 15;  // the hash's mask: buckets 0 to pidhash
+    std::int32_t hz = 1000;
+    std::int32_t ticks = 5'000'000;  // now, in ticks: a thread asleep for slptime seconds slept at ticks - slptime * hz
+    std::string osrelease = "14.1";  // at most 7 characters
+    // Define the offsets FreeBSD exports for debuggers (proc_off_p_pid,
+    // thread_off_td_name, ...), as 4-byte integers.
+    bool debugger_offsets = true;
+};
+
+// Plants `tree` the way a FreeBSD kernel keeps it, through `layouts`: proc,
+// thread (on p_threads in spec order, the first the main thread), ucred
+// (cr_groups pointing at its cr_smallgroups, cr_prison at prison0 or at
+// a prison per jail id), pgrp, session, tty and cdev_priv; live processes on allproc, newest first; every process in
+// pidhashtbl (bucket pid & pidhash, newest first) except, with
+// plant.zombproc, the zombies, which are on zombproc instead; nprocs,
+// ticks, hz and osrelease.  State and flag names are the layouts'
+// (PRS_NORMAL, TDS_INHIBITED, TDI_SLEEPING, P_INMEM, CRED_FLAG_CAPMODE:
+// each flag goes to the structure its entry names); an interruptible
+// thread asleep (TDI_SLEEPING) gets TDF_SINTR.
+PlantedProcesses plant_freebsd_processes(CrashedMachine& machine, const StructLayouts& layouts, const ProcessTree& tree,
+                                         const FreebsdPlant& plant = {});
+
+namespace freebsd {
+
+// Pieces of FreeBSD 14 trees.  A process: PRS_NORMAL and P_INMEM, its uids
+// all `uid`, its gids 0 for root and 100 for the others.
+ProcSpec proc(std::int32_t pid, std::int32_t ppid, std::int32_t pgid, std::int32_t sid, std::uint32_t uid,
+              std::string comm);
+// A thread in `state` (TDS_RUNNING, TDS_INHIBITED, ...), not interruptible.
+LwpSpec thread(std::int32_t tid, std::string state, std::vector<std::string> flags = {});
+// A thread asleep (TDI_SLEEPING) on kvmkit_wchan_<wmesg> for `slptime` seconds.
+LwpSpec sleeper(std::int32_t tid, std::uint32_t slptime, std::string wmesg, bool interruptible = true);
+
+// A FreeBSD 14 system: two sessions with a terminal (one revoked), three
+// without; the kernel's process with two threads, an interrupt process,
+// sleepers long and short, a runner, a stopped traced process, a process
+// being created, a zombie, a setuid process, a process of three threads
+// (asleep, queued, on a lock), the idle and real-time classes, a jailed
+// process in capability mode, and every STAT flag FreeBSD's ps prints.
+// kvmsynth --os freebsd --procs plants it.
+ProcessTree process_tree();
+
+}  // namespace freebsd
 
 }  // namespace kvm::synth

@@ -56,7 +56,7 @@ constexpr std::array<paging::PagingLevel, 5> levels_5{{
 
 constexpr paging::PagingForm amd64_form{.name = "amd64",
                                         .entry_size = 8,
-                                        .valid_bit = pg_v,
+                                        .valid_bits = pg_v,
                                         .large_bit = pg_ps,
                                         .table_frame = pg_frame,
                                         .levels = levels_4,
@@ -64,13 +64,17 @@ constexpr paging::PagingForm amd64_form{.name = "amd64",
 
 constexpr paging::PagingForm amd64_la57_form{.name = "amd64-la57",
                                              .entry_size = 8,
-                                             .valid_bit = pg_v,
+                                             .valid_bits = pg_v,
                                              .large_bit = pg_ps,
                                              .table_frame = pg_frame,
                                              .levels = levels_5,
                                              .check_va = &check_canonical<56>};
 
 }  // namespace
+
+const paging::PagingForm& paging::amd64_paging() {
+    return amd64_form;
+}
 
 std::unique_ptr<Translator> make_amd64_translator(const TranslatorParams& params) {
     return paging::make_paging_translator(amd64_form, params);

@@ -24,6 +24,16 @@ constexpr std::array arch_table{
              .align_bytes = 3,
              .netbsd_mid = 134,
              .elf_machine = elf::em_386},
+    // No NetBSD MID yet: NetBSD/arm64 kcores are not read, so their
+    // ALIGNBYTES is not used either.  page_size is the 4 KiB granule; a
+    // dump with 16 KiB pages says so itself (FreeBSD arm64 minidump v3).
+    ArchInfo{.name = "arm64",
+             .order = ByteOrder::little,
+             .pointer_size = 8,
+             .page_size = 4096,
+             .align_bytes = 7,
+             .netbsd_mid = 0,
+             .elf_machine = elf::em_aarch64},
 };
 }  // namespace
 

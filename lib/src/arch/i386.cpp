@@ -52,7 +52,7 @@ constexpr std::array<paging::PagingLevel, 2> i386_pae_levels{{
 
 constexpr paging::PagingForm i386_form{.name = "i386",
                                        .entry_size = 4,
-                                       .valid_bit = pg_v,
+                                       .valid_bits = pg_v,
                                        .large_bit = pg_ps,
                                        .table_frame = 0xfffff000,
                                        .levels = i386_levels,
@@ -60,13 +60,21 @@ constexpr paging::PagingForm i386_form{.name = "i386",
 
 constexpr paging::PagingForm i386_pae_form{.name = "i386-pae",
                                            .entry_size = 8,
-                                           .valid_bit = pg_v,
+                                           .valid_bits = pg_v,
                                            .large_bit = pg_ps,
                                            .table_frame = 0x000ffffffffff000,
                                            .levels = i386_pae_levels,
                                            .check_va = &check_i386_pae_va};
 
 }  // namespace
+
+const paging::PagingForm& paging::i386_paging() {
+    return i386_form;
+}
+
+const paging::PagingForm& paging::i386_pae_paging() {
+    return i386_pae_form;
+}
 
 std::unique_ptr<Translator> make_i386_translator(const TranslatorParams& params) {
     return paging::make_paging_translator(i386_form, params);

@@ -40,7 +40,7 @@ struct PagingLevel {
 struct PagingForm {
     std::string_view name;
     unsigned entry_size;                  // 4 or 8 bytes
-    std::uint64_t valid_bit;              // PG_V
+    std::uint64_t valid_bits;             // an entry is valid when all of these are set (x86 PG_V; arm64 0b11)
     std::uint64_t large_bit;              // PG_PS
     std::uint64_t table_frame;            // frame mask of an entry (and of the root) that points at a table
     std::span<const PagingLevel> levels;  // top level first; never empty
@@ -54,5 +54,19 @@ struct PagingForm {
 // is cleared from the root and from every entry before its address is used;
 // messages show entries as they are in memory.
 std::unique_ptr<Translator> make_paging_translator(const PagingForm& form, const TranslatorParams& params);
+
+// The schemes' forms (amd64.cpp, i386.cpp), for walks that start below
+// the root.
+const PagingForm& amd64_paging();
+const PagingForm& i386_paging();
+const PagingForm& i386_pae_paging();
+
+// Finishes a walk whose entry at form.levels[level] was found without
+// reading a table (a minidump's page map holds it): `entry` must be valid.
+// The page it maps, or the tables below it read through `read_phys`, give
+// the mapping; messages are the walk's own, naming `entry` as the parent of
+// the next level.  No encryption mask: no page map kvmkit reads has one.
+Mapping walk_from_entry(const PagingForm& form, ByteOrder order, std::size_t level, std::uint64_t entry,
+                        std::uint64_t va, const PhysReader& read_phys);
 
 }  // namespace kvm::paging

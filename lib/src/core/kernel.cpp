@@ -44,7 +44,8 @@ Kernel::Kernel(std::unique_ptr<Format> format, std::shared_ptr<const Namelist> n
     const MachineState& m = format_->machine();
     if (m.arch == nullptr)
         throw Error(ErrorKind::usage, fmt::format("{}: format names no architecture", format_->name()));
-    if (!m.translator.empty())
+    translator_ = format_->make_own_translator();
+    if (!translator_ && !m.translator.empty())
         translator_ = make_translator(
             m.translator,
             TranslatorParams{.root = m.pt_root, .order = m.arch->order, .encryption_mask = m.encryption_mask});

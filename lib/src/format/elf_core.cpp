@@ -1,5 +1,6 @@
-// ELF cores of Linux machines: QEMU's dump-guest-memory output, kdump's
-// /proc/vmcore as saved by cp or makedumpfile -E, and the live /proc/kcore.
+// ELF cores: of Linux machines, QEMU's dump-guest-memory output, kdump's
+// /proc/vmcore as saved by cp or makedumpfile -E, and the live /proc/kcore;
+// FreeBSD's and DragonFly's full dumps (below).
 //
 // Each PT_LOAD is memory.  Its p_paddr says where it is physically (all ones
 // when it has no physical address: /proc/kcore's vmalloc and vmemmap
@@ -13,13 +14,18 @@
 // one in the program header table counts.
 //
 // Which cores are kernel dumps: those with a VMCOREINFO note, QEMU CPU
-// notes, or /proc/kcore's NT_TASKSTRUCT.  A process core has none of these
-// and is refused with ErrorKind::format.
+// notes, or /proc/kcore's NT_TASKSTRUCT, and FreeBSD's and DragonFly's full
+// dumps (debug.minidump=0), which have no notes but EI_OSABI 255
+// (ELFOSABI_STANDALONE) and physical PT_LOADs (p_vaddr == p_paddr): their
+// OS is the namelist's (bsd_kernel.h), FreeBSD without one, and their page
+// tables are found through it (freebsd-dragonfly-dump-format.md section 2).
+// A process core has none of these and is refused with ErrorKind::format.
 #include <kvm/elf.h>
 #include <kvm/error.h>
 #include <kvm/linux.h>
 
 #include "core/segment_map.h"
+#include "format/bsd_kernel.h"
 #include "format/linux_formats.h"
 
 #include <fmt/format.h>
@@ -69,7 +75,7 @@ std::optional<std::uint64_t> offset_in(const SegmentMap& map, std::uint64_t addr
 
 class ElfCoreFormat final : public Format, public linux_kernel::HasCoreNotes {
 public:
-    ElfCoreFormat(std::shared_ptr<ByteSource> source, std::string name)
+    ElfCoreFormat(std::shared_ptr<ByteSource> source, std::string name, const Namelist* namelist)
         : source_(std::move(source)), name_(std::move(name)) {
         const elf::File file(source_, elf::File::SegmentsOnly{});
         if (file.type() != elf::et_core)
@@ -83,9 +89,20 @@ public:
                                           file.machine(), file.elf_class() == elf::elfclass64 ? "ELF64" : "ELF32"));
         const std::vector<elf::Note> notes = file.notes();
         notes_ = linux_kernel::decode_core_notes(notes, *arch);
-        if (!notes_.vmcoreinfo && !notes_.qemu && !notes_.kcore)
+        const bool bsd =
+            !notes_.vmcoreinfo && !notes_.qemu && !notes_.kcore && file.osabi() == elf::elfosabi_standalone;
+        if (!notes_.vmcoreinfo && !notes_.qemu && !notes_.kcore && !bsd)
             throw_format(
                 "an ELF core without VMCOREINFO, QEMU CPU or /proc/kcore notes: a process core, not a kernel dump");
+        std::optional<BsdOs> os;
+        if (bsd) {
+            os = namelist != nullptr ? bsd_os_of(*namelist) : std::nullopt;
+            if (!os)
+                os = BsdOs{"freebsd", namelist == nullptr
+                                          ? "a full dump does not say, and there is no namelist: read as FreeBSD"
+                                          : "a full dump does not say, nor does the namelist: read as FreeBSD"};
+            if (name_.empty()) name_ = os->os + "-elf-dump";
+        }
         if (name_.empty()) name_ = notes_.kcore ? "linux-kcore" : "elf-vmcore";
 
         const std::uint64_t no_paddr = file.elf_class() == elf::elfclass64 ? ~std::uint64_t{0} : 0xffffffffu;
@@ -122,6 +139,14 @@ public:
         phys_ = SegmentMap(phys);
         virt_ = SegmentMap(virt);
 
+        if (os) {
+            machine_.arch = arch;
+            machine_.os = os->os;
+            machine_.info["os.source"] = os->reason;
+            find_full_dump_root(machine_, namelist,
+                                [this](std::uint64_t pa, MutableByteSpan out) { read_phys(pa, out); });
+            return;
+        }
         machine_ = linux_kernel::machine_state(*arch, notes_);
         // The kernel-image range (from phys_base) stays first; the
         // segments' own ranges follow.
@@ -179,12 +204,12 @@ private:
 }  // namespace
 
 std::unique_ptr<Format> open_elf_core(std::shared_ptr<ByteSource> source, std::string name) {
-    return std::make_unique<ElfCoreFormat>(std::move(source), std::move(name));
+    return std::make_unique<ElfCoreFormat>(std::move(source), std::move(name), nullptr);
 }
 
-std::unique_ptr<Format> probe_elf_core(std::shared_ptr<ByteSource> source, const ProbeOptions& /*options*/) {
+std::unique_ptr<Format> probe_elf_core(std::shared_ptr<ByteSource> source, const ProbeOptions& options) {
     if (!elf::is_elf(*source)) return nullptr;
-    return open_elf_core(std::move(source), {});
+    return std::make_unique<ElfCoreFormat>(std::move(source), std::string(), options.namelist);
 }
 
 }  // namespace kvm::detail

@@ -1,6 +1,7 @@
 // PhysMap, the format table and the probe loop.
 #include <kvm/error.h>
 #include <kvm/format.h>
+#include <kvm/minidump.h>
 #include <kvm/netbsd.h>
 
 #include "format/linux_formats.h"
@@ -63,9 +64,9 @@ namespace {
 // Cheap magic-at-offset-0 probes first; the device scan reads the most, so
 // it comes last.
 constexpr std::array format_table{
-    FormatInfo{"netbsd-kcore", &netbsd::probe_kcore},    FormatInfo{"elf-core", &detail::probe_elf_core},
-    FormatInfo{"kdump", &detail::probe_kdump},           FormatInfo{"kdump-flattened", &detail::probe_flattened},
-    FormatInfo{"netbsd-dumpdev", &netbsd::probe_device},
+    FormatInfo{"netbsd-kcore", &netbsd::probe_kcore}, FormatInfo{"elf-core", &detail::probe_elf_core},
+    FormatInfo{"kdump", &detail::probe_kdump},        FormatInfo{"kdump-flattened", &detail::probe_flattened},
+    FormatInfo{"minidump", &minidump::probe},         FormatInfo{"netbsd-dumpdev", &netbsd::probe_device},
 };
 }  // namespace
 

@@ -132,7 +132,7 @@ void check_layouts(const StructLayouts& layouts, const LayoutRequest& request) {
     for (const auto& want : request.structs) {
         const StructLayout* s = layouts.find(want.name);
         if (s == nullptr) {
-            missing.push_back(fmt::format("struct {}", want.name));
+            if (want.required) missing.push_back(fmt::format("struct {}", want.name));
             continue;
         }
         for (const auto& m : want.members) {

@@ -83,11 +83,18 @@ StructLayouts resolve_layouts(const LayoutSearch& search, const LayoutRequest& r
         l.os = search.os;
         l.release = search.release;
         l.arch = search.arch;
-        if (shipped && l.flags.empty() && l.values.empty()) {
+        if (shipped) {
+            // Enumerators the type information has (CTF and BTF read them)
+            // stay; the rest come from the release's file.
             const StructLayouts constants = load_layouts_file(*shipped);
-            l.flags = constants.flags;
-            l.values = constants.values;
-            l.devices = constants.devices;
+            const auto merge = [](std::vector<NamedValue>& have, const std::vector<NamedValue>& from) {
+                for (const NamedValue& v : from)
+                    if (std::none_of(have.begin(), have.end(), [&](const NamedValue& h) { return h.name == v.name; }))
+                        have.push_back(v);
+            };
+            merge(l.flags, constants.flags);
+            merge(l.values, constants.values);
+            if (l.devices.empty()) l.devices = constants.devices;
             l.derived += fmt::format("; flags, values and device names from {}", *shipped);
         }
         std::string known;

@@ -11,15 +11,20 @@ bool has_dwarf(const elf::File& file);
 StructLayouts read_dwarf(const std::string& path, const elf::File& file, const LayoutRequest& request);
 bool has_btf(const elf::File& file);
 StructLayouts read_btf(const std::string& path, const elf::File& file, const LayoutRequest& request);
+bool has_ctf(const elf::File& file);
+StructLayouts read_ctf(const std::string& path, const elf::File& file, const LayoutRequest& request);
 }  // namespace detail
 
 namespace {
 
 // DWARF first, so that a debug vmlinux (which has both) reads as it did
-// before BTF was a row.  CTF (FreeBSD, NetBSD .SUNW_ctf) would be one more.
+// before BTF was a row, and a FreeBSD kernel.debug (DWARF, and the CTF
+// ctfmerge put there too) reads its fuller DWARF; then a stock FreeBSD
+// kernel's .SUNW_ctf.
 constexpr TypeInfoReader readers[] = {
     {"dwarf", detail::has_dwarf, detail::read_dwarf},
     {"btf", detail::has_btf, detail::read_btf},
+    {"ctf", detail::has_ctf, detail::read_ctf},
 };
 
 }  // namespace

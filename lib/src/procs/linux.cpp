@@ -30,9 +30,7 @@
 #include <kvm/layout.h>
 #include <kvm/procs.h>
 
-#include "procs/kernel_object.h"
-#include "procs/list_walk.h"
-#include "procs/page_cache.h"
+#include "procs/dead_kernel.h"
 
 #include <fmt/format.h>
 
@@ -52,91 +50,90 @@ constexpr std::size_t max_kthread_name = 63;  // /proc shows at most 63 characte
 constexpr std::uint64_t max_tty_drivers = 4096;
 constexpr std::int64_t nice_width = 40;  // NICE_WIDTH: static_prio spans MAX_RT_PRIO .. MAX_RT_PRIO + 39
 
-MemberRequest m(std::string path, std::string meaning, bool required = true) {
-    return MemberRequest{std::move(path), std::move(meaning), required};
-}
+using detail::member;
 
 LayoutRequest build_request() {
     LayoutRequest r;
     r.structs = {
         {"task_struct",
          {
-             m("tasks.next", "next thread-group leader on the task list (list_head tasks)"),
-             m("pid", "thread id: LID"),
-             m("tgid", "thread-group id: PID"),
-             m("__state", "scheduler state bits TASK_* (5.14 onwards)", false),
-             m("state", "scheduler state bits TASK_* (before 5.14)", false),
-             m("exit_state", "EXIT_ZOMBIE, EXIT_DEAD"),
-             m("flags", "PF_* flags: PF_KTHREAD (STAT K), PF_EXITING (STAT E)"),
-             m("ptrace", "PT_* flags: PT_PTRACED (STAT X)", false),
-             m("static_prio", "priority from the nice value: nice + DEFAULT_PRIO", false),
-             m("comm", "command name, TASK_COMM_LEN characters"),
-             m("real_parent", "the parent (struct task_struct *): PPID"),
-             m("real_cred", "objective credentials (const struct cred *), as /proc shows them", false),
-             m("cred", "subjective credentials (const struct cred *)"),
-             m("signal", "the thread group's shared state (struct signal_struct *)"),
-             m("thread_node.next", "next thread of the group (list_head thread_node, on signal->thread_head)", false),
-             m("thread_group.next", "next thread of the group (list_head thread_group, a circle of the threads)",
-               false),
-             m("utime", "user time, nanoseconds", false),
-             m("stime", "system time, nanoseconds", false),
-             m("mm", "address space (struct mm_struct *); NULL for kernel threads", false),
-             m("worker_private", "a kernel thread's struct kthread, where the kernel has the member", false),
-             m("set_child_tid", "a kernel thread's struct kthread, in kernels without worker_private", false),
+             member("tasks.next", "next thread-group leader on the task list (list_head tasks)"),
+             member("pid", "thread id: LID"),
+             member("tgid", "thread-group id: PID"),
+             member("__state", "scheduler state bits TASK_* (5.14 onwards)", false),
+             member("state", "scheduler state bits TASK_* (before 5.14)", false),
+             member("exit_state", "EXIT_ZOMBIE, EXIT_DEAD"),
+             member("flags", "PF_* flags: PF_KTHREAD (STAT K), PF_EXITING (STAT E)"),
+             member("ptrace", "PT_* flags: PT_PTRACED (STAT X)", false),
+             member("static_prio", "priority from the nice value: nice + DEFAULT_PRIO", false),
+             member("comm", "command name, TASK_COMM_LEN characters"),
+             member("real_parent", "the parent (struct task_struct *): PPID"),
+             member("real_cred", "objective credentials (const struct cred *), as /proc shows them", false),
+             member("cred", "subjective credentials (const struct cred *)"),
+             member("signal", "the thread group's shared state (struct signal_struct *)"),
+             member("thread_node.next", "next thread of the group (list_head thread_node, on signal->thread_head)",
+                    false),
+             member("thread_group.next", "next thread of the group (list_head thread_group, a circle of the threads)",
+                    false),
+             member("utime", "user time, nanoseconds", false),
+             member("stime", "system time, nanoseconds", false),
+             member("mm", "address space (struct mm_struct *); NULL for kernel threads", false),
+             member("worker_private", "a kernel thread's struct kthread, where the kernel has the member", false),
+             member("set_child_tid", "a kernel thread's struct kthread, in kernels without worker_private", false),
          }},
         {"kthread",
          {
-             m("full_name", "a kernel thread's whole name (char *), when longer than comm (5.17 onwards)", false),
+             member("full_name", "a kernel thread's whole name (char *), when longer than comm (5.17 onwards)", false),
          }},
         {"signal_struct",
          {
-             m("nr_threads", "live threads of the group: NLWP"),
-             m("thread_head.next", "first thread of the group (list_head thread_head)", false),
-             m("tty", "controlling terminal (struct tty_struct *); NULL without one"),
-             m("pids", "process group and session (struct pid *pids[PIDTYPE_MAX])", false),
-             m("utime", "user time of the group's dead threads, nanoseconds", false),
-             m("stime", "system time of the group's dead threads, nanoseconds", false),
+             member("nr_threads", "live threads of the group: NLWP"),
+             member("thread_head.next", "first thread of the group (list_head thread_head)", false),
+             member("tty", "controlling terminal (struct tty_struct *); NULL without one"),
+             member("pids", "process group and session (struct pid *pids[PIDTYPE_MAX])", false),
+             member("utime", "user time of the group's dead threads, nanoseconds", false),
+             member("stime", "system time of the group's dead threads, nanoseconds", false),
          }},
         {"cred",
          {
-             m("uid.val", "real user id (kuid_t)"),
-             m("euid.val", "effective user id"),
-             m("suid.val", "saved user id"),
-             m("gid.val", "real group id (kgid_t)"),
-             m("egid.val", "effective group id"),
-             m("sgid.val", "saved group id"),
+             member("uid.val", "real user id (kuid_t)"),
+             member("euid.val", "effective user id"),
+             member("suid.val", "saved user id"),
+             member("gid.val", "real group id (kgid_t)"),
+             member("egid.val", "effective group id"),
+             member("sgid.val", "saved group id"),
          }},
         {"pid",
          {
-             m("numbers", "the ids in each pid namespace (struct upid numbers[]), the initial namespace's first"),
+             member("numbers", "the ids in each pid namespace (struct upid numbers[]), the initial namespace's first"),
          }},
         {"upid",
          {
-             m("nr", "the id in its namespace"),
+             member("nr", "the id in its namespace"),
          }},
         {"tty_struct",
          {
-             m("index", "line number within the driver"),
-             m("driver", "the driver (struct tty_driver *)"),
-             m("name", "the line's name as the kernel names it (\"ttyS0\", \"pts3\")"),
-             m("ctrl.pgrp", "foreground process group (struct pid *), in newer kernels", false),
-             m("pgrp", "foreground process group (struct pid *), in older kernels", false),
+             member("index", "line number within the driver"),
+             member("driver", "the driver (struct tty_driver *)"),
+             member("name", "the line's name as the kernel names it (\"ttyS0\", \"pts3\")"),
+             member("ctrl.pgrp", "foreground process group (struct pid *), in newer kernels", false),
+             member("pgrp", "foreground process group (struct pid *), in older kernels", false),
          }},
         {"tty_driver",
          {
-             m("name", "name of its lines' devices (const char *): \"ttyS\", \"pts\""),
-             m("name_base", "number of the first line's name"),
-             m("major", "device major number"),
-             m("minor_start", "minor number of the first line"),
-             m("num", "number of lines"),
-             m("flags", "TTY_DRIVER_* flags: TTY_DRIVER_UNNUMBERED_NODE (one line named as the driver)"),
-             m("tty_drivers.next", "next driver on the tty_drivers list"),
+             member("name", "name of its lines' devices (const char *): \"ttyS\", \"pts\""),
+             member("name_base", "number of the first line's name"),
+             member("major", "device major number"),
+             member("minor_start", "minor number of the first line"),
+             member("num", "number of lines"),
+             member("flags", "TTY_DRIVER_* flags: TTY_DRIVER_UNNUMBERED_NODE (one line named as the driver)"),
+             member("tty_drivers.next", "next driver on the tty_drivers list"),
          }},
         {"mm_struct",
          {
-             m("total_vm", "mapped pages: VSZ", false),
-             m("rss_stat.count", "resident pages by kind, MM_* (atomic_long_t count[NR_MM_COUNTERS], before 6.2)",
-               false),
+             member("total_vm", "mapped pages: VSZ", false),
+             member("rss_stat.count", "resident pages by kind, MM_* (atomic_long_t count[NR_MM_COUNTERS], before 6.2)",
+                    false),
          }},
     };
     r.flags = {"PF_EXITING",         "PF_KTHREAD",
@@ -860,11 +857,7 @@ std::unique_ptr<ProcessWalker> linux_create(const WalkTarget& target) {
                         .known_flags = known_flags(),
                         .known_values = known_values()};
     StructLayouts layouts = resolve_layouts(search, linux_kernel::process_layout_request());
-    if (layouts.pointer_size != kernel.pointer_size() || layouts.order != kernel.order())
-        throw Error(ErrorKind::usage,
-                    fmt::format("{}: has {}-byte {}-endian pointers, but the dump's are {}-byte {}-endian",
-                                layouts.source, layouts.pointer_size, to_string(layouts.order), kernel.pointer_size(),
-                                to_string(kernel.order())));
+    detail::check_abi(layouts, kernel);
     return std::make_unique<LinuxWalker>(kernel, std::move(layouts), init_task->value);
 }
 

@@ -16,9 +16,8 @@
 #include <kvm/layout.h>
 #include <kvm/procs.h>
 
-#include "procs/kernel_object.h"
-#include "procs/list_walk.h"
-#include "procs/page_cache.h"
+#include "procs/bsd_session.h"
+#include "procs/dead_kernel.h"
 
 #include <fmt/format.h>
 
@@ -33,85 +32,82 @@ namespace {
 constexpr std::uint64_t max_lwps_per_proc = 65536;  // MAXMAXLWP is 65535
 constexpr std::size_t max_wmesg = 64;
 constexpr std::size_t max_lname = 64;
-constexpr std::size_t max_osrelease = 64;
 
-MemberRequest m(std::string path, std::string meaning, bool required = true) {
-    return MemberRequest{std::move(path), std::move(meaning), required};
-}
+using detail::member;
 
 LayoutRequest build_request() {
     LayoutRequest r;
     r.structs = {
         {"proc",
          {
-             m("p_list.le_next", "next process on allproc or zombproc (LIST_ENTRY p_list)"),
-             m("p_cred", "credentials (struct kauth_cred *)"),
-             m("p_vmspace", "address space (struct vmspace *): VSZ and RSS"),
-             m("p_flag", "PK_* flags: PK_SYSTEM (STAT K), PK_MARKER (list markers, skipped)"),
-             m("p_sflag", "PS_* flags: PS_WEXIT (STAT E)"),
-             m("p_slflag", "PSL_* flags: PSL_TRACED (STAT X)"),
-             m("p_lflag", "PL_* flags: PL_CONTROLT (has a controlling terminal), PL_PPWAIT (STAT V)"),
-             m("p_stat", "process state, S* values"),
-             m("p_pid", "process id"),
-             m("p_lwps.lh_first", "first LWP of the process (LIST_HEAD p_lwps)"),
-             m("p_nlwps", "number of LWPs"),
-             m("p_nzlwps", "number of zombie LWPs, still on p_lwps"),
-             m("p_rtime.sec", "run time, seconds (struct bintime p_rtime): TIME"),
-             m("p_rtime.frac", "run time, fraction of a second in units of 2^-64"),
-             m("p_ppid", "parent's process id"),
-             m("p_nice", "nice value plus NZERO"),
-             m("p_comm", "command name, MAXCOMLEN+1 characters"),
-             m("p_pgrp", "process group (struct pgrp *)"),
+             member("p_list.le_next", "next process on allproc or zombproc (LIST_ENTRY p_list)"),
+             member("p_cred", "credentials (struct kauth_cred *)"),
+             member("p_vmspace", "address space (struct vmspace *): VSZ and RSS"),
+             member("p_flag", "PK_* flags: PK_SYSTEM (STAT K), PK_MARKER (list markers, skipped)"),
+             member("p_sflag", "PS_* flags: PS_WEXIT (STAT E)"),
+             member("p_slflag", "PSL_* flags: PSL_TRACED (STAT X)"),
+             member("p_lflag", "PL_* flags: PL_CONTROLT (has a controlling terminal), PL_PPWAIT (STAT V)"),
+             member("p_stat", "process state, S* values"),
+             member("p_pid", "process id"),
+             member("p_lwps.lh_first", "first LWP of the process (LIST_HEAD p_lwps)"),
+             member("p_nlwps", "number of LWPs"),
+             member("p_nzlwps", "number of zombie LWPs, still on p_lwps"),
+             member("p_rtime.sec", "run time, seconds (struct bintime p_rtime): TIME"),
+             member("p_rtime.frac", "run time, fraction of a second in units of 2^-64"),
+             member("p_ppid", "parent's process id"),
+             member("p_nice", "nice value plus NZERO"),
+             member("p_comm", "command name, MAXCOMLEN+1 characters"),
+             member("p_pgrp", "process group (struct pgrp *)"),
          }},
         {"lwp",
          {
-             m("l_stat", "LWP state, LS* values"),
-             m("l_flag", "LW_* flags: LW_SINTR (interruptible sleep)"),
-             m("l_rtime.sec", "LWP run time, seconds (struct bintime l_rtime)"),
-             m("l_rtime.frac", "LWP run time, fraction of a second in units of 2^-64"),
-             m("l_wchan", "wait channel: the address the LWP sleeps on"),
-             m("l_wmesg", "wait message (const char *)"),
-             m("l_slptime", "seconds since the LWP went to sleep"),
-             m("l_lid", "LWP id"),
-             m("l_sibling.le_next", "next LWP of the same process (LIST_ENTRY l_sibling)"),
-             m("l_name", "LWP name (char *), NULL when unnamed", false),
+             member("l_stat", "LWP state, LS* values"),
+             member("l_flag", "LW_* flags: LW_SINTR (interruptible sleep)"),
+             member("l_rtime.sec", "LWP run time, seconds (struct bintime l_rtime)"),
+             member("l_rtime.frac", "LWP run time, fraction of a second in units of 2^-64"),
+             member("l_wchan", "wait channel: the address the LWP sleeps on"),
+             member("l_wmesg", "wait message (const char *)"),
+             member("l_slptime", "seconds since the LWP went to sleep"),
+             member("l_lid", "LWP id"),
+             member("l_sibling.le_next", "next LWP of the same process (LIST_ENTRY l_sibling)"),
+             member("l_name", "LWP name (char *), NULL when unnamed", false),
          }},
         {"kauth_cred",
          {
-             m("cr_uid", "real user id"),
-             m("cr_euid", "effective user id"),
-             m("cr_svuid", "saved user id"),
-             m("cr_gid", "real group id"),
-             m("cr_egid", "effective group id"),
-             m("cr_svgid", "saved group id"),
-             m("cr_ngroups", "number of supplementary groups"),
-             m("cr_groups", "supplementary groups, NGROUPS of them"),
+             member("cr_uid", "real user id"),
+             member("cr_euid", "effective user id"),
+             member("cr_svuid", "saved user id"),
+             member("cr_gid", "real group id"),
+             member("cr_egid", "effective group id"),
+             member("cr_svgid", "saved group id"),
+             member("cr_ngroups", "number of supplementary groups"),
+             member("cr_groups", "supplementary groups, NGROUPS of them"),
          }},
         {"pgrp",
          {
-             m("pg_id", "process group id"),
-             m("pg_session", "session (struct session *)"),
+             member("pg_id", "process group id"),
+             member("pg_session", "session (struct session *)"),
          }},
         {"session",
          {
-             m("s_leader", "session leader (struct proc *): STAT s"),
-             m("s_ttyvp", "controlling terminal's vnode; NULL once revoked (TTY suffix -)"),
-             m("s_ttyp", "controlling terminal (struct tty *)"),
-             m("s_login", "login name set by setlogin(2)", false),
-             m("s_sid", "session id, the leader's pid"),
+             member("s_leader", "session leader (struct proc *): STAT s"),
+             member("s_ttyvp", "controlling terminal's vnode; NULL once revoked (TTY suffix -)"),
+             member("s_ttyp", "controlling terminal (struct tty *)"),
+             member("s_login", "login name set by setlogin(2)", false),
+             member("s_sid", "session id, the leader's pid"),
          }},
         {"tty",
          {
-             m("t_dev", "device number (dev_t): TTY"),
-             m("t_pgrp", "foreground process group (struct pgrp *): STAT +"),
-             m("t_session", "session the terminal controls"),
+             member("t_dev", "device number (dev_t): TTY"),
+             member("t_pgrp", "foreground process group (struct pgrp *): STAT +"),
+             member("t_session", "session the terminal controls"),
          }},
         {"vmspace",
          {
-             m("vm_map.size", "mapped virtual size in bytes"),
-             m("vm_rssize", "resident set size in pages, as the vmspace records it"),
-             m("vm_ssize", "stack size in pages"),
-             m("vm_issize", "initial unmapped stack size in pages"),
+             member("vm_map.size", "mapped virtual size in bytes"),
+             member("vm_rssize", "resident set size in pages, as the vmspace records it"),
+             member("vm_ssize", "stack size in pages"),
+             member("vm_issize", "initial unmapped stack size in pages"),
          }},
     };
     r.flags = {"PK_SYSTEM", "PK_MARKER", "PS_WEXIT", "PSL_TRACED", "PL_CONTROLT", "PL_PPWAIT", "LW_SINTR"};
@@ -125,24 +121,6 @@ using Object = detail::KernelObject;
 struct CredInfo {
     std::uint32_t uid, euid, svuid, gid, egid, svgid;
     std::vector<std::uint32_t> groups;
-};
-
-struct SessionInfo {
-    std::int32_t sid = 0;
-    std::uint64_t leader = 0;
-    std::uint64_t ttyvp = 0;
-    std::uint64_t ttyp = 0;
-    std::string login;
-};
-
-struct PgrpInfo {
-    std::int32_t pgid = 0;
-    std::uint64_t session = 0;
-};
-
-struct TtyInfo {
-    std::uint64_t dev = no_dev;
-    std::uint64_t pgrp = 0;
 };
 
 struct LwpInfo {
@@ -185,9 +163,6 @@ private:
     const StructLayout& proc_;
     const StructLayout& lwp_;
     const StructLayout& cred_;
-    const StructLayout& pgrp_;
-    const StructLayout& session_;
-    const StructLayout& tty_;
     const StructLayout& vmspace_;
 
     // Members, looked up once.
@@ -196,10 +171,8 @@ private:
     const MemberLayout *l_stat_, *l_flag_, *l_rtime_sec_, *l_rtime_frac_, *l_wchan_, *l_wmesg_, *l_slptime_, *l_lid_,
         *l_next_, *l_name_;
     const MemberLayout *cr_uid_, *cr_euid_, *cr_svuid_, *cr_gid_, *cr_egid_, *cr_svgid_, *cr_ngroups_, *cr_groups_;
-    const MemberLayout *pg_id_, *pg_session_;
-    const MemberLayout *s_leader_, *s_ttyvp_, *s_ttyp_, *s_login_, *s_sid_;
-    const MemberLayout *t_dev_, *t_pgrp_;
     const MemberLayout *vm_size_, *vm_rssize_, *vm_ssize_, *vm_issize_;
+    const MemberLayout* t_dev_;
 
     // The release's constants.
     std::uint64_t pk_system_, pk_marker_, ps_wexit_, psl_traced_, pl_controlt_, pl_ppwait_, lw_sintr_;
@@ -214,9 +187,6 @@ NetbsdWalker::NetbsdWalker(const Kernel& kernel, StructLayouts layouts)
       proc_(layouts_.get("proc")),
       lwp_(layouts_.get("lwp")),
       cred_(layouts_.get("kauth_cred")),
-      pgrp_(layouts_.get("pgrp")),
-      session_(layouts_.get("session")),
-      tty_(layouts_.get("tty")),
       vmspace_(layouts_.get("vmspace")) {
     p_next_ = mem(proc_, "p_list.le_next");
     p_cred_ = mem(proc_, "p_cred");
@@ -254,19 +224,11 @@ NetbsdWalker::NetbsdWalker(const Kernel& kernel, StructLayouts layouts)
     cr_svgid_ = mem(cred_, "cr_svgid");
     cr_ngroups_ = mem(cred_, "cr_ngroups");
     cr_groups_ = mem(cred_, "cr_groups");
-    pg_id_ = mem(pgrp_, "pg_id");
-    pg_session_ = mem(pgrp_, "pg_session");
-    s_leader_ = mem(session_, "s_leader");
-    s_ttyvp_ = mem(session_, "s_ttyvp");
-    s_ttyp_ = mem(session_, "s_ttyp");
-    s_login_ = mem(session_, "s_login");
-    s_sid_ = mem(session_, "s_sid");
-    t_dev_ = mem(tty_, "t_dev");
-    t_pgrp_ = mem(tty_, "t_pgrp");
     vm_size_ = mem(vmspace_, "vm_map.size");
     vm_rssize_ = mem(vmspace_, "vm_rssize");
     vm_ssize_ = mem(vmspace_, "vm_ssize");
     vm_issize_ = mem(vmspace_, "vm_issize");
+    t_dev_ = mem(layouts_.get("tty"), "t_dev");
 
     pk_system_ = flag("PK_SYSTEM");
     pk_marker_ = flag("PK_MARKER");
@@ -298,87 +260,45 @@ struct NetbsdWalker::Walk {
     const NetbsdWalker& w;
     const WalkOptions& options;
     const ProcEmit& emit;
-    const ProcWarn& warn;
+    detail::WalkContext ctx;
     std::int64_t maxslp = 0;
     // Every process and every LWP met, across all lists: a repeat or an
     // overlap ends the list that meets it.
     detail::EntrySet procs{"struct proc", w.proc_.size};
     detail::EntrySet lwps_seen{"struct lwp", w.lwp_.size};
-    std::unordered_map<std::uint64_t, CredInfo> creds;
-    std::unordered_map<std::uint64_t, PgrpInfo> pgrps;
-    std::unordered_map<std::uint64_t, SessionInfo> sessions;
-    std::unordered_map<std::uint64_t, TtyInfo> ttys;
-    std::unordered_map<std::uint64_t, std::string> wchan_names;
-    std::unordered_map<std::uint64_t, std::string> strings;  // wait messages, LWP names
-    detail::PageCache memory{w.kernel_};
+    detail::AddressCache<CredInfo> creds;
+    // t_dev is the device number itself; its name comes from the release's device table.
+    detail::BsdSessions sessions{w.layouts_, [this](detail::WalkContext&, const Object& tty) {
+                                     const std::uint64_t dev = tty.u(w.t_dev_);
+                                     return detail::TerminalDevice{dev, netbsd::device_name(w.layouts_, dev)};
+                                 }};
 
-    Object read(const StructLayout& layout, std::uint64_t address) {
-        return Object(memory, w.kernel_.order(), layout, address);
-    }
-
-    // Wait messages and names are shared kernel strings: each is read once.
-    const std::string& string(std::uint64_t address, std::size_t max) {
-        if (auto it = strings.find(address); it != strings.end()) return it->second;
-        return strings.emplace(address, memory.read_string(address, max)).first->second;
-    }
-
-    // One problem with one process: a warning naming it, and the walk goes on.
-    void problem(const ProcInfo& p, std::string_view what, std::uint64_t address, Error& e) const {
-        e.add_context(fmt::format("pid {} ({}): {} at {}", p.pid, hex(p.paddr), what, hex(address)));
-        warn(e);
-    }
+    Walk(const NetbsdWalker& walker, const WalkOptions& o, const ProcEmit& e, const ProcWarn& warn)
+        : w(walker), options(o), emit(e), ctx(walker.kernel_, warn) {}
 
     const CredInfo& cred(std::uint64_t address) {
-        if (auto it = creds.find(address); it != creds.end()) return it->second;
-        const Object o = read(w.cred_, address);
-        CredInfo c{static_cast<std::uint32_t>(o.u(w.cr_uid_)),
-                   static_cast<std::uint32_t>(o.u(w.cr_euid_)),
-                   static_cast<std::uint32_t>(o.u(w.cr_svuid_)),
-                   static_cast<std::uint32_t>(o.u(w.cr_gid_)),
-                   static_cast<std::uint32_t>(o.u(w.cr_egid_)),
-                   static_cast<std::uint32_t>(o.u(w.cr_svgid_)),
-                   {}};
-        const std::uint64_t n = o.u(w.cr_ngroups_);
-        const std::uint64_t cap = w.cr_groups_->count;
-        if (n > cap) throw_corrupt(fmt::format("cr_ngroups is {}, but cr_groups holds {}", n, cap));
-        MemberLayout element = *w.cr_groups_;
-        element.size = w.cr_groups_->size / cap;
-        element.count = 0;
-        for (std::uint64_t i = 0; i < n; ++i) {
-            element.offset = w.cr_groups_->offset + i * element.size;
-            c.groups.push_back(static_cast<std::uint32_t>(load_member_unsigned(o.bytes(), element, w.kernel_.order())));
-        }
-        return creds.emplace(address, std::move(c)).first->second;
-    }
-
-    const PgrpInfo& pgrp(std::uint64_t address) {
-        if (auto it = pgrps.find(address); it != pgrps.end()) return it->second;
-        const Object o = read(w.pgrp_, address);
-        return pgrps.emplace(address, PgrpInfo{static_cast<std::int32_t>(o.s(w.pg_id_)), o.u(w.pg_session_)})
-            .first->second;
-    }
-
-    const SessionInfo& session(std::uint64_t address) {
-        if (auto it = sessions.find(address); it != sessions.end()) return it->second;
-        const Object o = read(w.session_, address);
-        SessionInfo s{static_cast<std::int32_t>(o.s(w.s_sid_)), o.u(w.s_leader_), o.u(w.s_ttyvp_), o.u(w.s_ttyp_),
-                      o.str(w.s_login_)};
-        return sessions.emplace(address, std::move(s)).first->second;
-    }
-
-    const TtyInfo& tty(std::uint64_t address) {
-        if (auto it = ttys.find(address); it != ttys.end()) return it->second;
-        const Object o = read(w.tty_, address);
-        return ttys.emplace(address, TtyInfo{o.u(w.t_dev_), o.u(w.t_pgrp_)}).first->second;
-    }
-
-    const std::string& wchan_name(std::uint64_t address) {
-        if (auto it = wchan_names.find(address); it != wchan_names.end()) return it->second;
-        std::string name;
-        if (const auto n = w.kernel_.symbols().nearest(address)) {
-            name = n->offset == 0 ? n->symbol->name : fmt::format("{}+{:#x}", n->symbol->name, n->offset);
-        }
-        return wchan_names.emplace(address, std::move(name)).first->second;
+        return creds.get(address, [&](std::uint64_t a) {
+            const Object o = ctx.read(w.cred_, a);
+            CredInfo c{static_cast<std::uint32_t>(o.u(w.cr_uid_)),
+                       static_cast<std::uint32_t>(o.u(w.cr_euid_)),
+                       static_cast<std::uint32_t>(o.u(w.cr_svuid_)),
+                       static_cast<std::uint32_t>(o.u(w.cr_gid_)),
+                       static_cast<std::uint32_t>(o.u(w.cr_egid_)),
+                       static_cast<std::uint32_t>(o.u(w.cr_svgid_)),
+                       {}};
+            const std::uint64_t n = o.u(w.cr_ngroups_);
+            const std::uint64_t cap = w.cr_groups_->count;
+            if (n > cap) throw_corrupt(fmt::format("cr_ngroups is {}, but cr_groups holds {}", n, cap));
+            MemberLayout element = *w.cr_groups_;
+            element.size = w.cr_groups_->size / cap;
+            element.count = 0;
+            for (std::uint64_t i = 0; i < n; ++i) {
+                element.offset = w.cr_groups_->offset + i * element.size;
+                c.groups.push_back(
+                    static_cast<std::uint32_t>(load_member_unsigned(o.bytes(), element, w.kernel_.order())));
+            }
+            return c;
+        });
     }
 
     char lwp_letter(const ProcInfo& p, const LwpInfo& l) const {
@@ -418,14 +338,14 @@ struct NetbsdWalker::Walk {
         const std::uint64_t nzlwps = static_cast<std::uint64_t>(std::max<std::int64_t>(proc.s(w.p_nzlwps_), 0));
         const std::uint64_t limit = std::min(nlwps + nzlwps, max_lwps_per_proc);
         const auto list = [&] { return fmt::format("pid {} ({}): LWP list", p.pid, hex(p.paddr)); };
-        detail::walk_list(list, proc.u(w.p_lwps_), limit, lwps_seen, warn, [&](std::uint64_t address, std::uint64_t) {
+        detail::walk_list(list, proc.u(w.p_lwps_), limit, lwps_seen, ctx.warn(), [&](std::uint64_t address, std::uint64_t) {
             // An LWP list led into a process (its own, most likely) would
             // read that process as LWPs.
             if (const auto other = procs.overlapping(address, w.lwp_.size))
                 throw_corrupt(fmt::format("an LWP there would overlap the struct proc at {}{}: the list is corrupt; "
                                           "stopped there",
                                           hex(*other), *other == p.paddr ? ", its own process" : ""));
-            const Object o = read(w.lwp_, address);
+            const Object o = ctx.read(w.lwp_, address);
             LwpInfo l;
             l.address = address;
             l.lid = static_cast<std::int32_t>(o.s(w.l_lid_));
@@ -442,66 +362,26 @@ struct NetbsdWalker::Walk {
             // Strings live elsewhere: an unreadable one is a
             // warning about this LWP, and the list goes on.
             try {
-                if (wmesg != 0) added.wmesg = string(wmesg, max_wmesg);
+                if (wmesg != 0) added.wmesg = ctx.string(wmesg, max_wmesg);
             } catch (Error& e) {
                 e.add_context(fmt::format("LWP {} wait message at {}", added.lid, hex(wmesg)));
-                problem(p, "LWP list", address, e);
+                ctx.problem(p, "LWP list", address, e);
             }
             try {
-                if (name != 0) added.name = string(name, max_lname);
+                if (name != 0) added.name = ctx.string(name, max_lname);
             } catch (Error& e) {
                 e.add_context(fmt::format("LWP {} name at {}", added.lid, hex(name)));
-                problem(p, "LWP list", address, e);
+                ctx.problem(p, "LWP list", address, e);
             }
             return detail::ListStep{next, true};
         });
         return out;
     }
 
-    void fill_terminal(ProcInfo& p, std::uint64_t lflag, std::uint64_t pgrp_address) {
-        if (pgrp_address == 0) return;
-        std::uint64_t session_address = 0;
-        try {
-            const PgrpInfo& g = pgrp(pgrp_address);
-            p.pgid = g.pgid;
-            session_address = g.session;
-        } catch (Error& e) {
-            problem(p, "process group", pgrp_address, e);
-            return;
-        }
-        if (session_address == 0) return;
-        SessionInfo s;
-        try {
-            s = session(session_address);
-        } catch (Error& e) {
-            problem(p, "session", session_address, e);
-            return;
-        }
-        p.sid = s.sid;
-        p.session_leader = s.leader == p.paddr;
-        p.ctty_vnode = s.ttyvp != 0;
-        p.login = s.login;
-        if ((lflag & w.pl_controlt_) == 0 || s.ttyp == 0) return;
-        try {
-            const TtyInfo& t = tty(s.ttyp);
-            p.tdev = t.dev;
-            p.tty = netbsd::device_name(w.layouts_, t.dev);
-            if (t.pgrp != 0) {
-                try {
-                    p.tpgid = pgrp(t.pgrp).pgid;
-                } catch (Error& e) {
-                    problem(p, "terminal's process group", t.pgrp, e);
-                }
-            }
-        } catch (Error& e) {
-            problem(p, "terminal", s.ttyp, e);
-        }
-    }
-
     void fill_vm(ProcInfo& p, std::uint64_t address) {
         if (address == 0 || p.zombie || p.system) return;
         try {
-            const Object o = read(w.vmspace_, address);
+            const Object o = ctx.read(w.vmspace_, address);
             const std::uint64_t page = w.kernel_.arch().page_size;
             // The mapped size ps shows: the map's pages, less the stack not
             // yet mapped, plus the stack in use (kinfo_proc2's p_vm_msize).
@@ -510,12 +390,12 @@ struct NetbsdWalker::Walk {
             p.vsz_kib = static_cast<std::uint64_t>(std::max<std::int64_t>(pages, 0)) * page / 1024;
             p.rss_kib = static_cast<std::uint64_t>(std::max<std::int64_t>(o.s(w.vm_rssize_), 0)) * page / 1024;
         } catch (Error& e) {
-            problem(p, "address space", address, e);
+            ctx.problem(p, "address space", address, e);
         }
     }
 
     detail::ListStep visit(std::uint64_t address) {
-        const Object proc = read(w.proc_, address);
+        const Object proc = ctx.read(w.proc_, address);
         const detail::ListStep step{proc.u(w.p_next_), true};
         const std::uint64_t pflag = proc.u(w.p_flag_);
         if ((pflag & w.pk_marker_) != 0) return {step.next, false};
@@ -548,10 +428,10 @@ struct NetbsdWalker::Walk {
                 p.svgid = cr.svgid;
                 p.groups = cr.groups;
             } catch (Error& e) {
-                problem(p, "credentials", c, e);
+                ctx.problem(p, "credentials", c, e);
             }
         }
-        fill_terminal(p, lflag, proc.u(w.p_pgrp_));
+        sessions.fill(ctx, p, proc.u(w.p_pgrp_), (lflag & w.pl_controlt_) != 0);
         fill_vm(p, proc.u(w.p_vmspace_));
 
         const std::vector<LwpInfo> lwp_list = lwps(p, proc);
@@ -564,49 +444,32 @@ struct NetbsdWalker::Walk {
                         .multithreaded = p.nlwps > 1,
                         .foreground = (lflag & w.pl_controlt_) != 0 && p.tdev != no_dev && p.pgid == p.tpgid};
 
-        const auto with_lwp = [&](ProcInfo& row, const LwpInfo& l) {
-            row.lid = l.lid;
-            row.lwp_state = l.stat;
-            row.laddr = l.address;
-            row.wchan = l.wchan;
-            row.wchan_symbol = l.wchan != 0 ? wchan_name(l.wchan) : std::string();
-            row.wmesg = l.wmesg;
-            row.lname = l.name;
-            row.raw.emplace_back("l_flag", l.flag);
-            row.stat = stat_letters(lwp_letter(row, l), flags);
-        };
-
-        if (!options.per_lwp) {
-            const LwpInfo* best = nullptr;
-            for (const auto& l : lwp_list)
-                if (best == nullptr || activity(l) < activity(*best)) best = &l;
-            if (best != nullptr) {
-                with_lwp(p, *best);
-            } else {
-                p.stat = stat_letters(proc_letter(p), flags);
+        const LwpInfo* best = nullptr;
+        for (const auto& l : lwp_list)
+            if (best == nullptr || activity(l) < activity(*best)) best = &l;
+        detail::emit_process(p, lwp_list, best, options, emit, [&](ProcInfo& row, const LwpInfo* l) {
+            if (l == nullptr) {
+                // A process with no LWP left (a zombie) still has a row.
+                row.stat = stat_letters(proc_letter(row), flags);
+                return;
             }
-            if (matches_all(p, options.filters)) emit(p);
-            return step;
-        }
-        if (lwp_list.empty()) {
-            // A process with no LWP left (a zombie) still has a row.
-            p.stat = stat_letters(proc_letter(p), flags);
-            if (matches_all(p, options.filters)) emit(p);
-            return step;
-        }
-        for (const auto& l : lwp_list) {
-            ProcInfo row = p;
-            row.lwp_row = true;
-            row.rtime_usec = l.rtime_usec;
-            with_lwp(row, l);
-            if (matches_all(row, options.filters)) emit(row);
-        }
+            if (row.lwp_row) row.rtime_usec = l->rtime_usec;
+            row.lid = l->lid;
+            row.lwp_state = l->stat;
+            row.laddr = l->address;
+            row.wchan = l->wchan;
+            row.wchan_symbol = l->wchan != 0 ? ctx.wchan_name(l->wchan) : std::string();
+            row.wmesg = l->wmesg;
+            row.lname = l->name;
+            row.raw.emplace_back("l_flag", l->flag);
+            row.stat = stat_letters(lwp_letter(row, *l), flags);
+        });
         return step;
     }
 };
 
 void NetbsdWalker::walk(const WalkOptions& options, const ProcEmit& emit, const ProcWarn& warn) const {
-    Walk walk{*this, options, emit, warn};
+    Walk walk(*this, options, emit, warn);
     walk.maxslp = maxslp_default_;
     if (const Symbol* s = kernel_.symbols().lookup("_maxslp")) {
         try {
@@ -618,24 +481,7 @@ void NetbsdWalker::walk(const WalkOptions& options, const ProcEmit& emit, const 
     }
 
     // No more processes than the dump's memory holds.
-    const std::uint64_t bound = detail::entries_bound(kernel_, proc_.size);
-    std::uint64_t budget = bound;
-    try {
-        const std::uint64_t nprocs = kernel_.read_uint(kernel_.symbol_value("_nprocs"), 4);
-        if (nprocs > bound) {
-            warn(Error(ErrorKind::corrupt,
-                       bound == detail::max_list_entries
-                           ? fmt::format("nprocs is {}, over the limit of {}; reading at most that many", nprocs, bound)
-                           : fmt::format("nprocs is {}, but the dump's {:#x} bytes of memory hold at most {} {}-byte "
-                                         "struct proc; reading at most that many",
-                                         nprocs, detail::dump_memory_bytes(kernel_), bound, proc_.size)));
-        } else {
-            budget = nprocs;
-        }
-    } catch (Error& e) {
-        e.add_context("nprocs");
-        warn(e);
-    }
+    std::uint64_t budget = detail::process_budget(kernel_, "_nprocs", proc_.size, warn);
 
     for (const char* list : {"allproc", "zombproc"}) {
         std::uint64_t head = 0;
@@ -675,25 +521,10 @@ bool netbsd_accepts(const WalkTarget& target) {
 std::unique_ptr<ProcessWalker> netbsd_create(const WalkTarget& target) {
     const Kernel& kernel = *target.kernel;
     const Namelist& namelist = kernel.namelist();  // usage error without -N
-    for (const char* name : {"_nprocs", "_allproc", "_zombproc"})
-        if (namelist.symbols().lookup(name) == nullptr) {
-            Error e(ErrorKind::not_found, fmt::format("{}: no such symbol", name));
-            e.with_path(namelist.path());
-            throw e;
-        }
+    detail::require_symbols(namelist, {"_nprocs", "_allproc", "_zombproc"});
 
     // The release picks the shipped layouts: osrelease as the dump holds it.
-    std::string release;
-    try {
-        release = detail::major_release(kernel.read_string(kernel.symbol_value("_osrelease"), max_osrelease));
-        if (release.empty()) throw_corrupt("osrelease does not start with a release number");
-    } catch (Error& e) {
-        if (!target.layout_file) {
-            e.add_context("cannot tell the NetBSD release (give --layout)");
-            throw;
-        }
-    }
-
+    const std::string release = detail::dumped_release(kernel, "_osrelease", "NetBSD", target.layout_file.has_value());
     LayoutSearch search{.os = "netbsd",
                         .release = release,
                         .arch = std::string(kernel.arch().name),
@@ -701,11 +532,7 @@ std::unique_ptr<ProcessWalker> netbsd_create(const WalkTarget& target) {
                         .namelist = &namelist,
                         .dirs = target.layout_dirs};
     StructLayouts layouts = resolve_layouts(search, netbsd::process_layout_request());
-    if (layouts.pointer_size != kernel.pointer_size() || layouts.order != kernel.order())
-        throw Error(ErrorKind::usage,
-                    fmt::format("{}: has {}-byte {}-endian pointers, but the dump's are {}-byte {}-endian",
-                                layouts.source, layouts.pointer_size, to_string(layouts.order), kernel.pointer_size(),
-                                to_string(kernel.order())));
+    detail::check_abi(layouts, kernel);
     return std::make_unique<NetbsdWalker>(kernel, std::move(layouts));
 }
 

@@ -14,6 +14,10 @@ namespace detail {
 // Rows of the walker table, one per file in src/procs/.
 bool netbsd_accepts(const WalkTarget& target);
 std::unique_ptr<ProcessWalker> netbsd_create(const WalkTarget& target);
+bool dragonfly_accepts(const WalkTarget& target);
+std::unique_ptr<ProcessWalker> dragonfly_create(const WalkTarget& target);
+bool freebsd_accepts(const WalkTarget& target);
+std::unique_ptr<ProcessWalker> freebsd_create(const WalkTarget& target);
 bool linux_accepts(const WalkTarget& target);
 std::unique_ptr<ProcessWalker> linux_create(const WalkTarget& target);
 bool host_accepts(const WalkTarget& target);
@@ -53,6 +57,14 @@ std::optional<std::uint64_t> terminal_device(const ProcessWalker& walker, std::s
     return walker.tty_device(name);
 }
 
+const LayoutRequest* process_layout_request(std::string_view os) {
+    if (os == "netbsd") return &netbsd::process_layout_request();
+    if (os == "dragonfly") return &dragonfly::process_layout_request();
+    if (os == "freebsd") return &freebsd::process_layout_request();
+    if (os == "linux") return &linux_kernel::process_layout_request();
+    return nullptr;
+}
+
 bool matches(const ProcInfo& p, const ProcFilter& f) {
     const auto id = [&](std::int64_t v) { return static_cast<std::uint64_t>(v) == f.arg; };
     switch (f.op) {
@@ -85,24 +97,31 @@ bool matches_all(const ProcInfo& p, std::span<const ProcFilter> filters) {
     return true;
 }
 
-std::string stat_letters(char state, const StatFlags& f) {
-    std::string s(1, state);
-    if (f.nice < 0) s += '<';
-    if (f.nice > 0) s += 'N';
-    if (f.traced) s += 'X';
-    if (f.exiting) s += 'E';
-    if (f.vfork_wait) s += 'V';
-    if (f.system) s += 'K';
-    if (f.session_leader) s += 's';
-    if (f.multithreaded) s += 'l';
-    if (f.foreground) s += '+';
+std::string stat_string(std::string_view state, std::initializer_list<StatFlag> flags) {
+    std::string s(state);
+    for (const StatFlag& f : flags)
+        if (f.on) s += f.letter;
     return s;
+}
+
+std::string stat_letters(char state, const StatFlags& f) {
+    return stat_string(std::string_view(&state, 1), {{f.nice < 0, '<'},
+                                                     {f.nice > 0, 'N'},
+                                                     {f.traced, 'X'},
+                                                     {f.exiting, 'E'},
+                                                     {f.vfork_wait, 'V'},
+                                                     {f.system, 'K'},
+                                                     {f.session_leader, 's'},
+                                                     {f.multithreaded, 'l'},
+                                                     {f.foreground, '+'}});
 }
 
 namespace {
 
 constexpr WalkerInfo walkers[] = {
     {"netbsd", detail::netbsd_accepts, detail::netbsd_create},
+    {"dragonfly", detail::dragonfly_accepts, detail::dragonfly_create},
+    {"freebsd", detail::freebsd_accepts, detail::freebsd_create},
     {"linux", detail::linux_accepts, detail::linux_create},
     {"host", detail::host_accepts, detail::host_create},
 };

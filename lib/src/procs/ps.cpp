@@ -25,7 +25,7 @@ constexpr PsColumn columns[] = {
     {"svgid", "SVGID", false, "saved group id"},
     {"tt", "TTY", true, "controlling terminal, - appended when the session lost its vnode"},
     {"tty", "TTY", true, "controlling terminal"},
-    {"tdev", "TDEV", false, "controlling terminal's device number, major/minor"},
+    {"tdev", "TDEV", false, "controlling terminal's device number, major/minor (FreeBSD: in hexadecimal)"},
     {"stat", "STAT", true, "state letters"},
     {"state", "STAT", true, "state letters (same as stat)"},
     {"lid", "LID", false, "LWP id"},
@@ -49,8 +49,10 @@ std::string id(std::uint32_t v) {
     return v == ProcInfo::unknown_id ? "-" : fmt::format("{}", v);
 }
 
-std::string tdev_text(std::uint64_t dev) {
+std::string tdev_text(std::uint64_t dev, bool split) {
     if (dev == no_dev) return "?";
+    // FreeBSD's number (a devfs inode) has no major and minor.
+    if (!split) return fmt::format("{:#x}", dev);
     // Major in bits 8-19, minor in bits 0-7 and 20-31: NetBSD's dev_t and
     // the Linux kernel's own encoding (tty_nr) agree on this.
     return fmt::format("{}/{}", netbsd::dev_major(dev), netbsd::dev_minor(dev));
@@ -121,7 +123,7 @@ std::string ps_field(const ProcInfo& p, const PsColumn& c) {
     if (k == "svgid") return id(p.svgid);
     if (k == "tt") return ps_tty(p);
     if (k == "tty") return p.tdev == no_dev || p.tty.empty() ? "?" : p.tty;
-    if (k == "tdev") return tdev_text(p.tdev);
+    if (k == "tdev") return tdev_text(p.tdev, p.tdev_split);
     if (k == "stat" || k == "state") return p.stat;
     if (k == "lid") return fmt::format("{}", p.lid);
     if (k == "nlwp") return fmt::format("{}", p.nlwps);

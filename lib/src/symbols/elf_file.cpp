@@ -21,6 +21,7 @@ namespace {
 constexpr std::size_t ident_size = 16;
 constexpr std::size_t ei_class = 4;
 constexpr std::size_t ei_data = 5;
+constexpr std::size_t ei_osabi = 7;
 constexpr std::array<std::byte, 4> elf_magic = {std::byte{0x7f}, std::byte{'E'}, std::byte{'L'}, std::byte{'F'}};
 
 // e_phnum value meaning "the count is in section 0's sh_info".
@@ -52,6 +53,7 @@ std::string_view class_name(unsigned elf_class) {
 // The ELF header fields the rest of the parse needs.
 struct Ehdr {
     unsigned elf_class = 0;
+    std::uint8_t osabi = 0;
     ByteOrder order = ByteOrder::little;
     std::uint16_t type = 0;
     std::uint16_t machine = 0;
@@ -129,6 +131,7 @@ Ehdr decode_ehdr(const ByteSource& source) {
     if (data != elfdata2lsb && data != elfdata2msb)
         throw_corrupt(fmt::format("ELF header: EI_DATA is {}, neither 1 (little-endian) nor 2 (big-endian)", data));
     h.order = data == elfdata2lsb ? ByteOrder::little : ByteOrder::big;
+    h.osabi = std::to_integer<std::uint8_t>(ident[ei_osabi]);
 
     // e_ehsize is not trusted: QEMU writes cores with a wrong one, and the
     // class alone fixes the header's layout.
@@ -381,6 +384,7 @@ File::File(std::shared_ptr<ByteSource> source) : source_(std::move(source)) {
     naming_source(*source_, [&] {
         const Ehdr h = decode_ehdr(*source_);
         class_ = h.elf_class;
+        osabi_ = h.osabi;
         order_ = h.order;
         type_ = h.type;
         machine_ = h.machine;
@@ -395,6 +399,7 @@ File::File(std::shared_ptr<ByteSource> source, SegmentsOnly) : source_(std::move
     naming_source(*source_, [&] {
         const Ehdr h = decode_ehdr(*source_);
         class_ = h.elf_class;
+        osabi_ = h.osabi;
         order_ = h.order;
         type_ = h.type;
         machine_ = h.machine;

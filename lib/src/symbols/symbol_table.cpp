@@ -318,15 +318,20 @@ std::uint8_t nlist_type(const Symbol& s) {
 
 }  // namespace
 
-int nlist(const SymbolTable& table, std::span<NlistEntry> entries) {
+int nlist(const SymbolTable& table, std::span<NlistEntry> entries, NlistNames names) {
     int missing = 0;
     for (NlistEntry& entry : entries) {
         entry.n_type = 0;
         entry.n_value = 0;
-        // libkvm's rule exactly: one '_' removed, no exact match first.
-        std::string_view name = entry.name;
-        if (name.starts_with('_')) name.remove_prefix(1);
-        const Symbol* symbol = table.find(name);
+        const Symbol* symbol = nullptr;
+        if (names == NlistNames::freebsd) {
+            symbol = table.lookup(entry.name);
+        } else {
+            // libkvm's rule exactly: one '_' removed, no exact match first.
+            std::string_view name = entry.name;
+            if (name.starts_with('_')) name.remove_prefix(1);
+            symbol = table.find(name);
+        }
         if (symbol == nullptr) {
             ++missing;
             continue;

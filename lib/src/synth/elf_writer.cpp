@@ -177,7 +177,7 @@ Bytes ElfWriter::build() const {
 
     // ELF header; e_shoff, e_shnum and e_shstrndx are patched in at the end.
     enc.u8(0x7f).string("ELF").u8(static_cast<std::uint8_t>(options_.elf_class));
-    enc.u8(order == ByteOrder::little ? elf::elfdata2lsb : elf::elfdata2msb).u8(1).zeros(9);
+    enc.u8(order == ByteOrder::little ? elf::elfdata2lsb : elf::elfdata2msb).u8(1).u8(options_.osabi).zeros(8);
     enc.u16(options_.type).u16(options_.machine).u32(1);
     out.word(0, "e_entry").word(phnum == 0 ? 0 : sizes.ehdr, "e_phoff");
     const std::size_t shoff_at = enc.size();

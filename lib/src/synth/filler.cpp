@@ -96,8 +96,19 @@ PageFiller realistic_filler(std::uint64_t seed, std::uint64_t pointer_base) {
     };
 }
 
+namespace {
+// A named type, so that is_zero_filler can recognise it.
+struct ZeroFill {
+    void operator()(std::uint64_t /*pa*/, MutableByteSpan page) const { std::memset(page.data(), 0, page.size()); }
+};
+}  // namespace
+
 PageFiller zero_filler() {
-    return [](std::uint64_t, MutableByteSpan page) { std::memset(page.data(), 0, page.size()); };
+    return ZeroFill{};
+}
+
+bool is_zero_filler(const PageFiller& filler) {
+    return !filler || filler.target<ZeroFill>() != nullptr;
 }
 
 }  // namespace kvm::synth
