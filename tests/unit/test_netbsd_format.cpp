@@ -234,9 +234,11 @@ TEST_CASE("damaged kcore headers are refused with the check that failed") {
     };
 
     CHECK(open_bytes(Bytes(100)) ==
-          "core: not a recognised crash dump (tried netbsd-kcore, elf-core, kdump, kdump-flattened, netbsd-dumpdev)");
+          "core: not a recognised crash dump (tried netbsd-kcore, elf-core, kdump, kdump-flattened, freebsd-dumpdev, "
+          "netbsd-dumpdev)");
     CHECK(open_bytes({}) ==
-          "core: not a recognised crash dump (tried netbsd-kcore, elf-core, kdump, kdump-flattened, netbsd-dumpdev)");
+          "core: not a recognised crash dump (tried netbsd-kcore, elf-core, kdump, kdump-flattened, freebsd-dumpdev, "
+          "netbsd-dumpdev)");
 
     Bytes truncated_memory(good.begin(), good.end() - 1);
     CHECK(open_bytes(truncated_memory) ==
@@ -323,7 +325,8 @@ TEST_CASE("damaged device dumps are refused when named by dumplo") {
           "0x10) does not fit in the 0x1f8-byte cpu segment");
     // Scanning skips what it cannot use: no dump at all.
     CHECK(error_of([&] { open_format(std::make_shared<MemorySource>(bad_table, "wd0b")); }) ==
-          "wd0b: not a recognised crash dump (tried netbsd-kcore, elf-core, kdump, kdump-flattened, netbsd-dumpdev)");
+          "wd0b: not a recognised crash dump (tried netbsd-kcore, elf-core, kdump, kdump-flattened, freebsd-dumpdev, "
+          "netbsd-dumpdev)");
 }
 
 TEST_CASE("device scan reports headers that look real but fail a check, and ignores stray magic") {

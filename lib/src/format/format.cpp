@@ -1,6 +1,7 @@
 // PhysMap, the format table and the probe loop.
 #include <kvm/error.h>
 #include <kvm/format.h>
+#include <kvm/kerneldump.h>
 #include <kvm/netbsd.h>
 
 #include "format/linux_formats.h"
@@ -53,12 +54,16 @@ void read_phys_through_map(const PhysMap& map, const ByteSource& source, std::ui
 }
 
 namespace {
-// Cheap magic-at-offset-0 probes first; the device scan reads the most, so
-// it comes last.
+// Cheap magic-at-offset-0 probes first; then the FreeBSD/DragonFly device,
+// whose header is in the last sector (one read); the NetBSD device scan
+// reads the most, so it comes last.
 constexpr std::array format_table{
-    FormatInfo{"netbsd-kcore", &netbsd::probe_kcore},    FormatInfo{"elf-core", &detail::probe_elf_core},
-    FormatInfo{"kdump", &detail::probe_kdump},           FormatInfo{"kdump-flattened", &detail::probe_flattened},
-    FormatInfo{"netbsd-dumpdev", &netbsd::probe_device},
+    FormatInfo{"netbsd-kcore", &netbsd::probe_kcore},
+    FormatInfo{"elf-core", &detail::probe_elf_core},
+    FormatInfo{"kdump", &detail::probe_kdump},
+    FormatInfo{"kdump-flattened", &detail::probe_flattened},
+    FormatInfo{"freebsd-dumpdev", &kerneldump::probe_device, true},
+    FormatInfo{"netbsd-dumpdev", &netbsd::probe_device, true},
 };
 }  // namespace
 
@@ -69,6 +74,7 @@ std::span<const FormatInfo> all_formats() {
 std::unique_ptr<Format> open_format(std::shared_ptr<ByteSource> source, const ProbeOptions& options) {
     std::string tried;
     for (const FormatInfo& f : format_table) {
+        if (options.device != nullptr && f.whole_device) continue;
         try {
             if (auto format = f.probe(source, options)) return format;
         } catch (Error& e) {
