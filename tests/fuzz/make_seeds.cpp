@@ -1,10 +1,12 @@
 // Writes the seed corpus: tiny but valid dumps (NetBSD kcore and device
 // forms for each paging scheme; Linux ELF and kdump-compressed vmcores with
-// VMCOREINFO, KASLR and real page tables; a few KiB each) and synthetic
-// kernel namelists.  Run once; the outputs are committed under corpus/.
+// VMCOREINFO, KASLR and real page tables; a few KiB each), synthetic
+// kernel namelists, and FreeBSD/DragonFly dump devices of each header
+// version and kind.  Run once; the outputs are committed under corpus/.
 #include <kvm/elf.h>
 #include <kvm/netbsd.h>
 #include <kvm/synth.h>
+#include <kvm/synth_kerneldump.h>
 
 #include <fmt/format.h>
 
@@ -81,6 +83,43 @@ void write_linux_dumps(const std::string& dir) {
     synth::write_file(dir + "/linux-kdump", kdump.build());
 }
 
+// FreeBSD and DragonFly dump devices around a small ELF core, a textdump,
+// compressed and encrypted bodies, and a cleared header.  The 64 KiB the
+// kernel never writes are cut off: the layout counts from the device's end.
+void write_kerneldump_devices(const std::string& dir) {
+    Bytes memory(0x1000);
+    for (std::size_t i = 0; i < memory.size(); ++i)
+        memory[i] = static_cast<std::byte>(i * 7);
+    synth::ElfWriter elf({.type = elf::et_core});
+    elf.add_note("VMCOREINFO", 0, to_bytes("OSRELEASE=6.1.0-seed\nPAGESIZE=4096\n"));
+    elf.add_segment(elf::pt_load, 4, 0, 0x100000, memory, memory.size(), 0);
+    const Bytes core = elf.build();
+    const auto write = [&](const std::string& name, const synth::DumpDeviceSpec& spec, const Bytes& body,
+                           bool clear = false) {
+        Bytes image = synth::dump_device(spec, body);
+        const synth::DumpDeviceLayout l = synth::dump_device_layout(spec, body.size());
+        image.erase(image.begin(), image.begin() + static_cast<std::ptrdiff_t>(l.leader - 512));
+        if (clear) {
+            const std::string_view cleared = kerneldump::cleared_magic;
+            std::copy(cleared.begin(), cleared.end(), reinterpret_cast<char*>(image.data() + image.size() - 512));
+        }
+        synth::write_file(dir + "/" + name, image);
+    };
+    for (std::uint32_t v = 1; v <= 4; ++v)
+        write(fmt::format("freebsd-v{}", v), {.header = synth::freebsd_header(v)}, core);
+    write("dragonfly-v1", {.header = synth::dragonfly_header()}, core);
+    write("dragonfly-cleared", {.header = synth::dragonfly_header()}, core, true);
+    const kerneldump::Header text = synth::freebsd_text_header(4);
+    write("freebsd-textdump", {.header = text}, synth::ustar_archive({{"panic.txt", text.panicstring}}, 0));
+    write("freebsd-encrypted", {.header = synth::freebsd_header(4), .key = synth::sample_key_area()}, core);
+    kerneldump::Header gz = synth::freebsd_header(4);
+    gz.compression = 1;
+    write("freebsd-gzip", {.header = gz, .extent = 0x2000}, synth::gzip_body(core));
+    kerneldump::Header zs = synth::freebsd_header(3);
+    zs.compression = 2;
+    write("freebsd-zstd-v3", {.header = zs}, synth::zstd_body(core));
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -93,6 +132,7 @@ int main(int argc, char** argv) {
     write_dump(corpus + "/dump", "i386", "i386", false);
     write_dump(corpus + "/dump", "i386", "i386-pae", true);
     write_linux_dumps(corpus + "/dump");
+    write_kerneldump_devices(corpus + "/kerneldump");
     for (const char* arch : {"amd64", "i386"}) {
         kvm::synth::CrashedMachine m({.arch = arch, .realistic_memory = false});
         kvm::synth::write_file(corpus + "/namelist/kernel-" + arch, m.kernel_elf());
