@@ -364,9 +364,13 @@ TEST_CASE("freebsd-dumpdev: damaged headers are refused naming the file, the off
                       leader, trailer));
     Bytes no_leader = good;
     std::fill_n(no_leader.begin() + static_cast<std::ptrdiff_t>(leader), 20, std::byte{'J'});
+    // Junk that would break a log line is shown as '?': a newline, DEL, a byte past ASCII.
+    no_leader[leader + 3] = std::byte{'\n'};
+    no_leader[leader + 5] = std::byte{0x7f};
+    no_leader[leader + 7] = std::byte{0xe9};
     CHECK(error_of([&] { open_format(device(no_leader)); }) ==
           fmt::format("dump.dev: the leading kerneldumpheader at offset {:#x} differs from the trailer at offset "
-                      "{:#x}: no kerneldumpheader there (magic \"JJJJJJJJJJJJJJJJJJJJ\")",
+                      "{:#x}: no kerneldumpheader there (magic \"JJJ?J?J?JJJJJJJJJJJJ\")",
                       leader, trailer));
 
     // Sizes past the device, or that overflow.

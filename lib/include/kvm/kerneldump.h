@@ -49,6 +49,10 @@ std::string_view magic_text(Magic magic);
 // the text and its NUL); nullopt when it is none of the five.
 std::optional<Magic> identify_magic(ByteSpan header);
 
+// A header string for messages and logs: bytes other than printable ASCII
+// (a hostile hostname's newlines, junk where a leader should be) as '?'.
+std::string printable(std::string_view s);
+
 enum class Compression : std::uint8_t { none = 0, gzip = 1, zstd = 2 };
 // "none", "gzip", "zstd", or "unknown (N)".
 std::string compression_name(std::uint8_t compression);

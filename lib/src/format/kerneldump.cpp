@@ -109,6 +109,13 @@ constexpr std::array magic_rows{
 
 }  // namespace
 
+std::string printable(std::string_view s) {
+    std::string out(s);
+    for (char& c : out)
+        if (static_cast<unsigned char>(c) < 0x20 || static_cast<unsigned char>(c) >= 0x7f) c = '?';
+    return out;
+}
+
 std::string_view to_string(Os os) {
     return os == Os::dragonfly ? "dragonfly" : "freebsd";
 }

@@ -25,15 +25,6 @@ namespace {
 // a block of up to 64 KiB.
 constexpr std::uint64_t max_key_area = 64u << 10;
 
-// Control characters of a header string as '?': the strings come from the
-// dump and end up in messages and logs.
-std::string printable(std::string_view s) {
-    std::string out(s);
-    for (char& c : out)
-        if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
-    return out;
-}
-
 [[noreturn]] void fail(ErrorKind kind, const ByteSource& device, const std::string& message) {
     Error e(kind, message);
     e.with_path(device.name());

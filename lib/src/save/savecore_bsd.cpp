@@ -62,13 +62,6 @@ constexpr std::array last_links{
 
 constexpr std::size_t textdump_chunk = 1u << 20;  // records reversed per read
 
-std::string printable(std::string_view s) {
-    std::string out(s);
-    for (char& c : out)
-        if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
-    return out;
-}
-
 // FreeBSD's info time: "2023-05-17 14:07:58 +0100", local time.
 std::string info_time(std::uint64_t t) {
     const auto tt = static_cast<std::time_t>(t);
@@ -141,8 +134,9 @@ private:
     // leader.  False (after saying why) when the dump is not taken.
     bool accept() {
         const kd::Header& h = d_.header;
-        std::string what = fmt::format("{}: {} (kerneldumpheader version {}, {}) at offset {:#x}: {} bytes", device_,
-                                       h.magic, h.version, printable(h.architecture), d_.leader_offset, h.dumplength);
+        std::string what =
+            fmt::format("{}: {} (kerneldumpheader version {}, {}) at offset {:#x}: {} bytes", device_, h.magic,
+                        h.version, kd::printable(h.architecture), d_.leader_offset, h.dumplength);
         if (d_.compressed()) what += fmt::format(", compressed ({})", kd::compression_name(h.compression));
         if (d_.encrypted()) what += fmt::format(", encrypted (dumpkeysize {})", h.dumpkeysize);
         s_.verbose(what);
@@ -263,7 +257,7 @@ private:
     void save() {
         const kd::Header& h = d_.header;
         s_.say(Priority::alert,
-               h.panicstring.empty() ? std::string("reboot") : "reboot after panic: " + printable(h.panicstring));
+               h.panicstring.empty() ? std::string("reboot") : "reboot after panic: " + kd::printable(h.panicstring));
 
         std::shared_ptr<ByteSource> kernel_file;
         std::uint64_t kernel_bytes = 0;
