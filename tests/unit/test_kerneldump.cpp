@@ -209,7 +209,7 @@ TEST_CASE("kerneldumpkey: encoded BE and padded to the blocksize; sizes checked"
 }
 
 TEST_CASE("freebsd-dumpdev: each version and OS, its leader by the version's rule, the body read in place") {
-    const Bytes memory = pattern(3 * 4096, 7);
+    const Bytes memory = pattern(std::size_t{3} * 4096, 7);
     const Bytes body = elf_core(memory);
     const std::uint64_t n = body.size();
     struct Case {

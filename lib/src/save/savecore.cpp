@@ -158,6 +158,7 @@ public:
         // device is of that kind, a NetBSD kernel that cannot be loaded
         // only means those others are not searched.
         std::vector<bool> kerneldump;
+        kerneldump.reserve(devices.size());
         for (const std::string& d : devices)
             kerneldump.push_back(detail::holds_kerneldump(*this, d));
         const bool any_kerneldump = std::find(kerneldump.begin(), kerneldump.end(), true) != kerneldump.end();

@@ -164,7 +164,7 @@ DumpDeviceLayout dump_device_layout(const DumpDeviceSpec& spec, std::uint64_t bo
 }
 
 DumpDeviceLayout write_dump_device(const DumpDeviceSpec& spec, const ByteSource& body, Sink& out) {
-    const DumpDeviceLayout l = dump_device_layout(spec, body.size());
+    DumpDeviceLayout l = dump_device_layout(spec, body.size());
     const bool text = spec.header.magic == kd::freebsd_text_magic || spec.header.magic == kd::dragonfly_text_magic;
     const std::uint64_t span = l.key - l.leader;
     std::uint64_t state = spec.seed;
