@@ -23,12 +23,12 @@ changed_bytes() {
 run_tool savecore -Z 12 -N "$kernel" "$T/crash" "$swap"
 expect_rc 1
 expect_stderr "savecore: Invalid compression \`12'
-usage: savecore [-fvz] [-N system] [-Z level] [--dumplo blocks] [directory [device ...]]
+usage: savecore [-fkuvz] [-m maxdumps] [-N system] [-Z level] [--dumplo blocks] [directory [device ...]]
        savecore -c [-v] [-N system] [--dumplo blocks] [device ...]
-       savecore -n [-v] [-N system] [--dumplo blocks] [device ...]"
+       savecore -C | -n [-v] [-N system] [--dumplo blocks] [device ...]"
 run_tool savecore --no-such-option
 expect_rc 1
-grep -q '^usage: savecore \[-fvz\]' "$T/err" || fail "no usage after a bad option"
+grep -q '^usage: savecore \[-fkuvz\]' "$T/err" || fail "no usage after a bad option"
 run_tool savecore -h
 expect_rc 0
 grep -q -- '--dumplo' "$T/out" || fail "help does not list --dumplo"

@@ -17,6 +17,7 @@
 //   layout_json   the shipped NetBSD layouts; the real Linux kernel's
 //   symidx        symbol indexes of the synthetic kernels
 //   savecore      swap devices holding a dump (after junk; after a saved one)
+//   kerneldump    FreeBSD/DragonFly dump devices of each header version and kind
 //   ctf           CTF containers of the shipped layouts' types and of each kind
 //   netbsd_procs, linux_procs
 //                 patches (fuzz_setup.h) of the clean walk's bytes: none, and
@@ -32,6 +33,7 @@
 #include <kvm/synth.h>
 #include <kvm/synth_procs.h>
 #include <kvm/synth_ctf.h>
+#include <kvm/synth_kerneldump.h>
 
 #include "fuzz_setup.h"
 
@@ -572,6 +574,43 @@ void write_minidumps(const std::string& dir) {
     synth::write_file(dir + "/freebsd-full", elf.build());
 }
 
+// FreeBSD and DragonFly dump devices around a small ELF core, a textdump,
+// compressed and encrypted bodies, and a cleared header.  The 64 KiB the
+// kernel never writes are cut off: the layout counts from the device's end.
+void write_kerneldump_devices(const std::string& dir) {
+    Bytes memory(0x1000);
+    for (std::size_t i = 0; i < memory.size(); ++i)
+        memory[i] = static_cast<std::byte>(i * 7);
+    synth::ElfWriter elf({.type = elf::et_core});
+    elf.add_note("VMCOREINFO", 0, to_bytes("OSRELEASE=6.1.0-seed\nPAGESIZE=4096\n"));
+    elf.add_segment(elf::pt_load, 4, 0, 0x100000, memory, memory.size(), 0);
+    const Bytes core = elf.build();
+    const auto write = [&](const std::string& name, const synth::DumpDeviceSpec& spec, const Bytes& body,
+                           bool clear = false) {
+        Bytes image = synth::dump_device(spec, body);
+        const synth::DumpDeviceLayout l = synth::dump_device_layout(spec, body.size());
+        image.erase(image.begin(), image.begin() + static_cast<std::ptrdiff_t>(l.leader - 512));
+        if (clear) {
+            const std::string_view cleared = kerneldump::cleared_magic;
+            std::copy(cleared.begin(), cleared.end(), reinterpret_cast<char*>(image.data() + image.size() - 512));
+        }
+        synth::write_file(dir + "/" + name, image);
+    };
+    for (std::uint32_t v = 1; v <= 4; ++v)
+        write(fmt::format("freebsd-v{}", v), {.header = synth::freebsd_header(v)}, core);
+    write("dragonfly-v1", {.header = synth::dragonfly_header()}, core);
+    write("dragonfly-cleared", {.header = synth::dragonfly_header()}, core, true);
+    const kerneldump::Header text = synth::freebsd_text_header(4);
+    write("freebsd-textdump", {.header = text}, synth::ustar_archive({{"panic.txt", text.panicstring}}, 0));
+    write("freebsd-encrypted", {.header = synth::freebsd_header(4), .key = synth::sample_key_area()}, core);
+    kerneldump::Header gz = synth::freebsd_header(4);
+    gz.compression = 1;
+    write("freebsd-gzip", {.header = gz, .extent = 0x2000}, synth::gzip_body(core));
+    kerneldump::Header zs = synth::freebsd_header(3);
+    zs.compression = 2;
+    write("freebsd-zstd-v3", {.header = zs}, synth::zstd_body(core));
+}
+
 }  // namespace
 
 // CTF containers: the shipped FreeBSD 14 and NetBSD 10 i386 layouts as a
@@ -621,6 +660,7 @@ int main(int argc, char** argv) {
         write_netbsd_dumps("i386", "i386-pae", true);
         write_linux_dumps();
         write_minidumps(corpus + "/dump");
+        write_kerneldump_devices(corpus + "/kerneldump");
         write_namelists(realdump);
         write_btfs(realdump);
         write_layouts();

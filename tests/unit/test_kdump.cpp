@@ -447,7 +447,7 @@ TEST_CASE("kdump: truncated copies fail at open or at the first missing page, na
     } cuts[] = {
         {4,
          "vmcore.kdump: not a recognised crash dump (tried netbsd-kcore, elf-core, kdump, kdump-flattened, "
-         "minidump, netbsd-dumpdev)"},
+         "minidump, freebsd-dumpdev, netbsd-dumpdev)"},
         {300, "vmcore.kdump: truncated: kdump header needs 464 bytes at offset 0x0, but the file has 0x12c"},
         {4150, "vmcore.kdump: truncated: kdump sub-header needs 104 bytes at offset 0x1000, but the file has 0x1036"},
         {bitmaps + 100,

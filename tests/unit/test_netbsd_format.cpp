@@ -238,9 +238,10 @@ TEST_CASE("damaged kcore headers are refused with the check that failed") {
 
     CHECK(open_bytes(Bytes(100)) ==
           "core: not a recognised crash dump (tried netbsd-kcore, elf-core, kdump, kdump-flattened, minidump, "
-          "netbsd-dumpdev)");
+          "freebsd-dumpdev, netbsd-dumpdev)");
     CHECK(open_bytes({}) ==
           "core: not a recognised crash dump (tried netbsd-kcore, elf-core, kdump, kdump-flattened, minidump, "
+          "freebsd-dumpdev, "
           "netbsd-dumpdev)");
 
     Bytes truncated_memory(good.begin(), good.end() - 1);
@@ -336,6 +337,7 @@ TEST_CASE("damaged device dumps are refused when named by dumplo") {
     // Scanning skips what it cannot use: no dump at all.
     CHECK(error_of([&] { open_format(std::make_shared<MemorySource>(bad_table, "wd0b")); }) ==
           "wd0b: not a recognised crash dump (tried netbsd-kcore, elf-core, kdump, kdump-flattened, minidump, "
+          "freebsd-dumpdev, "
           "netbsd-dumpdev)");
 }
 

@@ -440,7 +440,7 @@ TEST_CASE("real dump: truncated and damaged copies fail with the file and the pr
     // Flattened: no end marker, and a record that claims too much.
     CHECK(open_error(cut(flat_file, 10)) == flat_path +
                                                 ": not a recognised crash dump (tried netbsd-kcore, elf-core, kdump, "
-                                                "kdump-flattened, minidump, netbsd-dumpdev)");
+                                                "kdump-flattened, minidump, freebsd-dumpdev, netbsd-dumpdev)");
     CHECK(open_error(cut(flat_file, 2u << 20)).find(flat_path + ": truncated: ") == 0);
     auto record = cut(flat_file, flat_file->size());
     Bytes huge(8);

@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 #include <zlib.h>
 
+#include "save_test_util.h"
 #include "test_util.h"
 
 #include <fcntl.h>
@@ -30,6 +31,7 @@ using kvm::save::Mode;
 using kvm::save::Outcome;
 using kvm::save::Priority;
 using kvm::test::TempDir;
+using namespace kvm::test::save_util;
 
 namespace {
 
@@ -38,78 +40,6 @@ const std::string panic_line =
     "reboot after panic: kernel diagnostic assertion \"l->l_stat == LSONPROC\" failed: file "
     "\"/usr/src/sys/kern/kern_synch.c\", line 735";
 const std::string down_line = "system went down at Thu Nov 21 14:40:00 2024";
-
-Bytes file_bytes(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    std::vector<char> c((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    Bytes b(c.size());
-    std::memcpy(b.data(), c.data(), c.size());
-    return b;
-}
-
-std::vector<std::string> listing(const std::string& dir) {
-    std::vector<std::string> names;
-    for (const auto& e : std::filesystem::directory_iterator(dir))
-        names.push_back(e.path().filename().string());
-    std::sort(names.begin(), names.end());
-    return names;
-}
-
-unsigned mode_of(const std::string& path) {
-    struct stat st {};
-    REQUIRE(::lstat(path.c_str(), &st) == 0);
-    return st.st_mode & 07777;
-}
-
-Bytes gunzip(const Bytes& gz, int* members = nullptr) {
-    Bytes out;
-    std::size_t pos = 0;
-    int count = 0;
-    while (pos < gz.size()) {
-        z_stream z{};
-        REQUIRE(inflateInit2(&z, 16 + 15) == Z_OK);
-        z.next_in = const_cast<Bytef*>(reinterpret_cast<const Bytef*>(gz.data() + pos));
-        z.avail_in = static_cast<uInt>(gz.size() - pos);
-        Bytes buf(1 << 16);
-        int ret = Z_OK;
-        while (ret == Z_OK) {
-            z.next_out = reinterpret_cast<Bytef*>(buf.data());
-            z.avail_out = static_cast<uInt>(buf.size());
-            ret = inflate(&z, Z_NO_FLUSH);
-            out.insert(out.end(), buf.begin(), buf.end() - z.avail_out);
-        }
-        REQUIRE(ret == Z_STREAM_END);
-        pos = gz.size() - z.avail_in;
-        inflateEnd(&z);
-        ++count;
-    }
-    if (members != nullptr) *members = count;
-    return out;
-}
-
-// Messages as they were logged, with their priority.
-class Captured final : public save::Logger {
-public:
-    void log(Priority p, std::string_view message) override { lines.emplace_back(p, std::string(message)); }
-    std::vector<std::string> messages() const {
-        std::vector<std::string> m;
-        for (const auto& [p, s] : lines)
-            m.push_back(s);
-        return m;
-    }
-    bool said(Priority p, const std::string& message) const {
-        return std::find(lines.begin(), lines.end(), std::pair{p, message}) != lines.end();
-    }
-    std::vector<std::pair<Priority, std::string>> lines;
-};
-
-// Local time is UTC in these tests, so crash times print as written here.
-struct Utc {
-    Utc() {
-        ::setenv("TZ", "UTC0", 1);
-        ::tzset();
-    }
-};
 
 // A crashed machine whose dump sits at the end of a swap image, its kernel
 // file, the core file savecore should write, and an empty crash directory.

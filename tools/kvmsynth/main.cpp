@@ -5,10 +5,13 @@
 // writes what the builder knows, so tests compare tool output with values
 // that did not come from the tools.  --procs plants the system's process
 // tree through its shipped layouts (NetBSD 10, FreeBSD 14, DragonFly 5.8)
-// or --layout.
+// or --layout.  --bsd-device wraps a body (any file) into a FreeBSD or
+// DragonFly dump device image: leader, key area, body, trailer (see
+// make_bsd_device).
 #include <kvm/error.h>
 #include <kvm/layout.h>
 #include <kvm/synth.h>
+#include <kvm/synth_kerneldump.h>
 #include <kvm/synth_procs.h>
 
 #include <fmt/format.h>
@@ -41,6 +44,59 @@ struct Options {
     std::string layout, procs_fault;
     std::size_t procs_fault_at = 0;
 };
+
+// --bsd-device: a FreeBSD or DragonFly dump device around a body.
+struct BsdDeviceOptions {
+    std::string device, body, os = "freebsd", compress = "none";
+    std::uint32_t version = 0;  // 0: 4 for FreeBSD, 1 for DragonFly
+    bool textdump = false;
+    bool encrypt = false;
+    std::uint64_t extent = 0;
+    std::uint64_t device_size = 0;
+    std::uint64_t max_body = std::uint64_t{4} << 30;
+};
+
+// Writes the device and, with `facts`, where its parts are.
+void make_bsd_device(const BsdDeviceOptions& b, const std::string& facts) {
+    kvm::synth::DumpDeviceSpec spec;
+    if (b.os == "dragonfly") {
+        spec.header = kvm::synth::dragonfly_header();
+        if (b.textdump) spec.header.magic = std::string(kvm::kerneldump::dragonfly_text_magic);
+        if (b.version != 0) spec.header.version = b.version;
+    } else {
+        const std::uint32_t version = b.version != 0 ? b.version : 4;
+        spec.header = b.textdump ? kvm::synth::freebsd_text_header(version) : kvm::synth::freebsd_header(version);
+    }
+    kvm::Bytes body;
+    if (!b.body.empty()) {
+        body = kvm::read_whole_file(b.body, b.max_body);
+    } else if (b.textdump) {
+        body = kvm::synth::ustar_archive(kvm::synth::textdump_files(spec.header),
+                                         static_cast<std::int64_t>(spec.header.dumptime));
+    } else {
+        throw kvm::Error(kvm::ErrorKind::usage, "--bsd-device needs --body (or --textdump)");
+    }
+    if (b.compress == "gzip") {
+        body = kvm::synth::gzip_body(body);
+        spec.header.compression = 1;
+    } else if (b.compress == "zstd") {
+        body = kvm::synth::zstd_body(body);
+        spec.header.compression = 2;
+    }
+    if (b.encrypt) spec.key = kvm::synth::sample_key_area(spec.header.blocksize);
+    spec.extent = b.extent;
+    spec.device_size = b.device_size;
+    auto out = kvm::create_file_sink(b.device);
+    const kvm::MemorySource source(std::move(body), b.body.empty() ? "textdump" : b.body);
+    const kvm::synth::DumpDeviceLayout l = kvm::synth::write_dump_device(spec, source, *out);
+    out->finish();
+    if (facts.empty()) return;
+    auto f = fmt::output_file(facts);
+    f.print("leader={}\nkey={}\nkey_size={}\nbody={}\nbody_size={}\ntrailer={}\nsize={}\n", l.leader, l.key, l.key_size,
+            l.body, l.body_size, l.trailer, l.size);
+    f.print("version={}\nmagic={}\ndumptime={}\nhostname={}\nparity={}\n", spec.header.version, spec.header.magic,
+            spec.header.dumptime, spec.header.hostname, kvm::kerneldump::decode(l.header).parity);
+}
 
 // The default layout's RAM segments, with the last one grown so that RAM
 // ends at `end` (big dumps for savecore's tests and benchmark).
@@ -140,6 +196,7 @@ void write_bsd_facts(const std::string& path, const kvm::synth::CrashedMachine& 
 int main(int argc, char** argv) {
     CLI::App app{"make a synthetic crash dump (developer tool)", "kvmsynth"};
     Options o;
+    BsdDeviceOptions bsd;
     app.add_option("--os", o.os, "netbsd, freebsd or dragonfly")
         ->check(CLI::IsMember({"netbsd", "freebsd", "dragonfly"}));
     app.add_option("--arch", o.arch, "amd64, i386 or (freebsd) arm64")
@@ -155,7 +212,7 @@ int main(int argc, char** argv) {
     app.add_flag("--sparse", o.sparse, "dump only the pages the kernel wrote");
     app.add_flag("--zero-memory", o.zero_memory, "unwritten RAM is zero instead of realistic");
     app.add_option("--extra-functions", o.extra_functions, "extra text symbols");
-    app.add_option("--kernel", o.kernel, "write the kernel (namelist) here")->required();
+    app.add_option("--kernel", o.kernel, "write the kernel (namelist) here");
     app.add_option("--swap", o.swap, "write a swap partition image with the dump at its end");
     app.add_option("--swap-size", o.swap_size, "swap image size in bytes (default: dump + 4 MiB)");
     app.add_option("--kcore", o.kcore, "write a savecore'd core file");
@@ -170,7 +227,33 @@ int main(int argc, char** argv) {
         ->check(CLI::IsMember({"cycle", "bad-pointer", "short-count", "overlap"}));
     app.add_option("--procs-fault-at", o.procs_fault_at,
                    "the allproc entry (or nprocs value, or overlapping processes) of --procs-fault");
+    app.add_option("--bsd-device", bsd.device, "write a FreeBSD or DragonFly dump device around --body");
+    app.add_option("--body", bsd.body, "--bsd-device: the body (a vmcore of any format, or a textdump's tar)");
+    app.add_option("--bsd-os", bsd.os, "--bsd-device: freebsd (default) or dragonfly")
+        ->check(CLI::IsMember({"freebsd", "dragonfly"}));
+    app.add_option("--header-version", bsd.version, "--bsd-device: kerneldumpheader version 1-4")
+        ->check(CLI::Range(1, 4));
+    app.add_flag("--textdump", bsd.textdump, "--bsd-device: a textdump (default body: a known tar archive)");
+    app.add_option("--bsd-compress", bsd.compress, "--bsd-device: compress the body: none, gzip or zstd")
+        ->check(CLI::IsMember({"none", "gzip", "zstd"}));
+    app.add_flag("--encrypt", bsd.encrypt, "--bsd-device: add a key area (the body is stored as given)");
+    app.add_option("--extent", bsd.extent, "--bsd-device: room for the body (v3, v4)");
+    app.add_option("--device-size", bsd.device_size, "--bsd-device: the device size in bytes");
     CLI11_PARSE(app, argc, argv);
+
+    if (!bsd.device.empty()) {
+        try {
+            make_bsd_device(bsd, o.facts);
+        } catch (const kvm::Error& e) {
+            fmt::print(stderr, "kvmsynth: {}\n", e.what());
+            return 1;
+        }
+        return 0;
+    }
+    if (o.kernel.empty()) {
+        fmt::print(stderr, "kvmsynth: --kernel is required\n");
+        return 1;
+    }
 
     try {
         kvm::synth::MachineSpec spec{.arch = o.arch,

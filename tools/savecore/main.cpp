@@ -1,4 +1,5 @@
-// savecore: save a kernel crash dump from a swap device.  Flags, messages
+// savecore: save a kernel crash dump from a swap or dump device (NetBSD,
+// FreeBSD, DragonFly: the dump's header says which).  Flags, messages
 // to stderr and syslog (LOG_DAEMON, as NetBSD's), a progress line on a
 // terminal, and the exit status; the work is kvm::save::run.
 #include <kvm/save.h>
@@ -20,9 +21,9 @@
 namespace {
 
 constexpr const char* usage_text =
-    "usage: savecore [-fvz] [-N system] [-Z level] [--dumplo blocks] [directory [device ...]]\n"
+    "usage: savecore [-fkuvz] [-m maxdumps] [-N system] [-Z level] [--dumplo blocks] [directory [device ...]]\n"
     "       savecore -c [-v] [-N system] [--dumplo blocks] [device ...]\n"
-    "       savecore -n [-v] [-N system] [--dumplo blocks] [device ...]\n";
+    "       savecore -C | -n [-v] [-N system] [--dumplo blocks] [device ...]\n";
 
 std::atomic<bool> interrupted{false};
 
@@ -136,17 +137,24 @@ int main(int argc, char** argv) {
     std::signal(SIGPIPE, SIG_IGN);
 
     CLI::App app{"save a kernel crash dump from a swap device", "savecore"};
-    bool clear = false, check = false;
+    bool clear = false, check = false, check_c = false;
     kvm::save::Options o;
-    std::string level;
+    std::string level, system;
     std::vector<std::string> args;
     app.add_flag("-c", clear, "clear the dump without saving it");
     app.add_flag("-n", check, "exit 0 when a dump is present, 1 when not; write nothing");
+    app.add_flag("-C", check_c, "as -n (FreeBSD's name)");
+    app.add_flag("-k", o.keep, "save the dump but do not clear it");
+    app.add_option("-m", o.maxdumps, "FreeBSD, DragonFly: keep at most this many dumps (numbers wrap)")
+        ->check(CLI::PositiveNumber);
+    app.add_flag("-u", o.uncompress, "FreeBSD: uncompress a dump the kernel compressed (gzip, zstd)");
     app.add_flag("-f", o.force, "save even when dumpmag, the crash time or free space say not to");
     app.add_flag("-v", o.verbose, "say what is done");
     app.add_flag("-z", o.compress, "compress the core and the kernel copy with gzip");
     app.add_option("-Z", level, "gzip level 0-9 (default 1)");
-    app.add_option("-N", o.system, "the kernel that crashed (default /netbsd)");
+    app.add_option("-N", system,
+                   "the kernel that crashed (default /netbsd; DragonFly: the kernel copied, default "
+                   "/boot/kernel/kernel)");
     app.add_option("--dumplo", o.dumplo_blocks, "start of the dump in 512-byte blocks (default: scan the device)");
     app.add_option("--fstab", o.fstab, "where to find swap devices when none is named (default /etc/fstab)");
     app.add_option("args", args, "directory and devices");
@@ -167,8 +175,9 @@ int main(int argc, char** argv) {
         }
         o.level = level[0] - '0';
     }
-    // -n wins over -c, as on NetBSD; neither takes a directory.
-    o.mode = check ? kvm::save::Mode::check : clear ? kvm::save::Mode::clear : kvm::save::Mode::save;
+    if (!system.empty()) o.system = o.dragonfly_system = system;
+    // -n (or -C) wins over -c, as on NetBSD; neither takes a directory.
+    o.mode = check || check_c ? kvm::save::Mode::check : clear ? kvm::save::Mode::clear : kvm::save::Mode::save;
     auto arg = args.begin();
     if (o.mode == kvm::save::Mode::save && arg != args.end()) o.directory = *arg++;
     o.devices.assign(arg, args.end());

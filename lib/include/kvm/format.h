@@ -121,6 +121,9 @@ public:
 };
 
 class Namelist;
+namespace kerneldump {
+struct DeviceDump;
+}
 
 struct ProbeOptions {
     // NetBSD raw dump device: start of the dump in 512-byte blocks.  When
@@ -133,11 +136,17 @@ struct ProbeOptions {
     // opens, and memory past its end reads as not in the dump, as libkvm's
     // reads past the end fail; otherwise such a file is refused as truncated.
     bool allow_truncated = false;
+    // Set while the body of a FreeBSD or DragonFly dump device is probed (a
+    // slice of the device): its header, which names the OS (DragonFly's
+    // first minidumps carry FreeBSD's magic).  Formats that look for their
+    // own header on a whole device are not tried on a body.
+    const kerneldump::DeviceDump* device = nullptr;
 };
 
 struct FormatInfo {
     std::string_view name;
     std::unique_ptr<Format> (*probe)(std::shared_ptr<ByteSource> source, const ProbeOptions& options);
+    bool whole_device = false;  // looks for a dump on a whole device: not tried on a device's body
 };
 
 std::span<const FormatInfo> all_formats();

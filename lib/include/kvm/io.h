@@ -61,6 +61,13 @@ private:
     std::string name_;
 };
 
+// `length` bytes of `inner` from `offset`, as a source of their own (the
+// body of a dump device): offsets count from the slice's start, reads stop
+// at its end, writes stay inside it.  `name` is used in messages.  Throws
+// usage when the slice does not lie inside `inner`.
+std::shared_ptr<ByteSource> slice_source(std::shared_ptr<ByteSource> inner, std::uint64_t offset, std::uint64_t length,
+                                         std::string name);
+
 // A forward-only output stream.
 class Sink {
 public:
@@ -123,6 +130,15 @@ struct GzipOptions {
     std::size_t max_memory = 32u << 20;  // bound on the blocks in flight (input + output)
 };
 std::unique_ptr<Sink> create_gzip_sink(Sink& out, const GzipOptions& options = {});
+
+// Sinks that decompress what is written to them and write the result to
+// `out` (savecore -u): a gzip stream (RFC 1952; several members allowed,
+// each CRC and length checked), or zstd frames.  Damaged input throws
+// ErrorKind::corrupt naming `name` and the compressed offset; finish()
+// throws corrupt when the stream stops in the middle, then finishes `out`,
+// which must outlive the sink.  position() counts compressed bytes.
+std::unique_ptr<Sink> create_gunzip_sink(Sink& out, std::string name);
+std::unique_ptr<Sink> create_unzstd_sink(Sink& out, std::string name);
 
 // An output file that appears under its name only when complete and on
 // disk.  The constructor creates "<name>.tmp" in the directory `dir_fd`

@@ -3,6 +3,11 @@
 // NetBSD's savecore(8) does, with FreeBSD's device arguments (several, or the
 // swap entries of fstab).  Facts: netbsd-dump-format.md section 5.
 //
+// A device whose last sector holds a FreeBSD or DragonFly kerneldumpheader
+// is saved as those systems' savecore does instead (vmcore.N, info.N, the
+// *.last links; kern.N for DragonFly): the dump's own header picks the OS.
+// Facts: freebsd-dragonfly-dump-format.md sections 1 and 4.
+//
 // Nothing is ever lost: the core is written under a temporary name, flushed
 // and renamed into place only when complete; a failure removes the partial
 // file and leaves the dump on the device; the dump is cleared only after the
@@ -29,7 +34,7 @@ namespace kvm::save {
 enum class Mode {
     save,   // save the dump, then clear it
     clear,  // -c: clear only
-    check,  // -n: say whether there is one
+    check,  // -n, -C: say whether there is one
 };
 
 // syslog priorities, in decreasing order of importance.
@@ -65,13 +70,22 @@ struct Options {
     // the rest in the dump; its initialised data gives the expected dumpmag
     // and version; it is copied next to the core.
     std::string system = "/netbsd";
+    // DragonFly: the kernel copied to kern.N (DragonFly's savecore copies
+    // the running kernel, getbootfile()).
+    std::string dragonfly_system = "/boot/kernel/kernel";
     // The dump's start in 512-byte blocks; absent: the device is scanned.
     std::optional<std::uint64_t> dumplo_blocks;
     bool force = false;     // -f
     bool verbose = false;   // -v
     bool compress = false;  // -z
-    int level = 1;          // -Z
-    unsigned threads = 0;   // compressing threads; 0: one per CPU
+    bool keep = false;      // -k: save, but do not clear the dump
+    // -m (FreeBSD, DragonFly): keep at most this many dumps, as FreeBSD
+    // does: the numbers wrap to 0 at maxdumps and the dump that had the
+    // number is removed first.  0: no limit.
+    std::uint64_t maxdumps = 0;
+    bool uncompress = false;  // -u (FreeBSD): uncompress a dump the kernel compressed
+    int level = 1;            // -Z
+    unsigned threads = 0;     // compressing threads; 0: one per CPU
     // "Now", for the crash time check; absent: the clock.
     std::optional<std::int64_t> now;
     // Set (by a signal handler) to stop a copy; the partial file is removed.
@@ -93,9 +107,11 @@ struct DeviceResult {
     std::string device;
     Outcome outcome = Outcome::no_dump;
     std::uint64_t dump_offset = 0;  // byte offset of the dump header, when found
-    std::string core;               // paths of the saved files
-    std::string kernel;
-    std::uint64_t core_size = 0;  // bytes of the core (uncompressed)
+    std::string core;               // paths of the saved files (FreeBSD: vmcore, textdump.tar)
+    std::string kernel;             // NetBSD's netbsd.N, DragonFly's kern.N
+    std::string info;               // FreeBSD, DragonFly: info.N
+    std::string key;                // FreeBSD: key.N of an encrypted dump
+    std::uint64_t core_size = 0;    // bytes of the core (uncompressed)
 };
 
 struct Result {

@@ -2,6 +2,7 @@
 #include <kvm/error.h>
 #include <kvm/format.h>
 #include <kvm/minidump.h>
+#include <kvm/kerneldump.h>
 #include <kvm/netbsd.h>
 
 #include "format/linux_formats.h"
@@ -61,12 +62,17 @@ std::uint64_t Format::phys_bytes() const {
 }
 
 namespace {
-// Cheap magic-at-offset-0 probes first; the device scan reads the most, so
-// it comes last.
+// Cheap magic-at-offset-0 probes first; then the FreeBSD/DragonFly device,
+// whose header is in the last sector (one read); the NetBSD device scan
+// reads the most, so it comes last.
 constexpr std::array format_table{
-    FormatInfo{"netbsd-kcore", &netbsd::probe_kcore}, FormatInfo{"elf-core", &detail::probe_elf_core},
-    FormatInfo{"kdump", &detail::probe_kdump},        FormatInfo{"kdump-flattened", &detail::probe_flattened},
-    FormatInfo{"minidump", &minidump::probe},         FormatInfo{"netbsd-dumpdev", &netbsd::probe_device},
+    FormatInfo{"netbsd-kcore", &netbsd::probe_kcore},
+    FormatInfo{"elf-core", &detail::probe_elf_core},
+    FormatInfo{"kdump", &detail::probe_kdump},
+    FormatInfo{"kdump-flattened", &detail::probe_flattened},
+    FormatInfo{"minidump", &minidump::probe},
+    FormatInfo{"freebsd-dumpdev", &kerneldump::probe_device, true},
+    FormatInfo{"netbsd-dumpdev", &netbsd::probe_device, true},
 };
 }  // namespace
 
@@ -77,6 +83,7 @@ std::span<const FormatInfo> all_formats() {
 std::unique_ptr<Format> open_format(std::shared_ptr<ByteSource> source, const ProbeOptions& options) {
     std::string tried;
     for (const FormatInfo& f : format_table) {
+        if (options.device != nullptr && f.whole_device) continue;
         try {
             if (auto format = f.probe(source, options)) return format;
         } catch (Error& e) {

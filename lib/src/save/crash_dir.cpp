@@ -22,7 +22,12 @@ namespace {
 bool is_stale_temporary(std::string_view name) {
     constexpr std::string_view suffix = AtomicFile::temp_suffix;
     if (name.size() <= suffix.size() || name.substr(name.size() - suffix.size()) != suffix) return false;
-    return name == "bounds.tmp" || name.substr(0, 7) == "netbsd.";
+    if (name == "bounds.tmp") return true;
+    // NetBSD's files; FreeBSD's and DragonFly's, and their *.last links.
+    for (const std::string_view prefix :
+         {"netbsd.", "vmcore.", "vmcore_encrypted.", "key.", "info.", "textdump.tar.", "kern."})
+        if (name.substr(0, prefix.size()) == prefix) return true;
+    return false;
 }
 
 }  // namespace
@@ -98,6 +103,39 @@ std::optional<std::string> CrashDir::first_line(const std::string& name) const {
     std::string line(buf.data(), static_cast<std::size_t>(n));
     if (const auto nl = line.find('\n'); nl != std::string::npos) line.resize(nl);
     return line;
+}
+
+std::optional<std::uint64_t> CrashDir::file_size(const std::string& name) const {
+    struct stat st {};
+    if (::fstatat(fd_, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+        if (errno == ENOENT) return std::nullopt;
+        throw_os("cannot stat", errno, path_of(name));
+    }
+    if (!S_ISREG(st.st_mode)) return std::nullopt;
+    return static_cast<std::uint64_t>(st.st_size);
+}
+
+void CrashDir::remove(const std::string& name) {
+    if (::unlinkat(fd_, name.c_str(), 0) != 0 && errno != ENOENT) throw_os("cannot remove", errno, path_of(name));
+}
+
+bool CrashDir::replace_symlink(const std::string& name, const std::string& target) {
+    struct stat st {};
+    if (::fstatat(fd_, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) {
+        if (!S_ISLNK(st.st_mode)) return false;
+    } else if (errno != ENOENT) {
+        throw_os("cannot stat", errno, path_of(name));
+    }
+    const std::string temp = name + std::string(AtomicFile::temp_suffix);
+    if (::unlinkat(fd_, temp.c_str(), 0) != 0 && errno != ENOENT) throw_os("cannot remove", errno, path_of(temp));
+    if (::symlinkat(target.c_str(), fd_, temp.c_str()) != 0)
+        throw_os("cannot make a symbolic link", errno, path_of(temp));
+    if (::renameat(fd_, temp.c_str(), fd_, name.c_str()) != 0) {
+        const int err = errno;
+        ::unlinkat(fd_, temp.c_str(), 0);
+        throw_os("cannot rename " + path_of(temp) + " to it", err, path_of(name));
+    }
+    return true;
 }
 
 void CrashDir::write_bounds(std::uint64_t n) {

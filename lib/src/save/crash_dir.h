@@ -28,7 +28,8 @@ public:
     void lock();
 
     // Temporary files a killed savecore left behind ("netbsd.*.tmp",
-    // "bounds.tmp"): removed (never followed), their names returned.
+    // "vmcore.*.tmp", "info.*.tmp", ..., "bounds.tmp"): removed (never
+    // followed), their names returned.
     std::vector<std::string> remove_stale_temporaries();
 
     // Whether a name exists in any form (a symlink counts, dangling or not).
@@ -37,6 +38,19 @@ public:
     // The first line of a small file, or nullopt when there is none.  A
     // symlink is not followed (an error, as any other failure to read).
     std::optional<std::string> first_line(const std::string& name) const;
+
+    // The size of a regular file (a symlink or anything else: nullopt, as
+    // when it is missing).
+    std::optional<std::uint64_t> file_size(const std::string& name) const;
+
+    // Removes a name (a symlink itself, never its target); throws
+    // ErrorKind::io naming it on failure other than its absence.
+    void remove(const std::string& name);
+
+    // Points the symbolic link `name` at `target`, atomically: a new link
+    // is made under a temporary name and renamed over the old one.  A name
+    // that exists and is not a symlink is left alone (false).
+    bool replace_symlink(const std::string& name, const std::string& target);
 
     // Writes "<n>\n" to bounds, atomically.
     void write_bounds(std::uint64_t n);

@@ -11,6 +11,7 @@
 
 #include "save/copy.h"
 #include "save/crash_dir.h"
+#include "save/session.h"
 
 #include <fmt/format.h>
 
@@ -104,6 +105,8 @@ int Result::exit_status() const {
 
 namespace {
 
+using detail::about;
+
 constexpr std::int64_t leeway = 60LL * 24 * 60 * 60;      // NetBSD's LEEWAY: 60 days
 constexpr std::uint64_t unknown_kernel_size = 20u << 20;  // NetBSD's guess when stat fails
 constexpr std::size_t max_version = 1024;
@@ -126,22 +129,15 @@ std::string trim_newlines(std::string s) {
     return s;
 }
 
-// An error's text with `path` in front, once.
-std::string about(const Error& e, const std::string& path) {
-    Error copy = e;
-    copy.with_path(path);
-    return copy.message();
-}
-
 std::string until_nul(const Bytes& b) {
     const std::string_view s = as_chars(b);
     return std::string(s.substr(0, s.find('\0')));
 }
 
-class Saver {
+class Saver : public detail::Session {
 public:
     Saver(const Options& options, Logger& logger, const ProgressCallback& progress)
-        : o_(options), log_(logger), progress_(progress) {}
+        : Session(options, logger, progress) {}
 
     Result run() {
         Result result;
@@ -157,8 +153,26 @@ public:
                 fmt::format("no dump device: none named, and {} lists no swap or dump device", o_.fstab));
             return result;
         }
+        // A FreeBSD or DragonFly dump says so in the last sector of its
+        // device; only the other devices need the NetBSD kernel.  When some
+        // device is of that kind, a NetBSD kernel that cannot be loaded
+        // only means those others are not searched.
+        std::vector<bool> kerneldump;
+        kerneldump.reserve(devices.size());
+        for (const std::string& d : devices)
+            kerneldump.push_back(detail::holds_kerneldump(*this, d));
+        const bool any_kerneldump = std::find(kerneldump.begin(), kerneldump.end(), true) != kerneldump.end();
+        const bool any_netbsd = std::find(kerneldump.begin(), kerneldump.end(), false) != kerneldump.end();
+        std::optional<std::string> no_kernel;
         try {
-            load_kernel();
+            if (any_netbsd) {
+                try {
+                    load_kernel();
+                } catch (const Error& e) {
+                    if (!any_kerneldump) throw;
+                    no_kernel = e.message();
+                }
+            }
             if (o_.mode == Mode::save) open_directory();
         } catch (const Error& e) {
             say(Priority::err, e.message());
@@ -166,17 +180,24 @@ public:
                 result.devices.push_back({.device = d, .outcome = Outcome::failed});
             return result;
         }
-        for (const std::string& d : devices)
-            result.devices.push_back(process(d));
+        for (std::size_t i = 0; i < devices.size(); ++i) {
+            if (kerneldump[i]) {
+                result.devices.push_back(detail::save_kerneldump_device(*this, devices[i]));
+            } else if (no_kernel) {
+                verbose(
+                    fmt::format("{}: no FreeBSD or DragonFly dump header, and no NetBSD kernel to search for a "
+                                "NetBSD dump with: {}",
+                                devices[i], *no_kernel));
+                say(Priority::warning, fmt::format("{}: no core dump", devices[i]));
+                result.devices.push_back({.device = devices[i], .outcome = Outcome::no_dump});
+            } else {
+                result.devices.push_back(process(devices[i]));
+            }
+        }
         return result;
     }
 
 private:
-    void say(Priority p, const std::string& message) { log_.log(p, message); }
-    void verbose(const std::string& message) {
-        if (o_.verbose) log_.log(Priority::info, message);
-    }
-
     std::vector<std::string> dump_devices() {
         if (!o_.devices.empty()) return o_.devices;
         const Bytes text = read_whole_file(o_.fstab, max_fstab);
@@ -226,17 +247,6 @@ private:
                 }
             }
         }
-    }
-
-    void open_directory() {
-        dir_ = std::make_unique<detail::CrashDir>(o_.directory);
-        dir_->lock();
-        for (const std::string& name : dir_->remove_stale_temporaries())
-            say(Priority::warning, fmt::format("{}: removed, left by an interrupted savecore", dir_->path_of(name)));
-    }
-
-    std::shared_ptr<ByteSource> open_device(const std::string& path, OpenMode mode) const {
-        return o_.open_device ? o_.open_device(path, mode) : open_file(path, mode);
     }
 
     DeviceResult process(const std::string& device) {
@@ -448,38 +458,10 @@ private:
     }
 
     bool check_space(std::uint64_t core_bytes) {
-        const std::uint64_t free = dir_->free_kib();
-        const std::uint64_t minfree = read_count("minfree", "not a number of kilobytes", "ignored").value_or(0);
         std::uint64_t kernel_size = unknown_kernel_size;
         if (struct stat st{}; ::stat(o_.system.c_str(), &st) == 0)
             kernel_size = static_cast<std::uint64_t>(st.st_blocks) * 512;
-        const std::uint64_t needed = (core_bytes + kernel_size) / 1024;
-        verbose(fmt::format("{}: {} KB free, {} KB needed, {} KB to keep free", o_.directory, free, needed, minfree));
-        const bool short_of_space = free < needed || free - needed < minfree;
-        if (minfree > 0 && short_of_space) {
-            say(Priority::err, fmt::format("no dump, not enough free space in {}", o_.directory));
-            return false;
-        }
-        if (short_of_space) say(Priority::warning, "dump performed, but free space threshold crossed");
-        return true;
-    }
-
-    // The number in a counter file (bounds, minfree); nullopt when it is
-    // missing, or with a warning when it cannot be read (a symlink, say) or
-    // is not a number: savecore goes on either way.
-    std::optional<std::uint64_t> read_count(const std::string& name, std::string_view not_a_number,
-                                            std::string_view instead) {
-        std::optional<std::string> line;
-        try {
-            line = dir_->first_line(name);
-        } catch (const Error& e) {
-            say(Priority::warning, fmt::format("{}; {}", e.message(), instead));
-            return std::nullopt;
-        }
-        if (!line) return std::nullopt;
-        const auto value = detail::parse_count(*line);
-        if (!value) say(Priority::warning, fmt::format("{}: {}; {}", dir_->path_of(name), not_a_number, instead));
-        return value;
+        return Session::check_space((core_bytes + kernel_size) / 1024);
     }
 
     // The next dump number: bounds, past any name already taken (an old
@@ -501,36 +483,6 @@ private:
         }
         dir_->write_bounds(n + 1);
         return n;
-    }
-
-    // Writes one output file through a temporary name: `body` writes it,
-    // then it is finished (trailer, size, fsync) and renamed into place.
-    // On an error the temporary file is gone before this returns.
-    template <typename Body>
-    std::string write_file(const std::string& name, std::uint64_t total, Body body) {
-        AtomicFile file(dir_->fd(), dir_->path(), name, 0600, AtomicFile::Replace::never);
-        std::string path = file.path();
-        const auto sink = create_fd_sink(file.fd(), file.temp_path(), {.sparse = !o_.compress});
-        std::unique_ptr<Sink> gzip;
-        if (o_.compress) gzip = create_gzip_sink(*sink, {.level = o_.level, .threads = o_.threads});
-        Sink& out = gzip ? *gzip : *sink;
-        const auto start = std::chrono::steady_clock::now();
-        // After every chunk: stop as soon as the file is gone (the
-        // directory was cleaned up under us) instead of writing the rest of
-        // the dump into a file that can never be committed.
-        const auto report = [&](std::uint64_t done) {
-            file.check_not_removed();
-            if (progress_)
-                progress_({.file = path,
-                           .done = done,
-                           .total = total,
-                           .seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count()});
-        };
-        body(out, report);
-        out.finish();
-        gzip.reset();
-        file.commit();
-        return path;
     }
 
     void save(const std::string& device, const ByteSource& src, const netbsd::DumpLayout& layout, DeviceResult& r) {
@@ -576,6 +528,10 @@ private:
 
         // Both files are on disk: only now may the dump go.
         r.outcome = Outcome::saved;
+        if (o_.keep) {
+            verbose(fmt::format("{}: dump kept (-k)", device));
+            return;
+        }
         try {
             clear(device, layout);
             verbose(fmt::format("{}: dump cleared", device));
@@ -592,16 +548,57 @@ private:
         netbsd::invalidate_dump(kernel);
     }
 
-    const Options& o_;
-    Logger& log_;
-    const ProgressCallback& progress_;
     std::shared_ptr<const Namelist> namelist_;
     std::uint64_t expected_dumpmag_ = netbsd::dumpmag_value;
     std::string kernel_version_;
-    std::unique_ptr<detail::CrashDir> dir_;
 };
 
 }  // namespace
+
+namespace detail {
+
+std::string about(const Error& e, const std::string& path) {
+    Error copy = e;
+    copy.with_path(path);
+    return copy.message();
+}
+
+void Session::open_directory() {
+    dir_ = std::make_unique<CrashDir>(o_.directory);
+    dir_->lock();
+    for (const std::string& name : dir_->remove_stale_temporaries())
+        say(Priority::warning, fmt::format("{}: removed, left by an interrupted savecore", dir_->path_of(name)));
+}
+
+std::optional<std::uint64_t> Session::read_count(const std::string& name, std::string_view not_a_number,
+                                                 std::string_view instead) {
+    std::optional<std::string> line;
+    try {
+        line = dir_->first_line(name);
+    } catch (const Error& e) {
+        say(Priority::warning, fmt::format("{}; {}", e.message(), instead));
+        return std::nullopt;
+    }
+    if (!line) return std::nullopt;
+    const auto value = parse_count(*line);
+    if (!value) say(Priority::warning, fmt::format("{}: {}; {}", dir_->path_of(name), not_a_number, instead));
+    return value;
+}
+
+bool Session::check_space(std::uint64_t needed) {
+    const std::uint64_t free = dir_->free_kib();
+    const std::uint64_t minfree = read_count("minfree", "not a number of kilobytes", "ignored").value_or(0);
+    verbose(fmt::format("{}: {} KB free, {} KB needed, {} KB to keep free", o_.directory, free, needed, minfree));
+    const bool short_of_space = free < needed || free - needed < minfree;
+    if (minfree > 0 && short_of_space) {
+        say(Priority::err, fmt::format("no dump, not enough free space in {}", o_.directory));
+        return false;
+    }
+    if (short_of_space) say(Priority::warning, "dump performed, but free space threshold crossed");
+    return true;
+}
+
+}  // namespace detail
 
 Result run(const Options& options, Logger& logger, const ProgressCallback& progress) {
     try {
