@@ -1,7 +1,7 @@
 // Writes the seed corpus: tiny but valid dumps (NetBSD kcore and device
 // forms for each paging scheme; Linux ELF and kdump-compressed vmcores with
-// VMCOREINFO, KASLR and real page tables; a few KiB each) and synthetic
-// kernel namelists.  Run once; the outputs are committed under corpus/.
+// VMCOREINFO, KASLR and real page tables; a few KiB each; kdump files in
+// every codec and split) and synthetic kernel namelists.  Run once; the outputs are committed under corpus/.
 #include <kvm/elf.h>
 #include <kvm/netbsd.h>
 #include <kvm/synth.h>
@@ -81,6 +81,31 @@ void write_linux_dumps(const std::string& dir) {
     synth::write_file(dir + "/linux-kdump", kdump.build());
 }
 
+// kdump-compressed files of 1 KiB pages (a few KiB each): one per codec,
+// one whose pages mix them, and the files of a split dump (alone, a file
+// whose others are missing; flattened too).
+void write_kdump_codecs(const std::string& dir) {
+    constexpr std::uint32_t block = 1024;
+    const auto writer = [&](std::vector<std::string> codecs) {
+        synth::KdumpWriter w({.block_size = block, .dump_level = 31, .codecs = std::move(codecs)});
+        for (std::uint64_t pfn = 1; pfn < 6; ++pfn) {
+            std::string text;
+            while (text.size() < block)
+                text += fmt::format("kdump seed page {} ", pfn);
+            text.resize(block);
+            w.add_page(pfn, to_bytes(text));
+        }
+        w.exclude_page(6);
+        return w;
+    };
+    for (const char* codec : {"lzo", "snappy", "zstd"})
+        synth::write_file(dir + "/kdump-" + codec, writer({codec}).build());
+    synth::write_file(dir + "/kdump-mixed", writer({"zlib", "lzo", "snappy", "zstd"}).build());
+    const std::vector<Bytes> split = writer({"zstd", "lzo"}).build_split(2);
+    synth::write_file(dir + "/kdump-split.1", split[0]);
+    synth::write_file(dir + "/kdump-split-flat.2", synth::flatten(split[1], 512));
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -93,6 +118,7 @@ int main(int argc, char** argv) {
     write_dump(corpus + "/dump", "i386", "i386", false);
     write_dump(corpus + "/dump", "i386", "i386-pae", true);
     write_linux_dumps(corpus + "/dump");
+    write_kdump_codecs(corpus + "/dump");
     for (const char* arch : {"amd64", "i386"}) {
         kvm::synth::CrashedMachine m({.arch = arch, .realistic_memory = false});
         kvm::synth::write_file(corpus + "/namelist/kernel-" + arch, m.kernel_elf());
