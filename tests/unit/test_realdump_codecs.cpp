@@ -50,30 +50,7 @@ struct Reencoded {
 const Reencoded& reencoded(const std::string& real) {
     static const std::unique_ptr<Reencoded> made = [&] {
         auto r = std::make_unique<Reencoded>();
-        const auto file = open_file(real + "/vmcore.kdump");
-        const auto format = open_format(file);
-        // The header facts the guest's tools see, and the notes, as QEMU wrote them.
-        const kdump::Header h =
-            kdump::decode_header(file->read_bytes(0, kdump::header_size, "header"), ByteOrder::little);
-        const kdump::SubHeader sub =
-            kdump::decode_sub_header(file->read_bytes(static_cast<std::uint64_t>(h.block_size),
-                                                      kdump::sub_header_bytes(h.header_version), "sub-header"),
-                                     ByteOrder::little, h.header_version);
-        synth::KdumpWriter w({
-            .release = h.release,
-            .header_version = h.header_version,
-            .dump_level = sub.dump_level,
-            .sub_phys_base = sub.phys_base,
-            .vmcoreinfo = std::string(as_chars(file->read_bytes(static_cast<std::uint64_t>(sub.offset_vmcoreinfo),
-                                                                sub.size_vmcoreinfo, "VMCOREINFO"))),
-            .notes = file->read_bytes(static_cast<std::uint64_t>(sub.offset_note), sub.size_note, "notes"),
-        });
-        Bytes page(page_size);
-        for (const PhysRun& run : format->phys_ranges())
-            for (std::uint64_t pa = run.pa; pa < run.pa + run.size; pa += page_size) {
-                format->read_phys(pa, page);
-                w.add_page(pa / page_size, page);
-            }
+        synth::KdumpWriter w = synth::copy_kdump(open_file(real + "/vmcore.kdump"));
         for (const kdump::Codec& c :
              {*kdump::find_codec(kdump::compressed_lzo), *kdump::find_codec(kdump::compressed_snappy),
               *kdump::find_codec(kdump::compressed_zstd)}) {

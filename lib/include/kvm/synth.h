@@ -249,6 +249,13 @@ private:
 KdumpWriter kdump_writer(const PhysMemory& memory, const std::vector<netbsd::RamSegment>& segments,
                          KdumpOptions options, const std::vector<std::uint64_t>& excluded = {});
 
+// A writer holding what a kdump-compressed file holds (its pages, notes,
+// VMCOREINFO, release, header version, dump level and sub-header
+// phys_base), to write the same dump again in other codecs or split: a real
+// dump in every codec.  Pages the file lacks, excluded or not, are absent
+// from the copy.
+KdumpWriter copy_kdump(const std::shared_ptr<ByteSource>& file);
+
 // makedumpfile -F: `file` as flattened records of at most `record_size`
 // bytes, in file order; then, when `rewrite_header` is set, the first
 // `rewrite_header` bytes once more (makedumpfile rewrites its header last).

@@ -2,6 +2,7 @@
 // laid out as makedumpfile and QEMU lay them out (format: src/format/kdump.h
 // and src/format/flattened.cpp).
 #include <kvm/error.h>
+#include <kvm/format.h>
 #include <kvm/synth.h>
 
 #include "format/kdump.h"
@@ -245,6 +246,39 @@ KdumpWriter kdump_writer(const PhysMemory& memory, const std::vector<netbsd::Ram
                 continue;
             }
             memory.read(pa, page);
+            w.add_page(pa / block, page);
+        }
+    return w;
+}
+
+KdumpWriter copy_kdump(const std::shared_ptr<ByteSource>& file) {
+    const auto format = open_format(file);
+    if (format->name() != "kdump")
+        throw Error(ErrorKind::usage,
+                    fmt::format("{}: a {} dump, not a kdump-compressed file", file->name(), format->name()));
+    const kdump::Header h =
+        kdump::decode_header(file->read_bytes(0, kdump::header_size, "kdump header"), ByteOrder::little);
+    const kdump::SubHeader sub =
+        kdump::decode_sub_header(file->read_bytes(static_cast<std::uint64_t>(h.block_size),
+                                                  kdump::sub_header_bytes(h.header_version), "kdump sub-header"),
+                                 ByteOrder::little, h.header_version);
+    const auto block = static_cast<std::uint64_t>(h.block_size);
+    KdumpOptions options{.machine = h.machine,
+                         .release = h.release,
+                         .header_version = h.header_version,
+                         .block_size = static_cast<std::uint32_t>(block),
+                         .dump_level = sub.dump_level,
+                         .sub_phys_base = sub.phys_base};
+    if (sub.size_vmcoreinfo != 0)
+        options.vmcoreinfo = std::string(as_chars(
+            file->read_bytes(static_cast<std::uint64_t>(sub.offset_vmcoreinfo), sub.size_vmcoreinfo, "VMCOREINFO")));
+    if (sub.size_note != 0)
+        options.notes = file->read_bytes(static_cast<std::uint64_t>(sub.offset_note), sub.size_note, "note block");
+    KdumpWriter w(std::move(options));
+    Bytes page(block);
+    for (const PhysRun& run : format->phys_ranges())
+        for (std::uint64_t pa = run.pa; pa < run.pa + run.size; pa += block) {
+            format->read_phys(pa, page);
             w.add_page(pa / block, page);
         }
     return w;
