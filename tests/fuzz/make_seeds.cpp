@@ -8,7 +8,8 @@
 //   dump          NetBSD kcore and device dumps for each paging scheme; Linux
 //                 QEMU ELF, kdump /proc/vmcore ELF, /proc/kcore, kdump-compressed
 //                 and flattened vmcores with VMCOREINFO, KASLR and page tables;
-//                 FreeBSD and DragonFly minidumps of each kind and a full ELF dump
+//                 FreeBSD and DragonFly minidumps of each kind and a full ELF dump;
+//                 kdump files in every codec, and split
 //   namelist      synthetic NetBSD kernels (ELF); a System.map and a kallsyms
 //                 with modules; the head of the real System.map
 //   btf           the BTF of the types the walkers read, cut out of the real
@@ -611,6 +612,31 @@ void write_kerneldump_devices(const std::string& dir) {
     write("freebsd-zstd-v3", {.header = zs}, synth::zstd_body(core));
 }
 
+// kdump-compressed files of 1 KiB pages (a few KiB each): one per codec,
+// one whose pages mix them, and the files of a split dump (alone, a file
+// whose others are missing; flattened too).
+void write_kdump_codecs(const std::string& dir) {
+    constexpr std::uint32_t block = 1024;
+    const auto writer = [&](std::vector<std::string> codecs) {
+        synth::KdumpWriter w({.block_size = block, .dump_level = 31, .codecs = std::move(codecs)});
+        for (std::uint64_t pfn = 1; pfn < 6; ++pfn) {
+            std::string text;
+            while (text.size() < block)
+                text += fmt::format("kdump seed page {} ", pfn);
+            text.resize(block);
+            w.add_page(pfn, to_bytes(text));
+        }
+        w.exclude_page(6);
+        return w;
+    };
+    for (const char* codec : {"lzo", "snappy", "zstd"})
+        synth::write_file(dir + "/kdump-" + codec, writer({codec}).build());
+    synth::write_file(dir + "/kdump-mixed", writer({"zlib", "lzo", "snappy", "zstd"}).build());
+    const std::vector<Bytes> split = writer({"zstd", "lzo"}).build_split(2);
+    synth::write_file(dir + "/kdump-split.1", split[0]);
+    synth::write_file(dir + "/kdump-split-flat.2", synth::flatten(split[1], 512));
+}
+
 }  // namespace
 
 // CTF containers: the shipped FreeBSD 14 and NetBSD 10 i386 layouts as a
@@ -659,6 +685,7 @@ int main(int argc, char** argv) {
         write_netbsd_dumps("i386", "i386", false);
         write_netbsd_dumps("i386", "i386-pae", true);
         write_linux_dumps();
+        write_kdump_codecs(corpus + "/dump");
         write_minidumps(corpus + "/dump");
         write_kerneldump_devices(corpus + "/kerneldump");
         write_namelists(realdump);

@@ -313,21 +313,16 @@ public:
     // QEMU's misreading of the decimal VMCOREINFO value as hex); the pages
     // in `excluded` are left out as makedumpfile's dump levels do.
     kvm::Bytes kdump(kvm::synth::KdumpOptions options = {}, const std::vector<std::uint64_t>& excluded = {}) const {
+        return kdump_writer(std::move(options), excluded).build();
+    }
+
+    // The writer kdump() builds with (split dumps: build_split).
+    kvm::synth::KdumpWriter kdump_writer(kvm::synth::KdumpOptions options = {},
+                                         const std::vector<std::uint64_t>& excluded = {}) const {
         options.vmcoreinfo = vmcoreinfo();
         options.notes = note_block();
         options.sub_phys_base = misread_phys_base();
-        kvm::synth::KdumpWriter w(options);
-        kvm::Bytes page(4096);
-        for (const auto& seg : memory_.ram())
-            for (std::uint64_t pa = seg.start; pa < seg.start + seg.size; pa += 4096) {
-                if (std::find(excluded.begin(), excluded.end(), pa / 4096) != excluded.end()) {
-                    w.exclude_page(pa / 4096);
-                    continue;
-                }
-                memory_.read(pa, page);
-                w.add_page(pa / 4096, page);
-            }
-        return w.build();
+        return kvm::synth::kdump_writer(memory_, memory_.ram(), std::move(options), excluded);
     }
 
     // QEMU's mistake: the decimal digits of phys_base read as hex.

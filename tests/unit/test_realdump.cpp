@@ -415,7 +415,7 @@ TEST_CASE("real dump: truncated and damaged copies fail with the file and the pr
             const std::string e = kvm::test::error_of([&] { k.read_phys(pa, page); });
             if (e != "no error") err = e;
         }
-        CHECK(err == fmt::format("{}: truncated: page descriptor 100 (pa 0x64000) needs 4096 bytes at offset "
+        CHECK(err == fmt::format("{}: truncated: pfn 0x64 (page descriptor 100) needs 4096 bytes at offset "
                                  "0x10000000000, but the file has {:#x}",
                                  kdump_path, kdump_file->size()));
     }
@@ -429,7 +429,7 @@ TEST_CASE("real dump: truncated and damaged copies fail with the file and the pr
             const std::string e = kvm::test::error_of([&] { k.read_phys(pa, page); });
             if (e == "no error")
                 ++read;
-            else if (e.find(kdump_path + ": truncated: page descriptor") == 0)
+            else if (e.find(kdump_path + ": truncated: pfn ") == 0)
                 ++failed;
         }
         CHECK(read > 0);

@@ -1,5 +1,6 @@
-// kvmdump: kernel virtual memory of a crash dump (or the running kernel)
-// as hexdump -C shows a file, or raw.  See kvmdump(1).
+// kvmdump: kernel virtual memory of a crash dump (or the running kernel),
+// or physical memory with -P, as hexdump -C shows a file, or raw.  See
+// kvmdump(1).
 #include <kvm/error.h>
 #include <kvm/expr.h>
 #include <kvm/hexdump.h>
@@ -18,14 +19,17 @@ constexpr int exit_failure = 1;
 constexpr int exit_usage = 2;
 constexpr std::uint64_t default_length = 256;
 constexpr std::string_view usage =
-    "usage: kvmdump [-N system] [-M core] [--dumplo blocks] [-n length] [-r | --json] [--no-index] "
-    "address|symbol[+offset] ...";
+    "usage: kvmdump [-P] [-N system] [-M core ...] [--dumplo blocks] [-n length] [-r | --json] [--zero-excluded] "
+    "[--no-index] address|symbol[+offset] ...";
 
 using Json = nlohmann::ordered_json;
 
 struct Options {
-    std::string system, core, length;
+    std::string system, length;
+    std::vector<std::string> cores;
     std::optional<std::uint64_t> dumplo;
+    bool physical = false;
+    bool zero_excluded = false;
     bool raw = false;
     bool json = false;
     bool no_index = false;
@@ -56,12 +60,27 @@ int run(const Options& o) {
     std::optional<std::uint64_t> length;
     if (!o.length.empty()) length = kvm::parse_length(o.length);
     std::vector<kvm::AddressExpr> exprs;
-    for (const std::string& a : o.addresses)
+    for (const std::string& a : o.addresses) {
         exprs.push_back(kvm::parse_address(a));
+        if (o.physical && !exprs.back().symbol.empty())
+            throw kvm::Error(kvm::ErrorKind::usage, fmt::format("{}: -P takes physical addresses, and {} is a symbol",
+                                                                a, exprs.back().symbol));
+    }
+    const kvm::CoreFiles files = kvm::core_files(o.cores);
+    if (o.physical && files.core.empty())
+        throw kvm::Error(kvm::ErrorKind::usage, "-P reads the physical memory of a dump named with -M");
 
-    const kvm::Target t = kvm::open_target(
-        {.namelist = o.system, .core = o.core, .dumplo_blocks = o.dumplo, .index = {.enabled = !o.no_index}});
-    const kvm::SymbolTable* symbols = t.namelist ? &t.namelist->symbols() : nullptr;
+    const kvm::Target t =
+        kvm::open_target({.namelist = o.system,
+                          .core = files.core,
+                          .core_parts = files.parts,
+                          .zero_excluded = o.zero_excluded,
+                          .warn = [](const std::string& s) { fmt::print(stderr, "kvmdump: {}\n", s); },
+                          .dumplo_blocks = o.dumplo,
+                          .index = {.enabled = !o.no_index}});
+    const auto space = o.physical ? kvm::AddressSpace::physical : kvm::AddressSpace::kernel_virtual;
+    // Physical memory has no symbols: lines are not annotated.
+    const kvm::SymbolTable* symbols = t.namelist && !o.physical ? &t.namelist->symbols() : nullptr;
     kvm::OutputBuffer out(STDOUT_FILENO);
     Json all = Json::array();
     int status = 0;
@@ -82,17 +101,18 @@ int run(const Options& o) {
         if (r) {
             kvm::PartialRead read;
             if (o.raw) {
-                read = kvm::copy_memory(*t.kernel, r->address, n, out);
+                read = kvm::copy_memory(*t.kernel, r->address, n, out, space);
             } else if (o.json) {
                 kvm::Bytes data;
-                read = kvm::read_memory(*t.kernel, r->address, n,
-                                        [&](kvm::ByteSpan b) { data.insert(data.end(), b.begin(), b.end()); });
+                read = kvm::read_memory(
+                    *t.kernel, r->address, n, [&](kvm::ByteSpan b) { data.insert(data.end(), b.begin(), b.end()); },
+                    space);
                 j["address"] = fmt::format("{:#x}", r->address);
                 j["length"] = n;
                 j["read"] = read.bytes;
                 j["data"] = hex_bytes(data);
             } else {
-                read = kvm::hexdump_memory(*t.kernel, r->address, n, symbols, out, printed ? "\n" : "");
+                read = kvm::hexdump_memory(*t.kernel, r->address, n, symbols, out, printed ? "\n" : "", space);
                 printed = printed || read.bytes != 0;
             }
             problem = std::move(read.error);
@@ -114,10 +134,15 @@ int run(const Options& o) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    CLI::App app{"dump kernel virtual memory of a crash dump or the running kernel", "kvmdump"};
+    CLI::App app{"dump kernel virtual (or physical) memory of a crash dump or the running kernel", "kvmdump"};
     Options o;
     app.add_option("-N", o.system, "the kernel namelist (default: the running kernel's)")->option_text("system");
-    app.add_option("-M", o.core, "the crash dump (default: the running kernel's memory)")->option_text("core");
+    app.add_option("-M", o.cores,
+                   "the crash dump (default: the running kernel's memory); again for each file of a split dump")
+        ->option_text("core")
+        ->allow_extra_args(false);
+    app.add_flag("-P", o.physical, "the addresses are physical (as crash's rd -p)");
+    app.add_flag("--zero-excluded", o.zero_excluded, "read pages the dump level excluded as zeros");
     app.add_option("--dumplo", o.dumplo, "the dump's start on the -M device, in 512-byte blocks")
         ->option_text("blocks");
     app.add_option("-n", o.length, "bytes to dump (decimal, 0x..., k/m/g); default: the symbol's size, else 256")

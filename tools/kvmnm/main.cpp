@@ -21,7 +21,9 @@ constexpr std::string_view usage =
     "[name | address] ...";
 
 struct Options {
-    std::string system, core;
+    std::string system;
+    std::vector<std::string> cores;
+    bool zero_excluded = false;
     std::optional<std::uint64_t> dumplo;
     bool json = false;
     bool no_index = false;
@@ -66,8 +68,12 @@ Json answer_json(const kvm::NmAnswer& a, bool checked) {
 }
 
 int run(const Options& o) {
+    const kvm::CoreFiles files = kvm::core_files(o.cores);
     const kvm::Target t = kvm::open_target({.namelist = o.system,
-                                            .core = o.core,
+                                            .core = files.core,
+                                            .core_parts = files.parts,
+                                            .zero_excluded = o.zero_excluded,
+                                            .warn = [](const std::string& s) { fmt::print(stderr, "kvmnm: {}\n", s); },
                                             .dumplo_blocks = o.dumplo,
                                             .need_memory = false,
                                             .need_namelist = true,
@@ -136,7 +142,11 @@ int main(int argc, char** argv) {
     CLI::App app{"print a kernel's symbols by name or address, optionally checked against a crash dump", "kvmnm"};
     Options o;
     app.add_option("-N", o.system, "the kernel namelist (default: the running kernel's)")->option_text("system");
-    app.add_option("-M", o.core, "the crash dump: a core file, or a dump device with --dumplo")->option_text("core");
+    app.add_option("-M", o.cores,
+                   "the crash dump: a core file, or a dump device with --dumplo; again for each file of a split dump")
+        ->option_text("core")
+        ->allow_extra_args(false);
+    app.add_flag("--zero-excluded", o.zero_excluded, "read pages the dump level excluded as zeros");
     app.add_option("--dumplo", o.dumplo, "the dump's start on the -M device, in 512-byte blocks")
         ->option_text("blocks");
     app.add_flag("--json", o.json, "one JSON array of the answers");

@@ -5,6 +5,7 @@
 #include <kvm/layout.h>
 #include <kvm/procs.h>
 #include <kvm/ps.h>
+#include <kvm/target.h>
 
 #include <fmt/format.h>
 #include <CLI/CLI.hpp>
@@ -19,7 +20,9 @@ constexpr int exit_failure = 1;  // an error, or a listing cut short by a damage
 constexpr int exit_usage = 2;
 
 struct Options {
-    std::string namelist, core;
+    std::string namelist;
+    std::vector<std::string> cores;
+    bool zero_excluded = false;
     std::optional<std::int64_t> pid, uid, ruid, pgrp, sid, gid, rgid;
     std::optional<std::string> tty;
     std::vector<std::string> format;
@@ -50,11 +53,20 @@ std::vector<kvm::ProcFilter> filters(const Options& o, const kvm::ProcessWalker&
 }
 
 int run(const Options& o) {
-    if (o.core.empty() && !o.namelist.empty())
+    const kvm::CoreFiles files = kvm::core_files(o.cores);
+    if (files.core.empty() && !o.namelist.empty())
         throw kvm::Error(kvm::ErrorKind::usage, "-N needs -M: without a dump kvmps lists the running host");
+    if (files.core.empty() && o.zero_excluded)
+        throw kvm::Error(kvm::ErrorKind::usage, "--zero-excluded applies to a dump named with -M");
     std::unique_ptr<kvm::Kernel> kernel;
     // A dump cut short still lists what it holds, with warnings where it ends.
-    if (!o.core.empty()) kernel = kvm::Kernel::open({.namelist = o.namelist, .core = o.core, .allow_truncated = true});
+    if (!files.core.empty())
+        kernel = kvm::Kernel::open({.namelist = o.namelist,
+                                    .core = files.core,
+                                    .allow_truncated = true,
+                                    .core_parts = files.parts,
+                                    .zero_excluded = o.zero_excluded,
+                                    .warn = [](const std::string& s) { fmt::print(stderr, "kvmps: {}\n", s); }});
     const auto walker = kvm::make_process_walker({.kernel = kernel.get(), .layout_file = o.layout});
 
     if (o.print_layout) {
@@ -99,7 +111,9 @@ int main(int argc, char** argv) {
     CLI::App app{"list the processes of a kernel crash dump, or of the running host", "kvmps"};
     Options o;
     app.add_option("-N", o.namelist, "the kernel that crashed (namelist)");
-    app.add_option("-M", o.core, "the crash dump (without it: the running host)");
+    app.add_option("-M", o.cores, "the crash dump (without it: the running host); again for each file of a split dump")
+        ->allow_extra_args(false);
+    app.add_flag("--zero-excluded", o.zero_excluded, "read pages the dump level excluded as zeros");
     app.add_option("-p", o.pid, "only this process id");
     app.add_option("-u", o.uid, "only this effective user id");
     app.add_option("-U", o.ruid, "only this real user id");

@@ -3,7 +3,10 @@
 // kcore file; FreeBSD's and DragonFly's vmcore body (--os, --vmcore), a
 // minidump of --minidump-version or with --full a full ELF dump.  --facts
 // writes what the builder knows, so tests compare tool output with values
-// that did not come from the tools.  --procs plants the system's process
+// that did not come from the tools.  --kdump writes a NetBSD crash's memory
+// also as a kdump-compressed file (any codec, split, flattened, with pages
+// excluded) and --phys-image as a plain physical image, so that physical
+// reads of the kdump file can be checked against dd.  --procs plants the system's process
 // tree through its shipped layouts (NetBSD 10, FreeBSD 14, DragonFly 5.8)
 // or --layout.  --bsd-device wraps a body (any file) into a FreeBSD or
 // DragonFly dump device image: leader, key area, body, trailer (see
@@ -43,6 +46,12 @@ struct Options {
     bool procs = false;
     std::string layout, procs_fault;
     std::size_t procs_fault_at = 0;
+    std::string kdump, phys_image;
+    std::vector<std::string> kdump_codecs{"zlib"};
+    std::size_t kdump_split = 0;
+    bool kdump_flat = false;
+    std::vector<std::uint64_t> kdump_exclude;
+    std::int32_t kdump_dump_level = 1;
 };
 
 // --bsd-device: a FreeBSD or DragonFly dump device around a body.
@@ -96,6 +105,46 @@ void make_bsd_device(const BsdDeviceOptions& b, const std::string& facts) {
             l.body, l.body_size, l.trailer, l.size);
     f.print("version={}\nmagic={}\ndumptime={}\nhostname={}\nparity={}\n", spec.header.version, spec.header.magic,
             spec.header.dumptime, spec.header.hostname, kvm::kerneldump::decode(l.header).parity);
+}
+
+// What makedumpfile -F writes again at the end of a flattened file.
+constexpr std::size_t kdump_header_size = 464;
+
+// The memory of the dumped segments as kdump-compressed file(s): FILE, or
+// FILE.1 ... FILE.N when split.
+void write_kdump(const Options& o, const kvm::synth::CrashedMachine& m,
+                 const std::vector<kvm::netbsd::RamSegment>& segments) {
+    std::vector<std::string> codecs = o.kdump_codecs;
+    if (codecs == std::vector<std::string>{"none"}) codecs.clear();
+    const auto w =
+        kvm::synth::kdump_writer(m.memory(), segments,
+                                 {.machine = m.arch().name == "amd64" ? "x86_64" : std::string(m.arch().name),
+                                  .dump_level = o.kdump_dump_level,
+                                  .codecs = codecs},
+                                 o.kdump_exclude);
+    const auto write = [&](const std::string& path, const kvm::Bytes& file) {
+        kvm::synth::write_file(path, o.kdump_flat ? kvm::synth::flatten(file, 1u << 20, kdump_header_size) : file);
+    };
+    if (o.kdump_split == 0) {
+        write(o.kdump, w.build());
+        return;
+    }
+    const std::vector<kvm::Bytes> parts = w.build_split(o.kdump_split);
+    for (std::size_t i = 0; i < parts.size(); ++i)
+        write(fmt::format("{}.{}", o.kdump, i + 1), parts[i]);
+}
+
+// Physical memory as a file whose offset is the physical address: RAM
+// outside the dumped segments, and holes, are zeros.
+void write_phys_image(const std::string& path, const kvm::synth::CrashedMachine& m,
+                      const std::vector<kvm::netbsd::RamSegment>& segments) {
+    std::uint64_t end = 0;
+    for (const auto& s : segments)
+        end = std::max(end, s.start + s.size);
+    kvm::Bytes image(end);
+    for (const auto& s : segments)
+        m.memory().read(s.start, kvm::MutableByteSpan(image.data() + s.start, s.size));
+    kvm::synth::write_file(path, image);
 }
 
 // The default layout's RAM segments, with the last one grown so that RAM
@@ -239,6 +288,16 @@ int main(int argc, char** argv) {
     app.add_flag("--encrypt", bsd.encrypt, "--bsd-device: add a key area (the body is stored as given)");
     app.add_option("--extent", bsd.extent, "--bsd-device: room for the body (v3, v4)");
     app.add_option("--device-size", bsd.device_size, "--bsd-device: the device size in bytes");
+    app.add_option("--kdump", o.kdump, "write the dumped memory as a kdump-compressed file (amd64)");
+    app.add_option("--kdump-codecs", o.kdump_codecs, "page compressions taken in turn: zlib, lzo, snappy, zstd; none")
+        ->delimiter(',');
+    app.add_option("--kdump-split", o.kdump_split, "write --kdump as this many files of a split dump, FILE.1 ...");
+    app.add_flag("--kdump-flat", o.kdump_flat, "write --kdump in makedumpfile's flattened format");
+    app.add_option("--kdump-exclude", o.kdump_exclude, "pfns left out of --kdump, as a dump level leaves them")
+        ->delimiter(',');
+    app.add_option("--kdump-dump-level", o.kdump_dump_level, "the dump level --kdump's sub-header gives");
+    app.add_option("--phys-image", o.phys_image,
+                   "write the dumped memory as a file whose offsets are physical addresses");
     CLI11_PARSE(app, argc, argv);
 
     if (!bsd.device.empty()) {
@@ -310,6 +369,8 @@ int main(int argc, char** argv) {
             m.write_kcore(*out, segments);
             out->finish();
         }
+        if (!o.kdump.empty()) write_kdump(o, m, segments);
+        if (!o.phys_image.empty()) write_phys_image(o.phys_image, m, segments);
         if (!o.device_dump.empty()) {
             auto out = kvm::create_file_sink(o.device_dump);
             m.write_device_dump(*out, segments);

@@ -14,6 +14,7 @@
 #include <kvm/io.h>
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -118,6 +119,9 @@ public:
 
     virtual const ByteSource& source() const = 0;
     virtual ByteSource& source() = 0;
+    // The files the dump is read from: more than one for a split dump
+    // (makedumpfile --split), whose first file is source().
+    virtual std::size_t file_count() const { return 1; }
 };
 
 class Namelist;
@@ -141,6 +145,22 @@ struct ProbeOptions {
     // first minidumps carry FreeBSD's magic).  Formats that look for their
     // own header on a whole device are not tried on a body.
     const kerneldump::DeviceDump* device = nullptr;
+    // The other files of a split kdump-compressed dump (makedumpfile
+    // --split), in any order, when the source is one of them.  Given to a
+    // dump that is not split, they are a usage error.
+    std::vector<std::shared_ptr<ByteSource>> split_parts;
+    // Opens a file named like the source for a split dump's other files
+    // when split_parts is empty ("dump.1" finds "dump.2", "dump.3" ... next
+    // to it), or returns nullptr when there is no such file.  Unset: a split
+    // dump must be given whole.
+    std::function<std::shared_ptr<ByteSource>(const std::string& path)> open_sibling;
+    // Pages a kdump-compressed dump leaves out on purpose (makedumpfile's
+    // dump level: zero, cache, user and free pages) read as zeros, as crash's
+    // --zero_excluded reads them, instead of failing; `warn` hears of it once.
+    bool zero_excluded = false;
+    // Told what a person should know about the dump while it is read
+    // (the tools print it on stderr).  Unset: nobody is told.
+    std::function<void(const std::string&)> warn;
 };
 
 struct FormatInfo {

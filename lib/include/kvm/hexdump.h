@@ -107,19 +107,25 @@ private:
 // when [va, va + length) does not fit in 64 bits.
 void check_memory_range(std::uint64_t va, std::uint64_t length);
 
+// Which addresses a dump is read at: kernel virtual ones, translated
+// through the dump's page tables, or physical ones (kvmdump -P).
+enum class AddressSpace { kernel_virtual, physical };
+
 // Reads [va, va + length) in large chunks and hands each readable chunk to
 // `chunk` in order.  Stops at the first byte that cannot be read; the
 // result says how many bytes were read and why it stopped (the fault names
 // the virtual address and the walk level, or "not in the dump").  Throws
 // usage when the range runs past the end of the address space.
 PartialRead read_memory(const Kernel& kernel, std::uint64_t va, std::uint64_t length,
-                        const std::function<void(ByteSpan)>& chunk);
+                        const std::function<void(ByteSpan)>& chunk, AddressSpace space = AddressSpace::kernel_virtual);
 
 // kvmdump's two outputs.  Both write what was readable, then return why
 // they stopped.  `before` is written ahead of the first line, when there is
 // one (a separator between dumps that leaves none around an empty one).
 PartialRead hexdump_memory(const Kernel& kernel, std::uint64_t va, std::uint64_t length, const SymbolTable* symbols,
-                           OutputBuffer& out, std::string_view before = {});
-PartialRead copy_memory(const Kernel& kernel, std::uint64_t va, std::uint64_t length, OutputBuffer& out);
+                           OutputBuffer& out, std::string_view before = {},
+                           AddressSpace space = AddressSpace::kernel_virtual);
+PartialRead copy_memory(const Kernel& kernel, std::uint64_t va, std::uint64_t length, OutputBuffer& out,
+                        AddressSpace space = AddressSpace::kernel_virtual);
 
 }  // namespace kvm

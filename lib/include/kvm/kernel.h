@@ -14,6 +14,7 @@
 
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -28,6 +29,12 @@ struct OpenOptions {
     std::optional<std::uint64_t> dumplo_blocks;  // raw NetBSD dump device
     bool writable = false;                       // open the core read-write (dump invalidation)
     bool allow_truncated = false;                // see ProbeOptions::allow_truncated
+    // The other files of a split dump (makedumpfile --split) when `core` is
+    // one of them; empty: they are looked for next to `core` ("vmcore.1"
+    // finds "vmcore.2" ...).
+    std::vector<std::string> core_parts;
+    bool zero_excluded = false;                    // see ProbeOptions::zero_excluded
+    std::function<void(const std::string&)> warn;  // see ProbeOptions::warn
     // A namelist already loaded (through a symbol index, say): used
     // instead of loading `namelist`.
     std::shared_ptr<const Namelist> loaded_namelist;
@@ -87,6 +94,9 @@ public:
     std::string read_string(std::uint64_t va, std::size_t max) const;
 
     void read_phys(std::uint64_t pa, MutableByteSpan out) const { format_->read_phys(pa, out); }
+    // Reads as much physical memory as can be read from `pa` onwards
+    // (crash's rd -p): no namelist or page tables needed.
+    PartialRead read_phys_partial(std::uint64_t pa, MutableByteSpan out) const;
     // The byte offset in the core that holds `va` (raw formats only).
     std::uint64_t kva_to_offset(std::uint64_t va) const;
 

@@ -15,6 +15,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -187,12 +188,14 @@ struct KdumpOptions {
     std::uint64_t sub_phys_base = 0;  // what the sub-header claims (QEMU writes a wrong one)
     std::string vmcoreinfo;           // empty: none
     Bytes notes;                      // an ELF note block (PRSTATUS, QEMU, ...); empty: none
-    bool compress = true;             // zlib where it is smaller than the page
-    bool share_zero_page = true;      // one raw zero page for every zero page, as QEMU does
-    std::uint32_t extra_status = 0;   // more header status bits (INCOMPLETE: 0x8)
-    std::int32_t split = 0;
-    std::uint64_t max_mapnr = 0;  // 0: the highest pfn given + 1
-    bool single_bitmap = false;   // one bitmap, as the old diskdump wrote (no excluded pages)
+    // Page compressions by name ("zlib", "lzo", "snappy", "zstd"), taken in
+    // turn page by page (several: a dump whose pages mix them); a page is
+    // stored compressed where that is smaller.  Empty: every page raw.
+    std::vector<std::string> codecs = {"zlib"};
+    bool share_zero_page = true;     // one raw zero page for every zero page, as QEMU does
+    std::uint32_t extra_status = 0;  // more header status bits (INCOMPLETE: 0x8)
+    std::uint64_t max_mapnr = 0;     // 0: the highest pfn given + 1
+    bool single_bitmap = false;      // one bitmap, as the old diskdump wrote (no excluded pages)
 };
 
 class KdumpWriter {
@@ -207,6 +210,9 @@ public:
     // A page of RAM left out of the dump (makedumpfile's dump levels): set
     // in the first bitmap only.
     void exclude_page(std::uint64_t pfn);
+    // Other compressions for the next build (KdumpOptions::codecs): the
+    // same pages in another codec without adding them again.
+    void set_codecs(std::vector<std::string> codecs);
 
     // Where the parts of the file start (after build's layout).
     struct Layout {
@@ -220,19 +226,41 @@ public:
     };
     Layout layout() const;
     Bytes build() const;
+    // makedumpfile --split: `files` files (2 or more) with the same header
+    // and bitmaps, each holding the pages of one pfn range [start, end),
+    // the ranges cut where the dumped pages divide evenly.
+    std::vector<Bytes> build_split(std::size_t files) const;
 
 private:
     struct Stored {
         Bytes bytes;
         std::uint32_t flags;
     };
+    struct Split {
+        std::uint64_t start_pfn = 0;
+        std::uint64_t end_pfn = 0;
+    };
     std::uint64_t max_mapnr() const;
+    // The file holding the pages of `part` (nullopt: the whole dump, not split).
+    Bytes build_file(const std::optional<Split>& part) const;
 
     KdumpOptions options_;
     std::map<std::uint64_t, Bytes> pages_;
     std::map<std::uint64_t, Stored> stored_;
     std::vector<std::uint64_t> excluded_;
 };
+
+// A writer holding the pages of `segments` of `memory`, but for the pfns in
+// `excluded`, which are left out as makedumpfile's dump levels leave them.
+KdumpWriter kdump_writer(const PhysMemory& memory, const std::vector<netbsd::RamSegment>& segments,
+                         KdumpOptions options, const std::vector<std::uint64_t>& excluded = {});
+
+// A writer holding what a kdump-compressed file holds (its pages, notes,
+// VMCOREINFO, release, header version, dump level and sub-header
+// phys_base), to write the same dump again in other codecs or split: a real
+// dump in every codec.  Pages the file lacks, excluded or not, are absent
+// from the copy.
+KdumpWriter copy_kdump(const std::shared_ptr<ByteSource>& file);
 
 // makedumpfile -F: `file` as flattened records of at most `record_size`
 // bytes, in file order; then, when `rewrite_header` is set, the first

@@ -17,9 +17,11 @@
 #include <kvm/symbol_index.h>
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace kvm {
 
@@ -32,8 +34,11 @@ struct LiveHost {
 std::optional<LiveHost> live_host();
 
 struct TargetOptions {
-    std::string namelist;                        // -N; empty: see the table above
-    std::string core;                            // -M; empty: see the table above
+    std::string namelist;                 // -N; empty: see the table above
+    std::string core;                     // -M; empty: see the table above
+    std::vector<std::string> core_parts;  // more -M: a split dump's other files
+    bool zero_excluded = false;           // see OpenOptions
+    std::function<void(const std::string&)> warn;
     std::optional<std::uint64_t> dumplo_blocks;  // a raw dump on a swap device
     bool need_memory = true;                     // false: open no memory unless -M names some
     bool need_namelist = false;                  // true: fail when there is no namelist
@@ -45,6 +50,14 @@ struct Target {
     std::unique_ptr<Kernel> kernel;            // null: no memory was asked for
     bool live = false;                         // the memory is the running host's
 };
+
+// The files of -M given once or more: the first names the dump, the
+// others are the rest of a split dump (makedumpfile --split).
+struct CoreFiles {
+    std::string core;
+    std::vector<std::string> parts;
+};
+CoreFiles core_files(const std::vector<std::string>& m_files);
 
 // Opens what `options` names.  Errors name the file; the live host's
 // memory gives one of:

@@ -228,13 +228,15 @@ void check_memory_range(std::uint64_t va, std::uint64_t length) {
 }
 
 PartialRead read_memory(const Kernel& kernel, std::uint64_t va, std::uint64_t length,
-                        const std::function<void(ByteSpan)>& chunk) {
+                        const std::function<void(ByteSpan)>& chunk, AddressSpace space) {
     check_memory_range(va, length);
     PartialRead result;
     Bytes buffer(static_cast<std::size_t>(std::min<std::uint64_t>(length, read_chunk)));
     while (result.bytes < length) {
         const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(length - result.bytes, read_chunk));
-        PartialRead r = kernel.read_partial(va + result.bytes, MutableByteSpan(buffer.data(), n));
+        const MutableByteSpan into(buffer.data(), n);
+        PartialRead r = space == AddressSpace::physical ? kernel.read_phys_partial(va + result.bytes, into)
+                                                        : kernel.read_partial(va + result.bytes, into);
         if (r.bytes != 0) chunk(ByteSpan(buffer.data(), r.bytes));
         result.bytes += r.bytes;
         if (r.error) {
@@ -246,20 +248,25 @@ PartialRead read_memory(const Kernel& kernel, std::uint64_t va, std::uint64_t le
 }
 
 PartialRead hexdump_memory(const Kernel& kernel, std::uint64_t va, std::uint64_t length, const SymbolTable* symbols,
-                           OutputBuffer& out, std::string_view before) {
+                           OutputBuffer& out, std::string_view before, AddressSpace space) {
     HexdumpFormatter f(va, kernel.pointer_size() * 2, symbols);
-    PartialRead r = read_memory(kernel, va, length, [&](ByteSpan bytes) {
-        if (f.end() == va) out.buffer().append(before);
-        f.add(bytes, out.buffer());
-        out.flush_if_full();
-    });
+    PartialRead r = read_memory(
+        kernel, va, length,
+        [&](ByteSpan bytes) {
+            if (f.end() == va) out.buffer().append(before);
+            f.add(bytes, out.buffer());
+            out.flush_if_full();
+        },
+        space);
     f.finish(out.buffer());
     out.flush_if_full();
     return r;
 }
 
-PartialRead copy_memory(const Kernel& kernel, std::uint64_t va, std::uint64_t length, OutputBuffer& out) {
-    return read_memory(kernel, va, length, [&](ByteSpan bytes) { out.write(bytes); });
+PartialRead copy_memory(const Kernel& kernel, std::uint64_t va, std::uint64_t length, OutputBuffer& out,
+                        AddressSpace space) {
+    return read_memory(
+        kernel, va, length, [&](ByteSpan bytes) { out.write(bytes); }, space);
 }
 
 }  // namespace kvm

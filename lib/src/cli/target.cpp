@@ -41,10 +41,19 @@ void check_live_memory(const std::string& path) {
     throw_os("opening the running kernel's memory", err, path);
 }
 
+CoreFiles core_files(const std::vector<std::string>& m_files) {
+    if (m_files.empty()) return {};
+    return {.core = m_files.front(), .parts = std::vector<std::string>(m_files.begin() + 1, m_files.end())};
+}
+
 Target open_target(const TargetOptions& options) {
     Target t;
     if (options.dumplo_blocks && options.core.empty())
         throw Error(ErrorKind::usage, "--dumplo applies to a dump device named with -M");
+    if (options.zero_excluded && options.core.empty())
+        throw Error(ErrorKind::usage, "--zero-excluded applies to a dump named with -M");
+    if (!options.core_parts.empty() && options.core.empty())
+        throw Error(ErrorKind::usage, "the files of a split dump are named with -M, the first one included");
     const std::optional<LiveHost> host = live_host();
     std::string namelist = options.namelist;
     std::string core = options.core;
@@ -61,7 +70,12 @@ Target open_target(const TargetOptions& options) {
     if (!namelist.empty()) t.namelist = load_namelist(namelist, options.index).namelist;
     if (!t.namelist && options.need_namelist) throw Error(ErrorKind::usage, "no namelist given (-N system)");
     if (!core.empty()) {
-        t.kernel = Kernel::open({.core = core, .dumplo_blocks = options.dumplo_blocks, .loaded_namelist = t.namelist});
+        t.kernel = Kernel::open({.core = core,
+                                 .dumplo_blocks = options.dumplo_blocks,
+                                 .core_parts = options.core_parts,
+                                 .zero_excluded = options.zero_excluded,
+                                 .warn = options.warn,
+                                 .loaded_namelist = t.namelist});
         // A Linux dump's namelist at link-time addresses was relocated:
         // every tool prints and reads the dump's run-time addresses.
         if (t.namelist) t.namelist = t.kernel->shared_namelist();

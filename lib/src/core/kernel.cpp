@@ -5,6 +5,7 @@
 #include "core/segment_map.h"
 
 #include <fmt/format.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 
@@ -31,9 +32,22 @@ std::unique_ptr<Kernel> Kernel::open(const OpenOptions& options) {
     if (options.core.empty()) throw Error(ErrorKind::usage, "no dump given (-M)");
     std::shared_ptr<const Namelist> namelist = options.loaded_namelist;
     if (!namelist && !options.namelist.empty()) namelist = Namelist::load(options.namelist);
-    auto source = open_file(options.core, options.writable ? OpenMode::read_write : OpenMode::read_only);
-    ProbeOptions probe{
-        .dumplo_blocks = options.dumplo_blocks, .namelist = namelist.get(), .allow_truncated = options.allow_truncated};
+    const OpenMode mode = options.writable ? OpenMode::read_write : OpenMode::read_only;
+    auto source = open_file(options.core, mode);
+    ProbeOptions probe{.dumplo_blocks = options.dumplo_blocks,
+                       .namelist = namelist.get(),
+                       .allow_truncated = options.allow_truncated,
+                       .zero_excluded = options.zero_excluded,
+                       .warn = options.warn};
+    for (const std::string& part : options.core_parts)
+        probe.split_parts.push_back(open_file(part, mode));
+    // A split dump's other files, found next to the first: a name that is
+    // not there is no error, just the end of the search.
+    probe.open_sibling = [mode](const std::string& path) -> std::shared_ptr<ByteSource> {
+        struct stat st {};
+        if (::stat(path.c_str(), &st) != 0) return nullptr;
+        return open_file(path, mode);
+    };
     std::unique_ptr<Format> format = open_format(std::move(source), probe);
     if (namelist) namelist = adapt_namelist(std::move(namelist), *format);
     return std::make_unique<Kernel>(std::move(format), std::move(namelist));
@@ -186,6 +200,29 @@ PartialRead Kernel::read_partial(std::uint64_t va, MutableByteSpan out) const {
 void Kernel::read(std::uint64_t va, MutableByteSpan out) const {
     PartialRead r = read_partial(va, out);
     if (r.error) throw *r.error;
+}
+
+PartialRead Kernel::read_phys_partial(std::uint64_t pa, MutableByteSpan out) const {
+    PartialRead r;
+    try {
+        format_->read_phys(pa, out);
+        r.bytes = out.size();
+        return r;
+    } catch (const Error&) {  // NOLINT(bugprone-empty-catch): found again below, at its page
+    }
+    // Page by page up to the first that cannot be read.
+    while (r.bytes < out.size()) {
+        const std::uint64_t at = pa + r.bytes;
+        const std::size_t step = std::min<std::uint64_t>(out.size() - r.bytes, 4096 - (at & 4095));
+        try {
+            format_->read_phys(at, out.subspan(r.bytes, step));
+        } catch (Error& e) {
+            r.error = std::move(e);
+            break;
+        }
+        r.bytes += step;
+    }
+    return r;
 }
 
 std::uint64_t Kernel::read_uint(std::uint64_t va, unsigned width) const {

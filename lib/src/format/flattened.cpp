@@ -40,14 +40,6 @@ constexpr std::uint64_t end_flag = ~std::uint64_t{0};  // -1
 constexpr std::uint64_t max_reassembled_size = 1ull << 56;
 constexpr std::size_t scan_buffer = 1u << 20;
 
-bool has_signature(const ByteSource& source) {
-    std::array<std::byte, flat_signature_size> sig{};
-    if (source.size() < sig.size() || source.read_at(0, sig) != sig.size()) return false;
-    const std::string_view s = as_chars(sig);
-    return s.substr(0, flat_signature.size()) == flat_signature &&
-           s.find_first_not_of('\0', flat_signature.size()) == std::string_view::npos;
-}
-
 class FlattenedSource final : public ByteSource {
 public:
     explicit FlattenedSource(std::shared_ptr<ByteSource> file) : file_(std::move(file)) {
@@ -159,15 +151,28 @@ private:
 
 }  // namespace
 
-std::unique_ptr<Format> probe_flattened(std::shared_ptr<ByteSource> source, const ProbeOptions& /*options*/) {
-    if (!has_signature(*source)) return nullptr;
+bool is_flattened(const ByteSource& source) {
+    std::array<std::byte, flat_signature_size> sig{};
+    if (source.size() < sig.size() || source.read_at(0, sig) != sig.size()) return false;
+    const std::string_view s = as_chars(sig);
+    return s.substr(0, flat_signature.size()) == flat_signature &&
+           s.find_first_not_of('\0', flat_signature.size()) == std::string_view::npos;
+}
+
+std::shared_ptr<ByteSource> open_flattened_source(std::shared_ptr<ByteSource> source) {
+    return std::make_shared<FlattenedSource>(std::move(source));
+}
+
+std::unique_ptr<Format> probe_flattened(std::shared_ptr<ByteSource> source, const ProbeOptions& options) {
+    if (!is_flattened(*source)) return nullptr;
     const std::string path = source->name();
     auto view = std::make_shared<FlattenedSource>(std::move(source));
     try {
         std::array<std::byte, 8> magic{};
         const std::size_t got = view->read_at(0, magic);
         const std::string_view m = as_chars(std::span(magic).first(got));
-        if (m == kdump::kdump_signature || m == kdump::diskdump_signature) return open_kdump(view, "kdump-flattened");
+        if (m == kdump::kdump_signature || m == kdump::diskdump_signature)
+            return open_kdump(view, "kdump-flattened", options);
         if (elf::is_elf(*view)) return open_elf_core(view, "elf-vmcore-flattened");
     } catch (const Error& cause) {
         // "<path>: in the reassembled dump: <what went wrong>", offsets

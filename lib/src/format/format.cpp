@@ -85,7 +85,15 @@ std::unique_ptr<Format> open_format(std::shared_ptr<ByteSource> source, const Pr
     for (const FormatInfo& f : format_table) {
         if (options.device != nullptr && f.whole_device) continue;
         try {
-            if (auto format = f.probe(source, options)) return format;
+            if (auto format = f.probe(source, options)) {
+                if (!options.split_parts.empty() && format->file_count() == 1)
+                    throw Error(
+                        ErrorKind::usage,
+                        fmt::format("{} more file{} given, but it is a whole {} dump, not a file of a split one",
+                                    options.split_parts.size(), options.split_parts.size() == 1 ? "" : "s",
+                                    format->name()));
+                return format;
+            }
         } catch (Error& e) {
             e.with_path(source->name());
             throw;

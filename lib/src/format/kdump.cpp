@@ -1,6 +1,9 @@
 // kdump-compressed files: header, sub-header, bitmaps and page descriptors
 // decoded field by field (layout in kdump.h); pages read on demand,
-// inflated with zlib and kept in a bounded cache.
+// decompressed by their descriptor's codec (kdump_codec.h) and kept in a
+// bounded cache.  A split dump (makedumpfile --split) is one bitmap, the
+// first file's, over several files that each hold the descriptors and pages
+// of their own pfn range.
 #include "format/kdump.h"
 #include "format/kdump_bitmap.h"
 
@@ -8,15 +11,16 @@
 #include <kvm/error.h>
 #include <kvm/linux.h>
 
+#include "format/kdump_codec.h"
 #include "format/linux_formats.h"
 
 #include <fmt/format.h>
-#include <zlib.h>
 
 #include <algorithm>
 #include <array>
 #include <bit>
 #include <cstring>
+#include <functional>
 #include <list>
 #include <mutex>
 #include <optional>
@@ -107,18 +111,38 @@ PageDesc decode_page_desc(ByteSpan data, ByteOrder order) {
 }
 
 std::string compression_name(std::uint32_t flags) {
-    switch (flags & compression_mask) {
-        case compressed_zlib:
-            return "zlib";
-        case compressed_lzo:
-            return "lzo";
-        case compressed_snappy:
-            return "snappy";
-        case compressed_zstd:
-            return "zstd";
-        default:
-            return fmt::format("unknown compression {:#x}", flags & compression_mask);
-    }
+    const std::uint32_t compression = flags & compression_mask;
+    if (const Codec* c = find_codec(compression)) return std::string(c->name);
+    return fmt::format("unknown compression {:#x}", compression);
+}
+
+std::string dump_level_text(std::int32_t level) {
+    // makedumpfile -d: each bit leaves out one kind of page.
+    static constexpr std::array<std::string_view, 5> kinds{"zero", "cache", "cache private", "user data", "free"};
+    std::vector<std::string_view> out;
+    for (std::size_t bit = 0; bit < kinds.size(); ++bit)
+        if ((static_cast<std::uint32_t>(level) >> bit & 1u) != 0) out.push_back(kinds[bit]);
+    std::string s = fmt::format("dump level {}", level);
+    for (std::size_t i = 0; i < out.size(); ++i)
+        s += fmt::format("{}{}", i == 0 ? ": " : i + 1 == out.size() ? " and " : ", ", out[i]);
+    return out.empty() ? s : s + " pages";
+}
+
+std::optional<NumberedName> numbered_name(const std::string& path) {
+    const std::size_t slash = path.rfind('/');
+    const std::size_t name_start = slash == std::string::npos ? 0 : slash + 1;
+    std::size_t digits = path.size();
+    while (digits > name_start && path[digits - 1] >= '0' && path[digits - 1] <= '9')
+        --digits;
+    const std::size_t count = path.size() - digits;
+    if (count == 0 || count > 9) return std::nullopt;
+    return NumberedName{.stem = path.substr(0, digits),
+                        .number = std::stoull(path.substr(digits)),
+                        .width = path[digits] == '0' && count > 1 ? count : 0};
+}
+
+std::string NumberedName::with(std::uint64_t n) const {
+    return fmt::format("{}{:0{}}", stem, n, width);
 }
 
 namespace {
@@ -164,9 +188,12 @@ private:
 
 class KdumpFormat final : public Format, public linux_kernel::HasCoreNotes {
 public:
-    KdumpFormat(std::shared_ptr<ByteSource> source, std::string name)
-        : source_(std::move(source)), name_(name.empty() ? "kdump" : std::move(name)), pages_(page_cache_pages) {
-        const std::uint64_t file_size = source_->size();
+    KdumpFormat(std::shared_ptr<ByteSource> source, std::string name, const ProbeOptions& options)
+        : source_(std::move(source)),
+          name_(name.empty() ? "kdump" : std::move(name)),
+          zero_excluded_(options.zero_excluded),
+          warn_(options.warn),
+          pages_(page_cache_pages) {
         const Bytes head = source_->read_bytes(0, header_size, "kdump header");
 
         // The arch (from utsname.machine) fixes the byte order and layout.
@@ -199,11 +226,6 @@ public:
                                       header_.header_version, sub_needed));
         sub_ = decode_sub_header(source_->read_bytes(block_size_, sub_needed, "kdump sub-header"), order_,
                                  header_.header_version);
-        if (sub_.split != 0)
-            throw_unsupported(fmt::format(
-                "one part of a split dump (pfns {:#x}-{:#x}): join the parts with makedumpfile --reassemble first",
-                header_.header_version >= 6 ? sub_.start_pfn_64 : sub_.start_pfn,
-                header_.header_version >= 6 ? sub_.end_pfn_64 : sub_.end_pfn));
 
         // Bitmaps.
         max_mapnr_ = header_.header_version >= 6 && sub_.max_mapnr_64 != 0 ? sub_.max_mapnr_64 : header_.max_mapnr;
@@ -237,16 +259,14 @@ public:
         dump_map_.emplace(source_, dump_map_offset, max_mapnr_);
         dumped_pages_ = dump_map_->set_bits();
 
-        // Page descriptors.
+        // Page descriptors: in each file of a split dump, at the same offset.
         desc_offset_ = checked_add(bitmap_offset, bitmap_bytes, "page descriptor table offset");
-        const std::uint64_t desc_end =
-            checked_add(desc_offset_, checked_mul(dumped_pages_, page_desc_size, "page descriptor table size"),
-                        "page descriptor table end");
-        if (desc_end > file_size)
-            throw_corrupt(
-                fmt::format("truncated: the {} page descriptors need bytes up to {:#x}, but the file has {:#x}",
-                            dumped_pages_, desc_end, file_size));
-        data_offset_ = desc_end;
+        if (sub_.split != 0)
+            find_split_files(options);
+        else
+            files_.push_back({.source = source_, .start_pfn = 0, .end_pfn = max_mapnr_});
+        for (File& f : files_)
+            index_file(f);
 
         read_notes();
         machine_ = linux_kernel::machine_state(*arch_, notes_);
@@ -256,11 +276,19 @@ public:
             fmt::format("{:#x} (sub-header; not used, VMCOREINFO's counts)", sub_.phys_base);
         machine_.info["kdump.compression"] = status_compression();
         if ((header_.status & status_incomplete) != 0) machine_.info["kdump.incomplete"] = "yes";
+        if (sub_.split != 0) {
+            std::string names;
+            for (const File& f : files_)
+                names += fmt::format("{}{} (pfns {:#x}-{:#x})", names.empty() ? "" : ", ", f.source->name(),
+                                     f.start_pfn, f.end_pfn);
+            machine_.info["kdump.split"] = names;
+        }
     }
 
     std::string_view name() const override { return name_; }
     const MachineState& machine() const override { return machine_; }
     const linux_kernel::CoreNotes& core_notes() const override { return notes_; }
+    std::size_t file_count() const override { return files_.size(); }
 
     // Damaged pages name the file; faults (memory not in the dump) are
     // named by the reader, which knows the virtual address.
@@ -277,7 +305,7 @@ public:
                 done += n;
             }
         } catch (Error& e) {
-            if (e.kind() != ErrorKind::fault) e.with_path(source_->name());
+            if (e.kind() != ErrorKind::fault && e.path().empty()) e.with_path(source_->name());
             throw;
         }
     }
@@ -294,8 +322,10 @@ public:
     std::optional<std::uint64_t> phys_to_offset(std::uint64_t pa) const override {
         const std::uint64_t pfn = pa / block_size_;
         if (pfn >= max_mapnr_ || !dumped(pfn)) return std::nullopt;
+        const File& f = file_of(pfn);
+        if (f.source != source_) return std::nullopt;  // offsets are source()'s
         const std::lock_guard lock(mutex_);
-        const PageDesc desc = descriptor(rank(pfn));
+        const PageDesc desc = descriptor(f, rank(pfn) - f.first_index);
         if ((desc.flags & compression_mask) != 0 || desc.size != block_size_ || desc.offset < 0) return std::nullopt;
         return static_cast<std::uint64_t>(desc.offset) + pa % block_size_;
     }
@@ -304,30 +334,189 @@ public:
     ByteSource& source() override { return *source_; }
 
 private:
+    // One file of the dump and the pfns whose descriptors it holds.
+    struct File {
+        std::shared_ptr<ByteSource> source;
+        std::uint64_t start_pfn = 0;
+        std::uint64_t end_pfn = 0;
+        std::uint64_t first_index = 0;  // descriptors before its first one, over the whole dump
+        std::uint64_t pages = 0;        // descriptors it holds
+        std::uint64_t data_offset = 0;  // where its page data starts
+    };
+
     bool dumped(std::uint64_t pfn) const { return dump_map_->test(pfn); }
 
     // The index of pfn's descriptor: the set bits before it.
     std::uint64_t rank(std::uint64_t pfn) const { return dump_map_->rank(pfn); }
 
-    PageDesc descriptor(std::uint64_t index) const {
+    // ------------------------------------------------------------ split dumps
+
+    // A split dump's other files: those given, else those named like the
+    // first (numbers below it, then above it) until every pfn is covered.
+    void find_split_files(const ProbeOptions& options) {
+        files_.push_back(*split_file(source_, true));
+        const bool given = !options.split_parts.empty();
+        if (given) {
+            if (options.split_parts.size() + 1 > max_split_files)
+                throw Error(ErrorKind::usage,
+                            fmt::format("{} files given for one split dump, more than the {} accepted",
+                                        options.split_parts.size() + 1, max_split_files));
+            for (const auto& part : options.split_parts)
+                files_.push_back(*split_file(as_kdump(part), true));
+        } else if (const auto numbered = numbered_name(source_->name()); numbered && options.open_sibling) {
+            for (const bool down : {true, false})
+                for (std::uint64_t n = numbered->number; !covered() && files_.size() < max_split_files;) {
+                    if (down && n == 0) break;
+                    n = down ? n - 1 : n + 1;
+                    const auto sibling = options.open_sibling(numbered->with(n));
+                    // A file of another dump next to the set ends the search.
+                    const auto file = sibling ? split_file(as_kdump(sibling), false) : std::nullopt;
+                    if (!file) break;
+                    files_.push_back(*file);
+                }
+        }
+        std::sort(files_.begin(), files_.end(), [](const File& a, const File& b) { return a.start_pfn < b.start_pfn; });
+        std::uint64_t next = 0;
+        for (std::size_t i = 0; i < files_.size() && files_[i].start_pfn <= next; ++i) {
+            if (files_[i].start_pfn < next)
+                throw_corrupt(fmt::format("the files of the split dump overlap: {} and {} both hold pfn {:#x}",
+                                          files_[i - 1].source->name(), files_[i].source->name(), files_[i].start_pfn));
+            next = files_[i].end_pfn;
+        }
+        if (next == max_mapnr_) return;
+        std::string names;
+        std::uint64_t resume = max_mapnr_;
+        for (const File& f : files_) {
+            names += fmt::format("{}{} (pfns {:#x}-{:#x})", names.empty() ? "" : ", ", f.source->name(), f.start_pfn,
+                                 f.end_pfn);
+            if (f.start_pfn > next) resume = std::min(resume, f.start_pfn);
+        }
+        throw_not_found(
+            fmt::format("a split dump (makedumpfile --split) whose files {} leave pfns {:#x}-{:#x} out: "
+                        "name every file of the set with -M{}",
+                        names, next, resume, given ? "" : ", or keep them beside it as NAME.1, NAME.2, ..."));
+    }
+
+    // True when the files found so far cover every pfn.
+    bool covered() const {
+        std::vector<std::pair<std::uint64_t, std::uint64_t>> ranges;
+        for (const File& f : files_)
+            ranges.emplace_back(f.start_pfn, f.end_pfn);
+        std::sort(ranges.begin(), ranges.end());
+        std::uint64_t next = 0;
+        for (const auto& [start, end] : ranges) {
+            if (start != next) return false;
+            next = end;
+        }
+        return next == max_mapnr_;
+    }
+
+    // A split dump's file as written by makedumpfile -F reads through its
+    // reassembled view, as the first one does.
+    static std::shared_ptr<ByteSource> as_kdump(std::shared_ptr<ByteSource> part) {
+        return detail::is_flattened(*part) ? detail::open_flattened_source(std::move(part)) : part;
+    }
+
+    // One file of a split dump: the same header as the first (what
+    // makedumpfile --reassemble checks), and the pfns it holds.  A file
+    // that is not one is an error when `required`, else nullopt.
+    std::optional<File> split_file(const std::shared_ptr<ByteSource>& part, bool required) const {
+        try {
+            std::array<std::byte, 8> sig{};
+            if (part->read_at(0, sig) != sig.size() || as_chars(sig) != header_.signature) {
+                if (!required) return std::nullopt;
+                throw_format("not a file of the split dump: not a kdump-compressed file");
+            }
+            const Header h = decode_header(part->read_bytes(0, header_size, "kdump header"), order_);
+            std::string mismatch;
+            const auto differs = [&mismatch](std::string_view field, auto mine, auto first) {
+                if (mine != first && mismatch.empty())
+                    mismatch = fmt::format("not a file of the same split dump: {} is {}, the first file's {}", field,
+                                           mine, first);
+            };
+            differs("the header version", h.header_version, header_.header_version);
+            differs("utsname.machine", h.machine, header_.machine);
+            differs("utsname.release", h.release, header_.release);
+            differs("the block size", h.block_size, header_.block_size);
+            differs("the sub-header size", h.sub_hdr_size, header_.sub_hdr_size);
+            differs("the bitmap size", h.bitmap_blocks, header_.bitmap_blocks);
+            differs("max_mapnr", h.max_mapnr, header_.max_mapnr);
+            SubHeader sub;
+            if (mismatch.empty()) {
+                sub = decode_sub_header(
+                    part->read_bytes(block_size_, sub_header_bytes(h.header_version), "kdump sub-header"), order_,
+                    h.header_version);
+                differs("max_mapnr_64", sub.max_mapnr_64, sub_.max_mapnr_64);
+                if (sub.split == 0 && mismatch.empty())
+                    mismatch = "not a file of a split dump: its sub-header's split is 0";
+            }
+            if (!mismatch.empty()) {
+                if (!required) return std::nullopt;
+                throw_format(mismatch);
+            }
+            const bool wide = h.header_version >= 6;
+            File f{.source = part,
+                   .start_pfn = wide ? sub.start_pfn_64 : sub.start_pfn,
+                   .end_pfn = wide ? sub.end_pfn_64 : sub.end_pfn};
+            if (f.start_pfn >= f.end_pfn || f.end_pfn > max_mapnr_)
+                throw_corrupt(
+                    fmt::format("kdump sub-header: split pfns {:#x}-{:#x} are not a range within max_mapnr "
+                                "{:#x}",
+                                f.start_pfn, f.end_pfn, max_mapnr_));
+            return f;
+        } catch (Error& e) {
+            e.with_path(part->name());
+            throw;
+        }
+    }
+
+    // The descriptors of a file's pfns: where they start in the dump's
+    // order, and that the file holds them.
+    void index_file(File& f) const {
+        f.first_index = rank(f.start_pfn);
+        f.pages = rank(f.end_pfn) - f.first_index;
+        const std::uint64_t desc_end =
+            checked_add(desc_offset_, checked_mul(f.pages, page_desc_size, "page descriptor table size"),
+                        "page descriptor table end");
+        if (desc_end > f.source->size()) {
+            Error e(ErrorKind::corrupt,
+                    fmt::format("truncated: the {} page descriptors need bytes up to {:#x}, but the file has {:#x}",
+                                f.pages, desc_end, f.source->size()));
+            e.with_path(f.source->name());
+            throw e;
+        }
+        f.data_offset = desc_end;
+    }
+
+    const File& file_of(std::uint64_t pfn) const {
+        const auto it = std::upper_bound(files_.begin(), files_.end(), pfn,
+                                         [](std::uint64_t p, const File& f) { return p < f.start_pfn; });
+        return *std::prev(it);  // the files cover every pfn from 0
+    }
+
+    // ------------------------------------------------------------ pages
+
+    // Descriptor `index` of a file (counted from its first).
+    PageDesc descriptor(const File& f, std::uint64_t index) const {
         const std::uint64_t chunk = index / descs_per_chunk;
         const Bytes* bytes = nullptr;
-        for (const auto& [number, data] : desc_chunks_)
-            if (number == chunk) bytes = &data;
+        for (const auto& [key, data] : desc_chunks_)
+            if (key.first == &f && key.second == chunk) bytes = &data;
         if (bytes == nullptr) {
             const std::uint64_t first = chunk * descs_per_chunk;
-            const std::uint64_t count = std::min<std::uint64_t>(descs_per_chunk, dumped_pages_ - first);
+            const std::uint64_t count = std::min<std::uint64_t>(descs_per_chunk, f.pages - first);
             Bytes data =
-                source_->read_bytes(desc_offset_ + first * page_desc_size, count * page_desc_size, "page descriptors");
+                f.source->read_bytes(desc_offset_ + first * page_desc_size, count * page_desc_size, "page descriptors");
             if (desc_chunks_.size() >= desc_chunks_cached) desc_chunks_.erase(desc_chunks_.begin());
-            desc_chunks_.emplace_back(chunk, std::move(data));
+            desc_chunks_.emplace_back(std::make_pair(&f, chunk), std::move(data));
             bytes = &desc_chunks_.back().second;
         }
         const std::uint64_t at = (index % descs_per_chunk) * page_desc_size;
         return decode_page_desc(ByteSpan(*bytes).subspan(at, page_desc_size), order_);
     }
 
-    // Whether the RAM bitmap has the pfn (for messages only).
+    // Whether the RAM bitmap has the pfn: one the dump bitmap lacks was
+    // left out by the dump level.
     bool in_ram(std::uint64_t pfn) const {
         if (!two_bitmaps_ || pfn >= max_mapnr_) return false;
         std::array<std::byte, 1> b{};
@@ -338,55 +527,72 @@ private:
     const Bytes& load_page(std::uint64_t pfn, std::uint64_t pa) const {
         if (const Bytes* cached = pages_.find(pfn)) return *cached;
         if (pfn >= max_mapnr_ || !dumped(pfn)) {
-            if (in_ram(pfn))
-                throw_fault(pa, fmt::format("physical address {:#x} was excluded from the dump (dump level {})", pa,
-                                            sub_.dump_level));
-            throw_fault(pa, fmt::format("physical address {:#x} is not in the dump", pa));
+            if (!in_ram(pfn)) throw_fault(pa, fmt::format("physical address {:#x} is not in the dump", pa));
+            const std::string excluded =
+                fmt::format("physical address {:#x} (pfn {:#x}) was excluded from the dump ({})", pa, pfn,
+                            dump_level_text(sub_.dump_level));
+            if (!zero_excluded_) throw_fault(pa, excluded);
+            if (zero_page_.empty()) {
+                zero_page_.assign(block_size_, std::byte{0});
+                if (warn_)
+                    warn_(fmt::format("{}: {}: read as zeros, as is every excluded page (--zero-excluded)",
+                                      source_->name(), excluded));
+            }
+            return zero_page_;
         }
-        const std::uint64_t index = rank(pfn);
-        const PageDesc desc = descriptor(index);
-        const std::uint64_t page_pa = pfn * block_size_;
-        const std::string what = fmt::format("page descriptor {} (pa {:#x})", index, page_pa);
+        const File& f = file_of(pfn);
+        try {
+            return pages_.insert(pfn, read_page(f, pfn, pa));
+        } catch (Error& e) {
+            if (e.kind() != ErrorKind::fault) e.with_path(f.source->name());
+            throw;
+        }
+    }
+
+    // The page of a dumped pfn, from its descriptor in file `f`.
+    Bytes read_page(const File& f, std::uint64_t pfn, std::uint64_t pa) const {
+        const std::uint64_t index = rank(pfn) - f.first_index;
+        const PageDesc desc = descriptor(f, index);
+        const std::string what = fmt::format("pfn {:#x} (page descriptor {})", pfn, index);
         if (desc.size == 0) {
             if ((header_.status & status_incomplete) != 0)
                 throw_fault(pa, fmt::format("physical address {:#x} was not written: the dump is incomplete", pa));
             throw_corrupt(fmt::format("{}: size 0", what));
         }
-        if (desc.offset < 0 || static_cast<std::uint64_t>(desc.offset) < data_offset_)
+        if (desc.offset < 0 || static_cast<std::uint64_t>(desc.offset) < f.data_offset)
             throw_corrupt(fmt::format("{}: data offset {:#x} is before the page data, which starts at {:#x}", what,
-                                      desc.offset, data_offset_));
+                                      desc.offset, f.data_offset));
         const auto offset = static_cast<std::uint64_t>(desc.offset);
-        if (desc.size > block_size_)
-            throw_corrupt(fmt::format("{}: {} bytes of data for a {}-byte page", what, desc.size, block_size_));
-        if (offset > source_->size() || desc.size > source_->size() - offset)
-            throw_corrupt(fmt::format("truncated: {} needs {} bytes at offset {:#x}, but the file has {:#x}", what,
-                                      desc.size, offset, source_->size()));
         const std::uint32_t compression = desc.flags & compression_mask;
-        Bytes data = source_->read_bytes(offset, desc.size, what);
+        const std::string data_name =
+            compression == 0 ? std::string("data") : fmt::format("{} data", compression_name(compression));
+        if (desc.size > block_size_)
+            throw_corrupt(fmt::format("{}: {} bytes of {} at offset {:#x} for a {}-byte page", what, desc.size,
+                                      data_name, offset, block_size_));
+        if (offset > f.source->size() || desc.size > f.source->size() - offset)
+            throw_corrupt(fmt::format("truncated: {} needs {} bytes at offset {:#x}, but the file has {:#x}", what,
+                                      desc.size, offset, f.source->size()));
+        Bytes data = f.source->read_bytes(offset, desc.size, what);
         if (compression == 0) {
             if (desc.size != block_size_)
-                throw_corrupt(
-                    fmt::format("{}: an uncompressed page of {} bytes, not {}", what, desc.size, block_size_));
-            return pages_.insert(pfn, std::move(data));
+                throw_corrupt(fmt::format("{}: an uncompressed page of {} bytes at offset {:#x}, not {}", what,
+                                          desc.size, offset, block_size_));
+            return data;
         }
-        if (compression != compressed_zlib) {
-            if (std::popcount(compression) != 1)
-                throw_corrupt(fmt::format("{}: flags {:#x} name more than one compression", what, desc.flags));
-            throw_unsupported(
-                fmt::format("{}-compressed page at pa {:#x}: not supported (kvmkit reads zlib-compressed "
-                            "and uncompressed pages)",
-                            compression_name(compression), page_pa));
-        }
+        if (std::popcount(compression) != 1)
+            throw_corrupt(fmt::format("{}: flags {:#x} name more than one compression", what, desc.flags));
+        const Codec* codec = find_codec(compression);
         Bytes page(block_size_);
-        auto out_len = static_cast<uLongf>(block_size_);
-        const int rc = ::uncompress(reinterpret_cast<Bytef*>(page.data()), &out_len,
-                                    reinterpret_cast<const Bytef*>(data.data()), static_cast<uLong>(data.size()));
-        if (rc != Z_OK || out_len != block_size_) {
-            const std::string why = rc != Z_OK ? std::string(::zError(rc)) : fmt::format("{} bytes", out_len);
-            throw_corrupt(fmt::format("{}: the zlib data ({} bytes at offset {:#x}) does not inflate to a page: {}",
-                                      what, desc.size, offset, why));
-        }
-        return pages_.insert(pfn, std::move(page));
+        const DecodeResult r = codec->decode(data, page);
+        if (!r.error.empty())
+            throw_corrupt(fmt::format("{}: the {} ({} bytes at offset {:#x}) does not decompress to a page: {}", what,
+                                      data_name, desc.size, offset, r.error));
+        if (r.size != block_size_)
+            throw_corrupt(
+                fmt::format("{}: the {} ({} bytes at offset {:#x}) decompresses to {} bytes, not a {}-byte "
+                            "page",
+                            what, data_name, desc.size, offset, r.size, block_size_));
+        return page;
     }
 
     Bytes read_block(std::int64_t offset, std::uint64_t size, std::uint64_t limit, std::string_view what) const {
@@ -411,13 +617,15 @@ private:
 
     std::string status_compression() const {
         std::string s;
-        for (const std::uint32_t flag : {compressed_zlib, compressed_lzo, compressed_snappy, compressed_zstd})
-            if ((header_.status & flag) != 0) s += (s.empty() ? "" : ",") + compression_name(flag);
+        for (const Codec& c : all_codecs())
+            if ((header_.status & c.flag) != 0) s += (s.empty() ? "" : ",") + std::string(c.name);
         return s.empty() ? "none" : s;
     }
 
     std::shared_ptr<ByteSource> source_;
     std::string name_;
+    bool zero_excluded_ = false;
+    std::function<void(const std::string&)> warn_;
     const ArchInfo* arch_ = nullptr;
     ByteOrder order_ = ByteOrder::little;
     Header header_;
@@ -429,13 +637,14 @@ private:
     std::optional<DumpBitmap> dump_map_;
     std::uint64_t dumped_pages_ = 0;
     std::uint64_t desc_offset_ = 0;
-    std::uint64_t data_offset_ = 0;
+    std::vector<File> files_;  // sorted by start_pfn; one unless the dump is split
     linux_kernel::CoreNotes notes_;
     MachineState machine_;
 
     mutable std::mutex mutex_;
     mutable PageCache pages_;
-    mutable std::vector<std::pair<std::uint64_t, Bytes>> desc_chunks_;
+    mutable std::vector<std::pair<std::pair<const File*, std::uint64_t>, Bytes>> desc_chunks_;
+    mutable Bytes zero_page_;  // excluded pages read as zeros; empty until the first
 };
 
 bool has_signature(const ByteSource& source) {
@@ -450,13 +659,13 @@ bool has_signature(const ByteSource& source) {
 
 namespace kvm::detail {
 
-std::unique_ptr<Format> open_kdump(std::shared_ptr<ByteSource> source, std::string name) {
-    return std::make_unique<kdump::KdumpFormat>(std::move(source), std::move(name));
+std::unique_ptr<Format> open_kdump(std::shared_ptr<ByteSource> source, std::string name, const ProbeOptions& options) {
+    return std::make_unique<kdump::KdumpFormat>(std::move(source), std::move(name), options);
 }
 
-std::unique_ptr<Format> probe_kdump(std::shared_ptr<ByteSource> source, const ProbeOptions& /*options*/) {
+std::unique_ptr<Format> probe_kdump(std::shared_ptr<ByteSource> source, const ProbeOptions& options) {
     if (!kdump::has_signature(*source)) return nullptr;
-    return open_kdump(std::move(source), {});
+    return open_kdump(std::move(source), {}, options);
 }
 
 }  // namespace kvm::detail

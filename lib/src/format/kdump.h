@@ -18,7 +18,9 @@
 //     0   phys_base          u64 (QEMU writes a wrong one; never used here)
 //     8   dump_level         i32 (v1+)
 //     12  split              i32 (v2+)
-//     16  start_pfn, end_pfn u64 (v2+, 32-bit values)
+//     16  start_pfn, end_pfn u64 (v2+, 32-bit values): a split dump's
+//                            pfns [start, end) (split != 0; v6 uses the
+//                            _64 fields)
 //     32  offset_vmcoreinfo  i64, size_vmcoreinfo u64 (v3+)
 //     48  offset_note        i64, size_note u64 (v4+): the ELF notes
 //     64  offset_eraseinfo   i64, size_eraseinfo u64 (v5+)
@@ -33,12 +35,17 @@
 //     0 offset i64, 8 size u32, 12 flags u32, 16 page_flags u64
 //   then                     page data: raw pages (size == block_size, no
 //                            compression flag) or compressed ones.
+// A split dump (makedumpfile --split) is several such files with the same
+// header and bitmaps; each holds the descriptors (from the same offset) and
+// pages of the dumped pfns in its [start_pfn, end_pfn), and together they
+// cover 0..max_mapnr without overlap (what makedumpfile --reassemble checks).
 #pragma once
 
 #include <kvm/bytes.h>
 #include <kvm/format.h>
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -62,6 +69,8 @@ inline constexpr std::size_t page_desc_size = 24;
 // Limits on what a header may declare before anything is allocated for it.
 inline constexpr std::uint64_t max_bitmap_bytes = 1ull << 30;
 inline constexpr std::uint64_t max_notes_bytes = 64ull << 20;
+// Files of one split dump (makedumpfile --split: one per CPU, as a rule).
+inline constexpr std::size_t max_split_files = 1024;
 
 struct Header {
     std::string signature;
@@ -113,5 +122,19 @@ std::size_t sub_header_bytes(std::int32_t header_version);
 // The name of a compression flag set in a page descriptor ("zlib", "lzo",
 // "snappy", "zstd"), or "unknown compression 0x..".
 std::string compression_name(std::uint32_t flags);
+
+// "dump level 31: zero, cache, cache private, user data and free pages":
+// the kinds of page makedumpfile -d leaves out, in its manual's words.
+std::string dump_level_text(std::int32_t level);
+
+// A file name ending in a number, as the files of a split dump are named
+// ("vmcore.1", "vmcore.2", ...), so that the others can be found from one.
+struct NumberedName {
+    std::string stem;  // "vmcore."
+    std::uint64_t number = 0;
+    std::size_t width = 0;  // zero-padded width: "dump.01" counts on as "dump.02"
+    std::string with(std::uint64_t n) const;
+};
+std::optional<NumberedName> numbered_name(const std::string& path);
 
 }  // namespace kvm::kdump

@@ -2,12 +2,13 @@
 // laid out as makedumpfile and QEMU lay them out (format: src/format/kdump.h
 // and src/format/flattened.cpp).
 #include <kvm/error.h>
+#include <kvm/format.h>
 #include <kvm/synth.h>
 
 #include "format/kdump.h"
+#include "format/kdump_codec.h"
 
 #include <fmt/format.h>
-#include <zlib.h>
 
 #include <algorithm>
 #include <optional>
@@ -31,6 +32,14 @@ bool all_zero(ByteSpan b) {
 
 KdumpWriter::KdumpWriter(KdumpOptions options) : options_(std::move(options)) {
     if (options_.signature.size() != 8) throw Error(ErrorKind::usage, "a kdump signature is 8 bytes");
+    set_codecs(std::move(options_.codecs));
+}
+
+void KdumpWriter::set_codecs(std::vector<std::string> codecs) {
+    for (const std::string& name : codecs)
+        if (kdump::find_codec(name) == nullptr)
+            throw Error(ErrorKind::usage, fmt::format("no kdump page compression is called \"{}\"", name));
+    options_.codecs = std::move(codecs);
 }
 
 void KdumpWriter::add_page(std::uint64_t pfn, ByteSpan data) {
@@ -75,12 +84,46 @@ KdumpWriter::Layout KdumpWriter::layout() const {
 }
 
 Bytes KdumpWriter::build() const {
+    return build_file(std::nullopt);
+}
+
+std::vector<Bytes> KdumpWriter::build_split(std::size_t files) const {
+    if (files < 2) throw Error(ErrorKind::usage, "a split dump has two files or more");
+    // Cut where the dumped pages divide evenly, as makedumpfile --split does.
+    std::vector<std::uint64_t> dumped;
+    for (const auto& entry : pages_)
+        dumped.push_back(entry.first);
+    for (const auto& entry : stored_)
+        dumped.push_back(entry.first);
+    std::sort(dumped.begin(), dumped.end());
+    std::vector<Bytes> out;
+    std::uint64_t start = 0;
+    for (std::size_t i = 0; i < files; ++i) {
+        const std::size_t cut = (i + 1) * dumped.size() / files;
+        const std::uint64_t end = i + 1 == files ? max_mapnr() : cut < dumped.size() ? dumped[cut] : max_mapnr();
+        if (end <= start) throw Error(ErrorKind::usage, fmt::format("too few pages for {} files", files));
+        out.push_back(build_file(Split{.start_pfn = start, .end_pfn = end}));
+        start = end;
+    }
+    return out;
+}
+
+Bytes KdumpWriter::build_file(const std::optional<Split>& part) const {
     const ByteOrder order = ByteOrder::little;
     const std::uint64_t block = options_.block_size;
-    const Layout l = layout();
     const std::uint64_t mapnr = max_mapnr();
+    const auto in_file = [&](std::uint64_t pfn) { return !part || (pfn >= part->start_pfn && pfn < part->end_pfn); };
+    std::uint64_t file_pages = 0;
+    for (const auto& entry : pages_)
+        file_pages += in_file(entry.first) ? 1 : 0;
+    for (const auto& entry : stored_)
+        file_pages += in_file(entry.first) ? 1 : 0;
+    Layout l = layout();
+    l.data = l.descriptors + file_pages * kdump::page_desc_size;
 
-    // Page data, and the descriptors that point at it.
+    // Page data, and the descriptors that point at it.  Codecs take turns
+    // over the pages of the whole dump, so the files of a split dump hold
+    // the bytes the single file would.
     struct Desc {
         std::uint64_t offset;
         std::uint32_t size;
@@ -89,8 +132,10 @@ Bytes KdumpWriter::build() const {
     std::map<std::uint64_t, Desc> descs;
     Encoder data(order);
     std::optional<std::uint64_t> zero_page;
+    std::size_t turn = 0;
     for (const auto& [pfn, page] : pages_) {
         if (options_.share_zero_page && all_zero(page)) {
+            if (!in_file(pfn)) continue;
             if (!zero_page) {
                 zero_page = l.data + data.size();
                 data.bytes(page);
@@ -98,25 +143,28 @@ Bytes KdumpWriter::build() const {
             descs[pfn] = Desc{*zero_page, static_cast<std::uint32_t>(block), 0};
             continue;
         }
-        if (options_.compress) {
-            Bytes out(compressBound(static_cast<uLong>(block)));
-            auto len = static_cast<uLongf>(out.size());
-            if (compress2(reinterpret_cast<Bytef*>(out.data()), &len, reinterpret_cast<const Bytef*>(page.data()),
-                          static_cast<uLong>(page.size()), Z_DEFAULT_COMPRESSION) != Z_OK)
-                throw Error(ErrorKind::usage, "zlib compress2 failed");
-            if (len < block) {
-                descs[pfn] = Desc{l.data + data.size(), static_cast<std::uint32_t>(len), kdump::compressed_zlib};
-                data.bytes(ByteSpan(out.data(), len));
+        const kdump::Codec* codec =
+            options_.codecs.empty() ? nullptr : kdump::find_codec(options_.codecs[turn++ % options_.codecs.size()]);
+        if (!in_file(pfn)) continue;
+        if (codec != nullptr) {
+            const Bytes packed = codec->encode(page);
+            if (packed.size() < block) {
+                descs[pfn] = Desc{l.data + data.size(), static_cast<std::uint32_t>(packed.size()), codec->flag};
+                data.bytes(packed);
                 continue;
             }
         }
         descs[pfn] = Desc{l.data + data.size(), static_cast<std::uint32_t>(block), 0};
         data.bytes(page);
     }
-    for (const auto& [pfn, s] : stored_) {
-        descs[pfn] = Desc{l.data + data.size(), static_cast<std::uint32_t>(s.bytes.size()), s.flags};
-        data.bytes(s.bytes);
+    for (const auto& [pfn, stored] : stored_) {
+        if (!in_file(pfn)) continue;
+        descs[pfn] = Desc{l.data + data.size(), static_cast<std::uint32_t>(stored.bytes.size()), stored.flags};
+        data.bytes(stored.bytes);
     }
+    std::uint32_t status = options_.extra_status;
+    for (const std::string& name : options_.codecs)
+        status |= kdump::find_codec(name)->flag;
 
     Encoder e(order);
     // disk_dump_header
@@ -129,7 +177,7 @@ Bytes KdumpWriter::build() const {
     put_fixed(e, "(none)", kdump::utsname_field);
     e.zeros(6);  // 402 -> 408: timeval is 8-aligned
     e.u64(ts_seconds).u64(0);
-    e.u32((options_.compress ? kdump::compressed_zlib : 0) | options_.extra_status);
+    e.u32(status);
     e.u32(static_cast<std::uint32_t>(block));
     e.u32(static_cast<std::uint32_t>((l.bitmaps - block) / block));  // sub_hdr_size
     e.u32(static_cast<std::uint32_t>(l.bitmap_bytes / block));
@@ -138,29 +186,39 @@ Bytes KdumpWriter::build() const {
     e.u32(2);                       // nr_cpus
     e.zeros(block - e.size());
 
-    // kdump_sub_header, then VMCOREINFO and the notes
+    // kdump_sub_header, then VMCOREINFO and the notes.  A split file's
+    // pfns are in both the 32-bit fields (cut at 4 G) and the 64-bit ones.
+    const std::uint64_t start = part ? part->start_pfn : 0;
+    const std::uint64_t end = part ? part->end_pfn : 0;
     Encoder sub(order);
     sub.u64(options_.sub_phys_base).u32(static_cast<std::uint32_t>(options_.dump_level));
-    sub.u32(static_cast<std::uint32_t>(options_.split)).u64(0).u64(0);
+    sub.u32(part ? 1 : 0)
+        .u64(std::min<std::uint64_t>(start, 0xffffffffu))
+        .u64(std::min<std::uint64_t>(end, 0xffffffffu));
     sub.u64(options_.vmcoreinfo.empty() ? 0 : l.vmcoreinfo).u64(options_.vmcoreinfo.size());
     sub.u64(options_.notes.empty() ? 0 : l.notes).u64(options_.notes.size());
     sub.u64(0).u64(0);
-    sub.u64(0).u64(mapnr).u64(mapnr);
+    sub.u64(start).u64(end).u64(mapnr);
     Bytes sub_bytes = sub.take();
     sub_bytes.resize(kdump::sub_header_bytes(options_.header_version));
     e.bytes(sub_bytes).string(options_.vmcoreinfo).bytes(options_.notes);
     e.zeros(l.bitmaps - e.size());
 
     // Bitmaps: RAM (dumped and excluded), then dumped; or the one bitmap.
+    // Every file of a split dump has them whole.
     const std::uint64_t half = options_.single_bitmap ? l.bitmap_bytes : l.bitmap_bytes / 2;
     Bytes ram(half);
     Bytes dumped(half);
     const auto set = [](Bytes& map, std::uint64_t pfn) { map[pfn / 8] |= static_cast<std::byte>(1u << (pfn % 8)); };
-    for (const auto& [pfn, d] : descs) {
+    const auto mark = [&](std::uint64_t pfn) {
         if (pfn >= mapnr) throw Error(ErrorKind::usage, fmt::format("pfn {:#x} is past max_mapnr {:#x}", pfn, mapnr));
         set(ram, pfn);
         set(dumped, pfn);
-    }
+    };
+    for (const auto& entry : pages_)
+        mark(entry.first);
+    for (const auto& entry : stored_)
+        mark(entry.first);
     for (const std::uint64_t pfn : excluded_)
         if (pfn < mapnr) set(ram, pfn);
     if (options_.single_bitmap) {
@@ -174,6 +232,56 @@ Bytes KdumpWriter::build() const {
         e.u64(d.offset).u32(d.size).u32(d.flags).u64(0);
     e.bytes(data.data());
     return e.take();
+}
+
+KdumpWriter kdump_writer(const PhysMemory& memory, const std::vector<netbsd::RamSegment>& segments,
+                         KdumpOptions options, const std::vector<std::uint64_t>& excluded) {
+    const std::uint64_t block = options.block_size;
+    KdumpWriter w(std::move(options));
+    Bytes page(block);
+    for (const netbsd::RamSegment& seg : segments)
+        for (std::uint64_t pa = seg.start; pa + block <= seg.start + seg.size; pa += block) {
+            if (std::find(excluded.begin(), excluded.end(), pa / block) != excluded.end()) {
+                w.exclude_page(pa / block);
+                continue;
+            }
+            memory.read(pa, page);
+            w.add_page(pa / block, page);
+        }
+    return w;
+}
+
+KdumpWriter copy_kdump(const std::shared_ptr<ByteSource>& file) {
+    const auto format = open_format(file);
+    if (format->name() != "kdump")
+        throw Error(ErrorKind::usage,
+                    fmt::format("{}: a {} dump, not a kdump-compressed file", file->name(), format->name()));
+    const kdump::Header h =
+        kdump::decode_header(file->read_bytes(0, kdump::header_size, "kdump header"), ByteOrder::little);
+    const kdump::SubHeader sub =
+        kdump::decode_sub_header(file->read_bytes(static_cast<std::uint64_t>(h.block_size),
+                                                  kdump::sub_header_bytes(h.header_version), "kdump sub-header"),
+                                 ByteOrder::little, h.header_version);
+    const auto block = static_cast<std::uint64_t>(h.block_size);
+    KdumpOptions options{.machine = h.machine,
+                         .release = h.release,
+                         .header_version = h.header_version,
+                         .block_size = static_cast<std::uint32_t>(block),
+                         .dump_level = sub.dump_level,
+                         .sub_phys_base = sub.phys_base};
+    if (sub.size_vmcoreinfo != 0)
+        options.vmcoreinfo = std::string(as_chars(
+            file->read_bytes(static_cast<std::uint64_t>(sub.offset_vmcoreinfo), sub.size_vmcoreinfo, "VMCOREINFO")));
+    if (sub.size_note != 0)
+        options.notes = file->read_bytes(static_cast<std::uint64_t>(sub.offset_note), sub.size_note, "note block");
+    KdumpWriter w(std::move(options));
+    Bytes page(block);
+    for (const PhysRun& run : format->phys_ranges())
+        for (std::uint64_t pa = run.pa; pa < run.pa + run.size; pa += block) {
+            format->read_phys(pa, page);
+            w.add_page(pa / block, page);
+        }
+    return w;
 }
 
 Bytes flatten(ByteSpan file, std::size_t record_size, std::size_t rewrite_header) {
