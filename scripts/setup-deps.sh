@@ -5,6 +5,7 @@ set -euo pipefail
 
 packages=(g++ cmake ninja-build pkg-config libcli11-dev libfmt-dev zlib1g-dev doctest-dev nlohmann-json3-dev mandoc pigz
           e2fsprogs util-linux xxd bsdextrautils binutils libdw-dev libbpf-dev python3 time
+          libzstd-dev zstd libdeflate-dev libisal-dev
           procps manpages-dev)  # the pages the man pages' .Xr name: ps(1), vfork(2)
 missing=()
 for p in "${packages[@]}"; do
