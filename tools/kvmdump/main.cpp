@@ -59,8 +59,11 @@ int run(const Options& o) {
     for (const std::string& a : o.addresses)
         exprs.push_back(kvm::parse_address(a));
 
-    const kvm::Target t = kvm::open_target(
-        {.namelist = o.system, .core = o.core, .dumplo_blocks = o.dumplo, .index = {.enabled = !o.no_index}});
+    const kvm::Target t = kvm::open_target({.namelist = o.system,
+                                            .core = o.core,
+                                            .dumplo_blocks = o.dumplo,
+                                            .index = {.enabled = !o.no_index},
+                                            .decompress = kvm::tool_decompress_options("kvmdump")});
     const kvm::SymbolTable* symbols = t.namelist ? &t.namelist->symbols() : nullptr;
     kvm::OutputBuffer out(STDOUT_FILENO);
     Json all = Json::array();

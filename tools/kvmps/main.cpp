@@ -5,6 +5,7 @@
 #include <kvm/layout.h>
 #include <kvm/procs.h>
 #include <kvm/ps.h>
+#include <kvm/target.h>
 
 #include <fmt/format.h>
 #include <CLI/CLI.hpp>
@@ -54,7 +55,11 @@ int run(const Options& o) {
         throw kvm::Error(kvm::ErrorKind::usage, "-N needs -M: without a dump kvmps lists the running host");
     std::unique_ptr<kvm::Kernel> kernel;
     // A dump cut short still lists what it holds, with warnings where it ends.
-    if (!o.core.empty()) kernel = kvm::Kernel::open({.namelist = o.namelist, .core = o.core, .allow_truncated = true});
+    if (!o.core.empty())
+        kernel = kvm::Kernel::open({.namelist = o.namelist,
+                                    .core = o.core,
+                                    .allow_truncated = true,
+                                    .decompress = kvm::tool_decompress_options("kvmps")});
     const auto walker = kvm::make_process_walker({.kernel = kernel.get(), .layout_file = o.layout});
 
     if (o.print_layout) {

@@ -69,8 +69,9 @@ struct Options {
     std::optional<std::uint64_t> dumplo_blocks;
     bool force = false;     // -f
     bool verbose = false;   // -v
-    bool compress = false;  // -z
-    int level = 1;          // -Z
+    bool compress = false;  // -z: gzip members (kvm/compress.h), read in place by every tool
+    bool zstd = false;      // --zstd: zstd frames and a seek table instead
+    int level = 1;          // -Z: gzip 0-9, zstd 1-9
     unsigned threads = 0;   // compressing threads; 0: one per CPU
     // "Now", for the crash time check; absent: the clock.
     std::optional<std::int64_t> now;

@@ -32,6 +32,11 @@ std::unique_ptr<Kernel> Kernel::open(const OpenOptions& options) {
     std::shared_ptr<const Namelist> namelist = options.loaded_namelist;
     if (!namelist && !options.namelist.empty()) namelist = Namelist::load(options.namelist);
     auto source = open_file(options.core, options.writable ? OpenMode::read_write : OpenMode::read_only);
+    // The probes see the decompressed bytes: a compressed kcore, ELF vmcore
+    // or kdump file is one more source.
+    DecompressOptions decompress = options.decompress;
+    decompress.path = options.core;
+    source = open_decompressed(std::move(source), decompress);
     ProbeOptions probe{
         .dumplo_blocks = options.dumplo_blocks, .namelist = namelist.get(), .allow_truncated = options.allow_truncated};
     std::unique_ptr<Format> format = open_format(std::move(source), probe);

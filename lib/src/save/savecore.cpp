@@ -2,6 +2,7 @@
 // follow NetBSD's savecore (netbsd-dump-format.md section 5); where a host
 // that is not running the crashed kernel cannot ask it (dumplo, dumpmag,
 // version), the kernel file and a scan of the device answer instead.
+#include <kvm/compress.h>
 #include <kvm/error.h>
 #include <kvm/io.h>
 #include <kvm/kernel.h>
@@ -476,7 +477,8 @@ private:
         std::uint64_t n = bounds.value_or(0);
         for (;;) {
             bool taken = false;
-            for (const char* form : {"netbsd.{}.core", "netbsd.{}.core.gz", "netbsd.{}", "netbsd.{}.gz"})
+            for (const char* form : {"netbsd.{}.core", "netbsd.{}.core.gz", "netbsd.{}.core.zst", "netbsd.{}",
+                                     "netbsd.{}.gz", "netbsd.{}.zst"})
                 taken = taken || dir_->exists(fmt::format(fmt::runtime(form), n));
             if (!taken) break;
             say(Priority::warning,
@@ -494,10 +496,15 @@ private:
     std::string write_file(const std::string& name, std::uint64_t total, Body body) {
         AtomicFile file(dir_->fd(), dir_->path(), name, 0600, AtomicFile::Replace::never);
         std::string path = file.path();
-        const auto sink = create_fd_sink(file.fd(), file.temp_path(), {.sparse = !o_.compress});
-        std::unique_ptr<Sink> gzip;
-        if (o_.compress) gzip = create_gzip_sink(*sink, {.level = o_.level, .threads = o_.threads});
-        Sink& out = gzip ? *gzip : *sink;
+        const bool compress = o_.compress || o_.zstd;
+        const auto sink = create_fd_sink(file.fd(), file.temp_path(), {.sparse = !compress});
+        std::unique_ptr<Sink> compressor;
+        if (o_.zstd) {
+            compressor = create_zstd_sink(*sink, {.level = o_.level, .threads = o_.threads});
+        } else if (o_.compress) {
+            compressor = create_gzip_sink(*sink, {.level = o_.level, .threads = o_.threads});
+        }
+        Sink& out = compressor ? *compressor : *sink;
         const auto start = std::chrono::steady_clock::now();
         // After every chunk: stop as soon as the file is gone (the
         // directory was cleaned up under us) instead of writing the rest of
@@ -512,15 +519,15 @@ private:
         };
         body(out, report);
         out.finish();
-        gzip.reset();
+        compressor.reset();
         file.commit();
         return path;
     }
 
     void save(const std::string& device, const ByteSource& src, const netbsd::DumpLayout& layout, DeviceResult& r) {
         const std::uint64_t n = next_number();
-        const std::string gz = o_.compress ? ".gz" : "";
-        const std::string what = o_.compress ? "compressed " : "";
+        const std::string gz = o_.zstd ? ".zst" : o_.compress ? ".gz" : "";
+        const std::string what = o_.zstd || o_.compress ? "compressed " : "";
 
         const Bytes header = netbsd::kcore_file_header(layout, layout.memory_size);
         const std::uint64_t core_total = header.size() + layout.memory_size;
