@@ -102,7 +102,11 @@ struct DecompressOptions {
     // Where a zstd stream without a seek table is decompressed; empty:
     // $TMPDIR, else /var/tmp.
     std::string temp_dir;
-    std::size_t cache_bytes = 32u << 20;  // decompressed blocks kept (LRU)
+    // Decompressed blocks kept (LRU).  0: as much as the core holds, up to
+    // an eighth of the machine's RAM (at least 32 MiB): tools that walk a
+    // dump (kvmps) touch pages all over it, and each miss inflates a whole
+    // block, so the cache plays the page cache's part for a plain core.
+    std::size_t cache_bytes = 0;
 };
 
 // The decompressed bytes of `source` as a ByteSource with the same name, or

@@ -7,6 +7,8 @@
 #include <algorithm>
 #include <cstring>
 
+#include <unistd.h>
+
 namespace kvm::detail {
 
 std::shared_ptr<const Bytes> BlockCache::find(std::uint64_t key) {
@@ -30,6 +32,17 @@ void BlockCache::put(std::uint64_t key, std::shared_ptr<const Bytes> block) {
         by_key_.erase(lru_.back().first);
         lru_.pop_back();
     }
+}
+
+void BlockSource::set_size(std::uint64_t size) noexcept {
+    size_ = size;
+    if (cache_bytes_ != 0) return;
+    constexpr std::uint64_t least = 32u << 20;
+    const long pages = ::sysconf(_SC_PHYS_PAGES);
+    const long page = ::sysconf(_SC_PAGESIZE);
+    const std::uint64_t ram =
+        pages > 0 && page > 0 ? static_cast<std::uint64_t>(pages) * static_cast<std::uint64_t>(page) : 0;
+    cache_.set_capacity(static_cast<std::size_t>(std::min(size, std::max(least, ram / 8))));
 }
 
 std::size_t BlockSource::read_at(std::uint64_t offset, MutableByteSpan out) const {

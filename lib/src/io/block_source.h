@@ -20,6 +20,7 @@ namespace kvm::detail {
 class BlockCache {
 public:
     explicit BlockCache(std::size_t capacity_bytes) : capacity_(capacity_bytes) {}
+    void set_capacity(std::size_t capacity_bytes) noexcept { capacity_ = capacity_bytes; }
 
     std::shared_ptr<const Bytes> find(std::uint64_t key);
     void put(std::uint64_t key, std::shared_ptr<const Bytes> block);
@@ -42,8 +43,11 @@ public:
     std::size_t read_at(std::uint64_t offset, MutableByteSpan out) const final;
 
 protected:
-    BlockSource(std::string name, std::size_t cache_bytes) : name_(std::move(name)), cache_(cache_bytes) {}
-    void set_size(std::uint64_t size) noexcept { size_ = size; }
+    // `cache_bytes` 0: sized from the data (DecompressOptions::cache_bytes).
+    BlockSource(std::string name, std::size_t cache_bytes)
+        : name_(std::move(name)), cache_bytes_(cache_bytes), cache_(cache_bytes) {}
+    // The decompressed size; sizes an automatic cache.
+    void set_size(std::uint64_t size) noexcept;
 
     struct Block {
         std::uint64_t key = 0;    // the cache key (a member, frame or slice number)
@@ -59,6 +63,7 @@ protected:
 private:
     std::string name_;
     std::uint64_t size_ = 0;
+    std::size_t cache_bytes_;
     mutable std::mutex mutex_;
     mutable BlockCache cache_;
 };
