@@ -18,6 +18,8 @@ std::shared_ptr<ByteSource> open_gzip_checkpointed(std::shared_ptr<ByteSource> s
 // A zstd file: through its seek table, or decompressed once into a sparse
 // temporary file when it has none.
 std::shared_ptr<ByteSource> open_zstd(std::shared_ptr<ByteSource> source, const DecompressOptions& options);
+// Through its seek table; nullptr when it has none.
+std::shared_ptr<ByteSource> open_zstd_seekable(std::shared_ptr<ByteSource> source, const DecompressOptions& options);
 
 // Says `message` through options.notice, when there is one.
 void notify(const DecompressOptions& options, const std::string& message);

@@ -117,7 +117,9 @@ private:
 
 class IndexBuilder {
 public:
-    IndexBuilder(const ByteSource& src, const DecompressOptions& o) : src_(src), o_(o), z_(src) {}
+    IndexBuilder(const ByteSource& src, const DecompressOptions& o, std::uint64_t span) : src_(src), o_(o), z_(src) {
+        index_.span = span;
+    }
 
     GzipIndex build() {
         const std::uint64_t file_size = src_.size();
@@ -385,8 +387,8 @@ void save(const std::string& path, const GzipIndex& index, const FileStamp& buil
 
 }  // namespace
 
-GzipIndex build_gzip_index(const ByteSource& source, const DecompressOptions& options) {
-    return IndexBuilder(source, options).build();
+GzipIndex build_gzip_index(const ByteSource& source, const DecompressOptions& options, std::uint64_t span) {
+    return IndexBuilder(source, options, span).build();
 }
 
 Bytes encode_gzip_index(const GzipIndex& index, const FileStamp& stamp) {

@@ -74,7 +74,9 @@ struct FileStamp {
 // after its last member that are not gzip (both keep what came before).
 // Damaged deflate data or trailers throw corrupt naming the member and its
 // offset.
-GzipIndex build_gzip_index(const ByteSource& source, const DecompressOptions& options);
+// `span`: the output between checkpoints (smaller in tests and seeds).
+GzipIndex build_gzip_index(const ByteSource& source, const DecompressOptions& options,
+                           std::uint64_t span = gzip_index_span);
 
 Bytes encode_gzip_index(const GzipIndex& index, const FileStamp& stamp);
 // nullopt when the index was built from a file of another size or mtime;

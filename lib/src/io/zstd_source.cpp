@@ -236,9 +236,14 @@ std::shared_ptr<ByteSource> decompress_to_temporary(std::shared_ptr<ByteSource> 
 
 }  // namespace
 
-std::shared_ptr<ByteSource> open_zstd(std::shared_ptr<ByteSource> source, const DecompressOptions& options) {
+std::shared_ptr<ByteSource> open_zstd_seekable(std::shared_ptr<ByteSource> source, const DecompressOptions& options) {
     if (std::optional<std::vector<Frame>> frames = read_seek_table(*source))
         return std::make_shared<SeekableSource>(std::move(source), std::move(*frames), options.cache_bytes);
+    return nullptr;
+}
+
+std::shared_ptr<ByteSource> open_zstd(std::shared_ptr<ByteSource> source, const DecompressOptions& options) {
+    if (auto seekable = open_zstd_seekable(source, options)) return seekable;
     return decompress_to_temporary(std::move(source), options);
 }
 
