@@ -8,9 +8,14 @@
 //
 //   build/bench/bench_kvmps [--os netbsd|dragonfly] [--procs 100000] [--runs 3] [--work DIR]
 //
+// The same core compressed as savecore -z and --zstd write it is read in
+// place: kvmps on the .gz core against the plain one is the ratio to watch
+// (goal: at most 2x the time).
+//
 // The dump is built in a forked child, so that this process stays small:
 // a child's ru_maxrss includes its parent's memory up to exec on Linux.
 // The listing is checked (one row per process) before anything is timed.
+#include <kvm/compress.h>
 #include <kvm/layout.h>
 #include <kvm/synth.h>
 #include <kvm/synth_procs.h>
@@ -120,6 +125,8 @@ int main(int argc, char** argv) {
     if (!dir) return 1;
     const std::string kernel = dir / "kernel";
     const std::string core = dir / "vmcore.0";
+    const std::string gz = core + ".gz";
+    const std::string zst = core + ".zst";
 
     try {
         if (!bench::in_child([&] {
@@ -150,6 +157,7 @@ int main(int argc, char** argv) {
                     kvm::synth::write_sparse_file(core, [&](kvm::Sink& out) { m.write_minidump(out); });
                     kvm::synth::write_file(kernel, m.kernel_elf());
                 }
+                bench::compress_file(core, gz, zst);
                 fmt::print("dump: {} {} processes, core {:.0f} MiB, built in {:.1f} s\n", listed, os,
                            static_cast<double>(std::filesystem::file_size(core)) / (1 << 20),
                            std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
@@ -157,7 +165,8 @@ int main(int argc, char** argv) {
             }))
             return 1;
 
-        // The listing is complete before it is timed.
+        // The listing is complete before it is timed, and the same from
+        // the compressed cores.
         const std::string listing = dir / "listing";
         const bench::Run check = bench::run({tools + "/kvmps", "-N", kernel, "-M", core}, listing);
         std::size_t lines = 0;
@@ -167,6 +176,12 @@ int main(int argc, char** argv) {
         if (check.status != 0 || lines != procs + 1)
             throw std::runtime_error(
                 fmt::format("kvmps listed {} lines (exit {}), expected {}", lines, check.status, procs + 1));
+        for (const std::string& c : {gz, zst}) {
+            const std::string compressed = dir / "listing.compressed";
+            if (bench::run({tools + "/kvmps", "-N", kernel, "-M", c}, compressed).status != 0 ||
+                !bench::same_bytes(listing, compressed))
+                throw std::runtime_error(fmt::format("kvmps on {} lists something else", c));
+        }
 
         fmt::print("{:<36} {:>8} {:>8} {:>13}\n", fmt::format("command (best of {})", runs), "wall s", "cpu s",
                    "peak RSS MiB");
@@ -191,6 +206,17 @@ int main(int argc, char** argv) {
                 met ? "met" : "NOT met", listing_run.seconds, mib);
             if (!met) return 1;
         }
+        const bench::Run gz_run =
+            show("kvmps on the savecore -z core (.gz)", {tools + "/kvmps", "-N", kernel, "-M", gz});
+        const bench::Run zst_run =
+            show("kvmps on the savecore --zstd core (.zst)", {tools + "/kvmps", "-N", kernel, "-M", zst});
+        const bench::Run plain = bench::best_of(runs, {tools + "/kvmps", "-N", kernel, "-M", core});
+        const double ratio = gz_run.seconds / plain.seconds;
+        fmt::print("kvmps on .gz / on the plain core: {:.2f}x the time ({:.2f}x for .zst); goal at most 2x: {}\n",
+                   ratio, zst_run.seconds / plain.seconds, ratio <= 2 ? "met" : "NOT met");
+        // CPU seconds too: on a shared machine, steadier than wall time.
+        fmt::print("  in CPU seconds: .gz {:.2f}x, .zst {:.2f}x\n", gz_run.cpu_seconds / plain.cpu_seconds,
+                   zst_run.cpu_seconds / plain.cpu_seconds);
     } catch (const std::exception& e) {
         fmt::print(stderr, "bench_kvmps: {}\n", e.what());
         return 1;

@@ -9,6 +9,9 @@
 // what an empty command measures, the floor under every figure.
 #pragma once
 
+#include <kvm/compress.h>
+#include <kvm/io.h>
+
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <spawn.h>
@@ -114,6 +117,21 @@ inline bool same_bytes(const std::string& a, const std::string& b) {
     if (fa != nullptr) std::fclose(fa);
     if (fb != nullptr) std::fclose(fb);
     return same;
+}
+
+// Compresses `core` as savecore -z and savecore --zstd do, on all cores.
+inline void compress_file(const std::string& core, const std::string& gz, const std::string& zst) {
+    const auto src = kvm::open_file(core);
+    for (const bool zstd : {false, true}) {
+        auto file = kvm::create_file_sink(zstd ? zst : gz);
+        const std::unique_ptr<kvm::Sink> out = zstd ? kvm::create_zstd_sink(*file) : kvm::create_gzip_sink(*file);
+        kvm::Bytes chunk(8u << 20);
+        for (std::uint64_t at = 0; at < src->size(); at += chunk.size()) {
+            const std::size_t n = src->read_at(at, chunk);
+            out->write(kvm::ByteSpan(chunk.data(), n));
+        }
+        out->finish();
+    }
 }
 
 inline bool on_path(const std::string& program) {

@@ -5,7 +5,7 @@ set -euo pipefail
 
 packages=(g++ cmake ninja-build pkg-config libcli11-dev libfmt-dev zlib1g-dev doctest-dev nlohmann-json3-dev mandoc pigz
           e2fsprogs util-linux xxd bsdextrautils binutils libdw-dev libbpf-dev zstd python3 time
-          liblzo2-dev libsnappy-dev libzstd-dev  # kdump pages in lzo, snappy and zstd; FreeBSD's zstd dumps
+          liblzo2-dev libsnappy-dev libzstd-dev libdeflate-dev libisal-dev  # kdump pages in lzo, snappy and zstd; FreeBSD's zstd dumps; compressed cores
           procps manpages-dev  # the pages the man pages' .Xr name: ps(1), vfork(2)
           clang libclang-rt-14-dev llvm)  # the sanitized build and libFuzzer; llvm-symbolizer for their reports
 missing=()

@@ -23,7 +23,7 @@ changed_bytes() {
 run_tool savecore -Z 12 -N "$kernel" "$T/crash" "$swap"
 expect_rc 1
 expect_stderr "savecore: Invalid compression \`12'
-usage: savecore [-fkuvz] [-m maxdumps] [-N system] [-Z level] [--dumplo blocks] [directory [device ...]]
+usage: savecore [-fkuvz] [--zstd] [-m maxdumps] [-N system] [-Z level] [--dumplo blocks] [directory [device ...]]
        savecore -c [-v] [-N system] [--dumplo blocks] [device ...]
        savecore -C | -n [-v] [-N system] [--dumplo blocks] [device ...]"
 run_tool savecore --no-such-option

@@ -19,12 +19,16 @@
 //   symidx        symbol indexes of the synthetic kernels
 //   savecore      swap devices holding a dump (after junk; after a saved one)
 //   kerneldump    FreeBSD/DragonFly dump devices of each header version and kind
+//   gzip, gzip_index, zstd
+//                 compressed cores: gzip members and streams, zstd seekable
+//                 files, a checkpoint index
 //   ctf           CTF containers of the shipped layouts' types and of each kind
 //   netbsd_procs, linux_procs
 //                 patches (fuzz_setup.h) of the clean walk's bytes: none, and
 //                 the damage of the walkers' tests (cycles, pointers outside
 //                 the dump, counts too short, NULL links)
 #include <kvm/btf.h>
+#include <kvm/compress.h>
 #include <kvm/elf.h>
 #include <kvm/layout.h>
 #include <kvm/linux.h>
@@ -39,6 +43,10 @@
 #include "fuzz_setup.h"
 
 #include <bpf/btf.h>
+#include "fixed_gzip.h"
+#include "io/gzip_index.h"
+#include "io/zstd_format.h"
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -637,6 +645,62 @@ void write_kdump_codecs(const std::string& dir) {
     synth::write_file(dir + "/kdump-split-flat.2", synth::flatten(split[1], 512));
 }
 
+// Text that compresses well, so that seeds of several 64 KiB blocks stay
+// a few KiB.
+std::string page_text(std::size_t n, int seed) {
+    std::string text;
+    for (int i = 0; text.size() < n; ++i)
+        text += fmt::format("page {} of pool {}\n", i % 16, seed);
+    text.resize(n);
+    return text;
+}
+
+// savecore -z and --zstd files of three 64 KiB blocks (one of them zeros),
+// a gzip -6 stream, members of both kinds together, a file cut short; the
+// fixed gzip file's checkpoint index.
+void write_compressed(const std::string& corpus) {
+    constexpr std::size_t block = 64u << 10;
+    Bytes data = to_bytes(page_text(2 * block + 1000, 1));
+    std::fill_n(data.begin() + block, block, std::byte{0});
+    const auto compress = [&](bool zstd) {
+        MemorySink out;
+        const std::unique_ptr<Sink> c = zstd ? create_zstd_sink(out, {.threads = 1, .block_size = block})
+                                             : create_gzip_sink(out, {.threads = 1, .block_size = block});
+        c->write(data);
+        c->finish();
+        return out.data();
+    };
+    const Bytes members = compress(false);
+    synth::write_file(corpus + "/gzip/kv-members", members);
+    synth::write_file(corpus + "/gzip/kv-cut",
+                      Bytes(members.begin(), members.begin() + static_cast<std::ptrdiff_t>(members.size() / 2)));
+    Bytes stream = fuzz::gzip_stream(page_text(20000, 2));
+    synth::write_file(corpus + "/gzip/stream", stream);
+    stream.insert(stream.end(), members.begin(), members.end());
+    synth::write_file(corpus + "/gzip/mixed-members", stream);
+
+    const Bytes zst = compress(true);
+    synth::write_file(corpus + "/zstd/seekable", zst);
+    // The same frames with a seek table that has (zero) checksums.
+    Encoder table(ByteOrder::little);
+    const std::size_t entries = 3;  // text, zeros, the last 1000 bytes
+    const std::size_t old_table = 8 + entries * 8 + 9;
+    table.u32(detail::seek_table_skippable_magic).u32(static_cast<std::uint32_t>(entries * 12 + 9));
+    for (std::size_t i = 0; i < entries; ++i) {
+        const std::byte* e = zst.data() + zst.size() - old_table + 8 + i * 8;
+        table.u32(load32(e, ByteOrder::little)).u32(load32(e + 4, ByteOrder::little)).u32(0);
+    }
+    table.u32(entries).u8(detail::seek_table_checksum_flag).u32(detail::seekable_magic);
+    Bytes checksummed(zst.begin(), zst.end() - static_cast<std::ptrdiff_t>(old_table));
+    checksummed.insert(checksummed.end(), table.data().begin(), table.data().end());
+    synth::write_file(corpus + "/zstd/seekable-checksums", checksummed);
+
+    const auto gz = fuzz::fixed_gzip();
+    const detail::GzipIndex index = detail::build_gzip_index(*gz, {}, fuzz::fixed_gzip_span);
+    synth::write_file(corpus + "/gzip_index/fixed",
+                      detail::encode_gzip_index(index, {.size = gz->size(), .mtime_sec = 1700000000, .mtime_nsec = 5}));
+}
+
 }  // namespace
 
 // CTF containers: the shipped FreeBSD 14 and NetBSD 10 i386 layouts as a
@@ -694,6 +758,7 @@ int main(int argc, char** argv) {
         write_devices();
         write_netbsd_walks();
         write_linux_walks();
+        write_compressed(corpus);
         write_ctf(corpus + "/ctf", corpus + "/../../../share/kvmkit/layouts");
     } catch (const std::exception& e) {
         std::fprintf(stderr, "make_seeds: %s\n", e.what());

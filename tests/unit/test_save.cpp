@@ -1,5 +1,6 @@
 // savecore as a library: synthetic crashes on swap images are saved,
 // cleared, checked and refused, and every message is compared in full.
+#include <kvm/compress.h>
 #include <kvm/elf.h>
 #include <kvm/kernel.h>
 #include <kvm/netbsd.h>
@@ -11,6 +12,7 @@
 #include <zlib.h>
 
 #include "save_test_util.h"
+#include "sink_helpers.h"
 #include "test_util.h"
 
 #include <fcntl.h>
@@ -247,7 +249,7 @@ TEST_CASE("savecore -v says what it does") {
     CHECK(m[8] == c.swap + ": dump cleared");
 }
 
-TEST_CASE("savecore -z writes one gzip stream of the core and of the kernel") {
+TEST_CASE("savecore -z writes gzip members of the core and of the kernel, read in place") {
     Crash c;
     Captured log;
     save::Options o = c.options();
@@ -259,13 +261,35 @@ TEST_CASE("savecore -z writes one gzip stream of the core and of the kernel") {
     CHECK(log.said(Priority::notice, "writing compressed core to " + c.crash + "/netbsd.0.core.gz"));
     CHECK(log.said(Priority::notice, "writing compressed kernel to " + c.crash + "/netbsd.0.gz"));
     CHECK(listing(c.crash) == std::vector<std::string>{"bounds", "netbsd.0.core.gz", "netbsd.0.gz"});
-    int members = 0;
-    CHECK(gunzip(file_bytes(c.crash + "/netbsd.0.core.gz"), &members) == c.kcore);
-    CHECK(members == 1);
-    CHECK(gunzip(file_bytes(c.crash + "/netbsd.0.gz"), &members) == file_bytes(c.kernel));
-    CHECK(members == 1);
+    // One member per MiB and the end-of-file member.
+    const test::Gunzipped core = test::gunzip(file_bytes(c.crash + "/netbsd.0.core.gz"));
+    CHECK(core.data == c.kcore);
+    CHECK(core.members == static_cast<int>((c.kcore.size() + (1u << 20) - 1) / (1u << 20) + 1));
+    const test::Gunzipped kernel = test::gunzip(file_bytes(c.crash + "/netbsd.0.gz"));
+    CHECK(kernel.data == file_bytes(c.kernel));
+    CHECK(kernel.members == static_cast<int>((kernel.data.size() + (1u << 20) - 1) / (1u << 20) + 1));
     CHECK(mode_of(c.crash + "/netbsd.0.core.gz") == 0600);
     CHECK(c.changed_bytes() == c.dumpmag_bytes());
+    const auto in_place = open_decompressed(open_file(c.crash + "/netbsd.0.core.gz"));
+    CHECK(in_place->read_bytes(0, c.kcore.size(), "the core") == c.kcore);
+}
+
+TEST_CASE("savecore --zstd writes zstd frames and a seek table, read in place") {
+    Crash c;
+    Captured log;
+    save::Options o = c.options();
+    o.zstd = true;
+    o.threads = 2;
+    const save::Result r = save::run(o, log);
+    CHECK(r.exit_status() == 0);
+    CHECK(log.said(Priority::notice, "writing compressed core to " + c.crash + "/netbsd.0.core.zst"));
+    CHECK(log.said(Priority::notice, "writing compressed kernel to " + c.crash + "/netbsd.0.zst"));
+    CHECK(listing(c.crash) == std::vector<std::string>{"bounds", "netbsd.0.core.zst", "netbsd.0.zst"});
+    const auto core = open_decompressed(open_file(c.crash + "/netbsd.0.core.zst"));
+    CHECK(core->read_bytes(0, c.kcore.size(), "the core") == c.kcore);
+    const auto kernel = open_decompressed(open_file(c.crash + "/netbsd.0.zst"));
+    CHECK(kernel->read_bytes(0, kernel->size(), "the kernel") == file_bytes(c.kernel));
+    CHECK(mode_of(c.crash + "/netbsd.0.core.zst") == 0600);
 }
 
 TEST_CASE("savecore -n: exit 0 with a dump, 1 without, and nothing is written") {

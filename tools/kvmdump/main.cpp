@@ -77,7 +77,8 @@ int run(const Options& o) {
                           .zero_excluded = o.zero_excluded,
                           .warn = [](const std::string& s) { fmt::print(stderr, "kvmdump: {}\n", s); },
                           .dumplo_blocks = o.dumplo,
-                          .index = {.enabled = !o.no_index}});
+                          .index = {.enabled = !o.no_index},
+                          .decompress = kvm::tool_decompress_options("kvmdump")});
     const auto space = o.physical ? kvm::AddressSpace::physical : kvm::AddressSpace::kernel_virtual;
     // Physical memory has no symbols: lines are not annotated.
     const kvm::SymbolTable* symbols = t.namelist && !o.physical ? &t.namelist->symbols() : nullptr;

@@ -77,7 +77,8 @@ int run(const Options& o) {
                                             .dumplo_blocks = o.dumplo,
                                             .need_memory = false,
                                             .need_namelist = true,
-                                            .index = {.enabled = !o.no_index}});
+                                            .index = {.enabled = !o.no_index},
+                                            .decompress = kvm::tool_decompress_options("kvmnm")});
     const kvm::SymbolTable& symbols = t.namelist->symbols();
     const unsigned digits = kvm::nm_value_digits(*t.namelist, t.kernel.get());
     kvm::OutputBuffer out(STDOUT_FILENO);

@@ -66,7 +66,8 @@ int run(const Options& o) {
                                     .allow_truncated = true,
                                     .core_parts = files.parts,
                                     .zero_excluded = o.zero_excluded,
-                                    .warn = [](const std::string& s) { fmt::print(stderr, "kvmps: {}\n", s); }});
+                                    .warn = [](const std::string& s) { fmt::print(stderr, "kvmps: {}\n", s); },
+                                    .decompress = kvm::tool_decompress_options("kvmps")});
     const auto walker = kvm::make_process_walker({.kernel = kernel.get(), .layout_file = o.layout});
 
     if (o.print_layout) {

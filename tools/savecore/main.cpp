@@ -21,7 +21,7 @@
 namespace {
 
 constexpr const char* usage_text =
-    "usage: savecore [-fkuvz] [-m maxdumps] [-N system] [-Z level] [--dumplo blocks] [directory [device ...]]\n"
+    "usage: savecore [-fkuvz] [--zstd] [-m maxdumps] [-N system] [-Z level] [--dumplo blocks] [directory [device ...]]\n"
     "       savecore -c [-v] [-N system] [--dumplo blocks] [device ...]\n"
     "       savecore -C | -n [-v] [-N system] [--dumplo blocks] [device ...]\n";
 
@@ -151,7 +151,8 @@ int main(int argc, char** argv) {
     app.add_flag("-f", o.force, "save even when dumpmag, the crash time or free space say not to");
     app.add_flag("-v", o.verbose, "say what is done");
     app.add_flag("-z", o.compress, "compress the core and the kernel copy with gzip");
-    app.add_option("-Z", level, "gzip level 0-9 (default 1)");
+    app.add_flag("--zstd", o.zstd, "compress with zstd (seekable frames) instead of gzip");
+    app.add_option("-Z", level, "compression level: gzip 0-9, zstd 1-9 (default 1)");
     app.add_option("-N", system,
                    "the kernel that crashed (default /netbsd; DragonFly: the kernel copied, default "
                    "/boot/kernel/kernel)");
@@ -169,7 +170,7 @@ int main(int argc, char** argv) {
         return 1;
     }
     if (!level.empty()) {
-        if (level.size() != 1 || level[0] < '0' || level[0] > '9') {
+        if (level.size() != 1 || level[0] < (o.zstd ? '1' : '0') || level[0] > '9') {
             put(fmt::format("savecore: Invalid compression `{}'\n{}", level, usage_text));
             return 1;
         }

@@ -110,26 +110,13 @@ std::unique_ptr<Sink> create_file_sink(const std::string& path, unsigned mode = 
 struct FileSinkOptions {
     bool sparse = false;
     std::uint32_t block = 4096;  // a power of two; the filesystem block size is best
+    // false: no early writeback and no fsync (a temporary file that only
+    // needs to outlive the process's reads of it).
+    bool durable = true;
 };
 std::unique_ptr<Sink> create_fd_sink(int fd, std::string name, const FileSinkOptions& options = {});
 
-// One standard gzip stream (RFC 1952), compressed in parallel as pigz does:
-// the input is cut into blocks that worker threads deflate independently,
-// each with the previous block's last 32 KiB as its dictionary and ending on
-// a byte boundary (Z_SYNC_FLUSH), and the per-block CRC-32s are combined
-// with crc32_combine.  Blocks in flight are bounded by max_memory, so memory
-// stays under max_memory plus one zlib state per thread whatever the input
-// size.  All-zero blocks (free RAM) reuse one precompressed block.
-// finish() writes the trailer and then finishes `out`, which must outlive
-// the gzip sink.  After write() or finish() has thrown, the stream is over:
-// both throw ErrorKind::usage, so a failed stream is never made to look whole.
-struct GzipOptions {
-    int level = 1;                       // zlib level 0-9
-    unsigned threads = 0;                // compressing threads; 0: one per CPU, at most 16
-    std::size_t block_size = 1u << 20;   // input bytes per block, at least 64 KiB
-    std::size_t max_memory = 32u << 20;  // bound on the blocks in flight (input + output)
-};
-std::unique_ptr<Sink> create_gzip_sink(Sink& out, const GzipOptions& options = {});
+// The gzip and zstd sinks are in kvm/compress.h.
 
 // Sinks that decompress what is written to them and write the result to
 // `out` (savecore -u): a gzip stream (RFC 1952; several members allowed,

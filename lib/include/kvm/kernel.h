@@ -8,6 +8,7 @@
 
 #include <kvm/arch.h>
 #include <kvm/bytes.h>
+#include <kvm/compress.h>
 #include <kvm/error.h>
 #include <kvm/format.h>
 #include <kvm/namelist.h>
@@ -38,6 +39,9 @@ struct OpenOptions {
     // A namelist already loaded (through a symbol index, say): used
     // instead of loading `namelist`.
     std::shared_ptr<const Namelist> loaded_namelist;
+    // How a compressed core (gzip, zstd) is read in place: what is said,
+    // progress, the index cache.  Its `path` is set from `core`.
+    DecompressOptions decompress;
 };
 
 // The result of a read that may stop early.

@@ -77,14 +77,15 @@ struct Options {
     std::optional<std::uint64_t> dumplo_blocks;
     bool force = false;     // -f
     bool verbose = false;   // -v
-    bool compress = false;  // -z
+    bool compress = false;  // -z: gzip members (kvm/compress.h), read in place by every tool
+    bool zstd = false;      // --zstd: zstd frames and a seek table instead
     bool keep = false;      // -k: save, but do not clear the dump
     // -m (FreeBSD, DragonFly): keep at most this many dumps, as FreeBSD
     // does: the numbers wrap to 0 at maxdumps and the dump that had the
     // number is removed first.  0: no limit.
     std::uint64_t maxdumps = 0;
     bool uncompress = false;  // -u (FreeBSD): uncompress a dump the kernel compressed
-    int level = 1;            // -Z
+    int level = 1;            // -Z: gzip 0-9, zstd 1-9
     unsigned threads = 0;     // compressing threads; 0: one per CPU
     // "Now", for the crash time check; absent: the clock.
     std::optional<std::int64_t> now;

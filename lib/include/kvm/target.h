@@ -43,6 +43,7 @@ struct TargetOptions {
     bool need_memory = true;                     // false: open no memory unless -M names some
     bool need_namelist = false;                  // true: fail when there is no namelist
     SymbolIndexOptions index;                    // how the namelist is loaded
+    DecompressOptions decompress;                // how a compressed dump is read (kvm/compress.h)
 };
 
 struct Target {
@@ -69,5 +70,10 @@ Target open_target(const TargetOptions& options);
 
 // The memory check open_target makes, for a given path (tests).
 void check_live_memory(const std::string& path);
+
+// What a tool named `tool` says while it opens a compressed dump: notices
+// on stderr as "tool: message", and while an index is built or a stream
+// decompressed, a progress line on stderr when it is a terminal.
+DecompressOptions tool_decompress_options(std::string tool);
 
 }  // namespace kvm

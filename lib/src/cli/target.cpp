@@ -7,7 +7,9 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
+#include <memory>
 
 namespace kvm {
 
@@ -75,12 +77,35 @@ Target open_target(const TargetOptions& options) {
                                  .core_parts = options.core_parts,
                                  .zero_excluded = options.zero_excluded,
                                  .warn = options.warn,
-                                 .loaded_namelist = t.namelist});
+                                 .loaded_namelist = t.namelist,
+                                 .decompress = options.decompress});
         // A Linux dump's namelist at link-time addresses was relocated:
         // every tool prints and reads the dump's run-time addresses.
         if (t.namelist) t.namelist = t.kernel->shared_namelist();
     }
     return t;
+}
+
+DecompressOptions tool_decompress_options(std::string tool) {
+    DecompressOptions o;
+    // The progress line is open until the work ends or a notice comes.
+    auto line_open = std::make_shared<bool>(false);
+    o.notice = [tool, line_open](const std::string& message) {
+        if (*line_open) std::fputs("\n", stderr);
+        *line_open = false;
+        fmt::print(stderr, "{}: {}\n", tool, message);
+    };
+    if (::isatty(STDERR_FILENO) == 1) {
+        o.progress = [tool, line_open](const DecompressProgress& p) {
+            const double percent =
+                p.total > 0 ? 100.0 * static_cast<double>(p.done) / static_cast<double>(p.total) : 100.0;
+            fmt::print(stderr, "\r{}: {} {}: {:.0f}%\x1b[K", tool, p.what, p.file, percent);
+            *line_open = p.done < p.total;
+            if (!*line_open) std::fputs("\r\x1b[K", stderr);
+            std::fflush(stderr);
+        };
+    }
+    return o;
 }
 
 }  // namespace kvm

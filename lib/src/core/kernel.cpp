@@ -34,6 +34,11 @@ std::unique_ptr<Kernel> Kernel::open(const OpenOptions& options) {
     if (!namelist && !options.namelist.empty()) namelist = Namelist::load(options.namelist);
     const OpenMode mode = options.writable ? OpenMode::read_write : OpenMode::read_only;
     auto source = open_file(options.core, mode);
+    // The probes see the decompressed bytes: a compressed kcore, ELF vmcore
+    // or kdump file is one more source.
+    DecompressOptions decompress = options.decompress;
+    decompress.path = options.core;
+    source = open_decompressed(std::move(source), decompress);
     ProbeOptions probe{.dumplo_blocks = options.dumplo_blocks,
                        .namelist = namelist.get(),
                        .allow_truncated = options.allow_truncated,

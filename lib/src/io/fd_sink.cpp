@@ -25,7 +25,13 @@ constexpr std::uint64_t writeback_step = 32u << 20;
 class FdSink final : public Sink {
 public:
     FdSink(int fd, std::string name, const FileSinkOptions& options)
-        : fd_(fd), name_(std::move(name)), sparse_(options.sparse), block_(options.block), stage_(options.block) {
+        : fd_(fd),
+          name_(std::move(name)),
+          sparse_(options.sparse),
+          durable_(options.durable),
+          block_(options.block),
+          stage_(options.block),
+          writeback_(options.durable) {
         if (block_ == 0 || (block_ & (block_ - 1)) != 0)
             throw Error(ErrorKind::usage, fmt::format("{}: sink block size {} is not a power of two", name_, block_));
     }
@@ -61,7 +67,7 @@ public:
         // The size covers a trailing hole; on a fresh file the rest is holes.
         if (::ftruncate(fd_, static_cast<off_t>(pos_)) != 0)
             throw_os(fmt::format("cannot set the size to {:#x}", pos_), errno, name_);
-        if (::fsync(fd_) != 0) throw_os("fsync failed", errno, name_);
+        if (durable_ && ::fsync(fd_) != 0) throw_os("fsync failed", errno, name_);
         finished_ = true;
     }
 
@@ -109,11 +115,12 @@ private:
     int fd_;
     std::string name_;
     bool sparse_;
+    bool durable_;
     std::uint32_t block_;
     Bytes stage_;  // the partly written block at the end
     std::uint64_t pos_ = 0;
     std::uint64_t kicked_ = 0;
-    bool writeback_ = true;
+    bool writeback_;
     bool finished_ = false;
 };
 

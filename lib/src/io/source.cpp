@@ -1,6 +1,7 @@
 #include <kvm/error.h>
 #include <kvm/io.h>
 
+#include "io/fd_source.h"
 #include "io/pwrite_all.h"
 
 #include <fmt/format.h>
@@ -56,6 +57,16 @@ public:
         const int flags = (mode == OpenMode::read_write ? O_RDWR : O_RDONLY) | O_CLOEXEC | O_NONBLOCK;
         fd_ = ::open(path_.c_str(), flags);
         if (fd_ < 0) throw_os("cannot open", errno, path_);
+        describe();
+    }
+    FileSource(int fd, std::string name) : path_(std::move(name)), fd_(fd) { describe(); }
+    ~FileSource() override {
+        if (fd_ >= 0) ::close(fd_);
+    }
+    FileSource(const FileSource&) = delete;
+    FileSource& operator=(const FileSource&) = delete;
+
+    void describe() {
         struct stat st {};
         if (::fstat(fd_, &st) != 0) {
             const int err = errno;
@@ -83,11 +94,6 @@ public:
             size_ = static_cast<std::uint64_t>(st.st_size);
         }
     }
-    ~FileSource() override {
-        if (fd_ >= 0) ::close(fd_);
-    }
-    FileSource(const FileSource&) = delete;
-    FileSource& operator=(const FileSource&) = delete;
 
     std::uint64_t size() const override { return size_; }
 
@@ -144,6 +150,10 @@ private:
 
 std::shared_ptr<ByteSource> open_file(const std::string& path, OpenMode mode) {
     return std::make_shared<FileSource>(path, mode);
+}
+
+std::shared_ptr<ByteSource> detail::adopt_fd(int fd, std::string name) {
+    return std::make_shared<FileSource>(fd, std::move(name));
 }
 
 MemorySource::MemorySource(Bytes data, std::string name) : data_(std::move(data)), name_(std::move(name)) {}

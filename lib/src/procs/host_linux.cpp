@@ -9,6 +9,8 @@
 #include <kvm/error.h>
 #include <kvm/procs.h>
 
+#include "io/unique_fd.h"
+
 #include <dirent.h>
 #include <fcntl.h>
 #include <fmt/format.h>
@@ -30,19 +32,7 @@ constexpr std::size_t max_proc_file = 8u << 20;  // cmdline and environ are boun
 constexpr std::uint64_t pf_exiting = 0x4;
 constexpr std::uint64_t pf_kthread = 0x00200000;
 
-class Fd {
-public:
-    explicit Fd(int fd) : fd_(fd) {}
-    ~Fd() {
-        if (fd_ >= 0) ::close(fd_);
-    }
-    Fd(const Fd&) = delete;
-    Fd& operator=(const Fd&) = delete;
-    int get() const noexcept { return fd_; }
-
-private:
-    int fd_;
-};
+using Fd = detail::UniqueFd;
 
 bool vanished(int err) {
     return err == ENOENT || err == ESRCH;

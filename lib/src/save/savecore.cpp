@@ -2,6 +2,7 @@
 // follow NetBSD's savecore (netbsd-dump-format.md section 5); where a host
 // that is not running the crashed kernel cannot ask it (dumplo, dumpmag,
 // version), the kernel file and a scan of the device answer instead.
+#include <kvm/compress.h>
 #include <kvm/error.h>
 #include <kvm/io.h>
 #include <kvm/kernel.h>
@@ -474,7 +475,8 @@ private:
         std::uint64_t n = bounds.value_or(0);
         for (;;) {
             bool taken = false;
-            for (const char* form : {"netbsd.{}.core", "netbsd.{}.core.gz", "netbsd.{}", "netbsd.{}.gz"})
+            for (const char* form : {"netbsd.{}.core", "netbsd.{}.core.gz", "netbsd.{}.core.zst", "netbsd.{}",
+                                     "netbsd.{}.gz", "netbsd.{}.zst"})
                 taken = taken || dir_->exists(fmt::format(fmt::runtime(form), n));
             if (!taken) break;
             say(Priority::warning,
@@ -487,8 +489,8 @@ private:
 
     void save(const std::string& device, const ByteSource& src, const netbsd::DumpLayout& layout, DeviceResult& r) {
         const std::uint64_t n = next_number();
-        const std::string gz = o_.compress ? ".gz" : "";
-        const std::string what = o_.compress ? "compressed " : "";
+        const std::string gz = o_.zstd ? ".zst" : o_.compress ? ".gz" : "";
+        const std::string what = o_.zstd || o_.compress ? "compressed " : "";
 
         const Bytes header = netbsd::kcore_file_header(layout, layout.memory_size);
         const std::uint64_t core_total = header.size() + layout.memory_size;

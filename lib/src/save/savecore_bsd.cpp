@@ -43,8 +43,10 @@ constexpr std::array numbered_forms{
     "info.{}",
     "textdump.tar.{}",
     "textdump.tar.{}.gz",
+    "textdump.tar.{}.zst",
     "kern.{}",
     "kern.{}.gz",
+    "kern.{}.zst",
 };
 // FreeBSD's links to the newest dump; the old ones go before new ones are made.
 constexpr std::array last_links{
@@ -194,9 +196,9 @@ private:
         const kd::Header& h = d_.header;
         const std::string kept = h.compression == 1 ? ".gz" : h.compression == 2 ? ".zst" : "";
         if (d_.text)
-            return {.core_form = std::string("textdump.tar.{}") + (o_.compress ? ".gz" : ""),
-                    .filter = o_.compress ? Session::Filter::gzip : Session::Filter::none,
-                    .what = o_.compress ? "compressed textdump" : "textdump"};
+            return {.core_form = "textdump.tar.{}" + s_.compressed_suffix(),
+                    .filter = s_.compression(),
+                    .what = s_.compression() != Session::Filter::none ? "compressed textdump" : "textdump"};
         if (d_.encrypted())
             return {
                 .core_form = "vmcore_encrypted.{}" + kept, .filter = Session::Filter::none, .what = "encrypted core"};
@@ -207,9 +209,9 @@ private:
                         .what = "uncompressed core"};
             return {.core_form = "vmcore.{}" + kept, .filter = Session::Filter::none, .what = "compressed core"};
         }
-        return {.core_form = std::string("vmcore.{}") + (o_.compress ? ".gz" : ""),
-                .filter = o_.compress ? Session::Filter::gzip : Session::Filter::none,
-                .what = o_.compress ? "compressed core" : "core"};
+        return {.core_form = "vmcore.{}" + s_.compressed_suffix(),
+                .filter = s_.compression(),
+                .what = s_.compression() != Session::Filter::none ? "compressed core" : "core"};
     }
 
     bool taken(std::uint64_t n) const {
@@ -281,7 +283,7 @@ private:
         if (o_.uncompress && p.filter != Session::Filter::gunzip && p.filter != Session::Filter::unzstd)
             s_.verbose(fmt::format("{}: -u: the dump is not {}compressed; saved as it is", device_,
                                    d_.encrypted() && d_.compressed() ? "only " : ""));
-        if (o_.compress && (d_.compressed() || d_.encrypted()))
+        if ((o_.compress || o_.zstd) && (d_.compressed() || d_.encrypted()))
             s_.verbose(fmt::format("{}: -z: the dump is {}; not compressed again", device_,
                                    d_.encrypted() ? "encrypted" : "compressed already"));
 
@@ -330,14 +332,14 @@ private:
             return;
 
         if (kernel_file) {
-            const std::string kernel_name = with_number(o_.compress ? "kern.{}.gz" : "kern.{}", n);
+            const std::string kernel_name = with_number("kern.{}" + s_.compressed_suffix(), n);
             if (!write(
-                    kernel_name, o_.compress ? "compressed kernel" : "kernel", kernel_bytes,
+                    kernel_name, s_.compression() != Session::Filter::none ? "compressed kernel" : "kernel", kernel_bytes,
                     [&](Sink& out, const auto& report) {
                         copy_range(*kernel_file, 0, kernel_bytes, out,
                                    {.progress = report, .interrupted = o_.interrupted});
                     },
-                    o_.compress ? Session::Filter::gzip : Session::Filter::none, r_.kernel))
+                    s_.compression(), r_.kernel))
                 return;
         }
         if (d_.os == kd::Os::freebsd) link_last(n, core_name);

@@ -53,7 +53,8 @@ public:
     // What stands between the bytes written and the file.
     enum class Filter {
         none,    // the bytes as they are, sparse: zero blocks become holes
-        gzip,    // one gzip stream (-z's level and threads)
+        gzip,    // gzip members (-z's level and threads)
+        zstd,    // zstd frames and a seek table (--zstd)
         gunzip,  // a gzip stream decompressed (-u), sparse
         unzstd,  // zstd frames decompressed (-u), sparse
     };
@@ -68,13 +69,16 @@ public:
                            const std::string& input = {}) {
         AtomicFile file(dir_->fd(), dir_->path(), name, 0600, AtomicFile::Replace::never);
         std::string path = file.path();
-        const auto sink = create_fd_sink(file.fd(), file.temp_path(), {.sparse = filter != Filter::gzip});
+        const auto sink = create_fd_sink(file.fd(), file.temp_path(), {.sparse = filter != Filter::gzip && filter != Filter::zstd});
         std::unique_ptr<Sink> filtered;
         switch (filter) {
             case Filter::none:
                 break;
             case Filter::gzip:
                 filtered = create_gzip_sink(*sink, {.level = o_.level, .threads = o_.threads});
+                break;
+            case Filter::zstd:
+                filtered = create_zstd_sink(*sink, {.level = o_.level, .threads = o_.threads});
                 break;
             case Filter::gunzip:
                 filtered = create_gunzip_sink(*sink, input);
@@ -102,10 +106,14 @@ public:
         file.commit();
         return path;
     }
-    // Gzip with -z, else sparse.
+    // What -z or --zstd asks for, and the suffix of its files.
+    Filter compression() const { return o_.zstd ? Filter::zstd : o_.compress ? Filter::gzip : Filter::none; }
+    std::string compressed_suffix() const { return o_.zstd ? ".zst" : o_.compress ? ".gz" : ""; }
+
+    // Compressed with -z or --zstd, else sparse.
     template <typename Body>
     std::string write_file(const std::string& name, std::uint64_t total, Body body) {
-        return write_file(name, total, std::move(body), o_.compress ? Filter::gzip : Filter::none);
+        return write_file(name, total, std::move(body), compression());
     }
 
 protected:

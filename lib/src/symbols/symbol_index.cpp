@@ -4,6 +4,8 @@
 #include <kvm/io.h>
 #include <kvm/symbol_index.h>
 
+#include "io/unique_fd.h"
+
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <sys/stat.h>
@@ -44,21 +46,7 @@ FileIdentity identity_of(const struct stat& st) {
             .device = static_cast<std::uint64_t>(st.st_dev)};
 }
 
-// Closes a descriptor on every path out.
-class Fd {
-public:
-    explicit Fd(int fd) : fd_(fd) {}
-    ~Fd() {
-        if (fd_ >= 0) ::close(fd_);
-    }
-    Fd(const Fd&) = delete;
-    Fd& operator=(const Fd&) = delete;
-    int get() const noexcept { return fd_; }
-    int release() noexcept { return std::exchange(fd_, -1); }
-
-private:
-    int fd_;
-};
+using Fd = detail::UniqueFd;
 
 Error corrupt(const std::string& path, const std::string& what) {
     Error e(ErrorKind::corrupt, fmt::format("symbol index: {}", what));
