@@ -2,7 +2,8 @@
 // compiled from C declarations (netbsd10-types.c) plus a file of constants.
 // gen-layouts.sh runs it; the shipped layouts are its output, never edited
 // by hand.  The structures and members written are exactly what the
-// walker's LayoutRequest asks for, with the meanings the request gives.
+// readers' LayoutRequests ask for (netbsd::shipped_layout_request), with the
+// meanings the requests give.
 #include <kvm/error.h>
 #include <kvm/io.h>
 #include <kvm/layout.h>
@@ -58,7 +59,7 @@ int main(int argc, char** argv) {
     CLI11_PARSE(app, argc, argv);
 
     try {
-        const kvm::LayoutRequest& request = kvm::netbsd::process_layout_request();
+        const kvm::LayoutRequest& request = kvm::netbsd::shipped_layout_request();
         kvm::StructLayouts l = kvm::read_dwarf_layouts(o.dwarf, request);
         l.os = o.os;
         l.release = o.release;

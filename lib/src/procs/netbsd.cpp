@@ -14,6 +14,7 @@
 #include <kvm/error.h>
 #include <kvm/kernel.h>
 #include <kvm/layout.h>
+#include <kvm/msgbuf.h>
 #include <kvm/procs.h>
 
 #include "procs/kernel_object.h"
@@ -648,6 +649,49 @@ const LayoutRequest& netbsd::process_layout_request() {
     return request;
 }
 
+const LayoutRequest& netbsd::shipped_layout_request() {
+    static const LayoutRequest request = [] {
+        LayoutRequest r = netbsd::process_layout_request();
+        for (const LayoutRequest* more : {&klog::netbsd_msgbuf_layout_request()}) {
+            r.structs.insert(r.structs.end(), more->structs.begin(), more->structs.end());
+            r.flags.insert(r.flags.end(), more->flags.begin(), more->flags.end());
+            r.values.insert(r.values.end(), more->values.begin(), more->values.end());
+        }
+        return r;
+    }();
+    return request;
+}
+
+StructLayouts netbsd::dump_layouts(const Kernel& kernel, const LayoutRequest& request,
+                                   const std::optional<std::string>& layout_file,
+                                   const std::vector<std::string>& dirs) {
+    // The release picks the shipped layouts: osrelease as the dump holds it.
+    std::string release;
+    try {
+        release = detail::major_release(kernel.read_string(kernel.symbol_value("_osrelease"), max_osrelease));
+        if (release.empty()) throw_corrupt("osrelease does not start with a release number");
+    } catch (Error& e) {
+        if (!layout_file) {
+            e.add_context("cannot tell the NetBSD release (give --layout)");
+            throw;
+        }
+    }
+
+    LayoutSearch search{.os = "netbsd",
+                        .release = release,
+                        .arch = std::string(kernel.arch().name),
+                        .file = layout_file,
+                        .namelist = &kernel.namelist(),
+                        .dirs = dirs};
+    StructLayouts layouts = resolve_layouts(search, request);
+    if (layouts.pointer_size != kernel.pointer_size() || layouts.order != kernel.order())
+        throw Error(ErrorKind::usage,
+                    fmt::format("{}: has {}-byte {}-endian pointers, but the dump's are {}-byte {}-endian",
+                                layouts.source, layouts.pointer_size, to_string(layouts.order), kernel.pointer_size(),
+                                to_string(kernel.order())));
+    return layouts;
+}
+
 namespace detail {
 
 bool netbsd_accepts(const WalkTarget& target) {
@@ -664,30 +708,8 @@ std::unique_ptr<ProcessWalker> netbsd_create(const WalkTarget& target) {
             throw e;
         }
 
-    // The release picks the shipped layouts: osrelease as the dump holds it.
-    std::string release;
-    try {
-        release = detail::major_release(kernel.read_string(kernel.symbol_value("_osrelease"), max_osrelease));
-        if (release.empty()) throw_corrupt("osrelease does not start with a release number");
-    } catch (Error& e) {
-        if (!target.layout_file) {
-            e.add_context("cannot tell the NetBSD release (give --layout)");
-            throw;
-        }
-    }
-
-    LayoutSearch search{.os = "netbsd",
-                        .release = release,
-                        .arch = std::string(kernel.arch().name),
-                        .file = target.layout_file,
-                        .namelist = &namelist,
-                        .dirs = target.layout_dirs};
-    StructLayouts layouts = resolve_layouts(search, netbsd::process_layout_request());
-    if (layouts.pointer_size != kernel.pointer_size() || layouts.order != kernel.order())
-        throw Error(ErrorKind::usage,
-                    fmt::format("{}: has {}-byte {}-endian pointers, but the dump's are {}-byte {}-endian",
-                                layouts.source, layouts.pointer_size, to_string(layouts.order), kernel.pointer_size(),
-                                to_string(kernel.order())));
+    StructLayouts layouts =
+        netbsd::dump_layouts(kernel, netbsd::process_layout_request(), target.layout_file, target.layout_dirs);
     return std::make_unique<NetbsdWalker>(kernel, std::move(layouts));
 }
 
