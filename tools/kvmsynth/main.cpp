@@ -4,8 +4,10 @@
 // output with values that did not come from the tools.  --procs plants a
 // process tree through the shipped NetBSD 10 layouts (or --layout).
 #include <kvm/error.h>
+#include <kvm/io.h>
 #include <kvm/layout.h>
 #include <kvm/synth.h>
+#include <kvm/synth_klog.h>
 #include <kvm/synth_procs.h>
 
 #include <fmt/format.h>
@@ -31,6 +33,9 @@ struct Options {
     bool procs = false;
     std::string layout, procs_fault;
     std::size_t procs_fault_at = 0;
+    bool msgbuf = false;
+    std::uint64_t msgbuf_size = 16384;
+    std::string msgbuf_text, msgbuf_fault;
 };
 
 // The default layout's RAM segments, with the last one grown so that RAM
@@ -55,7 +60,8 @@ kvm::StructLayouts planting_layouts(const Options& o) {
 
 void write_facts(const std::string& path, const kvm::synth::CrashedMachine& m, std::uint64_t dumplo,
                  const std::vector<kvm::netbsd::RamSegment>& segments,
-                 const std::optional<kvm::synth::PlantedProcesses>& procs) {
+                 const std::optional<kvm::synth::PlantedProcesses>& procs,
+                 const std::optional<kvm::synth::PlantedMsgbuf>& msgbuf) {
     auto out = fmt::output_file(path);
     out.print("arch={}\ntranslator={}\npt_root={:#x}\n", m.arch().name, m.translator(), m.pt_root());
     out.print("dumplo={}\n", dumplo);
@@ -76,6 +82,9 @@ void write_facts(const std::string& path, const kvm::synth::CrashedMachine& m, s
         for (std::size_t i = 0; i < procs->allproc.size(); ++i)
             out.print("allproc.{}={:#x}\n", i, procs->allproc[i]);
     }
+    if (msgbuf)
+        out.print("sym.msgbufp={:#x}\nmsgbuf={:#x}\nmsgbuf.bufx={}\nmsgbuf.bufr={}\nmsgbuf.bufs={}\n", msgbuf->msgbufp,
+                  msgbuf->address, msgbuf->bufx, msgbuf->bufr, msgbuf->bufs);
 }
 
 }  // namespace
@@ -102,6 +111,12 @@ int main(int argc, char** argv) {
     app.add_option("--procs-fault", o.procs_fault, "corrupt the planted lists: cycle, bad-pointer or short-count")
         ->check(CLI::IsMember({"cycle", "bad-pointer", "short-count"}));
     app.add_option("--procs-fault-at", o.procs_fault_at, "the allproc entry (or nprocs value) of --procs-fault");
+    app.add_flag("--msgbuf", o.msgbuf, "plant a kernel message buffer (msgbufp) holding a boot log");
+    app.add_option("--msgbuf-size", o.msgbuf_size, "ring bytes of the message buffer (default 16384)");
+    app.add_option("--msgbuf-text", o.msgbuf_text, "write this file's bytes into the message buffer instead");
+    app.add_option("--msgbuf-fault", o.msgbuf_fault,
+                   "corrupt the message buffer: bad-magic, bufx-past-end or bufr-past-end")
+        ->check(CLI::IsMember({"bad-magic", "bufx-past-end", "bufr-past-end"}));
     CLI11_PARSE(app, argc, argv);
 
     try {
@@ -124,6 +139,16 @@ int main(int argc, char** argv) {
                 kvm::synth::plant_list_fault(m, layouts, *procs, fault, o.procs_fault_at);
             }
         }
+        std::optional<kvm::synth::PlantedMsgbuf> msgbuf;
+        if (o.msgbuf || !o.msgbuf_text.empty() || !o.msgbuf_fault.empty()) {
+            kvm::synth::MsgbufSpec buf{.size = o.msgbuf_size, .text = kvm::synth::netbsd_boot_log()};
+            if (!o.msgbuf_text.empty())
+                buf.text = std::string(kvm::as_chars(kvm::read_whole_file(o.msgbuf_text, 64u << 20)));
+            if (o.msgbuf_fault == "bad-magic") buf.magic = 0x0bad0bad;
+            if (o.msgbuf_fault == "bufx-past-end") buf.bufx = o.msgbuf_size + 5;
+            if (o.msgbuf_fault == "bufr-past-end") buf.bufr = ~std::uint64_t{0};
+            msgbuf = kvm::synth::plant_msgbuf(m, planting_layouts(o), buf);
+        }
         const kvm::synth::DumpOptions dump{.sparse = o.sparse};
         std::uint64_t dumplo = 0;
         if (!o.swap.empty()) dumplo = m.write_swap_image(o.swap, dump, o.swap_size);
@@ -140,7 +165,7 @@ int main(int argc, char** argv) {
         }
         // The kernel file last: its data holds the initial values.
         kvm::synth::write_file(o.kernel, m.kernel_elf());
-        if (!o.facts.empty()) write_facts(o.facts, m, dumplo, segments, procs);
+        if (!o.facts.empty()) write_facts(o.facts, m, dumplo, segments, procs, msgbuf);
     } catch (const kvm::Error& e) {
         fmt::print(stderr, "kvmsynth: {}\n", e.what());
         return 1;
