@@ -665,6 +665,16 @@ TEST_CASE("a NetBSD message buffer reads back oldest first, as NetBSD's dmesg pr
     }
 }
 
+TEST_CASE("a BSD buffer's first line may be the tail of an overwritten one: a tag there is text") {
+    KernelLog log;
+    log.text_stream = true;
+    log.text = "<3>no tag here\n<3>a tag\n<x>not a number\n";
+    CHECK(format_log(log) == "<3>no tag here\na tag\nnot a number\n");
+    CHECK(format_log_json(log) ==
+          "{\"text\":\"<3>no tag here\"}\n{\"level\":3,\"facility\":0,\"text\":\"a tag\"}\n"
+          "{\"text\":\"<x>not a number\"}\n");
+}
+
 TEST_CASE("a wrapped NetBSD message buffer starts at its oldest byte") {
     const std::string log_text = synth::netbsd_boot_log();
     REQUIRE(log_text.size() > 2048);

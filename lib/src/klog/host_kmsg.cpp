@@ -145,8 +145,8 @@ KernelLog read_host_log(const LogWarn& warn, const std::string& device) {
     std::string data;
     std::string buf(max_record_bytes, '\0');
     // The log is finite, but a flood could keep a reader busy: no more
-    // records than a ring can hold.
-    for (std::uint64_t n = 0; n < klog::max_descriptors;) {
+    // records or bytes than a ring can hold.
+    for (std::uint64_t n = 0; n < klog::max_descriptors && data.size() < klog::max_ring_bytes;) {
         const ssize_t got = ::read(fd, buf.data(), buf.size());
         if (got > 0) {
             data.append(buf.data(), static_cast<std::size_t>(got));

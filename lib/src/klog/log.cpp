@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include <string_view>
+#include <utility>
 
 namespace kvm {
 
@@ -194,13 +195,14 @@ std::string format_log_json(const KernelLog& log) {
     };
     if (log.text_stream) {
         std::string_view text = log.text;
+        bool first_line = true;  // may be the tail of an overwritten line: no tag, as in format_log
         while (!text.empty()) {
             const std::size_t nl = text.find('\n');
             std::string_view line = text.substr(0, nl);
             text.remove_prefix(nl == std::string_view::npos ? text.size() : nl + 1);
             bool first = true;
             // A syslog priority "<N>" before the line (log(9) messages).
-            if (line.size() > 2 && line[0] == '<') {
+            if (!std::exchange(first_line, false) && line.size() > 2 && line[0] == '<') {
                 const std::size_t close = line.find('>');
                 unsigned pri = 0;
                 bool digits = close != std::string_view::npos && close > 1 && close < 12;
