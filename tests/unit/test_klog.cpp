@@ -170,8 +170,10 @@ TEST_CASE("a printk ring buffer reads back as dmesg prints it") {
 TEST_CASE("a printk ring buffer of 32-bit longs, or of a big-endian kernel, reads back the same") {
     Warnings w;
     const std::string want = format_log(read_ring(boot_ring(), w), {.raw = true, .caller = true});
-    for (const auto& [long_size, order] :
+    for (const auto& variant :
          {std::pair{4u, ByteOrder::little}, std::pair{8u, ByteOrder::big}, std::pair{4u, ByteOrder::big}}) {
+        const unsigned long_size = variant.first;
+        const ByteOrder order = variant.second;
         CAPTURE(long_size);
         const KernelLog log = read_ring(boot_ring(long_size, order), w, long_size, order);
         CHECK(format_log(log, {.raw = true, .caller = true}) == want);
@@ -588,7 +590,9 @@ TEST_CASE("a Linux dump's log is found through VMCOREINFO alone, in every format
     Warnings w;
     const std::string want = format_log(read_ring(boot_ring(), w));
     kvm::test::TempDir dir;
-    for (const auto& [name, bytes] : {std::pair{"elf", m.elf_qemu()}, std::pair{"kdump", m.kdump()}}) {
+    for (const auto& file : {std::pair{"elf", m.elf_qemu()}, std::pair{"kdump", m.kdump()}}) {
+        const std::string name = file.first;
+        const Bytes& bytes = file.second;
         CAPTURE(name);
         synth::write_file(dir / name, bytes);
         const auto kernel = Kernel::open({.core = dir / name});
