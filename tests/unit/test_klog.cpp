@@ -615,8 +615,12 @@ TEST_CASE("a Linux dump's log is found through VMCOREINFO alone, in every format
 
 namespace {
 
+std::string layouts_dir() {
+    return (kvm::test::source_root() / "share/kvmkit/layouts").string();
+}
+
 StructLayouts netbsd_layouts(const std::string& arch = "amd64") {
-    return load_layouts_file(fmt::format("../share/kvmkit/layouts/netbsd-10-{}.json", arch));
+    return load_layouts_file(fmt::format("{}/netbsd-10-{}.json", layouts_dir(), arch));
 }
 
 struct NetbsdDump {
@@ -639,7 +643,7 @@ std::unique_ptr<NetbsdDump> netbsd_dump(const synth::MsgbufSpec& spec, const std
 }
 
 KernelLog netbsd_log(const NetbsdDump& d, Warnings& w) {
-    return read_kernel_log(*d.kernel, w.callback(), {.layout_dirs = {"../share/kvmkit/layouts"}});
+    return read_kernel_log(*d.kernel, w.callback(), {.layout_dirs = {layouts_dir()}});
 }
 
 }  // namespace
