@@ -3,11 +3,12 @@
 # from a text the test wrote: the exact output from the kcore and from the
 # raw dump on the swap image, on amd64, i386 and i386 PAE; a wrapped ring,
 # an empty one, a bad magic and pointers past the end (exact warnings and
-# exit status); -r and --json; usage errors.
+# exit status); -r, -t and --json; usage errors.
 source "$(dirname "$0")/lib.sh"
 
 # A boot log with a log(9) priority tag, a control character and a byte
-# with the top bit set, as NetBSD's dmesg shows them.
+# with the top bit set, as NetBSD's dmesg (9 and later: vis(3) with
+# VIS_NOSLASH) shows them.
 printf '%s\n' \
   '[     1.000000] NetBSD 10.0 (GENERIC) #0: Thu Mar 28 08:33:33 UTC 2024' \
   '[     1.000000] total memory = 16 MB' \
@@ -18,7 +19,7 @@ cat >"$T/expected" <<'END'
 [     1.000000] NetBSD 10.0 (GENERIC) #0: Thu Mar 28 08:33:33 UTC 2024
 [     1.000000] total memory = 16 MB
 [     2.500000] kern.maxfiles: table is full
-[     3.141592] panic: bell \^G and \M-i
+[     3.141592] panic: bell ^G and M-i
 [     3.141592] cpu0: Begin traceback...
 END
 
@@ -43,15 +44,21 @@ run_tool kvmdmesg -r -N "$d/netbsd" -M "$d/netbsd.core"
 expect_rc 0
 sed 's/^\[     2.500000\]/<4>&/' "$T/expected" | expect_stdout -
 
-# --json: one object per line, the tag as level and facility.
+# -t leaves the timestamps out, as NetBSD's dmesg -t does.
+run_tool kvmdmesg -t -N "$d/netbsd" -M "$d/netbsd.core"
+expect_rc 0
+sed 's/^\[ *[0-9.]*\] //' "$T/expected" | expect_stdout -
+
+# --json: one object per line, the timestamp as time_usec, the tag as
+# level and facility.
 run_tool kvmdmesg --json -N "$d/netbsd" -M "$d/netbsd.core"
 expect_rc 0
 expect_stdout - <<'END'
-{"text":"[     1.000000] NetBSD 10.0 (GENERIC) #0: Thu Mar 28 08:33:33 UTC 2024"}
-{"text":"[     1.000000] total memory = 16 MB"}
-{"level":4,"facility":0,"text":"[     2.500000] kern.maxfiles: table is full"}
-{"text":"[     3.141592] panic: bell \u0007 and \ufffd"}
-{"text":"[     3.141592] cpu0: Begin traceback..."}
+{"time_usec":1000000,"text":"NetBSD 10.0 (GENERIC) #0: Thu Mar 28 08:33:33 UTC 2024"}
+{"time_usec":1000000,"text":"total memory = 16 MB"}
+{"time_usec":2500000,"level":4,"facility":0,"text":"kern.maxfiles: table is full"}
+{"time_usec":3141592,"text":"panic: bell \u0007 and \ufffd"}
+{"time_usec":3141592,"text":"cpu0: Begin traceback..."}
 END
 
 # A wrapped ring: 200 lines of 9 bytes in 1000 bytes keep the last 1000

@@ -660,12 +660,10 @@ TEST_CASE("a NetBSD message buffer reads back oldest first, as NetBSD's dmesg pr
         CHECK(log.text_stream);
         CHECK(log.source == fmt::format("msgbufp at {}", hex(d->planted.address)));
         CHECK(log.text == text);
-        CHECK(
-            format_log(log) ==
-            "first line\na log(9) message\nbell \\^G tab\t meta \\M-i del \\^? back\\\\slash\nlast line, no newline\n");
+        CHECK(format_log(log) ==
+              "first line\na log(9) message\nbell ^G tab\t meta M-i del ^? back\\slash\nlast line, no newline\n");
         CHECK(format_log(log, {.raw = true}) ==
-              "first line\n<4>a log(9) message\nbell \\^G tab\t meta \\M-i del \\^? back\\\\slash\nlast line, no "
-              "newline\n");
+              "first line\n<4>a log(9) message\nbell ^G tab\t meta M-i del ^? back\\slash\nlast line, no newline\n");
         CHECK(format_log_json(log) ==
               "{\"text\":\"first line\"}\n{\"level\":4,\"facility\":0,\"text\":\"a log(9) message\"}\n"
               "{\"text\":\"bell \\u0007 tab\\u0009 meta \\ufffd del \x7f back\\\\slash\"}\n"
@@ -673,14 +671,42 @@ TEST_CASE("a NetBSD message buffer reads back oldest first, as NetBSD's dmesg pr
     }
 }
 
-TEST_CASE("a BSD buffer's first line may be the tail of an overwritten one: a tag there is text") {
+TEST_CASE("a BSD buffer's lines: the <N> of log(9) and the timestamp at their start, from the first line on") {
     KernelLog log;
     log.text_stream = true;
-    log.text = "<3>no tag here\n<3>a tag\n<x>not a number\n";
-    CHECK(format_log(log) == "<3>no tag here\na tag\nnot a number\n");
+    log.text =
+        "<3>a tag on the first line\n"
+        "[     1.500000] stamped\n"
+        "<4>[    12.3456789] both\n"
+        "<14>user\n"
+        "\n"
+        "<x>not a number\n"
+        "[ 1.0]no space\n"
+        "[1.2.3] not a stamp\n"
+        "[1234567890123.0] too many seconds\n"
+        "[5] whole seconds\n"
+        "<4>";
+    CHECK(format_log(log) ==
+          "a tag on the first line\n[     1.500000] stamped\n[    12.3456789] both\nuser\n\n<x>not a number\n"
+          "[ 1.0]no space\n[1.2.3] not a stamp\n[1234567890123.0] too many seconds\n[5] whole seconds\n");
+    CHECK(format_log(log, {.time = false}) ==
+          "a tag on the first line\nstamped\nboth\nuser\n\n<x>not a number\nno space\n[1.2.3] not a stamp\n"
+          "[1234567890123.0] too many seconds\nwhole seconds\n");
+    CHECK(format_log(log, {.time = false, .raw = true}) ==
+          "<3>a tag on the first line\nstamped\n<4>both\n<14>user\n\n<x>not a number\nno space\n"
+          "[1.2.3] not a stamp\n[1234567890123.0] too many seconds\nwhole seconds\n<4>\n");
     CHECK(format_log_json(log) ==
-          "{\"text\":\"<3>no tag here\"}\n{\"level\":3,\"facility\":0,\"text\":\"a tag\"}\n"
-          "{\"text\":\"<x>not a number\"}\n");
+          "{\"level\":3,\"facility\":0,\"text\":\"a tag on the first line\"}\n"
+          "{\"time_usec\":1500000,\"text\":\"stamped\"}\n"
+          "{\"time_usec\":12345678,\"level\":4,\"facility\":0,\"text\":\"both\"}\n"
+          "{\"level\":6,\"facility\":1,\"text\":\"user\"}\n"
+          "{\"text\":\"\"}\n"
+          "{\"text\":\"<x>not a number\"}\n"
+          "{\"time_usec\":1000000,\"text\":\"no space\"}\n"
+          "{\"text\":\"[1.2.3] not a stamp\"}\n"
+          "{\"text\":\"[1234567890123.0] too many seconds\"}\n"
+          "{\"time_usec\":5000000,\"text\":\"whole seconds\"}\n"
+          "{\"level\":4,\"facility\":0,\"text\":\"\"}\n");
 }
 
 TEST_CASE("a wrapped NetBSD message buffer starts at its oldest byte") {

@@ -125,12 +125,15 @@ struct LogFormat {
 // of busybox and syslog(2) show): each line of each record gets the prefix
 // "<N>" (raw), "[%5lu.%06lu]" (time), "[%6s]" (caller), then one space
 // when a time or caller was printed, then the line.  BSD: the ring as
-// NetBSD's dmesg(8) prints it: syslog "<N>" tags at the start of a line
-// left out (kept with raw), characters that are not printable shown with
-// vis(3) (\^C, \M-x, \\), and a newline at the end.
+// NetBSD's dmesg(8) (9 and later) prints it: the "<N>" that log(9) puts at
+// the start of a line left out (kept with raw), the kernel's "[ sec.frac] "
+// timestamp after it kept as written (left out without time, as its -t),
+// characters that are not printable shown with vis(3) VIS_NOSLASH (^C,
+// M-x), and a newline at the end.
 std::string format_log(const KernelLog& log, const LogFormat& format = {});
 
-// JSON Lines, one object per record (per line of a BSD buffer): "sequence",
+// JSON Lines, one object per record (per line of a BSD buffer, whose
+// timestamp and "<N>" become fields): "sequence",
 // "time_usec" (microseconds since boot, as /dev/kmsg gives them),
 // "level", "facility", "caller" ("T123", "C1"), "subsystem", "device" when
 // known, and "text" (valid UTF-8 as it is, any other byte as U+FFFD).

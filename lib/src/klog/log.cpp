@@ -7,8 +7,9 @@
 
 #include <fmt/format.h>
 
+#include <cstdint>
+#include <optional>
 #include <string_view>
-#include <utility>
 
 namespace kvm {
 
@@ -99,16 +100,15 @@ KernelLog read_kernel_log(const Kernel& kernel, const LogWarn& warn, const LogOp
 
 namespace {
 
-// vis(3) with no flags, as NetBSD's dmesg shows each byte: printable ASCII,
-// space, tab and newline as they are, a backslash doubled, other bytes as
-// \^X (control), \^? (DEL), \M-x or \M^X (the same with the top bit set).
+// vis(3) with VIS_NOSLASH, as NetBSD's dmesg (9 and later) shows each byte:
+// printable ASCII, space, tab and newline as they are (a backslash too),
+// other bytes as ^X (control), ^? (DEL), M-x or M^X (the same with the top
+// bit set).
 void append_vis(std::string& out, unsigned char c) {
     if ((c >= 0x21 && c <= 0x7e) || c == ' ' || c == '\t' || c == '\n') {
-        if (c == '\\') out += '\\';
         out += static_cast<char>(c);
         return;
     }
-    out += '\\';
     if ((c & 0x80) != 0) {
         c &= 0x7f;
         out += 'M';
@@ -122,25 +122,105 @@ void append_vis(std::string& out, unsigned char c) {
     }
 }
 
+// What starts a line of a BSD message buffer: the "<N>" syslog priority
+// that log(9) writes, then the kernel's "[ sec.frac] " timestamp.  Only
+// these exact forms count (anything else is text), so a damaged buffer
+// cannot make a reader swallow lines looking for a '>' or a ']'.
+struct BsdLineHead {
+    std::optional<unsigned> priority;
+    std::size_t priority_len = 0;  // bytes of "<N>"
+    std::optional<std::uint64_t> time_usec;
+    std::size_t stamp_len = 0;  // bytes of "[...]" and the one space after it
+};
+
+// Up to `max_digits` decimal digits at `pos` (at least one), advancing pos.
+std::optional<std::uint64_t> parse_digits(std::string_view s, std::size_t& pos, std::size_t max_digits,
+                                          std::size_t* count = nullptr) {
+    std::uint64_t value = 0;
+    std::size_t n = 0;
+    while (pos < s.size() && s[pos] >= '0' && s[pos] <= '9') {
+        if (++n > max_digits) return std::nullopt;
+        value = value * 10 + static_cast<unsigned>(s[pos++] - '0');
+    }
+    if (count != nullptr) *count = n;
+    if (n == 0) return std::nullopt;
+    return value;
+}
+
+// Seconds since boot have at most 12 digits (31,000 years), so the
+// microseconds fit a u64; the kernel prints 6 (NetBSD 10) or 7 fraction
+// digits, and 9 is the most any clock has.
+constexpr std::size_t max_stamp_sec_digits = 12;
+constexpr std::size_t max_stamp_frac_digits = 9;
+constexpr std::size_t max_priority_digits = 10;
+
+BsdLineHead parse_line_head(std::string_view line) {
+    BsdLineHead head;
+    if (line.starts_with('<')) {
+        std::size_t pos = 1;
+        const auto pri = parse_digits(line, pos, max_priority_digits);
+        if (pri && *pri <= 0xffffffffu && pos < line.size() && line[pos] == '>') {
+            head.priority = static_cast<unsigned>(*pri);
+            head.priority_len = pos + 1;
+        }
+    }
+    std::string_view rest = line.substr(head.priority_len);
+    if (!rest.starts_with('[')) return head;
+    std::size_t pos = 1;
+    while (pos < rest.size() && rest[pos] == ' ')
+        ++pos;
+    const auto sec = parse_digits(rest, pos, max_stamp_sec_digits);
+    if (!sec) return head;
+    std::uint64_t usec = *sec * 1000000;
+    if (pos < rest.size() && rest[pos] == '.') {
+        ++pos;
+        std::size_t digits = 0;
+        auto frac = parse_digits(rest, pos, max_stamp_frac_digits, &digits);
+        if (!frac) return head;
+        for (; digits < 6; ++digits)
+            *frac *= 10;
+        for (; digits > 6; --digits)
+            *frac /= 10;
+        usec += *frac;
+    }
+    if (pos >= rest.size() || rest[pos] != ']') return head;
+    ++pos;
+    if (pos < rest.size() && rest[pos] == ' ') ++pos;
+    head.time_usec = usec;
+    head.stamp_len = pos;
+    return head;
+}
+
+// Calls f(line, ended_by_newline) for each line of a BSD buffer's text.
+template <typename F>
+void for_each_line(std::string_view text, F&& f) {
+    while (!text.empty()) {
+        const std::size_t nl = text.find('\n');
+        f(text.substr(0, nl), nl != std::string_view::npos);
+        text.remove_prefix(nl == std::string_view::npos ? text.size() : nl + 1);
+    }
+}
+
+// NetBSD's dmesg: the "<N>" at the start of every line left out (kept with
+// raw), vis(3) for the rest, and a newline at the end if the text lacks
+// one.  Without time, the timestamp goes too (its -t).  The timestamp is
+// printed as the kernel wrote it, where NetBSD's dmesg rewrites it to its
+// own width.
 std::string format_text_stream(const KernelLog& log, const LogFormat& format) {
     std::string out;
     out.reserve(log.text.size() + log.text.size() / 16);
-    bool newline = false;  // the last byte shown ended a line
-    bool in_tag = false;   // inside a "<pri>" at the start of a line
-    for (const char ch : log.text) {
-        const auto c = static_cast<unsigned char>(ch);
-        if (in_tag) {
-            if (c == '>') newline = in_tag = false;
-            continue;
-        }
-        if (newline && c == '<' && !format.raw) {
-            in_tag = true;
-            continue;
-        }
-        newline = c == '\n';
-        append_vis(out, c);
-    }
-    if (!out.empty() && !newline) out += '\n';
+    const auto append = [&out](std::string_view bytes) {
+        for (const char c : bytes)
+            append_vis(out, static_cast<unsigned char>(c));
+    };
+    for_each_line(log.text, [&](std::string_view line, bool newline) {
+        const BsdLineHead head = parse_line_head(line);
+        if (format.raw) append(line.substr(0, head.priority_len));
+        if (format.time) append(line.substr(head.priority_len, head.stamp_len));
+        append(line.substr(head.priority_len + head.stamp_len));
+        if (newline) out += '\n';
+    });
+    if (!out.empty() && out.back() != '\n') out += '\n';
     return out;
 }
 
@@ -194,34 +274,25 @@ std::string format_log_json(const KernelLog& log) {
         out += ':';
     };
     if (log.text_stream) {
-        std::string_view text = log.text;
-        bool first_line = true;  // may be the tail of an overwritten line: no tag, as in format_log
-        while (!text.empty()) {
-            const std::size_t nl = text.find('\n');
-            std::string_view line = text.substr(0, nl);
-            text.remove_prefix(nl == std::string_view::npos ? text.size() : nl + 1);
+        // One object per line: the timestamp and the "<N>" as fields, the
+        // rest as text.
+        for_each_line(log.text, [&](std::string_view line, bool /*newline*/) {
+            const BsdLineHead head = parse_line_head(line);
             bool first = true;
-            // A syslog priority "<N>" before the line (log(9) messages).
-            if (!std::exchange(first_line, false) && line.size() > 2 && line[0] == '<') {
-                const std::size_t close = line.find('>');
-                unsigned pri = 0;
-                bool digits = close != std::string_view::npos && close > 1 && close < 12;
-                for (std::size_t i = 1; digits && i < close; ++i) {
-                    digits = line[i] >= '0' && line[i] <= '9';
-                    pri = pri * 10 + static_cast<unsigned>(line[i] - '0');
-                }
-                if (digits) {
-                    field(first, "level");
-                    out += fmt::format("{}", pri & 7);
-                    field(first, "facility");
-                    out += fmt::format("{}", pri >> 3);
-                    line.remove_prefix(close + 1);
-                }
+            if (head.time_usec) {
+                field(first, "time_usec");
+                out += fmt::format("{}", *head.time_usec);
+            }
+            if (head.priority) {
+                field(first, "level");
+                out += fmt::format("{}", *head.priority & 7);
+                field(first, "facility");
+                out += fmt::format("{}", *head.priority >> 3);
             }
             field(first, "text");
-            detail::append_json_string(out, line);
+            detail::append_json_string(out, line.substr(head.priority_len + head.stamp_len));
             out += "}\n";
-        }
+        });
         return out;
     }
     for (const LogRecord& r : log.records) {
