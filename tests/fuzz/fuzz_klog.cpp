@@ -2,7 +2,7 @@
 // picks a reader (klog_layout.h); the rest is kernel memory at a fixed
 // address, where a fixed VMCOREINFO (or NetBSD layout) says the ring is, so
 // every pointer, size, index and record is the fuzzer's.  Each log read is
-// then printed both ways.  A crash, hang, leak or unbounded allocation is a
+// then printed every way (text with and without times and tags, JSON).  A crash, hang, leak or unbounded allocation is a
 // bug; kvm::Error is not.
 #include <kvm/error.h>
 #include <kvm/msgbuf.h>
@@ -40,6 +40,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
                                                     klog_fuzz::netbsd_layouts(), warn);
         }
         (void)kvm::format_log(log, {.time = true, .raw = true, .caller = true});
+        (void)kvm::format_log(log, {.time = false});
         (void)kvm::format_log_json(log);
     } catch (const kvm::Error&) {
     }
