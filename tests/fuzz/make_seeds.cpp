@@ -46,6 +46,9 @@
 #include "fixed_gzip.h"
 #include "io/gzip_index.h"
 #include "io/zstd_format.h"
+#include <kvm/synth_klog.h>
+
+#include "klog_layout.h"
 
 #include <fmt/format.h>
 
@@ -701,6 +704,89 @@ void write_compressed(const std::string& corpus) {
                       detail::encode_gzip_index(index, {.size = gz->size(), .mtime_sec = 1700000000, .mtime_nsec = 5}));
 }
 
+// A seed of fuzz_klog: the reader's byte, then the image from its base.
+void write_klog_seed(const std::string& path, klog_fuzz::Reader reader,
+                     const std::vector<std::pair<std::uint64_t, Bytes>>& parts) {
+    const std::uint64_t at = klog_fuzz::base(reader);
+    Bytes seed{std::byte{reader}};
+    for (const auto& [va, bytes] : parts) {
+        const std::uint64_t offset = va - at + 1;
+        if (seed.size() < offset + bytes.size()) seed.resize(offset + bytes.size());
+        std::copy(bytes.begin(), bytes.end(), seed.begin() + static_cast<std::ptrdiff_t>(offset));
+    }
+    synth::write_file(path, seed);
+}
+
+Bytes word(std::uint64_t v, unsigned width) {
+    Bytes b(width);
+    store_uint(b.data(), v, width, ByteOrder::little);
+    return b;
+}
+
+void write_printk_ring(const std::string& path, klog_fuzz::Reader reader, std::size_t messages) {
+    const unsigned long_size = reader == klog_fuzz::prb32 ? 4 : 8;
+    synth::PrintkRing ring(4, 10, long_size);
+    for (std::size_t i = 0; i < messages; ++i)
+        ring.append({.text = fmt::format("message {} {}", i, std::string(i * 7 % 40, 'x')),
+                     .ts_nsec = i * 1000003,
+                     .level = static_cast<std::uint8_t>(i % 8),
+                     .caller_id = static_cast<std::uint32_t>(i),
+                     .subsystem = i % 5 == 0 ? "pci" : "",
+                     .device = i % 5 == 0 ? "+pci:0000:00:01.0" : ""});
+    const auto at = klog_fuzz::prb_placement(klog_fuzz::base(reader));
+    write_klog_seed(path, reader,
+                    {{at.prb, word(at.ring, long_size)},
+                     {at.ring, ring.ring_struct(at)},
+                     {at.descs, ring.descs_bytes()},
+                     {at.infos, ring.infos_bytes()},
+                     {at.data, ring.data()}});
+}
+
+void write_klog_seeds(const std::string& dir) {
+    write_printk_ring(dir + "/prb64", klog_fuzz::prb64, 6);
+    write_printk_ring(dir + "/prb64-wrapped", klog_fuzz::prb64, 60);
+    write_printk_ring(dir + "/prb32-wrapped", klog_fuzz::prb32, 40);
+
+    synth::PrintkLogBuffer log(512);
+    for (std::size_t i = 0; i < 40; ++i)
+        log.append({.text = fmt::format("record {} {}", i, std::string(i * 5 % 30, 'y')), .ts_nsec = i});
+    const auto at = klog_fuzz::log_placement(klog_fuzz::base(klog_fuzz::log_buf));
+    write_klog_seed(dir + "/log_buf-wrapped", klog_fuzz::log_buf,
+                    {{at.log_buf, word(at.buffer, 8)},
+                     {at.log_buf_len, word(512, 4)},
+                     {at.log_first_idx, word(log.first_idx, 4)},
+                     {at.log_next_idx, word(log.next_idx, 4)},
+                     {at.buffer, log.buffer()}});
+
+    // NetBSD: 256 ring bytes that have wrapped (the write index is the oldest byte).
+    const std::uint64_t nb = klog_fuzz::base(klog_fuzz::netbsd64);
+    const std::uint64_t msgbuf = nb + klog_fuzz::netbsd_msgbuf_offset;
+    std::string text;
+    for (int i = 0; i < 30; ++i)
+        text += fmt::format("{}[ {}.000000] line {}\n", i % 7 == 0 ? "<4>" : "", i, i);
+    Bytes ring(256);
+    std::uint64_t bufx = 0;
+    for (const char c : text) {
+        ring[bufx] = static_cast<std::byte>(c);
+        bufx = (bufx + 1) % ring.size();
+    }
+    Bytes header;
+    for (const std::uint64_t v : {std::uint64_t{0x63061}, bufx, (bufx + 1) % 256, std::uint64_t{256}}) {
+        const Bytes w = word(v, 8);
+        header.insert(header.end(), w.begin(), w.end());
+    }
+    write_klog_seed(dir + "/netbsd-wrapped", klog_fuzz::netbsd64,
+                    {{nb, word(msgbuf, 8)}, {msgbuf, header}, {msgbuf + 32, ring}});
+
+    const std::string kmsg =
+        "5,0,0,-;Linux version 6.1.0\n6,1,1506726,-,caller=T1;Unstable clock\\x0aIf you want\n"
+        "4,2,1998665,-;virtio_blk \\x5c\\x01 x\n SUBSYSTEM=virtio\n DEVICE=+virtio:virtio0\n14,3,2000000,c;user\n";
+    Bytes kmsg_seed{std::byte{klog_fuzz::kmsg}};
+    const Bytes k = to_bytes(kmsg);
+    kmsg_seed.insert(kmsg_seed.end(), k.begin(), k.end());
+    synth::write_file(dir + "/kmsg", kmsg_seed);
+}
+
 }  // namespace
 
 // CTF containers: the shipped FreeBSD 14 and NetBSD 10 i386 layouts as a
@@ -759,6 +845,7 @@ int main(int argc, char** argv) {
         write_netbsd_walks();
         write_linux_walks();
         write_compressed(corpus);
+        write_klog_seeds(corpus + "/klog");
         write_ctf(corpus + "/ctf", corpus + "/../../../share/kvmkit/layouts");
     } catch (const std::exception& e) {
         std::fprintf(stderr, "make_seeds: %s\n", e.what());

@@ -2,9 +2,10 @@
 # The real-dump tests once more, on a vmcore of a guest that ran with 5-level
 # paging (REALDUMP_LA57_DIR, made by scripts/test.sh with
 # REALDUMP_CPU=max,la57=on): the same truth checks, through five levels.
-# Usage: la57.sh UNIT_TEST_BINARY KVMPS_LINUX_SCRIPT
+# Usage: la57.sh UNIT_TEST_BINARY CLI_SCRIPT...  (kvmps_linux.sh, kvmdmesg_linux.sh)
 set -euo pipefail
-unit_tests=$1 kvmps_linux=$2
+unit_tests=$1
+shift
 if [[ -z ${REALDUMP_LA57_DIR:-} ]]; then
   echo "REALDUMP_LA57_DIR is not set: 5-level real-dump test not run (scripts/test.sh sets it)" >&2
   exit 77
@@ -19,4 +20,6 @@ echo "$out" | tail -3
 # Every real-dump case ran (none skipped for a missing directory) and passed.
 echo "$out" | grep -Eq 'test cases: +[1-9][0-9]* \| +[1-9][0-9]* passed \| +0 failed' || exit 1
 if echo "$out" | grep -q 'is not set'; then exit 1; fi
-bash "$kvmps_linux"
+for script in "$@"; do
+  bash "$script"
+done

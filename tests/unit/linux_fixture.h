@@ -123,6 +123,12 @@ public:
     }
     std::uint64_t process_root() const { return tables_->root(); }
 
+    // More of the kernel: a data object in the image, bytes written through
+    // the image mapping, and VMCOREINFO lines the kernel would add for it.
+    std::uint64_t define_data(const std::string& name, std::uint64_t size) { return define(name, 'D', size); }
+    void write_image(std::uint64_t va, kvm::ByteSpan bytes) { memory_.write(image_pa(va), bytes); }
+    std::string extra_vmcoreinfo;
+
     std::uint64_t symbol(const std::string& name) const {
         for (const Sym& s : symbols_)
             if (s.name == name) return s.value;
@@ -201,7 +207,7 @@ public:
     // ------------------------------------------------------------ notes
 
     std::string vmcoreinfo() const {
-        return fmt::format(
+        const std::string base = fmt::format(
             "OSRELEASE=6.1.0-synthetic\nPAGESIZE=4096\nSYMBOL(init_uts_ns)={:x}\nSYMBOL(swapper_pg_dir)={:x}\n"
             "SYMBOL(_stext)={:x}\nSYMBOL(mem_section)=ffff8ad847fd9000\nLENGTH(mem_section)=2048\n"
             "SIZE(page)=64\nOFFSET(page.flags)=0\nNUMBER(phys_base)={}\nSYMBOL(init_top_pgt)={:x}\n"
@@ -209,6 +215,7 @@ public:
             "NUMBER(sme_mask)={}\n",
             symbol("init_uts_ns"), symbol("init_top_pgt"), symbol("_stext"), phys_base_, symbol("init_top_pgt"),
             spec_.la57 ? 1 : 0, spec_.kernel_offset, spec_.sme_mask);
+        return base + extra_vmcoreinfo;
     }
 
     // NT_PRSTATUS for x86_64: 336 bytes, pr_pid at 32, pr_reg at 112 (rip is

@@ -515,7 +515,7 @@ TEST_CASE("gcc's BTF of the NetBSD 10 declarations gives the shipped layouts, as
             continue;
         }
         CAPTURE(arch);
-        const StructLayouts from_btf = btf::read_btf_layouts(so, netbsd::process_layout_request());
+        const StructLayouts from_btf = btf::read_btf_layouts(so, netbsd::shipped_layout_request());
         const StructLayouts file = load_layouts_file(
             (source_root() / "share/kvmkit/layouts" / fmt::format("netbsd-10-{}.json", arch)).string());
         CHECK(from_btf.pointer_size == file.pointer_size);

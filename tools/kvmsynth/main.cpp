@@ -12,9 +12,11 @@
 // DragonFly dump device image: leader, key area, body, trailer (see
 // make_bsd_device).
 #include <kvm/error.h>
+#include <kvm/io.h>
 #include <kvm/layout.h>
 #include <kvm/synth.h>
 #include <kvm/synth_kerneldump.h>
+#include <kvm/synth_klog.h>
 #include <kvm/synth_procs.h>
 
 #include <fmt/format.h>
@@ -52,6 +54,9 @@ struct Options {
     bool kdump_flat = false;
     std::vector<std::uint64_t> kdump_exclude;
     std::int32_t kdump_dump_level = 1;
+    bool msgbuf = false;
+    std::uint64_t msgbuf_size = 16384;
+    std::string msgbuf_text, msgbuf_fault;
 };
 
 // --bsd-device: a FreeBSD or DragonFly dump device around a body.
@@ -195,7 +200,8 @@ void write_procs_facts(fmt::ostream& out, const kvm::synth::PlantedProcesses& pr
 
 void write_facts(const std::string& path, const kvm::synth::CrashedMachine& m, std::uint64_t dumplo,
                  const std::vector<kvm::netbsd::RamSegment>& segments,
-                 const std::optional<kvm::synth::PlantedProcesses>& procs) {
+                 const std::optional<kvm::synth::PlantedProcesses>& procs,
+                 const std::optional<kvm::synth::PlantedMsgbuf>& msgbuf) {
     auto out = fmt::output_file(path);
     out.print("arch={}\ntranslator={}\npt_root={:#x}\n", m.arch().name, m.translator(), m.pt_root());
     out.print("dumplo={}\n", dumplo);
@@ -234,10 +240,13 @@ void write_bsd_facts(const std::string& path, const kvm::synth::CrashedMachine& 
         out.print("panic_message.dmap={:#x}\n", m.direct_map(m.virt_to_phys(message)));
     } catch (const kvm::Error&) {  // NOLINT(bugprone-empty-catch): i386 has no direct map
     }
-    const auto& msgbuf = m.message_buffer();
-    out.print("msgbuf.struct={:#x}\nmsgbuf.ring={:#x}\nmsgbuf.size={:#x}\nmsgbuf.write_offset={:#x}\n", msgbuf.msgbufp,
-              msgbuf.ring, msgbuf.size, msgbuf.write_offset);
+    const auto& ring = m.message_buffer();
+    out.print("msgbuf.struct={:#x}\nmsgbuf.ring={:#x}\nmsgbuf.size={:#x}\nmsgbuf.write_offset={:#x}\n", ring.msgbufp,
+              ring.ring, ring.size, ring.write_offset);
     if (procs) write_procs_facts(out, *procs);
+    if (msgbuf)
+        out.print("sym.msgbufp={:#x}\nmsgbuf={:#x}\nmsgbuf.bufx={}\nmsgbuf.bufr={}\nmsgbuf.bufs={}\n", msgbuf->msgbufp,
+                  msgbuf->address, msgbuf->bufx, msgbuf->bufr, msgbuf->bufs);
 }
 
 }  // namespace
@@ -298,6 +307,12 @@ int main(int argc, char** argv) {
     app.add_option("--kdump-dump-level", o.kdump_dump_level, "the dump level --kdump's sub-header gives");
     app.add_option("--phys-image", o.phys_image,
                    "write the dumped memory as a file whose offsets are physical addresses");
+    app.add_flag("--msgbuf", o.msgbuf, "plant a kernel message buffer (msgbufp) holding a boot log");
+    app.add_option("--msgbuf-size", o.msgbuf_size, "ring bytes of the message buffer (default 16384)");
+    app.add_option("--msgbuf-text", o.msgbuf_text, "write this file's bytes into the message buffer instead");
+    app.add_option("--msgbuf-fault", o.msgbuf_fault,
+                   "corrupt the message buffer: bad-magic, bufx-past-end or bufr-past-end")
+        ->check(CLI::IsMember({"bad-magic", "bufx-past-end", "bufr-past-end"}));
     CLI11_PARSE(app, argc, argv);
 
     if (!bsd.device.empty()) {
@@ -360,6 +375,16 @@ int main(int argc, char** argv) {
                 kvm::synth::plant_list_fault(m, layouts, *procs, fault, o.procs_fault_at);
             }
         }
+        std::optional<kvm::synth::PlantedMsgbuf> msgbuf;
+        if (o.msgbuf || !o.msgbuf_text.empty() || !o.msgbuf_fault.empty()) {
+            kvm::synth::MsgbufSpec buf{.size = o.msgbuf_size, .text = kvm::synth::netbsd_boot_log()};
+            if (!o.msgbuf_text.empty())
+                buf.text = std::string(kvm::as_chars(kvm::read_whole_file(o.msgbuf_text, 64u << 20)));
+            if (o.msgbuf_fault == "bad-magic") buf.magic = 0x0bad0bad;
+            if (o.msgbuf_fault == "bufx-past-end") buf.bufx = o.msgbuf_size + 5;
+            if (o.msgbuf_fault == "bufr-past-end") buf.bufr = ~std::uint64_t{0};
+            msgbuf = kvm::synth::plant_msgbuf(m, planting_layouts(o), buf);
+        }
         const kvm::synth::DumpOptions dump{.sparse = o.sparse};
         std::uint64_t dumplo = 0;
         if (!o.swap.empty()) dumplo = m.write_swap_image(o.swap, dump, o.swap_size);
@@ -378,7 +403,7 @@ int main(int argc, char** argv) {
         }
         // The kernel file last: its data holds the initial values.
         kvm::synth::write_file(o.kernel, m.kernel_elf());
-        if (!o.facts.empty()) write_facts(o.facts, m, dumplo, segments, procs);
+        if (!o.facts.empty()) write_facts(o.facts, m, dumplo, segments, procs, msgbuf);
     } catch (const kvm::Error& e) {
         fmt::print(stderr, "kvmsynth: {}\n", e.what());
         return 1;

@@ -1,5 +1,5 @@
 /*
- * NetBSD 10 kernel structures that kvmps reads, declared with the member
+ * NetBSD 10 kernel structures that kvmps and kvmdmesg read, declared with the member
  * names, order and types of the NetBSD 10 headers, so that a C compiler for
  * the target ABI lays them out as the kernel's compiler did.  gen-layouts.sh
  * compiles this file with gcc -m64 (amd64) and -m32 (i386) and reads the
@@ -21,7 +21,8 @@
  *   event.h (struct klist: one pointer), sys/types.h, sys/common_ansi.h,
  *   sys/param.h (COHERENCY_UNIT 64, MAXCOMLEN 16, NGROUPS 16, MAXLOGNAME 16),
  *   termios.h (NCCS 20), sys/pcu.h (x86 has no PCU units),
- *   sys/arch/amd64/include/proc.h 1.25, sys/arch/i386/include/proc.h 1.48.
+ *   sys/arch/amd64/include/proc.h 1.25, sys/arch/i386/include/proc.h 1.48,
+ *   sys/sys/msgbuf.h 1.18           struct kern_msgbuf (kvmdmesg)
  * The revisions are those of the NetBSD 10.0 headers as shipped in
  * ziglang/zig lib/libc/include/{generic,x86_64}-netbsd*, cross-checked with
  * NetBSD/src and the netbsd-10 proc.h named in netbsd-dump-format.md.
@@ -609,6 +610,15 @@ struct vmspace {
     size_t vm_aslr_delta_mmap;
 };
 
+/* The kernel message buffer's header; msg_bufc is msg_bufs bytes long. */
+struct kern_msgbuf {
+    long msg_magic;
+    long msg_bufx;
+    long msg_bufr;
+    long msg_bufs;
+    char msg_bufc[1];
+};
+
 /* Objects, so that every type above is emitted into the DWARF. */
 struct proc kvmkit_proc;
 struct lwp kvmkit_lwp;
@@ -617,3 +627,4 @@ struct pgrp kvmkit_pgrp;
 struct session kvmkit_session;
 struct tty kvmkit_tty;
 struct vmspace kvmkit_vmspace;
+struct kern_msgbuf kvmkit_msgbuf;

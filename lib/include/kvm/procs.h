@@ -240,6 +240,18 @@ namespace netbsd {
 // shipped files from this request).
 const LayoutRequest& process_layout_request();
 
+// The layouts of `request` for a NetBSD dump, in resolve_layouts()'s order:
+// `layout_file`, the namelist's DWARF, the shipped file of the release the
+// dump's osrelease names (in `dirs`, or shipped_layout_dirs() when empty).
+// Throws usage when they describe pointers of another size or byte order.
+StructLayouts dump_layouts(const Kernel& kernel, const LayoutRequest& request,
+                           const std::optional<std::string>& layout_file, const std::vector<std::string>& dirs);
+
+// Everything the shipped NetBSD layout files hold: the walker's request
+// and the message buffer's (kvm/msgbuf.h); tools/layouts/mklayout writes
+// the files from it.
+const LayoutRequest& shipped_layout_request();
+
 // NetBSD's dev_t encoding (sys/types.h makedev/major/minor).
 constexpr std::uint64_t makedev(std::uint32_t major, std::uint32_t minor) {
     return ((std::uint64_t{major} << 8) & 0x000fff00u) | ((std::uint64_t{minor} << 12) & 0xfff00000u) |

@@ -14,6 +14,7 @@
 #include <kvm/error.h>
 #include <kvm/kernel.h>
 #include <kvm/layout.h>
+#include <kvm/msgbuf.h>
 #include <kvm/procs.h>
 
 #include "procs/bsd_session.h"
@@ -512,6 +513,35 @@ const LayoutRequest& netbsd::process_layout_request() {
     return request;
 }
 
+const LayoutRequest& netbsd::shipped_layout_request() {
+    static const LayoutRequest request = [] {
+        LayoutRequest r = netbsd::process_layout_request();
+        for (const LayoutRequest* more : {&klog::netbsd_msgbuf_layout_request()}) {
+            r.structs.insert(r.structs.end(), more->structs.begin(), more->structs.end());
+            r.flags.insert(r.flags.end(), more->flags.begin(), more->flags.end());
+            r.values.insert(r.values.end(), more->values.begin(), more->values.end());
+        }
+        return r;
+    }();
+    return request;
+}
+
+StructLayouts netbsd::dump_layouts(const Kernel& kernel, const LayoutRequest& request,
+                                   const std::optional<std::string>& layout_file,
+                                   const std::vector<std::string>& dirs) {
+    // The release picks the shipped layouts: osrelease as the dump holds it.
+    const std::string release = detail::dumped_release(kernel, "_osrelease", "NetBSD", layout_file.has_value());
+    LayoutSearch search{.os = "netbsd",
+                        .release = release,
+                        .arch = std::string(kernel.arch().name),
+                        .file = layout_file,
+                        .namelist = &kernel.namelist(),
+                        .dirs = dirs};
+    StructLayouts layouts = resolve_layouts(search, request);
+    detail::check_abi(layouts, kernel);
+    return layouts;
+}
+
 namespace detail {
 
 bool netbsd_accepts(const WalkTarget& target) {
@@ -523,16 +553,8 @@ std::unique_ptr<ProcessWalker> netbsd_create(const WalkTarget& target) {
     const Namelist& namelist = kernel.namelist();  // usage error without -N
     detail::require_symbols(namelist, {"_nprocs", "_allproc", "_zombproc"});
 
-    // The release picks the shipped layouts: osrelease as the dump holds it.
-    const std::string release = detail::dumped_release(kernel, "_osrelease", "NetBSD", target.layout_file.has_value());
-    LayoutSearch search{.os = "netbsd",
-                        .release = release,
-                        .arch = std::string(kernel.arch().name),
-                        .file = target.layout_file,
-                        .namelist = &namelist,
-                        .dirs = target.layout_dirs};
-    StructLayouts layouts = resolve_layouts(search, netbsd::process_layout_request());
-    detail::check_abi(layouts, kernel);
+    StructLayouts layouts =
+        netbsd::dump_layouts(kernel, netbsd::process_layout_request(), target.layout_file, target.layout_dirs);
     return std::make_unique<NetbsdWalker>(kernel, std::move(layouts));
 }
 

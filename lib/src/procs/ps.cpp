@@ -3,6 +3,8 @@
 #include <kvm/error.h>
 #include <kvm/ps.h>
 
+#include "core/json_string.h"
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -183,47 +185,6 @@ std::string format_ps_table(std::span<const ProcInfo> procs, std::span<const PsC
 
 namespace {
 
-// JSON text of a string from a dump: any bytes.  Valid UTF-8 passes
-// through; a byte that does not start a valid sequence becomes U+FFFD.
-void json_string(std::string& out, std::string_view s) {
-    out += '"';
-    for (std::size_t i = 0; i < s.size();) {
-        const auto c = static_cast<unsigned char>(s[i]);
-        if (c == '"' || c == '\\') {
-            out += '\\';
-            out += static_cast<char>(c);
-            ++i;
-        } else if (c < 0x20) {
-            out += fmt::format("\\u{:04x}", c);
-            ++i;
-        } else if (c < 0x80) {
-            out += static_cast<char>(c);
-            ++i;
-        } else {
-            // Length of a well-formed sequence starting here, 0 if none.
-            std::size_t n = c >= 0xc2 && c <= 0xdf ? 2 : c >= 0xe0 && c <= 0xef ? 3 : c >= 0xf0 && c <= 0xf4 ? 4 : 0;
-            if (n > s.size() - i) n = 0;
-            for (std::size_t k = 1; k < n; ++k)
-                if ((static_cast<unsigned char>(s[i + k]) & 0xc0) != 0x80) n = 0;
-            if (n == 3) {
-                const auto c1 = static_cast<unsigned char>(s[i + 1]);
-                if ((c == 0xe0 && c1 < 0xa0) || (c == 0xed && c1 >= 0xa0)) n = 0;  // overlong, surrogate
-            } else if (n == 4) {
-                const auto c1 = static_cast<unsigned char>(s[i + 1]);
-                if ((c == 0xf0 && c1 < 0x90) || (c == 0xf4 && c1 >= 0x90)) n = 0;  // overlong, past U+10FFFF
-            }
-            if (n == 0) {
-                out += "\\ufffd";
-                ++i;
-            } else {
-                out.append(s.substr(i, n));
-                i += n;
-            }
-        }
-    }
-    out += '"';
-}
-
 class JsonObject {
 public:
     explicit JsonObject(std::string& out) : out_(out) { out_ += '{'; }
@@ -253,7 +214,7 @@ public:
     }
     void text(std::string_view key, std::string_view v) {
         name(key);
-        json_string(out_, v);
+        detail::append_json_string(out_, v);
     }
     void hex_address(std::string_view key, std::uint64_t v) { text(key, fmt::format("{:#x}", v)); }
     template <typename Range, typename Each>
@@ -279,7 +240,7 @@ private:
     void name(std::string_view key) {
         if (!first_) out_ += ',';
         first_ = false;
-        json_string(out_, key);
+        detail::append_json_string(out_, key);
         out_ += ':';
     }
 
@@ -342,7 +303,7 @@ std::string format_ps_json(const ProcInfo& p) {
         j.hex_address("laddr", p.laddr);
         j.text("comm", p.comm);
         j.text("command", ps_command(p));
-        j.array("argv", p.argv, [&](const std::string& a) { json_string(out, a); });
+        j.array("argv", p.argv, [&](const std::string& a) { detail::append_json_string(out, a); });
         j.boolean("live", p.live);
     }
     return out;
