@@ -214,6 +214,9 @@ void write_facts(const std::string& path, const kvm::synth::CrashedMachine& m, s
          {"version", "dumpmag", "dumpsize", "dumplo", "dumpdev", "time_second", "panicstr", "panic", "main", "physmem"})
         out.print("sym.{}={:#x}\n", name, m.symbol(name));
     if (procs) write_procs_facts(out, *procs);
+    if (msgbuf)
+        out.print("sym.msgbufp={:#x}\nmsgbuf={:#x}\nmsgbuf.bufx={}\nmsgbuf.bufr={}\nmsgbuf.bufs={}\n", msgbuf->msgbufp,
+                  msgbuf->address, msgbuf->bufx, msgbuf->bufr, msgbuf->bufs);
 }
 
 // What the builder knows of a FreeBSD or DragonFly machine.
@@ -240,13 +243,10 @@ void write_bsd_facts(const std::string& path, const kvm::synth::CrashedMachine& 
         out.print("panic_message.dmap={:#x}\n", m.direct_map(m.virt_to_phys(message)));
     } catch (const kvm::Error&) {  // NOLINT(bugprone-empty-catch): i386 has no direct map
     }
-    const auto& ring = m.message_buffer();
-    out.print("msgbuf.struct={:#x}\nmsgbuf.ring={:#x}\nmsgbuf.size={:#x}\nmsgbuf.write_offset={:#x}\n", ring.msgbufp,
-              ring.ring, ring.size, ring.write_offset);
+    const auto& msgbuf = m.message_buffer();
+    out.print("msgbuf.struct={:#x}\nmsgbuf.ring={:#x}\nmsgbuf.size={:#x}\nmsgbuf.write_offset={:#x}\n", msgbuf.msgbufp,
+              msgbuf.ring, msgbuf.size, msgbuf.write_offset);
     if (procs) write_procs_facts(out, *procs);
-    if (msgbuf)
-        out.print("sym.msgbufp={:#x}\nmsgbuf={:#x}\nmsgbuf.bufx={}\nmsgbuf.bufr={}\nmsgbuf.bufs={}\n", msgbuf->msgbufp,
-                  msgbuf->address, msgbuf->bufx, msgbuf->bufr, msgbuf->bufs);
 }
 
 }  // namespace

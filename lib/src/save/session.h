@@ -4,6 +4,7 @@
 // (temporary name, sparse or gzip, progress, fsync, rename).
 #pragma once
 
+#include <kvm/compress.h>
 #include <kvm/error.h>
 #include <kvm/io.h>
 #include <kvm/save.h>
