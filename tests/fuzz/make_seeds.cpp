@@ -661,7 +661,7 @@ std::string page_text(std::size_t n, int seed) {
 // savecore -z and --zstd files of three 64 KiB blocks (one of them zeros),
 // a gzip -6 stream, members of both kinds together, a file cut short; the
 // fixed gzip file's checkpoint index.
-void write_compressed(const std::string& corpus) {
+void write_compressed() {
     constexpr std::size_t block = 64u << 10;
     Bytes data = to_bytes(page_text(2 * block + 1000, 1));
     std::fill_n(data.begin() + block, block, std::byte{0});
@@ -844,7 +844,7 @@ int main(int argc, char** argv) {
         write_devices();
         write_netbsd_walks();
         write_linux_walks();
-        write_compressed(corpus);
+        write_compressed();
         write_klog_seeds(corpus + "/klog");
         write_ctf(corpus + "/ctf", corpus + "/../../../share/kvmkit/layouts");
     } catch (const std::exception& e) {
