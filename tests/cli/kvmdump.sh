@@ -240,7 +240,7 @@ expect_stderr "kvmdump: -r and --json exclude each other"
 run_tool kvmdump -N "$d/netbsd" -M "$core"
 expect_rc 2
 expect_stderr "kvmdump: address is required
-usage: kvmdump [-N system] [-M core] [--dumplo blocks] [-n length] [-r | --json] [--no-index] address|symbol[+offset] ..."
+usage: kvmdump [-P] [-N system] [-M core ...] [--dumplo blocks] [-n length] [-r | --json] [--zero-excluded] [--no-index] address|symbol[+offset] ..."
 run_tool kvmdump -N "$d/netbsd" -M "$core" -n 16 0xfffffffffffffff8
 expect_rc 1
 expect_stderr "kvmdump: 0xfffffffffffffff8: 0x10 bytes run past the end of the address space"

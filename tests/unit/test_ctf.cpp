@@ -410,7 +410,7 @@ TEST_CASE("ctf: damaged containers fail with the reason") {
 }
 
 TEST_CASE("ctf: a kernel's .SUNW_ctf through the type-information table") {
-    // The NetBSD request and its shipped amd64 layouts, as CTF in a kernel
+    // What the shipped NetBSD files hold and its amd64 layouts, as CTF in a kernel
     // ELF file: every member comes back at the same place.
     const std::string shipped = (test::source_root() / "share/kvmkit/layouts/netbsd-10-amd64.json").string();
     const StructLayouts want_layouts = load_layouts_file(shipped);
@@ -433,7 +433,7 @@ TEST_CASE("ctf: a kernel's .SUNW_ctf through the type-information table") {
             if (r.present(file) && reader == nullptr) reader = &r;
         REQUIRE(reader != nullptr);
         CHECK(reader->name == "ctf");
-        const StructLayouts got = reader->read(path, file, netbsd::process_layout_request());
+        const StructLayouts got = reader->read(path, file, netbsd::shipped_layout_request());
         CHECK(got.source == fmt::format("CTF in {}", path));
         CHECK(got.derived.starts_with(
             fmt::format("structure layouts read by kvmkit's CTF reader from the .SUNW_ctf section of {} (version {}, ",

@@ -553,7 +553,7 @@ TEST_CASE("broken minidumps: sizes past the file or the limits, bad dump_avail, 
                 "vmcore.0: minidump header is truncated: needs 4 bytes at offset 0x1c, has 0x1e in all");
     check_error([&] { open_bytes(to_bytes("minid")); }, ErrorKind::format,
                 "vmcore.0: not a recognised crash dump (tried netbsd-kcore, elf-core, kdump, kdump-flattened, "
-                "minidump, netbsd-dumpdev)");
+                "minidump, freebsd-dumpdev, netbsd-dumpdev)");
 
     // DragonFly's 64-bit sizes (section 4): msgbufsize @32, ptesize @48.
     const synth::CrashedMachine dfly({.os = "dragonfly"});

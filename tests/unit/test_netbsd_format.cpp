@@ -407,7 +407,7 @@ TEST_CASE("a device whose every block starts a dump header is refused after one 
 
         CHECK(error_of([&] { open_format(device); }) ==
               "swap.img: not a recognised crash dump (tried netbsd-kcore, elf-core, kdump, kdump-flattened, "
-              "netbsd-dumpdev)");
+              "minidump, freebsd-dumpdev, netbsd-dumpdev)");
         CHECK(device->bytes_read() <= 2 * size);
 
         // savecore's scan, which also says why headers that look real failed.
