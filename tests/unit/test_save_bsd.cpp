@@ -1,6 +1,7 @@
 // savecore on FreeBSD and DragonFly dump devices: synthetic devices whose
 // every byte is known are saved, checked, kept, cleared and refused, and
 // every message and file is compared in full.
+#include <kvm/compress.h>
 #include <kvm/kerneldump.h>
 #include <kvm/save.h>
 #include <kvm/synth.h>
@@ -386,6 +387,18 @@ TEST_CASE("savecore -z of a plain FreeBSD dump writes vmcore.N.gz") {
     CHECK(save::run(o, log).exit_status() == 0);
     CHECK(gunzip(file_bytes(d.crash + "/vmcore.0.gz")) == d.body);
     CHECK(d.link("vmcore.last.gz") == "vmcore.0.gz");
+}
+
+TEST_CASE("savecore --zstd of a plain FreeBSD dump writes vmcore.N.zst, read in place") {
+    Device d({.header = synth::freebsd_header(4)}, body_bytes(150000, 8));
+    save::Options o = d.options();
+    o.zstd = true;
+    o.threads = 2;
+    Captured log;
+    CHECK(save::run(o, log).exit_status() == 0);
+    const auto core = open_decompressed(open_file(d.crash + "/vmcore.0.zst"));
+    CHECK(core->read_bytes(0, core->size(), "the core") == d.body);
+    CHECK(d.link("vmcore.last.zst") == "vmcore.0.zst");
 }
 
 TEST_CASE("savecore of a textdump rebuilds the tar archive from the backwards records") {
