@@ -42,6 +42,21 @@ inline void check_abi(const StructLayouts& layouts, const Kernel& kernel) {
                                 to_string(kernel.order())));
 }
 
+// The layouts of `request` for a BSD dump, in resolve_layouts()'s order:
+// the layout file given, the namelist's type information, the shipped file
+// of the release its osrelease names (os_name says which system, for the
+// message asking for --layout); checked against the dump's pointers.
+// `search` brings what one OS adds (known flags and values).
+inline StructLayouts bsd_dump_layouts(const Kernel& kernel, std::string_view os_name, const LayoutRequest& request,
+                                      LayoutSearch search) {
+    search.release = dumped_release(kernel, "_osrelease", os_name, search.file.has_value());
+    search.arch = std::string(kernel.arch().name);
+    search.namelist = &kernel.namelist();
+    StructLayouts layouts = resolve_layouts(search, request);
+    check_abi(layouts, kernel);
+    return layouts;
+}
+
 // not_found "NAME: no such symbol", naming the namelist, for the first
 // symbol it lacks.
 inline void require_symbols(const Namelist& namelist, std::initializer_list<std::string_view> names) {
@@ -92,6 +107,25 @@ inline std::uint64_t process_budget(const Kernel& kernel, std::string_view symbo
         warn(e);
     }
     return bound;
+}
+
+// The first cr_ngroups entries of a credential's inline group array
+// (cr_groups[], gid_t each), checked against the array's length.
+inline std::vector<std::uint32_t> read_groups(const Object& cred, const MemberLayout& ngroups,
+                                              const MemberLayout& groups, ByteOrder order) {
+    const std::uint64_t n = cred.u(&ngroups);
+    const std::uint64_t cap = groups.count;
+    if (n > cap) throw_corrupt(fmt::format("cr_ngroups is {}, but cr_groups holds {}", n, cap));
+    MemberLayout element = groups;
+    element.size = groups.size / cap;
+    element.count = 0;
+    std::vector<std::uint32_t> out;
+    out.reserve(n);
+    for (std::uint64_t i = 0; i < n; ++i) {
+        element.offset = groups.offset + i * element.size;
+        out.push_back(static_cast<std::uint32_t>(load_member_unsigned(cred.bytes(), element, order)));
+    }
+    return out;
 }
 
 // Objects many processes point to (credentials, process groups,

@@ -390,17 +390,7 @@ struct DragonflyWalker::Walk {
             c.svuid = static_cast<std::uint32_t>(o.u(w.cr_svuid_));
             c.rgid = static_cast<std::uint32_t>(o.u(w.cr_rgid_));
             c.svgid = static_cast<std::uint32_t>(o.u(w.cr_svgid_));
-            const std::uint64_t n = o.u(w.cr_ngroups_);
-            const std::uint64_t cap = w.cr_groups_->count;
-            if (n > cap) throw_corrupt(fmt::format("cr_ngroups is {}, but cr_groups holds {}", n, cap));
-            MemberLayout element = *w.cr_groups_;
-            element.size = w.cr_groups_->size / cap;
-            element.count = 0;
-            for (std::uint64_t i = 0; i < n; ++i) {
-                element.offset = w.cr_groups_->offset + i * element.size;
-                c.groups.push_back(
-                    static_cast<std::uint32_t>(load_member_unsigned(o.bytes(), element, w.kernel_.order())));
-            }
+            c.groups = detail::read_groups(o, *w.cr_ngroups_, *w.cr_groups_, w.kernel_.order());
             return c;
         });
     }
@@ -737,16 +727,9 @@ std::unique_ptr<ProcessWalker> dragonfly_create(const WalkTarget& target) {
             detail::require_symbols(namelist, {"_nprocs", "_allproc", "_zombproc"});
             break;
     }
-    const std::string release =
-        detail::dumped_release(kernel, "_osrelease", "DragonFly", target.layout_file.has_value());
-    LayoutSearch search{.os = "dragonfly",
-                        .release = release,
-                        .arch = std::string(kernel.arch().name),
-                        .file = target.layout_file,
-                        .namelist = &namelist,
-                        .dirs = target.layout_dirs};
-    StructLayouts layouts = resolve_layouts(search, dragonfly::process_layout_request());
-    detail::check_abi(layouts, kernel);
+    StructLayouts layouts =
+        detail::bsd_dump_layouts(kernel, "DragonFly", dragonfly::process_layout_request(),
+                                 {.os = "dragonfly", .file = target.layout_file, .dirs = target.layout_dirs});
     if (lists == ProcLists::procglob && layouts.find("procglob") == nullptr)
         throw_not_found(
             fmt::format("{} lacks struct procglob, which the kernel's procglob hash needs", layouts.source));

@@ -715,18 +715,14 @@ std::unique_ptr<ProcessWalker> freebsd_create(const WalkTarget& target) {
     const Kernel& kernel = *target.kernel;
     const Namelist& namelist = kernel.namelist();  // usage error without -N
     detail::require_symbols(namelist, {"_nprocs", "_allproc"});
-    const std::string release = detail::dumped_release(kernel, "_osrelease", "FreeBSD", target.layout_file.has_value());
-    LayoutSearch search{.os = "freebsd",
-                        .release = release,
-                        .arch = std::string(kernel.arch().name),
-                        .file = target.layout_file,
-                        .namelist = &namelist,
-                        .dirs = target.layout_dirs,
-                        .known_flags = known_flags(),
-                        .known_values = known_values()};
     try {
-        StructLayouts layouts = resolve_layouts(search, freebsd::process_layout_request());
-        detail::check_abi(layouts, kernel);
+        StructLayouts layouts =
+            detail::bsd_dump_layouts(kernel, "FreeBSD", freebsd::process_layout_request(),
+                                     {.os = "freebsd",
+                                      .file = target.layout_file,
+                                      .dirs = target.layout_dirs,
+                                      .known_flags = known_flags(),
+                                      .known_values = known_values()});
         return std::make_unique<FreebsdWalker>(kernel, std::move(layouts), true);
     } catch (Error& e) {
         // Without type information the debugger offsets still list pids,

@@ -287,17 +287,7 @@ struct NetbsdWalker::Walk {
                        static_cast<std::uint32_t>(o.u(w.cr_egid_)),
                        static_cast<std::uint32_t>(o.u(w.cr_svgid_)),
                        {}};
-            const std::uint64_t n = o.u(w.cr_ngroups_);
-            const std::uint64_t cap = w.cr_groups_->count;
-            if (n > cap) throw_corrupt(fmt::format("cr_ngroups is {}, but cr_groups holds {}", n, cap));
-            MemberLayout element = *w.cr_groups_;
-            element.size = w.cr_groups_->size / cap;
-            element.count = 0;
-            for (std::uint64_t i = 0; i < n; ++i) {
-                element.offset = w.cr_groups_->offset + i * element.size;
-                c.groups.push_back(
-                    static_cast<std::uint32_t>(load_member_unsigned(o.bytes(), element, w.kernel_.order())));
-            }
+            c.groups = detail::read_groups(o, *w.cr_ngroups_, *w.cr_groups_, w.kernel_.order());
             return c;
         });
     }
@@ -529,17 +519,7 @@ const LayoutRequest& netbsd::shipped_layout_request() {
 StructLayouts netbsd::dump_layouts(const Kernel& kernel, const LayoutRequest& request,
                                    const std::optional<std::string>& layout_file,
                                    const std::vector<std::string>& dirs) {
-    // The release picks the shipped layouts: osrelease as the dump holds it.
-    const std::string release = detail::dumped_release(kernel, "_osrelease", "NetBSD", layout_file.has_value());
-    LayoutSearch search{.os = "netbsd",
-                        .release = release,
-                        .arch = std::string(kernel.arch().name),
-                        .file = layout_file,
-                        .namelist = &kernel.namelist(),
-                        .dirs = dirs};
-    StructLayouts layouts = resolve_layouts(search, request);
-    detail::check_abi(layouts, kernel);
-    return layouts;
+    return detail::bsd_dump_layouts(kernel, "NetBSD", request, {.os = "netbsd", .file = layout_file, .dirs = dirs});
 }
 
 namespace detail {
