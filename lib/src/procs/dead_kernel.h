@@ -42,21 +42,6 @@ inline void check_abi(const StructLayouts& layouts, const Kernel& kernel) {
                                 to_string(kernel.order())));
 }
 
-// The layouts of `request` for a BSD dump, in resolve_layouts()'s order:
-// the layout file given, the namelist's type information, the shipped file
-// of the release its osrelease names (os_name says which system, for the
-// message asking for --layout); checked against the dump's pointers.
-// `search` brings what one OS adds (known flags and values).
-inline StructLayouts bsd_dump_layouts(const Kernel& kernel, std::string_view os_name, const LayoutRequest& request,
-                                      LayoutSearch search) {
-    search.release = dumped_release(kernel, "_osrelease", os_name, search.file.has_value());
-    search.arch = std::string(kernel.arch().name);
-    search.namelist = &kernel.namelist();
-    StructLayouts layouts = resolve_layouts(search, request);
-    check_abi(layouts, kernel);
-    return layouts;
-}
-
 // not_found "NAME: no such symbol", naming the namelist, for the first
 // symbol it lacks.
 inline void require_symbols(const Namelist& namelist, std::initializer_list<std::string_view> names) {
@@ -86,6 +71,21 @@ inline std::string dumped_release(const Kernel& kernel, std::string_view symbol,
     }
 }
 
+// The layouts of `request` for a BSD dump, in resolve_layouts()'s order:
+// the layout file given, the namelist's type information, the shipped file
+// of the release its osrelease names (os_name says which system, for the
+// message asking for --layout); checked against the dump's pointers.
+// `search` brings what one OS adds (known flags and values).
+inline StructLayouts bsd_dump_layouts(const Kernel& kernel, std::string_view os_name, const LayoutRequest& request,
+                                      LayoutSearch search) {
+    search.release = dumped_release(kernel, "_osrelease", os_name, search.file.has_value());
+    search.arch = std::string(kernel.arch().name);
+    search.namelist = &kernel.namelist();
+    StructLayouts layouts = resolve_layouts(search, request);
+    check_abi(layouts, kernel);
+    return layouts;
+}
+
 // The kernel's process count as the bound of its process lists (all of
 // them together): nprocs at `symbol`, never more than the dump's memory
 // can hold of `proc_size`-byte structures (entries_bound), with a warning
@@ -111,7 +111,7 @@ inline std::uint64_t process_budget(const Kernel& kernel, std::string_view symbo
 
 // The first cr_ngroups entries of a credential's inline group array
 // (cr_groups[], gid_t each), checked against the array's length.
-inline std::vector<std::uint32_t> read_groups(const Object& cred, const MemberLayout& ngroups,
+inline std::vector<std::uint32_t> read_groups(const KernelObject& cred, const MemberLayout& ngroups,
                                               const MemberLayout& groups, ByteOrder order) {
     const std::uint64_t n = cred.u(&ngroups);
     const std::uint64_t cap = groups.count;
