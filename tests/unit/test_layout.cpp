@@ -157,6 +157,33 @@ TEST_CASE("check_layouts lists everything a request needs and the layouts lack")
               "no error");
 }
 
+TEST_CASE("the DWARF reader gives flexible array members as BTF does") {
+    // Linux's struct pid ends in "struct upid numbers[]": DWARF has no bound
+    // for it (GCC's older "[0]" has a count of 0), BTF has 0 elements; both
+    // read as where the first element starts, with no size.
+    TempDir dir;
+    constexpr std::string_view source = R"(
+        struct upid { int nr; void *ns; };
+        struct pid { int count; unsigned level; long tasks[3]; struct upid numbers[]; };
+        struct old { int n; char tail[0]; };
+        struct pid object;
+        struct old old_object;
+    )";
+    const std::string so = dir / "flex.so";
+    if (!compile(dir, source, "-m64", so)) {
+        MESSAGE("no gcc for x86-64: DWARF reader not tested");
+        return;
+    }
+    LayoutRequest r;
+    r.structs = {{"pid", {{"numbers", "the ids"}, {"tasks", ""}}}, {"old", {{"tail", ""}}}};
+    const StructLayouts l = read_dwarf_layouts(so, r);
+    CHECK(l.get("pid").member("numbers") ==
+          MemberLayout{.name = "numbers", .offset = 32, .size = 0, .type = "struct upid[]", .meaning = "the ids"});
+    CHECK(l.get("pid").member("tasks") ==
+          MemberLayout{.name = "tasks", .offset = 8, .size = 24, .count = 3, .type = "long int[3]"});
+    CHECK(l.get("old").member("tail") == MemberLayout{.name = "tail", .offset = 4, .size = 0, .type = "char[]"});
+}
+
 TEST_CASE("the DWARF reader finds nested, anonymous, array and bitfield members") {
     TempDir dir;
     constexpr std::string_view source = R"(

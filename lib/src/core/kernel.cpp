@@ -1,4 +1,6 @@
+#include <kvm/elf.h>
 #include <kvm/error.h>
+#include <kvm/io.h>
 #include <kvm/kernel.h>
 #include <kvm/linux.h>
 
@@ -8,6 +10,7 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <array>
 
 namespace kvm {
 
@@ -26,6 +29,50 @@ std::shared_ptr<const Namelist> adapt_namelist(std::shared_ptr<const Namelist> n
     copy->symbols().relocate(r.delta, r.begin, r.end);
     return copy;
 }
+struct ElfMachine {
+    std::uint16_t machine = 0;
+    unsigned elf_class = 0;
+};
+
+// The namelist's ELF machine and class: from its loaded ELF, else from the
+// header of its file (a namelist read through a symbol index has no ELF);
+// nullopt for a symbol list (System.map, kallsyms), which names no machine.
+std::optional<ElfMachine> namelist_machine(const Namelist& namelist) {
+    if (const elf::File* elf = namelist.elf()) return ElfMachine{elf->machine(), elf->elf_class()};
+    std::array<std::byte, 20> header{};
+    try {
+        if (open_file(namelist.path())->read_at(0, header) != header.size()) return std::nullopt;
+    } catch (const Error&) {
+        return std::nullopt;  // gone since it was loaded: the symbols are what matters
+    }
+    constexpr std::array<char, 4> magic{'\x7f', 'E', 'L', 'F'};
+    for (std::size_t i = 0; i < magic.size(); ++i)
+        if (header[i] != std::byte(magic[i])) return std::nullopt;
+    const auto data = std::to_integer<unsigned>(header[5]);
+    if (data != 1 && data != 2) return std::nullopt;
+    return ElfMachine{load16(header.data() + 18, data == 1 ? ByteOrder::little : ByteOrder::big),
+                      std::to_integer<unsigned>(header[4])};
+}
+
+// A kernel of another machine than the dump's reads as a page-table fault
+// at its first symbol; say what is wrong instead.
+void check_namelist_machine(const Namelist& namelist, const Format& format, const std::string& core) {
+    const ArchInfo* arch = format.machine().arch;
+    if (arch == nullptr || arch->elf_machine == 0) return;
+    const std::optional<ElfMachine> m = namelist_machine(namelist);
+    if (!m) return;
+    const bool wide = m->elf_class == elf::elfclass64;
+    if (m->machine == arch->elf_machine && wide == (arch->pointer_size == 8)) return;
+    const ArchInfo* named = find_arch_by_elf_machine(m->machine, m->elf_class);
+    const std::string what = named != nullptr
+                                 ? fmt::format("an {} kernel", named->name)
+                                 : fmt::format("a kernel for ELF machine {} ({}-bit)", m->machine, wide ? 64 : 32);
+    Error e(ErrorKind::format,
+            fmt::format("{}, but {} is a dump of an {} machine: give the kernel that crashed", what, core, arch->name));
+    e.with_path(namelist.path());
+    throw e;
+}
+
 }  // namespace
 
 std::unique_ptr<Kernel> Kernel::open(const OpenOptions& options) {
@@ -54,6 +101,7 @@ std::unique_ptr<Kernel> Kernel::open(const OpenOptions& options) {
         return open_file(path, mode);
     };
     std::unique_ptr<Format> format = open_format(std::move(source), probe);
+    if (namelist) check_namelist_machine(*namelist, *format, options.core);
     if (namelist) namelist = adapt_namelist(std::move(namelist), *format);
     return std::make_unique<Kernel>(std::move(format), std::move(namelist));
 }

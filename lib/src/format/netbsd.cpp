@@ -682,7 +682,12 @@ std::unique_ptr<Format> probe_device(std::shared_ptr<ByteSource> src, const Prob
     }
     const DumpLivenessCheck check =
         options.namelist != nullptr ? dumpmag_check(*options.namelist) : DumpLivenessCheck{};
-    const std::vector<DumpCandidate> candidates = scan_device(src, check);
+    std::vector<RejectedHeader> rejected;
+    const std::vector<DumpCandidate> candidates = scan_device(src, check, 64, &rejected);
+    // A header the kernel wrote but that fails a check (a swap image cut
+    // short, most often) is this format's and broken: say why, as savecore
+    // does, rather than "not a recognised crash dump".
+    if (candidates.empty() && !rejected.empty()) throw rejected.front().error;
     if (candidates.empty()) return nullptr;
     const CandidateChoice choice = choose_candidate(src, candidates, options.namelist);
     if (!choice.offset) throw_corrupt(fmt::format("{}; name one with --dumplo", tied_candidates(choice)));

@@ -124,6 +124,29 @@ std::uint64_t array_count(Dwarf_Die type) {
     return count;
 }
 
+// An array whose first dimension has no bound ("struct upid numbers[]", or
+// GCC's "[0]": a count of 0, an upper bound of -1): a flexible array member,
+// which has no size and is where its first element starts, as BTF gives it.
+bool flexible_array(Dwarf_Die type) {
+    const auto p = peeled(type);
+    if (!p) return false;
+    Dwarf_Die t = *p;
+    Dwarf_Die sub;
+    if (dwarf_tag(&t) != DW_TAG_array_type || dwarf_child(&t, &sub) != 0) return false;
+    do {
+        if (dwarf_tag(&sub) != DW_TAG_subrange_type) continue;
+        Dwarf_Attribute attr;
+        Dwarf_Word n = 0;
+        if (dwarf_attr_integrate(&sub, DW_AT_count, &attr) != nullptr) return dwarf_formudata(&attr, &n) == 0 && n == 0;
+        if (dwarf_attr_integrate(&sub, DW_AT_upper_bound, &attr) != nullptr) {
+            // -1 in whatever width the producer wrote it.
+            return dwarf_formudata(&attr, &n) == 0 && (n == ~Dwarf_Word{0} || n == 0xffffffffu);
+        }
+        return true;
+    } while (dwarf_siblingof(&sub, &sub) == 0);
+    return false;
+}
+
 std::string describe(std::optional<Dwarf_Die> type, int depth = 0) {
     if (!type) return "void";
     if (depth > max_type_depth) return "...";
@@ -152,6 +175,7 @@ std::string describe(std::optional<Dwarf_Die> type, int depth = 0) {
             return inner.ends_with('*') ? fmt::format("{} {}", inner, q) : fmt::format("{} {}", q, inner);
         }
         case DW_TAG_array_type: {
+            if (flexible_array(t)) return fmt::format("{}[]", describe(type_of(&t), depth + 1));
             const std::uint64_t n = array_count(t);
             return fmt::format("{}[{}]", describe(type_of(&t), depth + 1), n);
         }
@@ -246,7 +270,12 @@ std::optional<MemberLayout> resolve_path(Dwarf_Die structure, const MemberReques
                 m.offset = bit_offset / 8;
                 m.size = (bit_offset % 8 + m.bit_size + 7) / 8;
             }
-            if (m.size == 0) return std::nullopt;
+            if (r->type && flexible_array(*r->type)) {
+                m.size = 0;
+                m.count = 0;
+            } else if (m.size == 0) {
+                return std::nullopt;
+            }
             return m;
         }
         if (!r->type) return std::nullopt;
