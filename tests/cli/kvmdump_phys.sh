@@ -92,7 +92,7 @@ same "$T/out" 0x104000 0x1000
 expect_stderr "kvmdump: physical address 0x105000 (pfn 0x105) was excluded from the dump ($level)"
 run_tool kvmdump -M "$D/excluded" -P --json -n 8 0x106ff8
 expect_rc 1
-[[ $(tr -d ' \n' <"$T/out") == '[{"expression":"0x106ff8","address":"0x106ff8","length":8,"read":0,"data":"","error":"physicaladdress0x106ff8(pfn0x106)wasexcludedfromthedump(dumplevel31:zero,cache,cacheprivate,userdataandfreepages)"}]' ]] ||
+[[ $(tr -d ' \n' <"$T/out") == '{"expression":"0x106ff8","address":"0x106ff8","length":8,"read":0,"data":"","error":"physicaladdress0x106ff8(pfn0x106)wasexcludedfromthedump(dumplevel31:zero,cache,cacheprivate,userdataandfreepages)"}' ]] ||
   fail "json: $(cat "$T/out")"
 # --zero-excluded: zeros, said once however many excluded pages are read.
 run_tool kvmdump -M "$D/excluded" -P -r --zero-excluded -n 0x4000 0x104000 0x105800

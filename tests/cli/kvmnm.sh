@@ -51,15 +51,22 @@ $(printf '%#x' $((main - 0xf8))): start+0x8 (size 0x100)
 EOF
 
   # Not found: the rest is answered, the miss is on stderr, exit 1.
-  run_tool kvmnm -N "$k" main nosuch _dumpmag dumpmag+ 0x1ffffffffffffffff
+  run_tool kvmnm -N "$k" main nosuch _dumpmag nosuch+4
   expect_rc 1
   expect_stdout <<EOF
 $(hex "$main" $w) T main
 $(hex "$dumpmag" $w) D dumpmag
 EOF
   [[ $(cat "$T/err") == "kvmnm: nosuch: no such symbol
-kvmnm: dumpmag+: no such symbol
-kvmnm: 0x1ffffffffffffffff: does not fit in 64 bits" ]] || fail "$variant: stderr is [$(cat "$T/err")]"
+kvmnm: nosuch: no such symbol" ]] || fail "$variant: stderr is [$(cat "$T/err")]"
+  # Malformed: a usage error, found before anything is answered.
+  for bad in "dumpmag+:dumpmag+: no offset after '+'" "0xzz:0xzz: 0xzz is not a number" \
+    "0x1ffffffffffffffff:0x1ffffffffffffffff: does not fit in 64 bits"; do
+    run_tool kvmnm -N "$k" main "${bad%%:*}"
+    expect_rc 2
+    expect_stdout </dev/null
+    expect_stderr "kvmnm: ${bad#*:}"
+  done
 
   # With the dump: same answers, nothing to warn about; the swap image
   # with and without --dumplo gives the same.
@@ -95,41 +102,10 @@ kvmnm: warning: $rel: $far: $why" ]] || fail "$variant: stderr is [$(cat "$T/err
   run_tool kvmnm -N "$k" -M "$d/netbsd.core" --json _main $(printf '%#x' $((panic + 4))) nosuch $far
   expect_rc 1
   expect_stdout <<EOF
-[
-  {
-    "query": "_main",
-    "symbol": {
-      "name": "main",
-      "type": "T",
-      "value": "$(printf '%#x' $((main)))",
-      "size": 2048
-    },
-    "in_dump": true
-  },
-  {
-    "query": "$(printf '%#x' $((panic + 4)))",
-    "address": "$(printf '%#x' $((panic + 4)))",
-    "symbol": {
-      "name": "panic",
-      "type": "T",
-      "value": "$(printf '%#x' $((panic)))",
-      "size": 96
-    },
-    "offset": 4,
-    "in_dump": true
-  },
-  {
-    "query": "nosuch",
-    "error": "nosuch: no such symbol"
-  },
-  {
-    "query": "$far",
-    "address": "$far",
-    "symbol": null,
-    "in_dump": false,
-    "dump_error": "$far: $why"
-  }
-]
+{"query":"_main","symbol":{"name":"main","type":"T","value":"$(printf '%#x' $((main)))","size":2048},"in_dump":true}
+{"query":"$(printf '%#x' $((panic + 4)))","address":"$(printf '%#x' $((panic + 4)))","symbol":{"name":"panic","type":"T","value":"$(printf '%#x' $((panic)))","size":96},"offset":4,"in_dump":true}
+{"query":"nosuch","error":"nosuch: no such symbol"}
+{"query":"$far","address":"$far","symbol":null,"in_dump":false,"dump_error":"$far: $why"}
 EOF
   expect_stderr "kvmnm: nosuch: no such symbol"
 done
@@ -163,7 +139,11 @@ expect_stderr "kvmnm: no namelist given (-N system)"
 run_tool kvmnm -N "$k" -x
 expect_rc 2
 expect_stderr "kvmnm: The following argument was not expected: -x
-usage: kvmnm [-N system] [-M core] [--dumplo blocks] [--json] [--no-index] [name | address] ..."
+usage: kvmnm [-gPSu] [-t d|o|x] [-N system] [-M core ...] [--dumplo blocks] [--json] [--no-index]
+             [--zero-excluded] [name | pattern | address] ..."
+run_tool kvmnm -N "$k" -t z
+expect_rc 2
+expect_stderr "kvmnm: -t z: the radix is d, o or x"
 run_tool kvmnm -N "$k" --dumplo 8 main
 expect_rc 2
 expect_stderr "kvmnm: --dumplo applies to a dump device named with -M"
@@ -179,17 +159,7 @@ python3 -c 'import sys; d = open(sys.argv[1], "rb").read(); open(sys.argv[2], "w
 run_tool kvmnm -N "$T/latin" --no-index --json $'\xffumpmag'
 expect_rc 0
 expect_stdout <<EOF
-[
-  {
-    "query": "�umpmag",
-    "symbol": {
-      "name": "�umpmag",
-      "type": "D",
-      "value": "$(printf '%#x' $(($(fact sym.dumpmag))))",
-      "size": 4
-    }
-  }
-]
+{"query":"�umpmag","symbol":{"name":"�umpmag","type":"D","value":"$(printf '%#x' $(($(fact sym.dumpmag))))","size":4}}
 EOF
 expect_stderr ""
 run_tool kvmnm -N "$T/latin" --no-index $'\xffumpmag'

@@ -64,8 +64,18 @@ expect_rc 0
 run_tool kvmps -o pid -g "$pgid"
 grep -qx " *$pid" "$T/out" || fail "-g $pgid does not list $pid"
 run_tool kvmps -o pid -s "$sid" -u $((euid + 1)) -p "$pid"
-expect_rc 0
+expect_rc 1
 [[ $(wc -l <"$T/out") -eq 1 ]] || fail "-u of another user still lists $pid"
+
+# The host's own columns: the user's name, the priority, the start time
+# (btime plus starttime's clock ticks), the emulation; -u by name.
+user=$(id -un "$euid")
+btime=$(awk '$1 == "btime" { print $2 }' /proc/stat)
+start=$((btime + ${f[19]} / $(getconf CLK_TCK)))
+TZ=UTC run_tool kvmps -u "$user" -p "$pid" -o pid= -o user= -o pri= -o emul= -o lstart=
+expect_rc 0
+printf '%s\n' "$pid $user ${f[15]} linux $(TZ=UTC LC_ALL=C date -d "@$start" '+%a %b %e %H:%M:%S %Y')" >"$T/want"
+sed -E 's/^ +//; s/ +/ /g' "$T/out" | diff -u <(sed -E 's/ +/ /g' "$T/want") - >&2 || fail "host columns differ from /proc"
 run_tool kvmps -H -p "$pid" -o pid,lid,stat
 expect_rc 0
 [[ $(tail -1 "$T/out" | tr -s ' ' | sed 's/^ //') == "$pid $pid $stat" ]] || fail "-H: $(tail -1 "$T/out")"

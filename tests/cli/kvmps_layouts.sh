@@ -3,6 +3,10 @@
 # (--print-layout shows it), a file named with --layout, and the DWARF of a
 # debug kernel, which wins over the shipped file.
 source "$(dirname "$0")/lib.sh"
+usage="usage: kvmps [-AaeHjluvwx] [-M core ...] [-N system] [-O list] [-o list] [-p pids] [-t ttys]
+             [-U users] [-u users] [-g pgrps] [-s sids] [--gid gids] [--rgid gids] [--json]
+             [--layout file] [--zero-excluded]
+       kvmps --print-layout -M core -N system [--layout file]"
 root=$KVMKIT_TESTS/..
 command -v gcc >/dev/null && command -v objcopy >/dev/null || { echo "no gcc or objcopy" >&2; exit 77; }
 
@@ -26,7 +30,8 @@ expect_rc 1
 expect_stderr "kvmps: $T/no-nice.json lacks proc.p_nice"
 run_tool kvmps -N "$T/i386/netbsd" -M "$T/i386/netbsd.core" --layout "$T/mine.json"
 expect_rc 2
-expect_stderr "kvmps: $T/mine.json: describes netbsd 10 amd64, but the dump is netbsd i386"
+expect_stderr "kvmps: $T/mine.json: describes netbsd 10 amd64, but the dump is netbsd i386
+$usage"
 printf '{"format": "kvmkit-layout-1", "os": 3}' >"$T/broken.json"
 run_tool kvmps -N "$d/netbsd" -M "$d/netbsd.core" --layout "$T/broken.json"
 expect_rc 1

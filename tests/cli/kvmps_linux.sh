@@ -7,6 +7,10 @@
 # copies, which end with a message, never a crash.  The only differences
 # allowed are the README's: PID 1 in S rather than R, kworkers come or gone.
 source "$(dirname "$0")/lib.sh"
+usage="usage: kvmps [-AaeHjluvwx] [-M core ...] [-N system] [-O list] [-o list] [-p pids] [-t ttys]
+             [-U users] [-u users] [-g pgrps] [-s sids] [--gid gids] [--rgid gids] [--json]
+             [--layout file] [--zero-excluded]
+       kvmps --print-layout -M core -N system [--layout file]"
 if [[ -z ${REALDUMP_DIR:-} ]]; then
   echo "REALDUMP_DIR is not set: real-dump test not run (scripts/test.sh sets it)" >&2
   exit 77
@@ -90,16 +94,20 @@ for f in "-g $leader" "-s $leader" "-t ttyS0" "-t S0" "-t /dev/ttyS0"; do
   [[ $(wc -l <"$T/out") -eq 2 && $(tail -n +2 "$T/out" | squeeze | cut -d' ' -f1-3,5) == \
     "$leader ttyS0 Ss+ (tty-sleeper)" ]] || fail "$f: $(cat "$T/out")"
 done
+# Nothing selected: the header alone, exit 1.
 run_tool kvmps -N "$map" -M "$dump" -s 1
+expect_rc 1
 expect_stdout - <<<"PID TTY STAT TIME COMMAND"
 run_tool kvmps -N "$map" -M "$dump" -t -  # revoked terminals: none
+expect_rc 1
 expect_stdout - <<<"PID TTY STAT TIME COMMAND"
 run_tool kvmps -N "$map" -M "$dump" -t ttyS1
-expect_rc 0
+expect_rc 1
 expect_stdout - <<<"PID TTY STAT TIME COMMAND"
 run_tool kvmps -N "$map" -M "$dump" -t nosuch
 expect_rc 2
-expect_stderr "kvmps: nosuch: no such terminal"
+expect_stderr "kvmps: nosuch: no such terminal
+$usage"
 
 # -H: one row per thread.
 run_tool kvmps -N "$map" -M "$dump" -H -p "$long" -o pid,lid,nlwp,comm
@@ -132,7 +140,8 @@ expect_stdout "$T/listing"
 # Without the kernel's symbols there is no init_task and no BTF.
 run_tool kvmps -M "$dump"
 expect_rc 2
-expect_stderr "kvmps: listing the processes of a Linux dump needs the kernel's symbols (init_task, and __start_BTF and __stop_BTF for its type information): give -N System.map, the crashed kernel's /proc/kallsyms, or its vmlinux"
+expect_stderr "kvmps: listing the processes of a Linux dump needs the kernel's symbols (init_task, and __start_BTF and __stop_BTF for its type information): give -N System.map, the crashed kernel's /proc/kallsyms, or its vmlinux
+$usage"
 # A kernel without BTF: its System.map has no __start_BTF.
 grep -v ' __st[a-z]*_BTF$' "$map" >"$T/nobtf.map"
 run_tool kvmps -N "$T/nobtf.map" -M "$dump"

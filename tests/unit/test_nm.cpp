@@ -12,6 +12,7 @@
 #include "test_util.h"
 
 using namespace kvm;
+using kvm::test::error_of;
 
 namespace {
 
@@ -63,19 +64,31 @@ TEST_CASE("kvmnm answers: names, addresses, expressions and misses") {
     CHECK(answer("0xffffffff80200123") == "0xffffffff80200123: main+0x23 (size 0x800)");
     CHECK(answer("18446744071564165376") == "0xffffffff80200100: main (size 0x800)");
     CHECK(answer("main+0x7ff") == "0xffffffff802008ff: main+0x7ff (size 0x800)");
-    CHECK(answer("main+0x800") == "0xffffffff80200900: not in any symbol");
+    // Past main's end but below the next symbol: the nearest, its size noted.
+    CHECK(answer("main+0x800") == "0xffffffff80200900: main+0x800 (size 0x800, past its end)");
+    CHECK(answer("0xffffffff817fffff") == "0xffffffff817fffff: main+0x15ffeff (size 0x800, past its end)");
+    // Past the last symbol, and below the first: in none.
+    CHECK(answer("0xffffffff81800008") == "0xffffffff81800008: not in any symbol");
+    CHECK(answer("0xffffffff801fffff") == "0xffffffff801fffff: not in any symbol");
     CHECK(answer("main-0x10") == "0xffffffff802000f0: start+0xf0");
     CHECK(answer("0x1234") == "0x1234: not in any symbol");  // absolute symbols are not places
     CHECK(answer("nosuch+4") == "error: nosuch: no such symbol");
-    CHECK(answer("0x") == "error: 0x: no such symbol");  // not a number, so a name
+    // Malformed numbers and expressions are usage errors, as in kvmdump.
+    CHECK(answer("0x") == "error: 0x: 0x is not a number");
+    CHECK(answer("0xzz") == "error: 0xzz: 0xzz is not a number");
+    CHECK(answer("main+") == "error: main+: no offset after '+'");
+    CHECK(nm_query(table(), "0xzz").error->kind() == ErrorKind::usage);
+    CHECK(nm_query(table(), "nosuch").error->kind() == ErrorKind::not_found);
     CHECK(answer("0x10000000000000000") == "error: 0x10000000000000000: does not fit in 64 bits");
-    CHECK(answer("main+0x") == "error: main+0x: no such symbol");
+    CHECK(answer("main+0x") == "error: main+0x: offset 0x is not a number");
 
     const NmAnswer a = nm_query(table(), "main+4");
     CHECK(a.kind == NmAnswer::Kind::address);
     CHECK(a.address == 0xffffffff80200104u);
     CHECK(a.offset == 4);
     CHECK(a.symbol == table().find("main"));
+    CHECK_FALSE(a.past_end);
+    CHECK(nm_query(table(), "main+0x800").past_end);
     CHECK(nm_query(table(), "main").kind == NmAnswer::Kind::name);
 }
 
@@ -109,4 +122,38 @@ TEST_CASE("nm_value_digits: the dump's width, else the namelist's") {
     NmAnswer missing = nm_query(table(), "nosuch");
     nm_check_dump(k, missing);
     CHECK_FALSE(missing.dump_error);
+}
+
+TEST_CASE("nm's options: which symbols, sizes, POSIX lines, radix, patterns") {
+    const auto line = [](std::string_view name, NmListOptions o, unsigned digits = 16) {
+        std::string out;
+        format_nm_symbol(*table().lookup(name), digits, o, out);
+        return out;
+    };
+    CHECK(line("main", {}) == "ffffffff80200100 T main");
+    CHECK(line("main", {.sizes = true}) == "ffffffff80200100 0000000000000800 T main");
+    CHECK(line("start", {.sizes = true}) == "ffffffff80200000 T start");  // no size, none printed
+    CHECK(line("main", {.posix = true}) == "main T ffffffff80200100 800");
+    CHECK(line("ext", {.posix = true}) == "ext U");
+    CHECK(line("main", {.radix = 'd'}) == "18446744071564165376 T main");
+    CHECK(line("main", {.sizes = true, .radix = 'o'}) == "1777777777760010000400 0000000000004000 T main");
+    CHECK(line("CONST", {.radix = 'd'}, 8) == "0000004660 A CONST");
+    CHECK(line("ext", {.radix = 'd'}) == std::string(20, ' ') + " U ext");
+
+    CHECK(nm_listed(*table().lookup("main"), {.external_only = true}));
+    CHECK(nm_listed(*table().lookup("hook"), {.external_only = true}));  // weak
+    CHECK_FALSE(nm_listed(*table().lookup("main"), {.undefined_only = true}));
+    CHECK(nm_listed(*table().lookup("ext"), {.undefined_only = true}));
+    CHECK(nm_radix("o") == 'o');
+    CHECK(error_of([] { (void)nm_radix("z"); }) == "-t z: the radix is d, o or x");
+
+    const std::vector<NmAnswer> matches = nm_answers(table(), "*a*", {});
+    REQUIRE(matches.size() == 2);
+    CHECK(matches[0].symbol->name == "start");  // address order
+    CHECK(matches[1].symbol->name == "main");
+    CHECK(nm_answers(table(), "[eh]*", {}).size() == 2);
+    CHECK(nm_answers(table(), "[eh]*", {.undefined_only = true}).size() == 2);  // ext and the weak hook
+    const std::vector<NmAnswer> none = nm_answers(table(), "zz*", {});
+    REQUIRE(none.size() == 1);
+    CHECK(none[0].error->message() == "zz*: no symbol matches");
 }

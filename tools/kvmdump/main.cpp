@@ -19,8 +19,8 @@ constexpr int exit_failure = 1;
 constexpr int exit_usage = 2;
 constexpr std::uint64_t default_length = 256;
 constexpr std::string_view usage =
-    "usage: kvmdump [-P] [-N system] [-M core ...] [--dumplo blocks] [-n length] [-r | --json] [--zero-excluded] "
-    "[--no-index] address|symbol[+offset] ...";
+    "usage: kvmdump [-P] [-1 | -2 | -4 | -8] [-S] [-s] [-N system] [-M core ...] [--dumplo blocks] [-n length]\n"
+    "               [-r | --json] [--zero-excluded] [--no-index] [*]address|symbol[+offset] ...";
 
 using Json = nlohmann::ordered_json;
 
@@ -33,7 +33,18 @@ struct Options {
     bool raw = false;
     bool json = false;
     bool no_index = false;
+    unsigned word_size = 0;  // -1 -2 -4 -8: words of that many bytes; 0: hexdump -C
+    bool symbolic = false;   // -S: words that point into symbols print as symbol+offset
+    bool string = false;     // -s: the NUL-terminated string
     std::vector<std::string> addresses;
+};
+
+constexpr std::uint64_t default_string_length = 4096;
+
+// "*panicstr": the address the pointer at panicstr holds.
+struct Argument {
+    kvm::AddressExpr expr;
+    bool follow = false;
 };
 
 // The symbol's size from the offset on, when the expression names a symbol
@@ -57,11 +68,26 @@ std::string hex_bytes(const kvm::Bytes& b) {
 int run(const Options& o) {
     // Everything the command line can get wrong is rejected before any file is opened.
     if (o.raw && o.json) throw kvm::Error(kvm::ErrorKind::usage, "-r and --json exclude each other");
+    const unsigned views = (o.word_size != 0 || o.symbolic ? 1 : 0) + (o.string ? 1 : 0) + (o.raw ? 1 : 0);
+    if (views > 1)
+        throw kvm::Error(kvm::ErrorKind::usage, "a word view (-1 -2 -4 -8 -S), -s and -r exclude each other");
+    if (o.json && (o.word_size != 0 || o.symbolic))
+        throw kvm::Error(kvm::ErrorKind::usage, "--json holds the bytes: a word view (-1 -2 -4 -8 -S) does not apply");
     std::optional<std::uint64_t> length;
     if (!o.length.empty()) length = kvm::parse_length(o.length);
+    if (length && o.word_size > 1 && *length % o.word_size != 0)
+        throw kvm::Error(kvm::ErrorKind::usage,
+                         fmt::format("-n {}: not a whole number of {}-byte words", o.length, o.word_size));
+    std::vector<Argument> args;
     std::vector<kvm::AddressExpr> exprs;
     for (const std::string& a : o.addresses) {
-        exprs.push_back(kvm::parse_address(a));
+        const bool follow = a.starts_with('*');
+        if (follow && o.physical)
+            throw kvm::Error(kvm::ErrorKind::usage,
+                             fmt::format("{}: -P reads physical memory, which holds no kernel pointers to follow", a));
+        args.push_back({kvm::parse_address(follow ? std::string_view(a).substr(1) : std::string_view(a)), follow});
+        args.back().expr.text = a;
+        exprs.push_back(args.back().expr);
         if (o.physical && !exprs.back().symbol.empty())
             throw kvm::Error(kvm::ErrorKind::usage, fmt::format("{}: -P takes physical addresses, and {} is a symbol",
                                                                 a, exprs.back().symbol));
@@ -69,6 +95,12 @@ int run(const Options& o) {
     const kvm::CoreFiles files = kvm::core_files(o.cores);
     if (o.physical && files.core.empty())
         throw kvm::Error(kvm::ErrorKind::usage, "-P reads the physical memory of a dump named with -M");
+    // A dump without -N has no symbols (the running host's are another kernel's).
+    if (o.system.empty() && !files.core.empty())
+        for (const kvm::AddressExpr& e : exprs)
+            if (!e.symbol.empty())
+                throw kvm::Error(kvm::ErrorKind::usage,
+                                 fmt::format("{}: a symbol needs a namelist (-N system)", e.symbol));
 
     const kvm::Target t =
         kvm::open_target({.namelist = o.system,
@@ -83,17 +115,24 @@ int run(const Options& o) {
     // Physical memory has no symbols: lines are not annotated.
     const kvm::SymbolTable* symbols = t.namelist && !o.physical ? &t.namelist->symbols() : nullptr;
     kvm::OutputBuffer out(STDOUT_FILENO);
-    Json all = Json::array();
     int status = 0;
     bool printed = false;  // a dump is on stdout: the next one starts after a blank line
-    for (const kvm::AddressExpr& e : exprs) {
+    for (const Argument& arg : args) {
+        const kvm::AddressExpr& e = arg.expr;
         Json j{{"expression", e.text}};
         std::optional<kvm::Error> problem;  // this argument's; output errors end the run
         std::optional<kvm::ResolvedAddress> r;
         std::uint64_t n = 0;
         try {
             r = kvm::resolve_address(e, symbols);
-            n = length.value_or(length_for(e, *r));
+            if (arg.follow) {
+                // What the pointer holds: the symbol's size says nothing of it.
+                r = kvm::ResolvedAddress{.address = t.kernel->read_pointer(r->address)};
+            }
+            n = length.value_or(o.string                     ? default_string_length
+                                : o.word_size > 1 && !length ? length_for(e, *r) / o.word_size * o.word_size
+                                                             : length_for(e, *r));
+            if (o.word_size > 1 && n == 0) n = o.word_size;
             kvm::check_memory_range(r->address, n);
         } catch (const kvm::Error& err) {
             problem = err;
@@ -103,6 +142,23 @@ int run(const Options& o) {
             kvm::PartialRead read;
             if (o.raw) {
                 read = kvm::copy_memory(*t.kernel, r->address, n, out, space);
+            } else if (o.string) {
+                kvm::MemoryString str = kvm::read_memory_string(*t.kernel, r->address, n, space);
+                if (o.json) {
+                    j["address"] = fmt::format("{:#x}", r->address);
+                    j["string"] = str.text;
+                } else {
+                    out.write(str.text + "\n");
+                }
+                read.bytes = str.text.size();
+                read.error = std::move(str.error);
+            } else if (o.word_size != 0 || o.symbolic) {
+                // -S alone: words of a pointer's size.
+                const unsigned word = o.word_size != 0 ? o.word_size : t.kernel->pointer_size();
+                read = kvm::worddump_memory(*t.kernel, r->address, n,
+                                            {.word_size = word, .symbols = symbols, .symbolic = o.symbolic}, out,
+                                            printed ? "\n" : "", space);
+                printed = printed || read.bytes != 0;
             } else if (o.json) {
                 kvm::Bytes data;
                 read = kvm::read_memory(
@@ -124,10 +180,10 @@ int run(const Options& o) {
             j["error"] = problem->message();
             status = exit_failure;
         }
-        if (o.json) all.push_back(std::move(j));
+        // JSON Lines, one object per address.  A name or argument that is
+        // not UTF-8 prints as U+FFFD rather than throw.
+        if (o.json) out.write(j.dump(-1, ' ', false, Json::error_handler_t::replace) + "\n");
     }
-    // A name or argument that is not UTF-8 prints as U+FFFD rather than throw.
-    if (o.json) out.write(all.dump(2, ' ', false, Json::error_handler_t::replace) + "\n");
     out.flush();
     return status;
 }
@@ -149,8 +205,17 @@ int main(int argc, char** argv) {
     app.add_option("-n", o.length, "bytes to dump (decimal, 0x..., k/m/g); default: the symbol's size, else 256")
         ->option_text("length");
     app.add_flag("-r", o.raw, "write the raw bytes and nothing else");
-    app.add_flag("--json", o.json, "one JSON array: address, length, bytes read, data in hex, error");
+    app.add_flag("--json", o.json,
+                 "JSON Lines: one object per address: address, length, bytes read, data in hex, error");
     app.add_flag("--no-index", o.no_index, "neither read nor write the symbol index file");
+    for (const unsigned size : {1u, 2u, 4u, 8u})
+        app.add_flag_callback(
+            fmt::format("-{}", size), [&o, size] { o.word_size = size; },
+            fmt::format("{}-byte words in the dumped machine's byte order (crash's rd -{})", size, size));
+    app.add_flag("-S", o.symbolic,
+                 "words that point into symbols print as symbol+offset (rd -s); words of a pointer's size unless -1 -2 "
+                 "-4 -8 say otherwise");
+    app.add_flag("-s", o.string, "the NUL-terminated string at each address (at most -n bytes, default 4096)");
     app.add_option("address", o.addresses, "symbol, symbol+offset, symbol-offset, 0xaddr or decimal")->required();
     try {
         app.parse(argc, argv);

@@ -17,8 +17,8 @@ namespace {
 constexpr int exit_failure = 1;
 constexpr int exit_usage = 2;
 constexpr std::string_view usage =
-    "usage: kvmnm [-N system] [-M core] [--dumplo blocks] [--json] [--no-index] "
-    "[name | address] ...";
+    "usage: kvmnm [-gPSu] [-t d|o|x] [-N system] [-M core ...] [--dumplo blocks] [--json] [--no-index]\n"
+    "             [--zero-excluded] [name | pattern | address] ...";
 
 struct Options {
     std::string system;
@@ -27,6 +27,8 @@ struct Options {
     std::optional<std::uint64_t> dumplo;
     bool json = false;
     bool no_index = false;
+    kvm::NmListOptions list;
+    std::string radix = "x";
     std::vector<std::string> queries;
 };
 
@@ -34,6 +36,12 @@ using Json = nlohmann::ordered_json;
 
 std::string hex_value(std::uint64_t v) {
     return fmt::format("{:#x}", v);
+}
+
+// JSON Lines, as every kvmkit tool prints JSON.  A name or argument that is
+// not UTF-8 prints as U+FFFD rather than throw.
+std::string json_line(const Json& j) {
+    return j.dump(-1, ' ', false, Json::error_handler_t::replace) + "\n";
 }
 
 Json symbol_json(const kvm::Symbol& s) {
@@ -56,6 +64,7 @@ Json answer_json(const kvm::NmAnswer& a, bool checked) {
         } else {
             j["symbol"] = symbol_json(*a.symbol);
             j["offset"] = a.offset;
+            if (a.past_end) j["past_end"] = true;
         }
     } else {
         j["symbol"] = symbol_json(*a.symbol);
@@ -67,7 +76,8 @@ Json answer_json(const kvm::NmAnswer& a, bool checked) {
     return j;
 }
 
-int run(const Options& o) {
+int run(Options o) {
+    o.list.radix = kvm::nm_radix(o.radix);
     const kvm::CoreFiles files = kvm::core_files(o.cores);
     const kvm::Target t = kvm::open_target({.namelist = o.system,
                                             .core = files.core,
@@ -87,14 +97,15 @@ int run(const Options& o) {
     if (o.queries.empty()) {
         // Everything, in address order, as nm -n lists it.
         if (o.json) {
-            Json all = Json::array();
-            for (const kvm::Symbol& s : symbols.by_address())
-                all.push_back(symbol_json(s));
-            // A name or argument that is not UTF-8 prints as U+FFFD rather than throw.
-            out.write(all.dump(2, ' ', false, Json::error_handler_t::replace) + "\n");
+            for (const kvm::Symbol& s : symbols.by_address()) {
+                if (!kvm::nm_listed(s, o.list)) continue;
+                text += json_line(symbol_json(s));
+                out.flush_if_full();
+            }
         } else {
             for (const kvm::Symbol& s : symbols.by_address()) {
-                kvm::format_nm_symbol(s, digits, text);
+                if (!kvm::nm_listed(s, o.list)) continue;
+                kvm::format_nm_symbol(s, digits, o.list, text);
                 text.push_back('\n');
                 out.flush_if_full();
             }
@@ -103,15 +114,27 @@ int run(const Options& o) {
         return 0;
     }
 
-    int status = 0;
-    Json all = Json::array();
+    // A malformed argument is a usage error, found before anything is printed.
+    std::vector<kvm::NmAnswer> answers;
+    answers.reserve(o.queries.size());
     for (const std::string& query : o.queries) {
-        kvm::NmAnswer a = kvm::nm_query(symbols, query);
+        for (kvm::NmAnswer& a : kvm::nm_answers(symbols, query, o.list)) {
+            if (a.error && a.error->kind() == kvm::ErrorKind::usage) throw *a.error;
+            answers.push_back(std::move(a));
+        }
+    }
+    int status = 0;
+    for (kvm::NmAnswer& a : answers) {
+        const std::string& query = a.query;
         if (t.kernel) kvm::nm_check_dump(*t.kernel, a);
         if (o.json) {
-            all.push_back(answer_json(a, t.kernel != nullptr));
+            text += json_line(answer_json(a, t.kernel != nullptr));
         } else if (!a.error) {
-            kvm::format_nm_answer(a, digits, text);
+            if (a.kind == kvm::NmAnswer::Kind::name) {
+                kvm::format_nm_symbol(*a.symbol, digits, o.list, text);
+            } else {
+                kvm::format_nm_answer(a, digits, text);
+            }
             text.push_back('\n');
             out.flush_if_full();
         }
@@ -131,8 +154,6 @@ int run(const Options& o) {
             }
         }
     }
-    // A name or argument that is not UTF-8 prints as U+FFFD rather than throw.
-    if (o.json) out.write(all.dump(2, ' ', false, Json::error_handler_t::replace) + "\n");
     out.flush();
     return status;
 }
@@ -150,8 +171,13 @@ int main(int argc, char** argv) {
     app.add_flag("--zero-excluded", o.zero_excluded, "read pages the dump level excluded as zeros");
     app.add_option("--dumplo", o.dumplo, "the dump's start on the -M device, in 512-byte blocks")
         ->option_text("blocks");
-    app.add_flag("--json", o.json, "one JSON array of the answers");
+    app.add_flag("--json", o.json, "JSON Lines: one object per answer (per symbol without arguments)");
     app.add_flag("--no-index", o.no_index, "neither read nor write the symbol index file");
+    app.add_flag("-g", o.list.external_only, "only external symbols (upper-case letters, w and v)");
+    app.add_flag("-u", o.list.undefined_only, "only undefined symbols");
+    app.add_flag("-S", o.list.sizes, "the size after the value, for symbols with one");
+    app.add_flag("-P", o.list.posix, "POSIX format: name, type, value, size");
+    app.add_option("-t", o.radix, "the radix of values and sizes: d, o or x (default)")->option_text("radix");
     app.add_option("name | address", o.queries, "symbols (nlist rule) or addresses (0x..., symbol+offset)");
     try {
         app.parse(argc, argv);

@@ -128,4 +128,33 @@ PartialRead hexdump_memory(const Kernel& kernel, std::uint64_t va, std::uint64_t
 PartialRead copy_memory(const Kernel& kernel, std::uint64_t va, std::uint64_t length, OutputBuffer& out,
                         AddressSpace space = AddressSpace::kernel_virtual);
 
+// Memory as words of the dumped machine, as crash's rd -8 shows it: the
+// address, a colon, then up to 16 bytes' worth of words, each read in the
+// machine's byte order and printed as that many bytes' hex digits:
+//
+//   ffffffff81800000:  000000008fca0101 0000000000000001
+//
+// With `symbolic`, a word that points into a symbol of `symbols` prints as
+// that symbol and offset instead ("panic+0x10", rd -s).  A word the
+// readable bytes do not complete is not printed.  `word_size` is 1, 2, 4
+// or 8.
+struct WordView {
+    unsigned word_size = 8;
+    const SymbolTable* symbols = nullptr;  // for `symbolic`
+    bool symbolic = false;
+};
+PartialRead worddump_memory(const Kernel& kernel, std::uint64_t va, std::uint64_t length, const WordView& view,
+                            OutputBuffer& out, std::string_view before = {},
+                            AddressSpace space = AddressSpace::kernel_virtual);
+
+// The NUL-terminated string at `va` (at most `max_bytes`, the NUL not
+// included), and why it stopped short when it did.
+struct MemoryString {
+    std::string text;
+    bool terminated = false;  // a NUL ended it
+    std::optional<Error> error;
+};
+MemoryString read_memory_string(const Kernel& kernel, std::uint64_t va, std::uint64_t max_bytes,
+                                AddressSpace space = AddressSpace::kernel_virtual);
+
 }  // namespace kvm

@@ -7,7 +7,9 @@
 //   0xffffffff80200123: main+0x23 (size 0x800)       an address inside a sized symbol
 //   0xffffffff80200100: main (size 0x800)            at its start
 //   0xffffffff80200008: start+0x8                    a symbol of unknown size
-//   0xffff800000001000: not in any symbol            outside every symbol
+//   0xffffffff80200904: main+0x804 (size 0x800, past its end)
+//                                                    between a symbol's end and the next symbol
+//   0xffff800000001000: not in any symbol            below the first symbol or past the last
 //
 // Values are zero-padded to the dumped machine's width: 16 hex digits on
 // 64-bit machines, 8 on 32-bit ones.
@@ -22,6 +24,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace kvm {
 
@@ -32,6 +35,7 @@ struct NmAnswer {
     const Symbol* symbol = nullptr;   // the symbol named, or the one the address is in
     std::uint64_t address = 0;        // address queries: the address asked about
     std::uint64_t offset = 0;         // address - symbol->value
+    bool past_end = false;            // the address is past the end of the symbol's size
     std::optional<Error> error;       // the query has no answer: "NAME: no such symbol", a malformed number
     std::optional<Error> dump_error;  // with a dump: why the value cannot be read from it
 };
@@ -39,6 +43,8 @@ struct NmAnswer {
 // An argument that is a number (decimal or 0x) or an expression with an
 // offset ("main+0x10") asks about an address; anything else is a name,
 // looked up as SymbolTable::lookup does (as written, else nlist's rule).
+// An argument that is neither a symbol nor a well-formed number or
+// expression ("0xzz", "panic+") answers with a usage error.
 NmAnswer nm_query(const SymbolTable& symbols, std::string_view argument);
 
 // With a dump: notes in answer.dump_error why the byte at the answer's
@@ -55,8 +61,34 @@ bool nm_is_undefined(const Symbol& symbol);
 // 32 bits and 16 otherwise.
 unsigned nm_value_digits(const Namelist& namelist, const Kernel* kernel);
 
+// How nm's options list symbols: which (-g external, -u undefined only)
+// and how (-S the size after the value, -P POSIX's "name type value size",
+// -t the radix of values and sizes: 'x', 'd' or 'o').
+struct NmListOptions {
+    bool external_only = false;
+    bool undefined_only = false;
+    bool sizes = false;
+    bool posix = false;
+    char radix = 'x';
+};
+// Whether the options list this symbol (external: an upper-case letter,
+// as nm -g lists them).
+bool nm_listed(const Symbol& symbol, const NmListOptions& options);
+// The radix of -t: "d", "o" or "x"; throws usage otherwise.
+char nm_radix(std::string_view text);
+
+// A name with a wildcard ('*', '?', '[') asks for every symbol it matches,
+// as crash's "sym -q" and shell patterns do: the matches in address order.
+bool nm_is_pattern(std::string_view argument);
+std::vector<const Symbol*> nm_matching(const SymbolTable& symbols, std::string_view pattern);
+// The answers to one argument: nm_query's, or for a pattern that is not a
+// symbol's name one per matching symbol that `options` lists (not_found
+// "PATTERN: no symbol matches" when none does).
+std::vector<NmAnswer> nm_answers(const SymbolTable& symbols, std::string_view argument, const NmListOptions& options);
+
 // The text forms above, each without its newline.  Appended to `out`.
 void format_nm_symbol(const Symbol& symbol, unsigned digits, std::string& out);
+void format_nm_symbol(const Symbol& symbol, unsigned digits, const NmListOptions& options, std::string& out);
 void format_nm_answer(const NmAnswer& answer, unsigned digits, std::string& out);
 
 }  // namespace kvm

@@ -127,6 +127,14 @@ struct ProcInfo {
     std::uint64_t vsz_kib = 0;     // VSZ: mapped size
     std::uint64_t rss_kib = 0;     // RSS: resident size
 
+    // Start and scheduling, where the source has them (the running host's
+    // /proc); unset where it does not, and ps columns print "-" for them.
+    std::optional<std::int64_t> start_usec;      // START, LSTART, ETIME: microseconds since the Epoch
+    std::optional<std::uint32_t> pctcpu_tenths;  // %CPU, in tenths of a percent
+    std::optional<std::int32_t> priority;        // PRI: the scheduling priority as the system shows it
+    std::optional<std::uint64_t> cpu;            // CPU: the scheduler's recent use (NetBSD's estcpu)
+    std::string emul;                            // EMUL: the system call emulation ("linux"), when known
+
     // Where the source keeps it: kernel addresses of struct proc and of
     // the LWP (0 on the host).
     std::uint64_t paddr = 0;

@@ -69,6 +69,12 @@ public:
     // global data/text symbol).  nullopt below the first symbol, and past the
     // end of a symbol whose size is known when no other symbol covers it.
     std::optional<Nearest> nearest(std::uint64_t address) const;
+    // The symbol at or below `address` whatever its size, when a symbol lies
+    // above the address too: what nm users and crash's `sym` answer for an
+    // address between the end of one symbol and the start of the next.
+    // nullopt below the first symbol and at or past the last one's value
+    // when nearest() has no answer there.
+    std::optional<Nearest> preceding(std::uint64_t address) const;
 
     // Symbols sorted by value (then name), as nm -n lists them.
     std::span<const Symbol> by_address() const noexcept { return symbols_; }

@@ -269,4 +269,120 @@ PartialRead copy_memory(const Kernel& kernel, std::uint64_t va, std::uint64_t le
         kernel, va, length, [&](ByteSpan bytes) { out.write(bytes); }, space);
 }
 
+namespace {
+
+class WordFormatter {
+public:
+    WordFormatter(std::uint64_t start, unsigned address_digits, const WordView& view, ByteOrder order)
+        : next_(start), digits_(address_digits), view_(view), order_(order) {
+        if (view.symbolic && view.symbols != nullptr) cursor_.emplace(*view.symbols);
+    }
+
+    void add(ByteSpan data, std::string& out) {
+        for (const std::byte b : data) {
+            pending_[pending_size_++] = b;
+            if (pending_size_ == line_bytes) line(out);
+        }
+    }
+    void finish(std::string& out) {
+        pending_size_ -= pending_size_ % view_.word_size;  // an incomplete word is not shown
+        if (pending_size_ != 0) line(out);
+    }
+
+private:
+    void line(std::string& out) {
+        auto it = std::back_inserter(out);
+        fmt::format_to(it, "{:0{}x}: ", next_, digits_);
+        for (std::size_t at = 0; at < pending_size_; at += view_.word_size) {
+            const std::byte* p = pending_.data() + at;
+            std::uint64_t v = 0;
+            switch (view_.word_size) {
+                case 1:
+                    v = std::to_integer<std::uint64_t>(*p);
+                    break;
+                case 2:
+                    v = load16(p, order_);
+                    break;
+                case 4:
+                    v = load32(p, order_);
+                    break;
+                default:
+                    v = load64(p, order_);
+                    break;
+            }
+            out.push_back(' ');
+            if (cursor_) {
+                if (const auto near = cursor_->at(v); near && near->symbol->size != 0) {
+                    out += near->symbol->name;
+                    if (near->offset != 0) fmt::format_to(it, "+{:#x}", near->offset);
+                    continue;
+                }
+            }
+            fmt::format_to(it, "{:0{}x}", v, view_.word_size * 2);
+        }
+        out.push_back('\n');
+        next_ += pending_size_;
+        pending_size_ = 0;
+    }
+
+    std::uint64_t next_;
+    unsigned digits_;
+    WordView view_;
+    ByteOrder order_;
+    std::optional<SymbolCursor> cursor_;
+    std::array<std::byte, line_bytes> pending_{};
+    std::size_t pending_size_ = 0;
+};
+
+}  // namespace
+
+PartialRead worddump_memory(const Kernel& kernel, std::uint64_t va, std::uint64_t length, const WordView& view,
+                            OutputBuffer& out, std::string_view before, AddressSpace space) {
+    if (view.word_size != 1 && view.word_size != 2 && view.word_size != 4 && view.word_size != 8)
+        throw Error(ErrorKind::usage, fmt::format("a word is 1, 2, 4 or 8 bytes, not {}", view.word_size));
+    WordFormatter f(va, kernel.pointer_size() * 2, view, kernel.order());
+    bool started = false;
+    PartialRead r = read_memory(
+        kernel, va, length,
+        [&](ByteSpan bytes) {
+            if (!started) out.buffer().append(before);
+            started = true;
+            f.add(bytes, out.buffer());
+            out.flush_if_full();
+        },
+        space);
+    f.finish(out.buffer());
+    out.flush_if_full();
+    return r;
+}
+
+MemoryString read_memory_string(const Kernel& kernel, std::uint64_t va, std::uint64_t max_bytes, AddressSpace space) {
+    MemoryString s;
+    // Read a page at a time: a string usually ends long before max_bytes,
+    // and the page after it may not be in the dump.
+    constexpr std::uint64_t page = 4096;
+    std::uint64_t at = va;
+    while (s.text.size() < max_bytes) {
+        const std::uint64_t n = std::min<std::uint64_t>(max_bytes - s.text.size(), page - (at % page));
+        std::array<std::byte, page> buf{};
+        const MutableByteSpan into(buf.data(), static_cast<std::size_t>(n));
+        PartialRead r =
+            space == AddressSpace::physical ? kernel.read_phys_partial(at, into) : kernel.read_partial(at, into);
+        const auto* begin = reinterpret_cast<const char*>(buf.data());
+        const auto* nul = static_cast<const char*>(std::memchr(begin, 0, r.bytes));
+        if (nul != nullptr) {
+            s.text.append(begin, nul);
+            s.terminated = true;
+            return s;
+        }
+        s.text.append(begin, r.bytes);
+        if (r.error) {
+            s.error = std::move(r.error);
+            return s;
+        }
+        at += n;
+    }
+    return s;
+}
+
 }  // namespace kvm

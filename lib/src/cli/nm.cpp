@@ -6,8 +6,10 @@
 #include "symbols/symbol_classes.h"
 
 #include <fmt/format.h>
+#include <fnmatch.h>
 
 #include <array>
+#include <cctype>
 #include <iterator>
 
 namespace kvm {
@@ -18,25 +20,24 @@ NmAnswer nm_query(const SymbolTable& symbols, std::string_view argument) {
     try {
         std::optional<std::uint64_t> address = parse_number(argument);
         if (!address) {
-            // "main+0x10" asks about an address; text that is no expression
-            // at all is simply a name.
-            std::optional<AddressExpr> expr;
-            try {
-                expr = parse_address(argument);
-            } catch (const Error&) {  // NOLINT(bugprone-empty-catch): not an expression, so a name
+            // A name the namelist has is that name, whatever it looks like;
+            // anything else must be an expression ("main+0x10") or a plain
+            // name, and one that is neither ("0xzz", "panic+") is a usage
+            // error, as kvmdump makes it.
+            if (const Symbol* named = symbols.lookup(argument)) {
+                a.symbol = named;
+                return a;
             }
-            if (expr && expr->has_offset) address = resolve_address(*expr, &symbols).address;
-        }
-        if (!address) {
-            a.symbol = symbols.lookup(argument);
-            if (a.symbol == nullptr) throw_not_found(fmt::format("{}: no such symbol", argument));
-            return a;
+            const AddressExpr expr = parse_address(argument);
+            if (!expr.has_offset) throw_not_found(fmt::format("{}: no such symbol", argument));
+            address = resolve_address(expr, &symbols).address;
         }
         a.kind = NmAnswer::Kind::address;
         a.address = *address;
-        if (const auto near = symbols.nearest(*address)) {
+        if (const auto near = symbols.preceding(*address)) {
             a.symbol = near->symbol;
             a.offset = near->offset;
+            a.past_end = a.symbol->size != 0 && a.offset >= a.symbol->size;
         }
     } catch (Error& e) {
         a.error = std::move(e);
@@ -67,6 +68,106 @@ unsigned nm_value_digits(const Namelist& namelist, const Kernel* kernel) {
     return symbols.empty() || symbols.back().value <= 0xffffffff ? 8 : 16;
 }
 
+bool nm_listed(const Symbol& symbol, const NmListOptions& options) {
+    if (options.undefined_only && !nm_is_undefined(symbol)) return false;
+    // nm -g: external symbols, whose letters are upper case (and weak ones, w and v).
+    if (options.external_only &&
+        !(std::isupper(static_cast<unsigned char>(symbol.type)) != 0 || symbol.type == 'w' || symbol.type == 'v'))
+        return false;
+    return true;
+}
+
+char nm_radix(std::string_view text) {
+    if (text == "x" || text == "d" || text == "o") return text[0];
+    throw Error(ErrorKind::usage, fmt::format("-t {}: the radix is d, o or x", text));
+}
+
+bool nm_is_pattern(std::string_view argument) {
+    return argument.find_first_of("*?[") != std::string_view::npos;
+}
+
+std::vector<const Symbol*> nm_matching(const SymbolTable& symbols, std::string_view pattern) {
+    const std::string p(pattern);
+    std::vector<const Symbol*> out;
+    for (const Symbol& s : symbols.by_address())
+        if (::fnmatch(p.c_str(), s.name.c_str(), 0) == 0) out.push_back(&s);
+    return out;
+}
+
+std::vector<NmAnswer> nm_answers(const SymbolTable& symbols, std::string_view argument, const NmListOptions& options) {
+    if (!nm_is_pattern(argument) || symbols.lookup(argument) != nullptr) return {nm_query(symbols, argument)};
+    std::vector<NmAnswer> out;
+    for (const Symbol* s : nm_matching(symbols, argument)) {
+        if (!nm_listed(*s, options)) continue;
+        NmAnswer& a = out.emplace_back();
+        a.query = std::string(argument);
+        a.symbol = s;
+    }
+    if (out.empty()) {
+        NmAnswer& a = out.emplace_back();
+        a.query = std::string(argument);
+        a.error = Error(ErrorKind::not_found, fmt::format("{}: no symbol matches", argument));
+    }
+    return out;
+}
+
+namespace {
+
+// A value in the radix of -t, zero-padded to `width` digits (0: unpadded).
+void append_number(std::uint64_t v, char radix, unsigned width, std::string& out) {
+    auto it = std::back_inserter(out);
+    switch (radix) {
+        case 'd':
+            fmt::format_to(it, "{:0{}d}", v, width);
+            break;
+        case 'o':
+            fmt::format_to(it, "{:0{}o}", v, width);
+            break;
+        default:
+            fmt::format_to(it, "{:0{}x}", v, width);
+            break;
+    }
+}
+
+// A value's width: the machine's addresses in that radix.
+unsigned value_width(unsigned hex_digits, char radix) {
+    const unsigned bits = hex_digits * 4;
+    if (radix == 'd') return bits == 64 ? 20 : 10;
+    if (radix == 'o') return (bits + 2) / 3;
+    return hex_digits;
+}
+
+}  // namespace
+
+void format_nm_symbol(const Symbol& symbol, unsigned digits, const NmListOptions& options, std::string& out) {
+    const bool undefined = nm_is_undefined(symbol);
+    if (options.posix) {
+        // POSIX: "name type value size", the value and size unpadded, and
+        // neither for an undefined symbol.
+        fmt::format_to(std::back_inserter(out), "{} {}", symbol.name, symbol.type);
+        if (!undefined) {
+            out.push_back(' ');
+            append_number(symbol.value, options.radix, 0, out);
+            if (symbol.size != 0) {
+                out.push_back(' ');
+                append_number(symbol.size, options.radix, 0, out);
+            }
+        }
+        return;
+    }
+    if (undefined) {
+        out.append(value_width(digits, options.radix), ' ');
+    } else {
+        append_number(symbol.value, options.radix, value_width(digits, options.radix), out);
+    }
+    // Sizes keep the hex width in every radix, as GNU nm pads them.
+    if (options.sizes && !undefined && symbol.size != 0) {
+        out.push_back(' ');
+        append_number(symbol.size, options.radix, digits, out);
+    }
+    fmt::format_to(std::back_inserter(out), " {} {}", symbol.type, symbol.name);
+}
+
 void format_nm_symbol(const Symbol& symbol, unsigned digits, std::string& out) {
     auto it = std::back_inserter(out);
     if (nm_is_undefined(symbol)) {
@@ -90,7 +191,8 @@ void format_nm_answer(const NmAnswer& answer, unsigned digits, std::string& out)
     }
     out.append(answer.symbol->name);
     if (answer.offset != 0) fmt::format_to(it, "+{:#x}", answer.offset);
-    if (answer.symbol->size != 0) fmt::format_to(it, " (size {:#x})", answer.symbol->size);
+    if (answer.symbol->size != 0)
+        fmt::format_to(it, " (size {:#x}{})", answer.symbol->size, answer.past_end ? ", past its end" : "");
 }
 
 }  // namespace kvm

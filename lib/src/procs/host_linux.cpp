@@ -4,7 +4,8 @@
 //
 // /proc/PID/stat fields used (proc(5)): 1 pid, 2 (comm), 3 state, 4 ppid,
 // 5 pgrp, 6 session, 7 tty_nr, 8 tpgid, 9 flags, 14 utime, 15 stime,
-// 19 nice, 20 num_threads, 23 vsize (bytes), 24 rss (pages).  Task flags:
+// 18 priority, 19 nice, 20 num_threads, 22 starttime (ticks after boot,
+// counted from /proc/stat's btime), 23 vsize (bytes), 24 rss (pages).  Task flags:
 // PF_EXITING 0x4, PF_KTHREAD 0x00200000 (include/linux/sched.h).
 #include <kvm/error.h>
 #include <kvm/procs.h>
@@ -22,6 +23,7 @@
 #include <cerrno>
 #include <charconv>
 #include <cstring>
+#include <ctime>
 #include <map>
 
 namespace kvm {
@@ -101,7 +103,8 @@ struct StatLine {
     char state = '?';
     std::int32_t ppid = 0, pgrp = 0, session = 0, tpgid = -1;
     std::uint64_t tty_nr = 0, flags = 0, utime = 0, stime = 0, vsize = 0;
-    std::int64_t nice = 0, num_threads = 0, rss = 0;
+    std::int64_t nice = 0, num_threads = 0, rss = 0, priority = 0;
+    std::uint64_t starttime = 0;  // clock ticks after boot
 };
 
 StatLine parse_stat(const std::string& text, const std::string& path) {
@@ -135,8 +138,10 @@ StatLine parse_stat(const std::string& text, const std::string& path) {
     s.flags = parse_number<std::uint64_t>(field(9), "flags", path);
     s.utime = parse_number<std::uint64_t>(field(14), "utime", path);
     s.stime = parse_number<std::uint64_t>(field(15), "stime", path);
+    s.priority = parse_number<std::int64_t>(field(18), "priority", path);
     s.nice = parse_number<std::int64_t>(field(19), "nice", path);
     s.num_threads = parse_number<std::int64_t>(field(20), "num_threads", path);
+    s.starttime = parse_number<std::uint64_t>(field(22), "starttime", path);
     s.vsize = parse_number<std::uint64_t>(field(23), "vsize", path);
     s.rss = parse_number<std::int64_t>(field(24), "rss", path);
     return s;
@@ -210,9 +215,22 @@ char state_letter(char linux_state) {
     }
 }
 
+// The boot time /proc/stat gives (btime, seconds since the Epoch), in
+// microseconds; nullopt when it cannot be read.
+std::optional<std::int64_t> boot_time_usec() {
+    const auto text = read_proc_file("/proc/stat");
+    if (!text) return std::nullopt;
+    const auto at = text->find("\nbtime ");
+    if (at == std::string::npos) return std::nullopt;
+    std::int64_t secs = 0;
+    const char* begin = text->data() + at + 7;
+    if (std::from_chars(begin, text->data() + text->size(), secs).ec != std::errc()) return std::nullopt;
+    return secs * 1000000;
+}
+
 class HostWalker final : public ProcessWalker {
 public:
-    HostWalker() : ticks_(::sysconf(_SC_CLK_TCK)), page_(::sysconf(_SC_PAGESIZE)) {}
+    HostWalker() : ticks_(::sysconf(_SC_CLK_TCK)), page_(::sysconf(_SC_PAGESIZE)), boot_usec_(boot_time_usec()) {}
 
     std::string_view name() const override { return "host"; }
     void walk(const WalkOptions& options, const ProcEmit& emit, const ProcWarn& warn) const override;
@@ -231,6 +249,7 @@ private:
 
     long ticks_;
     long page_;
+    std::optional<std::int64_t> boot_usec_;  // /proc/stat's btime: what starttime counts from
     mutable std::map<std::uint64_t, std::string> ttys_;
     mutable bool ttys_scanned_ = false;
 };
@@ -299,6 +318,19 @@ void HostWalker::read_process(std::int32_t pid, const WalkOptions& options, cons
     p.vsz_kib = st.vsize / 1024;
     p.rss_kib =
         static_cast<std::uint64_t>(std::max<std::int64_t>(st.rss, 0)) * static_cast<std::uint64_t>(page_) / 1024;
+    p.priority = static_cast<std::int32_t>(st.priority);
+    p.emul = "linux";
+    if (boot_usec_) {
+        p.start_usec =
+            *boot_usec_ + static_cast<std::int64_t>(st.starttime * 1000000 / static_cast<std::uint64_t>(ticks_));
+        // %CPU as Linux's ps computes it: the run time over the time since the start.
+        timespec now{};
+        ::clock_gettime(CLOCK_REALTIME, &now);
+        const std::int64_t elapsed = std::int64_t{now.tv_sec} * 1000000 + now.tv_nsec / 1000 - *p.start_usec;
+        if (elapsed > 0)
+            p.pctcpu_tenths = static_cast<std::uint32_t>(
+                std::min<std::uint64_t>(p.rtime_usec * 1000 / static_cast<std::uint64_t>(elapsed), 9999));
+    }
     p.comm = st.comm;
     p.argv = split_nul(*cmdline, 0);
     if (const auto wchan = read_proc_file(dir + "/wchan", 256); wchan && *wchan != "0") p.wchan_symbol = *wchan;

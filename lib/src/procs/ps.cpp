@@ -1,13 +1,18 @@
 // ps(1) columns and JSON for ProcInfo records (NetBSD ps's keywords,
 // headers and justification; netbsd-dump-format.md section 7).
 #include <kvm/error.h>
+#include <kvm/expr.h>
 #include <kvm/ps.h>
 
 #include "core/json_string.h"
 
 #include <fmt/format.h>
 
+#include <pwd.h>
+
 #include <algorithm>
+#include <array>
+#include <ctime>
 
 namespace kvm {
 
@@ -15,6 +20,7 @@ namespace {
 
 constexpr PsColumn columns[] = {
     {"pid", "PID", false, "process id"},
+    {"user", "USER", true, "effective user: its name where the passwd is known, else the number"},
     {"ppid", "PPID", false, "parent process id"},
     {"pgid", "PGID", false, "process group id"},
     {"sid", "SID", false, "session id"},
@@ -33,6 +39,16 @@ constexpr PsColumn columns[] = {
     {"lid", "LID", false, "LWP id"},
     {"nlwp", "NLWP", false, "number of LWPs"},
     {"nice", "NI", false, "nice value"},
+    {"pri", "PRI", false, "scheduling priority"},
+    {"cpu", "CPU", false, "the scheduler's recent CPU use"},
+    {"%cpu", "%CPU", false, "percentage of CPU time used"},
+    {"%mem", "%MEM", false, "resident size as a percentage of the machine's memory"},
+    {"flags", "F", false, "process flags, in hexadecimal"},
+    {"start", "STARTED", true,
+     "start time: hour and minute within a day, weekday and hour within a week, else the date"},
+    {"lstart", "STARTED", true, "start date and time in full"},
+    {"etime", "ELAPSED", false, "time since the start, [[days-]hours:]minutes:seconds"},
+    {"emul", "EMUL", true, "system call emulation"},
     {"wchan", "WCHAN", true, "wait channel, as a namelist symbol"},
     {"wmesg", "WMESG", true, "wait message"},
     {"time", "TIME", false, "run time, minutes:seconds.hundredths"},
@@ -60,6 +76,50 @@ std::string tdev_text(std::uint64_t dev, bool split) {
     return fmt::format("{}/{}", netbsd::dev_major(dev), netbsd::dev_minor(dev));
 }
 
+const PsColumn* find_column(std::string_view keyword) {
+    const auto it =
+        std::find_if(std::begin(columns), std::end(columns), [&](const PsColumn& c) { return c.keyword == keyword; });
+    return it == std::end(columns) ? nullptr : &*it;
+}
+
+// ps's START: the time of day for a process started within the last day,
+// the weekday and hour within the last week, else the date.
+std::string start_text(std::int64_t start_sec, std::optional<std::int64_t> now_sec) {
+    const auto t = static_cast<std::time_t>(start_sec);
+    std::tm tm{};
+    if (localtime_r(&t, &tm) == nullptr) return "-";
+    const std::int64_t age = now_sec ? *now_sec - start_sec : 0;
+    const char* form = age < 24 * 3600 ? "%l:%M%p" : age < 7 * 24 * 3600 ? "%a%I%p" : "%e%b%y";
+    std::array<char, 64> buf{};
+    const std::size_t n = std::strftime(buf.data(), buf.size(), form, &tm);
+    std::string out(buf.data(), n);
+    // %l and %e pad with a blank; the column's own justification does that.
+    out.erase(0, out.find_first_not_of(' '));
+    return out;
+}
+
+std::string lstart_text(std::int64_t start_sec) {
+    const auto t = static_cast<std::time_t>(start_sec);
+    std::tm tm{};
+    if (localtime_r(&t, &tm) == nullptr) return "-";
+    std::array<char, 64> buf{};
+    const std::size_t n = std::strftime(buf.data(), buf.size(), "%a %b %e %H:%M:%S %Y", &tm);
+    return {buf.data(), n};
+}
+
+std::string etime_text(std::int64_t secs) {
+    if (secs < 0) secs = 0;
+    const std::int64_t days = secs / 86400, hours = secs / 3600 % 24, minutes = secs / 60 % 60, s = secs % 60;
+    if (days != 0) return fmt::format("{}-{:02}:{:02}:{:02}", days, hours, minutes, s);
+    if (hours != 0) return fmt::format("{:02}:{:02}:{:02}", hours, minutes, s);
+    return fmt::format("{:02}:{:02}", minutes, s);
+}
+
+template <typename T>
+std::string or_dash(const std::optional<T>& v) {
+    return v ? fmt::format("{}", *v) : "-";
+}
+
 }  // namespace
 
 std::span<const PsColumn> ps_columns() {
@@ -83,6 +143,68 @@ std::vector<const PsColumn*> parse_ps_format(std::string_view spec) {
     }
     if (out.empty()) throw Error(ErrorKind::usage, "no valid keywords");
     return out;
+}
+
+std::vector<PsField> parse_ps_fields(std::string_view list) {
+    std::vector<PsField> out;
+    while (!list.empty()) {
+        const auto start = list.find_first_not_of(", \t");
+        if (start == std::string_view::npos) break;
+        list.remove_prefix(start);
+        const auto end = list.find_first_of(", \t=");
+        const std::string_view word = list.substr(0, end);
+        const PsColumn* column = find_column(word);
+        if (column == nullptr) throw Error(ErrorKind::usage, fmt::format("{}: keyword not found", word));
+        if (end != std::string_view::npos && list[end] == '=') {
+            out.push_back({column, std::string(list.substr(end + 1))});
+            break;
+        }
+        out.push_back({column, std::string(column->header)});
+        if (end == std::string_view::npos) break;
+        list.remove_prefix(end);
+    }
+    if (out.empty()) throw Error(ErrorKind::usage, "no valid keywords");
+    return out;
+}
+
+std::vector<PsField> ps_format(std::span<const PsFormatOption> options) {
+    using Kind = PsFormatOption::Kind;
+    std::vector<PsField> out;
+    bool any = false;
+    for (const PsFormatOption& o : options) {
+        std::vector<PsField> more;
+        switch (o.kind) {
+            case Kind::columns:
+            case Kind::add:
+                more = parse_ps_fields(o.list);
+                break;
+            case Kind::user:
+                more = parse_ps_fields("user,pid,%cpu,%mem,vsz,rss,tt,stat,start,time,command");
+                break;
+            case Kind::jobs:
+                more = parse_ps_fields("user,pid,ppid,pgid,sid,stat,tt,time,command");
+                break;
+            case Kind::long_:
+                more = parse_ps_fields("uid,pid,ppid,cpu,pri,nice,vsz,rss,wchan,stat,tt,time,command");
+                break;
+            case Kind::virtual_:
+                more = parse_ps_fields("pid,stat,time,vsz,rss,%cpu,%mem,command");
+                break;
+        }
+        if (o.kind != Kind::add) {
+            out.insert(out.end(), more.begin(), more.end());
+            any = true;
+            continue;
+        }
+        if (!any) {
+            out = parse_ps_fields("pid,tt,stat,time,command");
+            any = true;
+        }
+        const auto pid =
+            std::find_if(out.begin(), out.end(), [](const PsField& f) { return f.column->keyword == "pid"; });
+        out.insert(pid == out.end() ? out.begin() : pid + 1, more.begin(), more.end());
+    }
+    return any ? out : parse_ps_fields("pid,tt,stat,time,command");
 }
 
 std::vector<const PsColumn*> default_ps_format() {
@@ -111,7 +233,29 @@ std::string ps_command(const ProcInfo& p) {
 }
 
 std::string ps_field(const ProcInfo& p, const PsColumn& c) {
+    return ps_field(p, c, PsTableOptions{});
+}
+
+std::string ps_field(const ProcInfo& p, const PsColumn& c, const PsTableOptions& o) {
     const std::string_view k = c.keyword;
+    if (k == "user") {
+        if (p.uid == ProcInfo::unknown_id) return "-";
+        std::string name = o.user_name ? o.user_name(p.uid) : std::string();
+        return name.empty() ? fmt::format("{}", p.uid) : name;
+    }
+    if (k == "pri") return or_dash(p.priority);
+    if (k == "cpu") return or_dash(p.cpu);
+    if (k == "%cpu") return p.pctcpu_tenths ? fmt::format("{}.{}", *p.pctcpu_tenths / 10, *p.pctcpu_tenths % 10) : "-";
+    if (k == "%mem") {
+        if (o.physmem_kib == 0) return "-";
+        const std::uint64_t tenths = (p.rss_kib * 1000 + o.physmem_kib / 2) / o.physmem_kib;
+        return fmt::format("{}.{}", tenths / 10, tenths % 10);
+    }
+    if (k == "flags") return fmt::format("{:x}", p.flags);
+    if (k == "start") return p.start_usec ? start_text(*p.start_usec / 1000000, o.now_sec) : "-";
+    if (k == "lstart") return p.start_usec ? lstart_text(*p.start_usec / 1000000) : "-";
+    if (k == "etime") return p.start_usec && o.now_sec ? etime_text(*o.now_sec - *p.start_usec / 1000000) : "-";
+    if (k == "emul") return p.emul.empty() ? "-" : p.emul;
     if (k == "pid") return fmt::format("{}", p.pid);
     if (k == "ppid") return fmt::format("{}", p.ppid);
     if (k == "pgid") return fmt::format("{}", p.pgid);
@@ -146,23 +290,26 @@ std::string ps_field(const ProcInfo& p, const PsColumn& c) {
     return ps_command(p);  // command, args
 }
 
-std::string format_ps_table(std::span<const ProcInfo> procs, std::span<const PsColumn* const> cols) {
+std::string format_ps_table(std::span<const ProcInfo> procs, std::span<const PsField> fields,
+                            const PsTableOptions& options) {
     // Widest value or header per column: a first pass over the fields,
     // which the second pass prints (cheaper than keeping every cell).
-    std::vector<std::size_t> width(cols.size());
-    for (std::size_t c = 0; c < cols.size(); ++c)
-        width[c] = cols[c]->header.size();
+    std::vector<std::size_t> width(fields.size());
+    for (std::size_t c = 0; c < fields.size(); ++c)
+        width[c] = fields[c].header.size();
     for (const ProcInfo& p : procs)
-        for (std::size_t c = 0; c < cols.size(); ++c)
-            width[c] = std::max(width[c], ps_field(p, *cols[c]).size());
+        for (std::size_t c = 0; c < fields.size(); ++c)
+            width[c] = std::max(width[c], ps_field(p, *fields[c].column, options).size());
     std::string out;
+    std::size_t line_start = 0;
     const auto cell = [&](std::string_view text, std::size_t c) {
+        const PsColumn& column = *fields[c].column;
         if (c != 0) out += ' ';
-        const bool last = c + 1 == cols.size();
-        if (!cols[c]->left) {
+        const bool last = c + 1 == fields.size();
+        if (!column.left) {
             out.append(width[c] - std::min(width[c], text.size()), ' ');
             out += text;
-        } else if (cols[c]->keyword == "tt" && text.size() > 1 && text.back() == '-') {
+        } else if (column.keyword == "tt" && text.size() > 1 && text.back() == '-') {
             // ps keeps the TTY column's "-" at the column's end: "pts/0  -".
             out += text.substr(0, text.size() - 1);
             out.append(width[c] - text.size(), ' ');
@@ -172,15 +319,86 @@ std::string format_ps_table(std::span<const ProcInfo> procs, std::span<const PsC
             if (!last) out.append(width[c] - std::min(width[c], text.size()), ' ');
         }
     };
-    for (std::size_t c = 0; c < cols.size(); ++c)
-        cell(cols[c]->header, c);
-    out += '\n';
-    for (const ProcInfo& p : procs) {
-        for (std::size_t c = 0; c < cols.size(); ++c)
-            cell(ps_field(p, *cols[c]), c);
+    const auto end_line = [&] {
+        // ps cuts a line at the terminal's width (the last column, COMMAND,
+        // is what gets cut in practice).
+        if (options.width != 0 && out.size() - line_start > options.width) out.resize(line_start + options.width);
         out += '\n';
+        line_start = out.size();
+    };
+    const bool header = std::any_of(fields.begin(), fields.end(), [](const PsField& f) { return !f.header.empty(); });
+    if (header) {
+        for (std::size_t c = 0; c < fields.size(); ++c)
+            cell(fields[c].header, c);
+        end_line();
+    }
+    for (const ProcInfo& p : procs) {
+        for (std::size_t c = 0; c < fields.size(); ++c)
+            cell(ps_field(p, *fields[c].column, options), c);
+        end_line();
     }
     return out;
+}
+
+std::string format_ps_table(std::span<const ProcInfo> procs, std::span<const PsColumn* const> cols) {
+    std::vector<PsField> fields;
+    fields.reserve(cols.size());
+    for (const PsColumn* c : cols)
+        fields.push_back({c, std::string(c->header)});
+    return format_ps_table(procs, fields);
+}
+
+std::vector<std::string> split_ps_list(std::string_view list) {
+    std::vector<std::string> out;
+    while (!list.empty()) {
+        const auto start = list.find_first_not_of(", \t");
+        if (start == std::string_view::npos) break;
+        list.remove_prefix(start);
+        const auto end = list.find_first_of(", \t");
+        out.emplace_back(list.substr(0, end));
+        if (end == std::string_view::npos) break;
+        list.remove_prefix(end);
+    }
+    return out;
+}
+
+std::vector<ProcFilter> ps_walk_filters(const PsSelection& selection) {
+    std::vector<ProcFilter> out;
+    for (const auto& list : selection.lists)
+        if (list.size() == 1) out.push_back(list.front());
+    return out;
+}
+
+bool ps_selected(const ProcInfo& p, const PsSelection& selection) {
+    return std::all_of(selection.lists.begin(), selection.lists.end(), [&](const std::vector<ProcFilter>& list) {
+        return std::any_of(list.begin(), list.end(), [&](const ProcFilter& f) { return matches(p, f); });
+    });
+}
+
+std::uint32_t ps_user_id(std::string_view user, bool host) {
+    if (!user.empty() && user.find_first_not_of("0123456789") == std::string_view::npos) {
+        const std::optional<std::uint64_t> n = parse_number(user);
+        if (!n || *n >= ProcInfo::unknown_id) throw Error(ErrorKind::usage, fmt::format("{}: no such user", user));
+        return static_cast<std::uint32_t>(*n);
+    }
+    if (!host)
+        throw Error(ErrorKind::usage,
+                    fmt::format("{}: no such user (a dump's users are another machine's: give the number)", user));
+    const std::string name(user);
+    std::array<char, 4096> buf{};
+    passwd pw{};
+    passwd* found = nullptr;
+    if (getpwnam_r(name.c_str(), &pw, buf.data(), buf.size(), &found) != 0 || found == nullptr)
+        throw Error(ErrorKind::usage, fmt::format("{}: no such user", user));
+    return found->pw_uid;
+}
+
+std::string host_user_name(std::uint32_t uid) {
+    std::array<char, 4096> buf{};
+    passwd pw{};
+    passwd* found = nullptr;
+    if (getpwuid_r(uid, &pw, buf.data(), buf.size(), &found) != 0 || found == nullptr) return {};
+    return found->pw_name;
 }
 
 namespace {
@@ -299,6 +517,22 @@ std::string format_ps_json(const ProcInfo& p) {
         j.number("rtime_usec", p.rtime_usec);
         j.number("vsz", p.vsz_kib);
         j.number("rss", p.rss_kib);
+        const auto optional = [&](std::string_view key, const auto& v) {
+            if (v) {
+                j.number(key, *v);
+            } else {
+                j.null(key);
+            }
+        };
+        optional("start_usec", p.start_usec);
+        optional("pctcpu_tenths", p.pctcpu_tenths);
+        optional("priority", p.priority);
+        optional("cpu", p.cpu);
+        if (p.emul.empty()) {
+            j.null("emul");
+        } else {
+            j.text("emul", p.emul);
+        }
         j.hex_address("paddr", p.paddr);
         j.hex_address("laddr", p.laddr);
         j.text("comm", p.comm);

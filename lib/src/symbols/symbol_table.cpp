@@ -250,6 +250,19 @@ std::optional<SymbolTable::Nearest> SymbolTable::nearest(std::uint64_t address) 
     return Nearest{cover, address - cover->value};
 }
 
+std::optional<SymbolTable::Nearest> SymbolTable::preceding(std::uint64_t address) const {
+    if (auto covered = nearest(address)) return covered;
+    const auto value_of = [this](std::uint32_t at) { return symbols_[at].value; };
+    const auto above = std::upper_bound(addressable_.begin(), addressable_.end(), address,
+                                        [&](std::uint64_t a, std::uint32_t at) { return a < value_of(at); });
+    if (above == addressable_.begin() || above == addressable_.end()) return std::nullopt;
+    // The first of the symbols at that value: the one nearest() ranks best.
+    const std::uint64_t value = value_of(*(above - 1));
+    const auto run = std::lower_bound(addressable_.begin(), above, value,
+                                      [&](std::uint32_t at, std::uint64_t v) { return value_of(at) < v; });
+    return Nearest{&symbols_[*run], address - value};
+}
+
 void SymbolTable::relocate(std::int64_t delta) {
     relocate(delta, 0, std::numeric_limits<std::uint64_t>::max());
 }
