@@ -87,8 +87,8 @@ for f in "-g $leader" "-s $leader" "-t ttyS0" "-t S0" "-t /dev/ttyS0"; do
   # shellcheck disable=SC2086
   run_tool kvmps -N "$map" -M "$dump" $f
   expect_rc 0
-  [[ $(wc -l <"$T/out") -eq 2 && $(tail -n +2 "$T/out" | squeeze | cut -d' ' -f1-3,5) == \
-    "$leader ttyS0 Ss+ (tty-sleeper)" ]] || fail "$f: $(cat "$T/out")"
+  [[ $(wc -l <"$T/out") -eq 2 && $(tail -n +2 "$T/out" | squeeze | cut -d' ' -f1-3,5-) == \
+    "$leader ttyS0 Ss+ sleep 1000007" ]] || fail "$f: $(cat "$T/out")"
 done
 run_tool kvmps -N "$map" -M "$dump" -s 1
 expect_stdout - <<<"PID TTY STAT TIME COMMAND"
@@ -100,6 +100,31 @@ expect_stdout - <<<"PID TTY STAT TIME COMMAND"
 run_tool kvmps -N "$map" -M "$dump" -t nosuch
 expect_rc 2
 expect_stderr "kvmps: nosuch: no such terminal"
+
+# COMMAND: each user process's command line as the guest's /proc had it,
+# read through the process's own page tables (the long one spans pages);
+# -c gives the command name instead.
+for core in vmcore.kdump vmcore.elf vmcore.kdump-flat; do
+  n=0
+  while IFS=$'\t' read -r pid ppid _ _ _ _ _ comm cmdline; do
+    [[ $pid == 2 || $ppid == 2 || -z $cmdline ]] && continue
+    run_tool kvmps -N "$map" -M "$D/$core" -p "$pid" -o command
+    expect_rc 0
+    expect_stderr ""
+    [[ $(tail -n +2 "$T/out") == "$cmdline" ]] || fail "$core pid $pid: COMMAND [$(tail -n +2 "$T/out")], expected [$cmdline]"
+    run_tool kvmps -N "$map" -M "$D/$core" -c -p "$pid" -o pid,command
+    [[ $(tail -n +2 "$T/out" | squeeze) == "$pid $comm" ]] || fail "$core -c pid $pid: $(cat "$T/out")"
+    n=$((n + 1))
+  done < <(rows)
+  ((n == 10)) || fail "$core: $n command lines compared, expected 10"
+done
+# -e: the environment after the arguments (the kernel gives init HOME=/ and TERM=linux).
+run_tool kvmps -N "$map" -M "$dump" -e -p 1 -o command
+expect_rc 0
+[[ $(tail -n +2 "$T/out") == "/bin/busybox sh /init "* ]] || fail "-e: $(cat "$T/out")"
+for var in HOME=/ TERM=linux; do
+  tail -n +2 "$T/out" | tr ' ' '\n' | grep -qx "$var" || fail "-e: no $var in $(cat "$T/out")"
+done
 
 # -H: one row per thread.
 run_tool kvmps -N "$map" -M "$dump" -H -p "$long" -o pid,lid,nlwp,comm

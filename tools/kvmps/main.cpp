@@ -27,6 +27,8 @@ struct Options {
     std::optional<std::string> tty;
     std::vector<std::string> format;
     bool lwps = false;
+    bool names_only = false;
+    bool environment = false;
     bool json = false;
     std::optional<std::string> layout;
     bool print_layout = false;
@@ -83,12 +85,21 @@ int run(const Options& o) {
     std::string spec;
     for (const auto& f : o.format)
         spec += (spec.empty() ? "" : ",") + f;
-    const auto columns = spec.empty() ? kvm::default_ps_format() : kvm::parse_ps_format(spec);
+    auto columns = spec.empty() ? kvm::default_ps_format() : kvm::parse_ps_format(spec);
+    // -c: the command name where the arguments would be, as ps -c.
+    if (o.names_only)
+        for (const kvm::PsColumn*& c : columns)
+            if (c->keyword == "command" || c->keyword == "args") c = kvm::parse_ps_format("comm").front();
 
     std::vector<kvm::ProcInfo> rows;
     bool incomplete = false;
     walker->walk(
-        {.filters = filters(o, *walker), .per_lwp = o.lwps}, [&](const kvm::ProcInfo& p) { rows.push_back(p); },
+        {.filters = filters(o, *walker),
+         .per_lwp = o.lwps,
+         .arguments = !o.names_only,
+         .environment = o.environment,
+         .note = [](const std::string& s) { fmt::print(stderr, "kvmps: note: {}\n", s); }},
+        [&](const kvm::ProcInfo& p) { rows.push_back(p); },
         [&](const kvm::Error& e) {
             incomplete = true;
             fmt::print(stderr, "kvmps: warning: {}\n", e.what());
@@ -124,6 +135,8 @@ int main(int argc, char** argv) {
     app.add_option("--gid", o.gid, "only this effective group id");
     app.add_option("--rgid", o.rgid, "only this real group id");
     app.add_flag("-H", o.lwps, "one row per LWP (thread) instead of per process");
+    app.add_flag("-c", o.names_only, "COMMAND is the command name only, not the arguments");
+    app.add_flag("-e", o.environment, "COMMAND shows the environment too");
     app.add_option("-o", o.format, "columns: keywords separated by commas (see kvmps(1))");
     app.add_flag("--json", o.json, "one JSON object per process (per LWP with -H), every field");
     app.add_option("--layout", o.layout, "structure layout file for the dumped kernel (JSON)");
