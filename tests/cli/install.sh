@@ -8,7 +8,7 @@ build=$(cd "$KVMKIT_BIN/.." && pwd)
 prefix=$T/prefix
 cmake --install "$build" --prefix "$prefix" >"$T/install.log" 2>&1 || { cat "$T/install.log" >&2; fail "cmake --install"; }
 
-for f in sbin/savecore bin/kvmps bin/kvmnm bin/kvmdump bin/kvmdmesg; do
+for f in sbin/savecore bin/kvmps bin/kvmnm bin/kvmdump bin/kvmdmesg bin/kvmmod; do
   [[ -x $prefix/$f ]] || fail "$f not installed"
 done
 [[ ! -e $prefix/bin/kvmsynth ]] || fail "kvmsynth (a test tool) was installed"
@@ -17,7 +17,7 @@ libdir=$(cd "$prefix" && ls -d lib*/libkvmkit.a | head -n1)
 for h in kernel.h procs.h symbols.h target.h msgbuf.h; do
   [[ -f $prefix/include/kvm/$h ]] || fail "include/kvm/$h not installed"
 done
-for m in man1/kvmps.1 man1/kvmnm.1 man1/kvmdump.1 man1/kvmdmesg.1 man3/kvmkit.3 man8/savecore.8; do
+for m in man1/kvmps.1 man1/kvmnm.1 man1/kvmdump.1 man1/kvmdmesg.1 man1/kvmmod.1 man3/kvmkit.3 man8/savecore.8; do
   [[ -f $prefix/share/man/$m ]] || fail "share/man/$m not installed"
 done
 ls "$prefix"/share/kvmkit/layouts/netbsd-10-amd64.json >/dev/null || fail "layouts not installed"

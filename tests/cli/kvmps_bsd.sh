@@ -6,7 +6,7 @@
 # facts; -H; every filter option; --print-layout and --layout, with the
 # shipped layouts and with layouts of a changed struct proc.
 source "$(dirname "$0")/lib.sh"
-usage="usage: kvmps [-AaeHjluvwx] [-M core ...] [-N system] [-O list] [-o list] [-p pids] [-t ttys]
+usage="usage: kvmps [-AaceHjluvwx] [-M core ...] [-N system] [-O list] [-o list] [-p pids] [-t ttys]
              [-U users] [-u users] [-g pgrps] [-s sids] [--gid gids] [--rgid gids] [--json]
              [--layout file] [--zero-excluded]
        kvmps --print-layout -M core -N system [--layout file]"

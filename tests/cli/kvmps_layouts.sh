@@ -3,7 +3,7 @@
 # (--print-layout shows it), a file named with --layout, and the DWARF of a
 # debug kernel, which wins over the shipped file.
 source "$(dirname "$0")/lib.sh"
-usage="usage: kvmps [-AaeHjluvwx] [-M core ...] [-N system] [-O list] [-o list] [-p pids] [-t ttys]
+usage="usage: kvmps [-AaceHjluvwx] [-M core ...] [-N system] [-O list] [-o list] [-p pids] [-t ttys]
              [-U users] [-u users] [-g pgrps] [-s sids] [--gid gids] [--rgid gids] [--json]
              [--layout file] [--zero-excluded]
        kvmps --print-layout -M core -N system [--layout file]"

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# kvmps takes BSD ps's options as people type them: -a -x -A -e and "aux",
+# kvmps takes BSD ps's options as people type them: -a -x -A and "aux",
 # lists (-p 1,416), -o with headers after '=', -O, the -u -j -l -v formats,
 # -w and COLUMNS, users by number on a dump, exit 1 when nothing is
 # selected, and usage errors with the usage line.  The expected text
@@ -14,7 +14,7 @@ ps
 expect_rc 0
 cp "$T/out" "$T/all"
 [[ $(wc -l <"$T/all") == 20 ]] || fail "the default listing has $(wc -l <"$T/all") lines"
-for how in -a -x -ax -A -e -Ax; do
+for how in -a -x -ax -A -Ax; do
   ps "$how"
   expect_rc 0
   expect_stdout "$T/all"
@@ -166,7 +166,7 @@ expect_rc 1
 expect_stdout </dev/null
 
 # Usage errors: "kvmps: ..." and the usage line, exit 2.
-usage="usage: kvmps [-AaeHjluvwx] [-M core ...] [-N system] [-O list] [-o list] [-p pids] [-t ttys]
+usage="usage: kvmps [-AaceHjluvwx] [-M core ...] [-N system] [-O list] [-o list] [-p pids] [-t ttys]
              [-U users] [-u users] [-g pgrps] [-s sids] [--gid gids] [--rgid gids] [--json]
              [--layout file] [--zero-excluded]
        kvmps --print-layout -M core -N system [--layout file]"

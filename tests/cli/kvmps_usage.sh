@@ -2,7 +2,7 @@
 # kvmps usage errors exit 2 with "kvmps: ..." and the usage line on stderr;
 # failures exit 1 with one line.
 source "$(dirname "$0")/lib.sh"
-usage="usage: kvmps [-AaeHjluvwx] [-M core ...] [-N system] [-O list] [-o list] [-p pids] [-t ttys]
+usage="usage: kvmps [-AaceHjluvwx] [-M core ...] [-N system] [-O list] [-o list] [-p pids] [-t ttys]
              [-U users] [-u users] [-g pgrps] [-s sids] [--gid gids] [--rgid gids] [--json]
              [--layout file] [--zero-excluded]
        kvmps --print-layout -M core -N system [--layout file]"

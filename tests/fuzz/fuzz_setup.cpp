@@ -282,6 +282,47 @@ std::unique_ptr<WalkerFixture> make_linux_walker(const LinuxDamage& damage) {
                        {"pts/0", "ttyS0", "/dev/ttyS3", "?"});
 }
 
+// ---------------------------------------------------------------- module lists
+
+std::size_t ModuleFixture::run(ByteSpan patches) const {
+    memory->apply(patches);
+    kernel->flush_cache();
+    ModuleListing listing;
+    expect_errors([&] { listing = reader->read(true, [](const Error& e) { (void)e.message(); }); });
+    (void)format_modules_table(listing.modules);
+    for (const ModuleInfo& m : listing.modules)
+        (void)format_module_json(m);
+    const ModuleSymbols symbols(listing);
+    for (const ModuleInfo& m : listing.modules)
+        for (const auto& [base, size] : m.ranges)
+            for (const std::uint64_t at : {base, base + size / 2, base + size - 1})
+                if (const auto hit = symbols.nearest(at);
+                    hit && (hit->symbol->value > at || hit->offset != at - hit->symbol->value))
+                    broken_promise("a module symbol lookup answered a symbol after the address");
+    for (const Symbol& s : listing.symbols)
+        if (symbols.find(s.name).empty()) broken_promise("a module symbol is not found by its name");
+    return listing.modules.size();
+}
+
+std::unique_ptr<ModuleFixture> make_linux_modules(const LinuxModuleDamage& damage) {
+    kvmtest::LinuxMachine machine;
+    const std::string layout_file = kvmtest::linux_module_layout_path();
+    const StructLayouts layouts = load_layouts_file(layout_file);
+    const kvmtest::PlantedModules planted = kvmtest::plant_modules(machine, layouts, kvmtest::default_linux_modules());
+    if (damage) damage(machine, layouts, planted);
+    auto f = std::make_unique<ModuleFixture>();
+    f->memory = std::make_shared<PatchedMemory>(machine.elf_qemu(), "vmcore", ByteOrder::little);
+    f->kernel = std::make_unique<Kernel>(open_format(f->memory),
+                                         std::make_shared<Namelist>("System.map", machine.symbol_table()));
+    f->reader = make_module_reader(*f->kernel, {.layout_file = layout_file});
+    f->kernel->flush_cache();  // page tables too are part of the read
+    f->memory->start_recording();
+    const std::size_t modules = f->run({});
+    f->memory->end_recording();
+    if (!damage && modules != 3) broken_promise(fmt::format("the clean module list has {} modules, not 3", modules));
+    return f;
+}
+
 // ---------------------------------------------------------------- savecore
 
 namespace {

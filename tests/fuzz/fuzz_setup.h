@@ -8,10 +8,12 @@
 #include <kvm/io.h>
 #include <kvm/kernel.h>
 #include <kvm/layout.h>
+#include <kvm/modules.h>
 #include <kvm/procs.h>
 #include <kvm/synth.h>
 #include <kvm/synth_procs.h>
 
+#include "linux_modules_fixture.h"
 #include "linux_procs_fixture.h"
 
 #include <cstddef>
@@ -157,5 +159,23 @@ const SavecoreFixture& savecore_fixture();
 // few dozen KiB): "one" junk then the dump; "saved-then-live" an old dump
 // already saved (dumpmag cleared) before the live one.
 std::vector<std::pair<std::string, Bytes>> savecore_devices();
+
+// ---------------------------------------------------------------- module lists
+
+// A synthetic Linux machine with kvmtest::default_linux_modules() planted
+// through a real kernel's layouts, opened once as a patched dump whose read
+// set is what one clean run() read.
+struct ModuleFixture {
+    std::shared_ptr<PatchedMemory> memory;
+    std::unique_ptr<Kernel> kernel;
+    std::unique_ptr<ModuleReader> reader;
+    // Reads the modules and their symbols with the input's patches
+    // applied, prints them as kvmmod does and looks addresses and names up
+    // as kvmnm does.  Returns the modules read.
+    std::size_t run(ByteSpan patches) const;
+};
+using LinuxModuleDamage =
+    std::function<void(kvmtest::LinuxMachine&, const StructLayouts&, const kvmtest::PlantedModules&)>;
+std::unique_ptr<ModuleFixture> make_linux_modules(const LinuxModuleDamage& damage = {});
 
 }  // namespace kvm::fuzz

@@ -23,7 +23,7 @@
 //                 compressed cores: gzip members and streams, zstd seekable
 //                 files, a checkpoint index
 //   ctf           CTF containers of the shipped layouts' types and of each kind
-//   netbsd_procs, linux_procs
+//   netbsd_procs, linux_procs, linux_modules
 //                 patches (fuzz_setup.h) of the clean walk's bytes: none, and
 //                 the damage of the walkers' tests (cycles, pointers outside
 //                 the dump, counts too short, NULL links)
@@ -36,17 +36,17 @@
 #include <kvm/procs.h>
 #include <kvm/symbol_index.h>
 #include <kvm/synth.h>
-#include <kvm/synth_procs.h>
 #include <kvm/synth_ctf.h>
 #include <kvm/synth_kerneldump.h>
+#include <kvm/synth_procs.h>
 
 #include "fuzz_setup.h"
 
 #include <bpf/btf.h>
+#include <kvm/synth_klog.h>
 #include "fixed_gzip.h"
 #include "io/gzip_index.h"
 #include "io/zstd_format.h"
-#include <kvm/synth_klog.h>
 
 #include "klog_layout.h"
 
@@ -505,6 +505,34 @@ void write_linux_walks() {
     });
 }
 
+void write_linux_modules() {
+    const auto clean = fuzz::make_linux_modules();
+    seed("linux_modules", "clean", {});
+    const auto damaged = [&](const std::string& name, const fuzz::LinuxModuleDamage& damage) {
+        seed("linux_modules", name, clean->memory->patches_towards(fuzz::make_linux_modules(damage)->memory->base()));
+    };
+    using kvmtest::LinuxMachine;
+    using kvmtest::PlantedModules;
+    const auto offset = [](const StructLayouts& l, const char* s, const char* m) { return l.get(s).member(m).offset; };
+    // The module list loops from the last module back to the first.
+    damaged("modules-cycle", [&](LinuxMachine& m, const StructLayouts& l, const PlantedModules& p) {
+        m.write_uint(p.module.at("virtio") + offset(l, "module", "list.next"),
+                     p.module.at("virtio_blk") + offset(l, "module", "list.next"), 8);
+    });
+    // A symbol count past the dump, and a string table outside it.
+    damaged("symbols", [&](LinuxMachine& m, const StructLayouts& l, const PlantedModules& p) {
+        m.write_uint(p.kallsyms.at("virtio") + offset(l, "mod_kallsyms", "num_symtab"), 0x7fffffff, 4);
+        m.write_uint(p.kallsyms.at("virtio_blk") + offset(l, "mod_kallsyms", "strtab"), 0xffff888fff000000, 8);
+    });
+    // A use list that loops, and a user outside the dump.
+    damaged("users", [&](LinuxMachine& m, const StructLayouts& l, const PlantedModules& p) {
+        const std::uint64_t use = p.uses.at("virtio").front();
+        const std::uint64_t link = use + offset(l, "module_use", "source_list.next");
+        m.write_uint(link, link, 8);
+        m.write_uint(use + offset(l, "module_use", "source"), 0xdead000000000000, 8);
+    });
+}
+
 // A minidump of each kind with three dumped pages and a page map of eight
 // entries whose kernbase is the fuzz target's first address, so that its
 // reads go through the map (and, on amd64 and arm64, the direct map at
@@ -844,6 +872,7 @@ int main(int argc, char** argv) {
         write_devices();
         write_netbsd_walks();
         write_linux_walks();
+        write_linux_modules();
         write_compressed();
         write_klog_seeds(corpus + "/klog");
         write_ctf(corpus + "/ctf", corpus + "/../../../share/kvmkit/layouts");

@@ -2,6 +2,7 @@
 // with -M, checked against a crash dump.  See kvmnm(1).
 #include <kvm/error.h>
 #include <kvm/hexdump.h>
+#include <kvm/modules.h>
 #include <kvm/nm.h>
 #include <kvm/target.h>
 
@@ -11,6 +12,7 @@
 
 #include <unistd.h>
 #include <cstdio>
+#include <optional>
 
 namespace {
 
@@ -48,6 +50,7 @@ Json symbol_json(const kvm::Symbol& s) {
     Json j{{"name", s.name}, {"type", std::string(1, s.type)}};
     j["value"] = kvm::nm_is_undefined(s) ? Json(nullptr) : Json(hex_value(s.value));
     j["size"] = s.size != 0 ? Json(s.size) : Json(nullptr);
+    if (!s.module.empty()) j["module"] = s.module;
     return j;
 }
 
@@ -114,6 +117,25 @@ int run(Options o) {
         return 0;
     }
 
+    // A dump's modules and their symbols, read once when a query needs them.
+    std::optional<kvm::ModuleSymbols> modules;
+    const auto module_symbols = [&]() -> const kvm::ModuleSymbols& {
+        if (modules) return *modules;
+        kvm::ModuleListing listing;
+        const kvm::ModuleWarn warn = [&](const kvm::Error& e) {
+            out.flush();
+            fmt::print(stderr, "kvmnm: warning: module symbols: {}\n", e.what());
+        };
+        try {
+            listing = kvm::list_modules(*t.kernel, {.symbols = true}, warn);
+        } catch (const kvm::Error& e) {
+            // A kernel without modules, or without the type information
+            // to read them, has only the namelist's symbols.
+            if (e.kind() != kvm::ErrorKind::not_found && e.kind() != kvm::ErrorKind::unsupported) warn(e);
+        }
+        return modules.emplace(listing);
+    };
+
     // A malformed argument is a usage error, found before anything is printed.
     std::vector<kvm::NmAnswer> answers;
     answers.reserve(o.queries.size());
@@ -126,6 +148,7 @@ int run(Options o) {
     int status = 0;
     for (kvm::NmAnswer& a : answers) {
         const std::string& query = a.query;
+        if (t.kernel && kvm::nm_wants_modules(a)) kvm::nm_resolve_in_modules(module_symbols(), a);
         if (t.kernel) kvm::nm_check_dump(*t.kernel, a);
         if (o.json) {
             text += json_line(answer_json(a, t.kernel != nullptr));

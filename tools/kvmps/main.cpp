@@ -26,7 +26,7 @@ constexpr int exit_ok = 0;
 constexpr int exit_failure = 1;  // an error, a listing cut short by a damaged dump, or no process selected
 constexpr int exit_usage = 2;
 constexpr std::string_view usage =
-    "usage: kvmps [-AaeHjluvwx] [-M core ...] [-N system] [-O list] [-o list] [-p pids] [-t ttys]\n"
+    "usage: kvmps [-AaceHjluvwx] [-M core ...] [-N system] [-O list] [-o list] [-p pids] [-t ttys]\n"
     "             [-U users] [-u users] [-g pgrps] [-s sids] [--gid gids] [--rgid gids] [--json]\n"
     "             [--layout file] [--zero-excluded]\n"
     "       kvmps --print-layout -M core -N system [--layout file]";
@@ -34,7 +34,7 @@ constexpr std::string_view usage =
 // BSD ps's option letters: those that take nothing, and those that take a
 // value (-u is both: alone or in a cluster the user format, before a word
 // the users to list).
-constexpr std::string_view flag_letters = "AaeHjluvwx";
+constexpr std::string_view flag_letters = "AaceHjluvwx";
 constexpr std::string_view value_letters = "MNOogpstU";
 
 bool only_flags(std::string_view letters) {
@@ -91,11 +91,13 @@ struct Options {
     std::string namelist;
     std::vector<std::string> cores;
     bool zero_excluded = false;
-    bool all = false;  // -a -x -A -e: every process, which is what kvmps lists anyway
+    bool all = false;  // -a -x -A: every process, which is what kvmps lists anyway
     std::vector<std::string> pids, euids, ruids, pgrps, sids, ttys, gids, rgids;
     std::vector<std::string> columns, added;
     int wide = 0;
     bool lwps = false;
+    bool names_only = false;
+    bool environment = false;
     bool json = false;
     std::optional<std::string> layout;
     bool print_layout = false;
@@ -177,7 +179,12 @@ int run(const Options& o) {
     if (files.core.empty() && o.zero_excluded)
         throw kvm::Error(kvm::ErrorKind::usage, "--zero-excluded applies to a dump named with -M");
     const bool host = files.core.empty();
-    const auto fields = kvm::ps_format(o.format);  // a bad keyword is found before the dump is read
+    auto fields = kvm::ps_format(o.format);  // a bad keyword is found before the dump is read
+    // -c: the command name where the arguments would be, as ps -c.
+    if (o.names_only)
+        for (kvm::PsField& f : fields)
+            if (f.column->keyword == "command" || f.column->keyword == "args")
+                f.column = kvm::parse_ps_format("comm").front();
     std::unique_ptr<kvm::Kernel> kernel;
     std::optional<kvm::Error> truncation;
     if (!host) kernel = open_dump(o, files, truncation);
@@ -205,7 +212,11 @@ int run(const Options& o) {
     std::vector<kvm::ProcInfo> rows;
     bool incomplete = false;
     walker->walk(
-        {.filters = kvm::ps_walk_filters(selected), .per_lwp = o.lwps},
+        {.filters = kvm::ps_walk_filters(selected),
+         .per_lwp = o.lwps,
+         .arguments = !o.names_only,
+         .environment = o.environment,
+         .note = [](const std::string& s) { fmt::print(stderr, "kvmps: note: {}\n", s); }},
         [&](const kvm::ProcInfo& p) {
             if (kvm::ps_selected(p, selected)) rows.push_back(p);
         },
@@ -248,7 +259,7 @@ int main(int argc, char** argv) {
         ->option_text("core")
         ->allow_extra_args(false);
     app.add_flag("--zero-excluded", o.zero_excluded, "read pages the dump level excluded as zeros");
-    app.add_flag("-a,-x,-A,-e", o.all, "every process (what kvmps lists anyway: ps -ax)");
+    app.add_flag("-a,-x,-A", o.all, "every process (what kvmps lists anyway: ps -ax)");
     app.add_option("-p", o.pids, "only these process ids (a list: 1,416)")
         ->option_text("pids")
         ->allow_extra_args(false);
@@ -276,6 +287,8 @@ int main(int argc, char** argv) {
     CLI::Option* long_format = app.add_flag("-l", long_text);
     CLI::Option* vm = app.add_flag("-v", vm_text);
     app.add_flag("-w", o.wide, "wide: 132 columns at least; twice: lines are not cut");
+    app.add_flag("-c", o.names_only, "COMMAND is the command name only, not the arguments");
+    app.add_flag("-e", o.environment, "COMMAND shows the environment too");
     app.add_flag("--json", o.json, "JSON Lines: one object per process (per LWP with -H), every field");
     app.add_option("--layout", o.layout, "structure layout file for the dumped kernel (JSON)")->option_text("file");
     app.add_flag("--print-layout", o.print_layout, "print the structure layouts in use and exit");

@@ -126,4 +126,26 @@ private:
     mutable std::array<CacheEntry, cache_entries> cache_{};
 };
 
+// Another address space of the dumped machine (a process's): the dump's
+// paging scheme walked from another top-level table, read through physical
+// memory only (the linear ranges and virtual segments are the kernel's).
+// libkvm reads no user memory of a dead kernel; a full dump has it, and a
+// filtered one says which pages it left out.
+class ProcessAddressSpace {
+public:
+    // `root` is the physical address of the top-level table.  Throws
+    // unsupported when the dump names no paging scheme to walk (a minidump's
+    // page map covers only the kernel).
+    ProcessAddressSpace(const Kernel& kernel, std::uint64_t root);
+    // As much as can be read from `va` onwards; the error names the
+    // address, and the level of the walk or the physical page that failed.
+    PartialRead read_partial(std::uint64_t va, MutableByteSpan out) const;
+    // The page that holds `va`; throws a fault naming the level that failed.
+    Mapping translate(std::uint64_t va) const;
+
+private:
+    const Kernel& kernel_;
+    std::unique_ptr<Translator> translator_;
+};
+
 }  // namespace kvm

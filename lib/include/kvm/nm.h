@@ -10,6 +10,8 @@
 //   0xffffffff80200904: main+0x804 (size 0x800, past its end)
 //                                                    between a symbol's end and the next symbol
 //   0xffff800000001000: not in any symbol            below the first symbol or past the last
+//   0xffffffffc0123456: fw_cfg_showrev+0x6 [qemu_fw_cfg] (size 0x30)   in a module (a dump's)
+//   ffffffffc0123450 t fw_cfg_showrev [qemu_fw_cfg]  a module's symbol by name
 //
 // Values are zero-padded to the dumped machine's width: 16 hex digits on
 // 64-bit machines, 8 on 32-bit ones.
@@ -17,6 +19,7 @@
 
 #include <kvm/error.h>
 #include <kvm/kernel.h>
+#include <kvm/modules.h>
 #include <kvm/namelist.h>
 #include <kvm/symbols.h>
 
@@ -52,6 +55,15 @@ NmAnswer nm_query(const SymbolTable& symbols, std::string_view argument);
 // the walk level that failed, or "not in the dump".  Values that are not
 // addresses (absolute, undefined, common symbols) are not checked.
 void nm_check_dump(const Kernel& kernel, NmAnswer& answer);
+
+// With the dump's modules (kvm/modules.h): an address inside a module is
+// answered by that module's symbol at or before it, and a name the
+// namelist lacks by the first module symbol of that name.  The answers
+// print the module after the symbol: "0x...: sym+0x10 [module]".
+void nm_resolve_in_modules(const ModuleSymbols& modules, NmAnswer& answer);
+// Whether the answer may change with the modules' symbols (an address, or
+// a name the namelist lacks): the modules need to be read only then.
+bool nm_wants_modules(const NmAnswer& answer);
 
 // nm prints no value for undefined symbols (U, and weak undefined w, v).
 bool nm_is_undefined(const Symbol& symbol);

@@ -140,9 +140,19 @@ struct ProcInfo {
     std::uint64_t paddr = 0;
     std::uint64_t laddr = 0;
 
-    std::string comm;               // the kernel's command name (p_comm)
-    std::vector<std::string> argv;  // full arguments: only for live processes
-    bool live = false;              // read from the running host
+    std::string comm;  // the kernel's command name (p_comm)
+    // Full arguments and environment: of a live process, or of a dump's
+    // process read from its user pages (WalkOptions::arguments,
+    // ::environment) by the walkers that can (Linux).  argv_read/envv_read
+    // say they were read (a kernel thread's are read and empty);
+    // user_memory_error says why they could not be (pages a filtered dump
+    // left out), empty otherwise.
+    std::vector<std::string> argv;
+    std::vector<std::string> envv;
+    bool argv_read = false;
+    bool envv_read = false;
+    std::string user_memory_error;
+    bool live = false;  // read from the running host
 };
 
 bool matches(const ProcInfo& p, const ProcFilter& f);
@@ -174,9 +184,19 @@ struct StatFlag {
 };
 std::string stat_string(std::string_view state, std::initializer_list<StatFlag> flags);
 
+// Something worth saying about a walk that is not a fault in the dump
+// (the arguments a filtered dump left out): kvmps prints it as a note.
+using ProcNote = std::function<void(const std::string&)>;
+
 struct WalkOptions {
     std::vector<ProcFilter> filters;  // all must hold
     bool per_lwp = false;             // KERN_PROC_FLAG_LWP: one record per LWP
+    // Read each process's arguments (and environment) from its user pages,
+    // where the walker can and the dump holds them; a process whose pages
+    // are missing keeps an empty argv, and the walk says so once to `note`.
+    bool arguments = true;
+    bool environment = false;
+    ProcNote note;
 };
 
 using ProcEmit = std::function<void(const ProcInfo&)>;
@@ -228,9 +248,12 @@ const LayoutRequest* process_layout_request(std::string_view os);
 // ---------------------------------------------------------------- live processes
 
 // libkvm's kvm_getargv, kvm_getenvv and kvm_uread for a process of the
-// running host (ProcInfo::live).  A record from a dump throws unsupported
-// "pid N: a crash dump holds no user memory to read <what> from": a dump
-// has no live user address space, and the host's is another machine's.
+// running host (ProcInfo::live).  For a record from a dump, getargv and
+// getenvv answer what the walk read from the process's user pages
+// (ProcInfo::argv_read, envv_read); a record whose pages the dump lacks
+// throws fault "pid N: <why>", and one the walk did not read (or a system
+// whose walker reads no user memory) unsupported "pid N: a crash dump holds
+// no user memory to read <what> from".  uread refuses every dump record.
 // max_bytes (0: no limit) bounds the strings read, as kvm_getargv's nchr.
 std::vector<std::string> getargv(const ProcInfo& p, std::size_t max_bytes = 0);
 std::vector<std::string> getenvv(const ProcInfo& p, std::size_t max_bytes = 0);
@@ -238,6 +261,10 @@ std::vector<std::string> getenvv(const ProcInfo& p, std::size_t max_bytes = 0);
 // read (fewer at an unmapped page).  Errors name the pid and say why (io,
 // with "permission denied" when ptrace access is not allowed).
 std::size_t uread(const ProcInfo& p, std::uint64_t address, MutableByteSpan out);
+// NUL-separated strings as /proc/PID/cmdline holds them, split: a last
+// string without its NUL counts, and max_bytes (0: no limit) bounds the
+// bytes taken (each string's NUL counting one), as kvm_getargv's nchr.
+std::vector<std::string> split_nul(std::string_view data, std::size_t max_bytes = 0);
 
 // ---------------------------------------------------------------- NetBSD specifics
 

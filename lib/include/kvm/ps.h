@@ -43,7 +43,8 @@ std::string ps_time(std::uint64_t usec);
 std::string ps_tty(const ProcInfo& p);
 // COMMAND: the arguments when the source has them, else the command name
 // in parentheses, or in brackets for a kernel process, as ps prints a
-// process whose arguments it cannot read.
+// process whose arguments it cannot read; then the environment, when it
+// was read (ps -e).
 std::string ps_command(const ProcInfo& p);
 
 // A column as a format list asks for it: the keyword's column under the

@@ -208,7 +208,7 @@ public:
     // compressions kvmkit does not read, and of damaged pages).
     void add_stored_page(std::uint64_t pfn, Bytes stored, std::uint32_t flags);
     // A page of RAM left out of the dump (makedumpfile's dump levels): set
-    // in the first bitmap only.
+    // in the first bitmap only; a page added before is taken out.
     void exclude_page(std::uint64_t pfn);
     // Other compressions for the next build (KdumpOptions::codecs): the
     // same pages in another codec without adding them again.

@@ -57,6 +57,26 @@ void nm_check_dump(const Kernel& kernel, NmAnswer& answer) {
     if (r.error) answer.dump_error = std::move(r.error);
 }
 
+bool nm_wants_modules(const NmAnswer& answer) {
+    if (answer.kind == NmAnswer::Kind::address) return !answer.error;
+    return answer.error && answer.error->kind() == ErrorKind::not_found;
+}
+
+void nm_resolve_in_modules(const ModuleSymbols& modules, NmAnswer& answer) {
+    if (!nm_wants_modules(answer)) return;
+    if (answer.kind == NmAnswer::Kind::address) {
+        if (const auto hit = modules.nearest(answer.address)) {
+            answer.symbol = hit->symbol;
+            answer.offset = hit->offset;
+        }
+        return;
+    }
+    const auto found = modules.find(answer.query);
+    if (found.empty()) return;
+    answer.symbol = found.front();
+    answer.error.reset();
+}
+
 bool nm_is_undefined(const Symbol& symbol) {
     return symbol.type == 'U' || symbol.type == 'w' || symbol.type == 'v';
 }
@@ -176,6 +196,7 @@ void format_nm_symbol(const Symbol& symbol, unsigned digits, std::string& out) {
         fmt::format_to(it, "{:0{}x}", symbol.value, digits);
     }
     fmt::format_to(it, " {} {}", symbol.type, symbol.name);
+    if (!symbol.module.empty()) fmt::format_to(it, " [{}]", symbol.module);
 }
 
 void format_nm_answer(const NmAnswer& answer, unsigned digits, std::string& out) {
@@ -191,6 +212,7 @@ void format_nm_answer(const NmAnswer& answer, unsigned digits, std::string& out)
     }
     out.append(answer.symbol->name);
     if (answer.offset != 0) fmt::format_to(it, "+{:#x}", answer.offset);
+    if (!answer.symbol->module.empty()) fmt::format_to(it, " [{}]", answer.symbol->module);
     if (answer.symbol->size != 0)
         fmt::format_to(it, " (size {:#x}{})", answer.symbol->size, answer.past_end ? ", past its end" : "");
 }

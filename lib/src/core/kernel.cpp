@@ -321,4 +321,44 @@ std::uint64_t Kernel::kva_to_offset(std::uint64_t va) const {
     return *off;
 }
 
+ProcessAddressSpace::ProcessAddressSpace(const Kernel& kernel, std::uint64_t root) : kernel_(kernel) {
+    const MachineState& m = kernel.machine();
+    const bool known = std::any_of(all_translators().begin(), all_translators().end(),
+                                   [&](const TranslatorInfo& t) { return t.name == m.translator; });
+    if (!known)
+        throw_unsupported(fmt::format("{}: the dump names no paging scheme to walk another address space with{}",
+                                      kernel.format().name(),
+                                      m.translator.empty() ? "" : fmt::format(" ({})", m.translator)));
+    translator_ = make_translator(
+        m.translator, TranslatorParams{.root = root, .order = m.arch->order, .encryption_mask = m.encryption_mask});
+}
+
+Mapping ProcessAddressSpace::translate(std::uint64_t va) const {
+    return translator_->translate(va,
+                                  [this](std::uint64_t pa, MutableByteSpan b) { kernel_.format().read_phys(pa, b); });
+}
+
+PartialRead ProcessAddressSpace::read_partial(std::uint64_t va, MutableByteSpan out) const {
+    PartialRead r;
+    while (r.bytes < out.size()) {
+        const std::uint64_t at = va + r.bytes;
+        try {
+            const Mapping m = translate(at);
+            // A page at a time: a large page may span a hole in the dump.
+            const std::size_t n = std::min<std::uint64_t>({out.size() - r.bytes, m.length, 4096 - (m.pa & 4095)});
+            try {
+                kernel_.format().read_phys(m.pa, out.subspan(r.bytes, n));
+            } catch (Error& e) {
+                if (e.kind() == ErrorKind::fault) e.add_context(hex(at)).with_address(at);
+                throw;
+            }
+            r.bytes += n;
+        } catch (Error& e) {
+            r.error = std::move(e);
+            break;
+        }
+    }
+    return r;
+}
+
 }  // namespace kvm

@@ -63,24 +63,6 @@ std::optional<std::string> read_proc_file(const std::string& path, std::size_t l
     return out;
 }
 
-std::vector<std::string> split_nul(std::string_view data, std::size_t max_bytes) {
-    std::vector<std::string> out;
-    std::size_t used = 0;
-    while (!data.empty()) {
-        const auto nul = data.find('\0');
-        std::string_view item = data.substr(0, nul);
-        if (max_bytes != 0) {
-            if (used >= max_bytes) break;
-            item = item.substr(0, max_bytes - used);
-            used += item.size() + 1;
-        }
-        out.emplace_back(item);
-        if (nul == std::string_view::npos) break;
-        data.remove_prefix(nul + 1);
-    }
-    return out;
-}
-
 template <typename T>
 T parse_number(std::string_view s, std::string_view what, const std::string& path) {
     T v{};
@@ -420,15 +402,30 @@ std::unique_ptr<ProcessWalker> host_create(const WalkTarget& target) {
 
 }  // namespace detail
 
+namespace {
+// What a dump's walk read from the process's user pages, cut to max_bytes.
+std::vector<std::string> dump_strings(const ProcInfo& p, bool read, const std::vector<std::string>& strings,
+                                      std::size_t max_bytes, std::string_view what) {
+    if (!read && !p.user_memory_error.empty())
+        throw Error(ErrorKind::fault, fmt::format("pid {}: {}", p.pid, p.user_memory_error));
+    if (!read) require_live(p, what);
+    if (max_bytes == 0) return strings;
+    std::string joined;
+    for (const std::string& s : strings)
+        joined.append(s).push_back('\0');
+    return split_nul(joined, max_bytes);
+}
+}  // namespace
+
 std::vector<std::string> getargv(const ProcInfo& p, std::size_t max_bytes) {
-    require_live(p, "arguments");
+    if (!p.live) return dump_strings(p, p.argv_read, p.argv, max_bytes, "arguments");
     const auto text = read_proc_file(fmt::format("/proc/{}/cmdline", p.pid));
     if (!text) throw_not_found(fmt::format("pid {}: no such process", p.pid));
     return split_nul(*text, max_bytes);
 }
 
 std::vector<std::string> getenvv(const ProcInfo& p, std::size_t max_bytes) {
-    require_live(p, "the environment");
+    if (!p.live) return dump_strings(p, p.envv_read, p.envv, max_bytes, "the environment");
     const auto text = read_proc_file(fmt::format("/proc/{}/environ", p.pid));
     if (!text) throw_not_found(fmt::format("pid {}: no such process", p.pid));
     return split_nul(*text, max_bytes);

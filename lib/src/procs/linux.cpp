@@ -31,6 +31,7 @@
 #include <kvm/procs.h>
 
 #include "procs/dead_kernel.h"
+#include "procs/linux_layouts.h"
 
 #include <fmt/format.h>
 
@@ -48,7 +49,10 @@ using Object = detail::KernelObject;
 constexpr std::size_t max_driver_name = 64;
 constexpr std::size_t max_kthread_name = 63;  // /proc shows at most 63 characters of it
 constexpr std::uint64_t max_tty_drivers = 4096;
-constexpr std::int64_t nice_width = 40;  // NICE_WIDTH: static_prio spans MAX_RT_PRIO .. MAX_RT_PRIO + 39
+constexpr std::int64_t nice_width = 40;
+// The most of a process's arguments or environment read: a setuid
+// program's are bounded by the stack rlimit only, a dump's by nothing.
+constexpr std::uint64_t max_user_strings = 2 << 20;  // NICE_WIDTH: static_prio spans MAX_RT_PRIO .. MAX_RT_PRIO + 39
 
 using detail::member;
 
@@ -134,6 +138,11 @@ LayoutRequest build_request() {
              member("total_vm", "mapped pages: VSZ", false),
              member("rss_stat.count", "resident pages by kind, MM_* (atomic_long_t count[NR_MM_COUNTERS], before 6.2)",
                     false),
+             member("pgd", "the process's top-level page table (pgd_t *, in the direct map)", false),
+             member("arg_start", "user address of the arguments, NUL-separated strings", false),
+             member("arg_end", "user address just past the arguments", false),
+             member("env_start", "user address of the environment, NUL-separated strings", false),
+             member("env_end", "user address just past the environment", false),
          }},
     };
     r.flags = {"PF_EXITING",         "PF_KTHREAD",
@@ -299,7 +308,7 @@ private:
     const MemberLayout *p_numbers_, *u_nr_;
     const MemberLayout *y_index_, *y_driver_, *y_name_, *y_pgrp_;
     const MemberLayout *d_name_, *d_name_base_, *d_major_, *d_minor_start_, *d_num_, *d_flags_, *d_list_;
-    const MemberLayout *mm_total_vm_, *mm_rss_;
+    const MemberLayout *mm_total_vm_, *mm_rss_, *mm_pgd_, *mm_arg_start_, *mm_arg_end_, *mm_env_start_, *mm_env_end_;
     const MemberLayout* k_full_name_;
 
     TaskStateBits bits_;
@@ -369,6 +378,15 @@ LinuxWalker::LinuxWalker(const Kernel& kernel, StructLayouts layouts, std::uint6
     d_list_ = mem(driver_, "tty_drivers.next");
     mm_total_vm_ = mem(mm_, "total_vm");
     mm_rss_ = mem(mm_, "rss_stat.count");
+    mm_pgd_ = mem(mm_, "pgd");
+    mm_arg_start_ = mem(mm_, "arg_start");
+    mm_arg_end_ = mem(mm_, "arg_end");
+    mm_env_start_ = mem(mm_, "env_start");
+    mm_env_end_ = mem(mm_, "env_end");
+    // Arguments need every one of them.
+    if (mm_pgd_ == nullptr || mm_arg_start_ == nullptr || mm_arg_end_ == nullptr || mm_env_start_ == nullptr ||
+        mm_env_end_ == nullptr)
+        mm_pgd_ = nullptr;
     k_full_name_ = mem(kthread_, "full_name");
     if (t_kthread_ == nullptr) k_full_name_ = nullptr;
 
@@ -429,6 +447,10 @@ struct LinuxWalker::Walk {
     std::unordered_map<std::uint64_t, CredInfo> creds;
     std::unordered_map<std::uint64_t, std::int32_t> pid_numbers;  // struct pid * -> its nr
     std::unordered_map<std::uint64_t, TtyInfo> ttys;
+    // Processes whose user pages the dump lacks, and the first one's error:
+    // said once, at the end of the walk.
+    std::uint64_t user_memory_missing = 0;
+    std::string first_user_memory_error;
 
     Object read(std::uint64_t bytes, std::uint64_t address) {
         return Object(memory, w.kernel_.order(), bytes, address);
@@ -611,6 +633,57 @@ struct LinuxWalker::Walk {
         }
     }
 
+    // NUL-separated strings at [start, end) of the process's memory, as
+    // /proc/PID/cmdline and environ read them (fs/proc/base.c): a range
+    // past max_user_strings is cut there.
+    static std::vector<std::string> user_strings(const ProcessAddressSpace& space, std::uint64_t start,
+                                                 std::uint64_t end, std::string_view what) {
+        if (end < start) throw_corrupt(fmt::format("{} end {} is before its start {}", what, hex(end), hex(start)));
+        Bytes bytes(std::min(end - start, max_user_strings));
+        const PartialRead r = space.read_partial(start, bytes);
+        if (r.error) {
+            Error e = *r.error;
+            e.add_context(fmt::format("{} at {}", what, hex(start)));
+            throw e;
+        }
+        const std::string_view text(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+        // Without a NUL at its end the region was rewritten in place
+        // (setproctitle): /proc shows it up to its first NUL.
+        if (!text.empty() && text.back() != '\0') return {std::string(text.substr(0, text.find('\0')))};
+        return split_nul(text);
+    }
+
+    // Only for rows that pass the filters: user pages are many reads.
+    void fill_user_memory(ProcInfo& p, std::uint64_t mm_address) {
+        const bool args = options.arguments, env = options.environment;
+        if (w.mm_pgd_ == nullptr || (!args && !env)) return;
+        if (mm_address == 0) {
+            // Kernel threads and zombies have no user memory: nothing to read.
+            p.argv_read = args;
+            p.envv_read = env;
+            return;
+        }
+        try {
+            const Object mm = read(w.mm_bytes_, mm_address);
+            const ProcessAddressSpace space(w.kernel_, w.kernel_.translate(mm.u(w.mm_pgd_)).pa);
+            if (args) {
+                p.argv = user_strings(space, mm.u(w.mm_arg_start_), mm.u(w.mm_arg_end_), "arguments");
+                p.argv_read = true;
+            }
+            if (env) {
+                p.envv = user_strings(space, mm.u(w.mm_env_start_), mm.u(w.mm_env_end_), "environment");
+                p.envv_read = true;
+            }
+        } catch (const Error& e) {
+            p.argv.clear();
+            p.envv.clear();
+            p.argv_read = p.envv_read = false;
+            p.user_memory_error = e.what();
+            if (user_memory_missing++ == 0)
+                first_user_memory_error = fmt::format("pid {} ({}): {}", p.pid, p.comm, e.what());
+        }
+    }
+
     void fill_vm(ProcInfo& p, const TaskInfo& t) {
         if (t.mm == 0 || w.mm_total_vm_ == nullptr) return;
         try {
@@ -704,9 +777,13 @@ struct LinuxWalker::Walk {
         if (!options.per_lwp) {
             // /proc/PID/stat shows the leader's own state.
             p.stat = stat_letters(state_letter(w.bits_, leader.state, leader.exit_state), flags_of(leader));
-            if (matches_all(p, options.filters)) emit(p);
+            if (matches_all(p, options.filters)) {
+                fill_user_memory(p, leader.mm);
+                emit(p);
+            }
             return step;
         }
+        bool user_memory_read = false;
         for (const TaskInfo& t : thread_rows) {
             ProcInfo row = p;
             row.lwp_row = true;
@@ -717,7 +794,18 @@ struct LinuxWalker::Walk {
             row.rtime_usec = t.time_ns / 1000;
             row.raw = {{"exit_state", t.exit_state}, {"ptrace", t.ptrace}, {"flags", t.flags}};
             row.stat = stat_letters(state_letter(w.bits_, t.state, t.exit_state), flags_of(t));
-            if (matches_all(row, options.filters)) emit(row);
+            if (!matches_all(row, options.filters)) continue;
+            // The threads share the leader's address space: read once.
+            if (!user_memory_read) {
+                fill_user_memory(p, leader.mm);
+                user_memory_read = true;
+            }
+            row.argv = p.argv;
+            row.envv = p.envv;
+            row.argv_read = p.argv_read;
+            row.envv_read = p.envv_read;
+            row.user_memory_error = p.user_memory_error;
+            emit(row);
         }
         return step;
     }
@@ -743,6 +831,11 @@ void LinuxWalker::walk(const WalkOptions& options, const ProcEmit& emit, const P
     detail::walk_list("task list (init_task.tasks)", first - t_tasks_->offset,
                       detail::entries_bound(kernel_, task_bytes_), walk.leaders, warn,
                       [&](std::uint64_t address, std::uint64_t) { return walk.visit(address, head); });
+    if (walk.user_memory_missing != 0 && options.note)
+        options.note(fmt::format(
+            "the user pages of {} process{} are not in the dump (a filtered dump leaves them "
+            "out): COMMAND shows the command name in parentheses (first: {})",
+            walk.user_memory_missing, walk.user_memory_missing == 1 ? "" : "es", walk.first_user_memory_error));
 }
 
 std::optional<std::uint64_t> LinuxWalker::tty_device(std::string_view name) const {
@@ -823,22 +916,30 @@ std::unique_ptr<ProcessWalker> linux_create(const WalkTarget& target) {
                     "listing the processes of a Linux dump needs the kernel's symbols (init_task, and __start_BTF "
                     "and __stop_BTF for its type information): give -N System.map, the crashed kernel's "
                     "/proc/kallsyms, or its vmlinux");
-    const Namelist& namelist = kernel.namelist();
-    const Symbol* init_task = namelist.symbols().find("init_task");
+    const Symbol* init_task = kernel.namelist().symbols().find("init_task");
     if (init_task == nullptr) {
         Error e(ErrorKind::not_found, "init_task: no such symbol");
-        e.with_path(namelist.path());
+        e.with_path(kernel.namelist().path());
         throw e;
     }
+    StructLayouts layouts = linux_dump_layouts(kernel, linux_kernel::process_layout_request(), target.layout_file,
+                                               target.layout_dirs, known_flags(), known_values());
+    return std::make_unique<LinuxWalker>(kernel, std::move(layouts), init_task->value);
+}
+
+StructLayouts linux_dump_layouts(const Kernel& kernel, const LayoutRequest& request,
+                                 const std::optional<std::string>& layout_file, const std::vector<std::string>& dirs,
+                                 const std::vector<NamedValue>& flags, const std::vector<NamedValue>& values) {
+    const Namelist& namelist = kernel.namelist();
     const auto info = kernel.machine().info.find("OSRELEASE");
     const std::string release =
         info == kernel.machine().info.end() ? std::string() : detail::major_release(info->second);
 
-    const auto kernel_btf = [&kernel](const LayoutRequest& request) -> std::optional<StructLayouts> {
+    const auto kernel_btf = [&kernel](const LayoutRequest& wanted) -> std::optional<StructLayouts> {
         const Bytes blob = btf::read_kernel_blob(kernel);
         const std::uint64_t start = kernel.symbols().find("__start_BTF")->value;
         const btf::Types types(blob, fmt::format("kernel memory at __start_BTF ({})", hex(start)));
-        StructLayouts l = types.layouts(request);
+        StructLayouts l = types.layouts(wanted);
         if (l.pointer_size == 0) l.pointer_size = kernel.pointer_size();
         l.source = fmt::format("the kernel's BTF (__start_BTF..__stop_BTF, {} bytes at {})", blob.size(), hex(start));
         l.derived = fmt::format(
@@ -850,15 +951,15 @@ std::unique_ptr<ProcessWalker> linux_create(const WalkTarget& target) {
     LayoutSearch search{.os = "linux",
                         .release = release,
                         .arch = std::string(kernel.arch().name),
-                        .file = target.layout_file,
+                        .file = layout_file,
                         .namelist = &namelist,
-                        .dirs = target.layout_dirs,
+                        .dirs = dirs,
                         .kernel_type_info = kernel_btf,
-                        .known_flags = known_flags(),
-                        .known_values = known_values()};
-    StructLayouts layouts = resolve_layouts(search, linux_kernel::process_layout_request());
+                        .known_flags = flags,
+                        .known_values = values};
+    StructLayouts layouts = resolve_layouts(search, request);
     detail::check_abi(layouts, kernel);
-    return std::make_unique<LinuxWalker>(kernel, std::move(layouts), init_task->value);
+    return layouts;
 }
 
 }  // namespace detail

@@ -65,6 +65,24 @@ const LayoutRequest* process_layout_request(std::string_view os) {
     return nullptr;
 }
 
+std::vector<std::string> split_nul(std::string_view data, std::size_t max_bytes) {
+    std::vector<std::string> out;
+    std::size_t used = 0;
+    while (!data.empty()) {
+        const auto nul = data.find('\0');
+        std::string_view item = data.substr(0, nul);
+        if (max_bytes != 0) {
+            if (used >= max_bytes) break;
+            item = item.substr(0, max_bytes - used);
+            used += item.size() + 1;
+        }
+        out.emplace_back(item);
+        if (nul == std::string_view::npos) break;
+        data.remove_prefix(nul + 1);
+    }
+    return out;
+}
+
 bool matches(const ProcInfo& p, const ProcFilter& f) {
     const auto id = [&](std::int64_t v) { return static_cast<std::uint64_t>(v) == f.arg; };
     switch (f.op) {

@@ -223,13 +223,16 @@ std::string ps_tty(const ProcInfo& p) {
 }
 
 std::string ps_command(const ProcInfo& p) {
+    std::string out;
     if (!p.argv.empty()) {
-        std::string out;
         for (const auto& a : p.argv)
             out += (out.empty() ? "" : " ") + a;
-        return out;
+    } else {
+        out = p.system ? fmt::format("[{}]", p.comm) : fmt::format("({})", p.comm);
     }
-    return p.system ? fmt::format("[{}]", p.comm) : fmt::format("({})", p.comm);
+    for (const auto& e : p.envv)
+        out += " " + e;
+    return out;
 }
 
 std::string ps_field(const ProcInfo& p, const PsColumn& c) {
@@ -538,6 +541,8 @@ std::string format_ps_json(const ProcInfo& p) {
         j.text("comm", p.comm);
         j.text("command", ps_command(p));
         j.array("argv", p.argv, [&](const std::string& a) { detail::append_json_string(out, a); });
+        if (p.envv_read) j.array("envv", p.envv, [&](const std::string& a) { detail::append_json_string(out, a); });
+        if (!p.user_memory_error.empty()) j.text("user_memory_error", p.user_memory_error);
         j.boolean("live", p.live);
     }
     return out;

@@ -53,6 +53,8 @@ void KdumpWriter::add_stored_page(std::uint64_t pfn, Bytes stored, std::uint32_t
 }
 
 void KdumpWriter::exclude_page(std::uint64_t pfn) {
+    pages_.erase(pfn);
+    stored_.erase(pfn);
     excluded_.push_back(pfn);
 }
 

@@ -1,0 +1,128 @@
+// What every module reader shares: the table of readers, the listing as
+// kvmmod prints it, and lookups of addresses among the modules' symbols.
+#include <kvm/error.h>
+#include <kvm/kernel.h>
+#include <kvm/modules.h>
+
+#include "core/json_string.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+namespace kvm {
+
+namespace detail {
+// Rows of the reader table, one per file in src/modules/.
+bool linux_modules_accepts(const Kernel& kernel);
+std::unique_ptr<ModuleReader> linux_modules_create(const Kernel& kernel, const ModuleOptions& options);
+}  // namespace detail
+
+std::span<const ModuleReaderInfo> all_module_readers() {
+    static const ModuleReaderInfo readers[] = {
+        {"linux", detail::linux_modules_accepts, detail::linux_modules_create},
+    };
+    return readers;
+}
+
+std::unique_ptr<ModuleReader> make_module_reader(const Kernel& kernel, const ModuleOptions& options) {
+    std::string have;
+    for (const ModuleReaderInfo& r : all_module_readers()) {
+        if (r.accepts(kernel)) return r.create(kernel, options);
+        have += (have.empty() ? "" : ", ") + std::string(r.name);
+    }
+    throw_unsupported(fmt::format("no module list for {} dumps (have: {})",
+                                  kernel.machine().os.empty() ? "these" : kernel.machine().os, have));
+}
+
+ModuleListing list_modules(const Kernel& kernel, const ModuleOptions& options, const ModuleWarn& warn) {
+    return make_module_reader(kernel, options)->read(options.symbols, warn);
+}
+
+namespace {
+std::string used_by(const ModuleInfo& m) {
+    std::string out;
+    for (const std::string& u : m.used_by)
+        out += (out.empty() ? "" : ",") + u;
+    return out;
+}
+}  // namespace
+
+std::string format_modules_table(std::span<const ModuleInfo> modules) {
+    struct Row {
+        std::string name, address, size, refs, state, users;
+    };
+    std::vector<Row> rows{{"Module", "Address", "Size", "Used", "State", "by"}};
+    for (const ModuleInfo& m : modules)
+        rows.push_back({m.name, fmt::format("{:#x}", m.base), fmt::format("{}", m.size),
+                        m.refs < 0 ? "-" : fmt::format("{}", m.refs), m.state, used_by(m)});
+    std::size_t w[5] = {};
+    for (const Row& r : rows) {
+        w[0] = std::max(w[0], r.name.size());
+        w[1] = std::max(w[1], r.address.size());
+        w[2] = std::max(w[2], r.size.size());
+        w[3] = std::max(w[3], r.refs.size());
+        w[4] = std::max(w[4], r.state.size());
+    }
+    std::string out;
+    for (const Row& r : rows) {
+        std::string line = fmt::format("{:<{}} {:>{}} {:>{}} {:>{}} {:<{}} {}", r.name, w[0], r.address, w[1], r.size,
+                                       w[2], r.refs, w[3], r.state, w[4], r.users);
+        while (!line.empty() && line.back() == ' ')
+            line.pop_back();
+        out += line + "\n";
+    }
+    return out;
+}
+
+std::string format_module_json(const ModuleInfo& m) {
+    std::string out = "{\"name\":";
+    detail::append_json_string(out, m.name);
+    out += fmt::format(",\"base\":\"{:#x}\",\"size\":{},\"refs\":", m.base, m.size);
+    out += m.refs < 0 ? "null" : fmt::format("{}", m.refs);
+    out += ",\"state\":";
+    detail::append_json_string(out, m.state);
+    out += ",\"used_by\":[";
+    for (std::size_t i = 0; i < m.used_by.size(); ++i) {
+        if (i != 0) out += ",";
+        detail::append_json_string(out, m.used_by[i]);
+    }
+    out += fmt::format("],\"address\":\"{:#x}\"}}", m.address);
+    return out;
+}
+
+ModuleSymbols::ModuleSymbols(const ModuleListing& listing) : symbols_(listing.symbols), modules_(listing.modules) {
+    std::stable_sort(symbols_.begin(), symbols_.end(),
+                     [](const Symbol& a, const Symbol& b) { return a.value < b.value; });
+}
+
+std::optional<ModuleSymbols::Hit> ModuleSymbols::nearest(std::uint64_t address) const {
+    // The module whose memory holds the address, then its last symbol at
+    // or before it.
+    const ModuleInfo* owner = nullptr;
+    std::uint64_t start = 0;
+    for (const ModuleInfo& m : modules_)
+        for (const auto& [base, size] : m.ranges)
+            if (address >= base && address - base < size) {
+                owner = &m;
+                start = base;
+            }
+    if (owner == nullptr) return std::nullopt;
+    auto it = std::upper_bound(symbols_.begin(), symbols_.end(), address,
+                               [](std::uint64_t a, const Symbol& s) { return a < s.value; });
+    while (it != symbols_.begin()) {
+        --it;
+        if (it->value < start) break;
+        if (it->module == owner->name) return Hit{&*it, address - it->value};
+    }
+    return std::nullopt;
+}
+
+std::vector<const Symbol*> ModuleSymbols::find(std::string_view name) const {
+    std::vector<const Symbol*> out;
+    for (const Symbol& s : symbols_)
+        if (s.name == name) out.push_back(&s);
+    return out;
+}
+
+}  // namespace kvm
