@@ -109,7 +109,9 @@ int run(const Options& o) {
 }  // namespace
 
 int main(int argc, char** argv) {
+    kvm::set_layout_advice("give a debug kernel (-N) or a layout file (--layout)");
     CLI::App app{"list the processes of a kernel crash dump, or of the running host", "kvmps"};
+    app.set_version_flag("--version", "kvmps (kvmkit) " KVMKIT_VERSION);
     Options o;
     app.add_option("-N", o.namelist, "the kernel that crashed (namelist)");
     app.add_option("-M", o.cores, "the crash dump (without it: the running host); again for each file of a split dump")
