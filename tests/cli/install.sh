@@ -48,3 +48,49 @@ env -i PATH=/usr/bin:/bin "$prefix/bin/kvmkit-example" "$T/d/netbsd" "$T/d/netbs
 [[ $(head -n1 "$T/example") == "time_second $(fact crash_time)" ]] || fail "example: $(head -n1 "$T/example")"
 diff -u <(tail -n +2 "$T/out" | awk '{ print $1, $2 }' | sort) <(tail -n +2 "$T/example" | sort) >&2 ||
   fail "the example's processes differ from kvmps's"
+
+# libkvm.so: its SONAME, only the calls of <kvm.h> exported (versioned),
+# and the pkg-config files, relocated to where the tree was installed.
+libkvm=$(cd "$prefix" && ls -d lib*/libkvm.so.0 | head -n1)
+[[ -n $libkvm ]] || fail "libkvm.so.0 not installed"
+pcdir=$prefix/$(dirname "$libkvm")/pkgconfig
+[[ $(readelf -d "$prefix/$libkvm" | sed -n 's/.*(SONAME).*\[\(.*\)\]/\1/p') == libkvm.so.0 ]] || fail "SONAME"
+exported=$(nm -D --defined-only "$prefix/$libkvm" | awk '{ print $3 }' | sort | paste -sd' ')
+[[ $exported == "KVMKIT_0 kvm_close@@KVMKIT_0 kvm_dump_inval@@KVMKIT_0 kvm_dump_mkheader@@KVMKIT_0 kvm_dump_wrtheader@@KVMKIT_0 kvm_getargv2@@KVMKIT_0 kvm_getargv@@KVMKIT_0 kvm_getenvv2@@KVMKIT_0 kvm_getenvv@@KVMKIT_0 kvm_geterr@@KVMKIT_0 kvm_getlwps@@KVMKIT_0 kvm_getproc2@@KVMKIT_0 kvm_getprocs@@KVMKIT_0 kvm_nlist@@KVMKIT_0 kvm_open@@KVMKIT_0 kvm_openfiles@@KVMKIT_0 kvm_read@@KVMKIT_0 kvm_uread@@KVMKIT_0 kvm_write@@KVMKIT_0" ]] ||
+  fail "libkvm.so exports: $exported"
+for h in kvm.h nlist.h sys/sysctl.h; do
+  [[ -f $prefix/include/libkvm/$h ]] || fail "include/libkvm/$h not installed"
+done
+# pkg-config ends its answers with a space: dropped.
+pc() { PKG_CONFIG_PATH=$pcdir pkg-config --define-prefix "$@" | sed 's/ *$//'; }
+[[ $(pc --cflags libkvm) == "-I$prefix/include/libkvm" ]] || fail "libkvm cflags: $(pc --cflags libkvm)"
+[[ $(pc --libs libkvm) == "-L$prefix/$(dirname "$libkvm") -lkvm" ]] || fail "libkvm libs: $(pc --libs libkvm)"
+pc --exists kvmkit || fail "kvmkit.pc"
+
+# The C programs of tests/capi, unchanged, built against the installed
+# tree through pkg-config alone and run from outside it: the library finds
+# the layouts of its own prefix.
+cflags=()
+grep -q '^KVMKIT_SANITIZE:BOOL=ON' "$build/CMakeCache.txt" && cflags+=(-fsanitize=address,undefined)
+cc=$(sed -n 's/^CMAKE_C_COMPILER:[A-Z]*=//p' "$build/CMakeCache.txt")
+mkdir "$T/capi"
+for src in "$KVMKIT_TESTS"/capi/*.c; do
+  # shellcheck disable=SC2046
+  "$cc" "${cflags[@]}" $(pc --cflags libkvm) -o "$T/capi/$(basename "$src" .c)" "$src" $(pc --libs libkvm) \
+    -Wl,-rpath,"$prefix/$(dirname "$libkvm")" 2>"$T/cc.log" || { cat "$T/cc.log" >&2; fail "cc $src"; }
+done
+env -i PATH=/usr/bin:/bin "$T/capi/kvm_getproc2_test" "$T/d/netbsd" "$T/d/netbsd.core" pid 416 >"$T/capi.out" ||
+  fail "installed kvm_getproc2_test"
+[[ $(sed -n 2p "$T/capi.out") == "pid 416 ppid 415 pgid 416 sid 416 tpgid 530 uid 1000 ruid 1000 svuid 1000 gid 1000 rgid 1000 tdev 0x500 stat 3 realstat 2 nice 20 eflag 0x3 nlwps 1 paddr $(fact proc.416) wmesg \"wait\" comm \"ksh\"" ]] ||
+  fail "installed kvm_getproc2_test: $(sed -n 2p "$T/capi.out")"
+env -i PATH=/usr/bin:/bin "$T/capi/kvm_nlist_test" "$T/d/netbsd" "$T/d/netbsd.core" _time_second >"$T/capi.out" ||
+  fail "installed kvm_nlist_test"
+[[ $(head -n1 "$T/capi.out") == "_time_second type 0x07 value $(fact sym.time_second)" ]] || fail "installed kvm_nlist_test"
+# Without the prefix's layouts, a library caller is told where they were
+# looked for and how a program gives them (not a tool's flags).
+mv "$prefix/share/kvmkit/layouts" "$prefix/share/kvmkit/layouts.away"
+rc=0
+env -i PATH=/usr/bin:/bin "$T/capi/kvm_getproc2_test" "$T/d/netbsd" "$T/d/netbsd.core" >"$T/out" 2>"$T/err" || rc=$?
+mv "$prefix/share/kvmkit/layouts.away" "$prefix/share/kvmkit/layouts"
+expect_rc 1
+expect_stderr "kvm_getproc2: no structure layouts for netbsd 10 amd64: the namelist has no type information and there is no netbsd-10-amd64.json in $T/share/kvmkit/layouts, $prefix/share/kvmkit/layouts, $(sed -n 's/^CMAKE_INSTALL_PREFIX:[A-Z]*=//p' "$build/CMakeCache.txt")/share/kvmkit/layouts; give a namelist with type information (OpenOptions::namelist, kvm_openfiles' execfile), a layout file (WalkTarget::layout_file) or a directory of layout files (\$KVMKIT_LAYOUTS)"

@@ -345,9 +345,8 @@ TEST_CASE("freebsd: without type information, the offsets the kernel exports for
     const std::string error = test::error_of(
         [&] { make_process_walker({.kernel = bare_kernel.get(), .layout_dirs = {test::shipped_layouts_dir()}}); });
     CHECK(error == fmt::format("no structure layouts for freebsd 13 amd64: the namelist has no type information "
-                               "and there is no freebsd-13-amd64.json in {}; give a debug kernel (-N) or a layout "
-                               "file (--layout)",
-                               test::shipped_layouts_dir()));
+                               "and there is no freebsd-13-amd64.json in {}; {}",
+                               test::shipped_layouts_dir(), library_layout_advice));
 }
 
 namespace {

@@ -286,8 +286,8 @@ TEST_CASE("layouts come from the named file, else the shipped file of the releas
     CHECK(error_of([&] {
               (void)resolve_layouts({.os = "netbsd", .release = "9", .arch = "amd64", .dirs = dirs}, r);
           }) == fmt::format("no structure layouts for netbsd 9 amd64: the namelist has no type information and there "
-                            "is no netbsd-9-amd64.json in {}; give a debug kernel (-N) or a layout file (--layout)",
-                            dirs[0]));
+                            "is no netbsd-9-amd64.json in {}; {}",
+                            dirs[0], library_layout_advice));
 
     // A file without a member the walker needs is refused, naming it.
     custom.structs.at("proc").members.erase(custom.structs.at("proc").members.begin());

@@ -3,6 +3,7 @@
 // output.  See kvmdmesg(1).
 #include <kvm/error.h>
 #include <kvm/kernel.h>
+#include <kvm/layout.h>
 #include <kvm/msgbuf.h>
 
 #include <fmt/format.h>
@@ -51,7 +52,9 @@ int run(const Options& o) {
 }  // namespace
 
 int main(int argc, char** argv) {
+    kvm::set_layout_advice("give a debug kernel (-N) or a layout file (--layout)");
     CLI::App app{"print the kernel message buffer of a crash dump, or of the running host", "kvmdmesg"};
+    app.set_version_flag("--version", "kvmdmesg (kvmkit) " KVMKIT_VERSION);
     Options o;
     app.add_option("-N", o.namelist, "the kernel that crashed (namelist; NetBSD dumps need it)");
     app.add_option("-M", o.core, "the crash dump (without it: the running host)");

@@ -192,6 +192,7 @@ int run(const Options& o) {
 
 int main(int argc, char** argv) {
     CLI::App app{"dump kernel virtual (or physical) memory of a crash dump or the running kernel", "kvmdump"};
+    app.set_version_flag("--version", "kvmdump (kvmkit) " KVMKIT_VERSION);
     Options o;
     app.add_option("-N", o.system, "the kernel namelist (default: the running kernel's)")->option_text("system");
     app.add_option("-M", o.cores,

@@ -185,6 +185,7 @@ int run(Options o) {
 
 int main(int argc, char** argv) {
     CLI::App app{"print a kernel's symbols by name or address, optionally checked against a crash dump", "kvmnm"};
+    app.set_version_flag("--version", "kvmnm (kvmkit) " KVMKIT_VERSION);
     Options o;
     app.add_option("-N", o.system, "the kernel namelist (default: the running kernel's)")->option_text("system");
     app.add_option("-M", o.cores,

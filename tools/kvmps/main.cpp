@@ -252,7 +252,9 @@ void usage_error(std::string_view message) {
 }  // namespace
 
 int main(int argc, char** argv) {
+    kvm::set_layout_advice("give a debug kernel (-N) or a layout file (--layout)");
     CLI::App app{"list the processes of a kernel crash dump, or of the running host", "kvmps"};
+    app.set_version_flag("--version", "kvmps (kvmkit) " KVMKIT_VERSION);
     Options o;
     app.add_option("-N", o.namelist, "the kernel that crashed (namelist)")->option_text("system");
     app.add_option("-M", o.cores, "the crash dump (without it: the running host); again for each file of a split dump")

@@ -252,7 +252,9 @@ void write_bsd_facts(const std::string& path, const kvm::synth::CrashedMachine& 
 }  // namespace
 
 int main(int argc, char** argv) {
-    CLI::App app{"make a synthetic crash dump (developer tool)", "kvmsynth"};
+    CLI::App app{"make a synthetic crash dump (a developer tool for the tests and the demo; not installed)",
+                 "kvmsynth"};
+    app.set_version_flag("--version", "kvmsynth (kvmkit) " KVMKIT_VERSION);
     Options o;
     BsdDeviceOptions bsd;
     app.add_option("--os", o.os, "netbsd, freebsd or dragonfly")
@@ -313,7 +315,16 @@ int main(int argc, char** argv) {
     app.add_option("--msgbuf-fault", o.msgbuf_fault,
                    "corrupt the message buffer: bad-magic, bufx-past-end or bufr-past-end")
         ->check(CLI::IsMember({"bad-magic", "bufx-past-end", "bufr-past-end"}));
-    CLI11_PARSE(app, argc, argv);
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError& e) {
+        if (e.get_exit_code() == 0) return app.exit(e);
+        fmt::print(stderr,
+                   "kvmsynth: {}\nusage: kvmsynth --kernel file [--swap file] [--kcore file] [options] "
+                   "(kvmsynth --help lists them)\n",
+                   e.what());
+        return 2;
+    }
 
     if (!bsd.device.empty()) {
         try {

@@ -21,7 +21,8 @@
 namespace {
 
 constexpr const char* usage_text =
-    "usage: savecore [-fkuvz] [--zstd] [-m maxdumps] [-N system] [-Z level] [--dumplo blocks] [directory [device ...]]\n"
+    "usage: savecore [-fkuvz] [--zstd] [-m maxdumps] [-N system] [-Z level] [--dumplo blocks] [directory [device "
+    "...]]\n"
     "       savecore -c [-v] [-N system] [--dumplo blocks] [device ...]\n"
     "       savecore -C | -n [-v] [-N system] [--dumplo blocks] [device ...]\n";
 
@@ -137,6 +138,7 @@ int main(int argc, char** argv) {
     std::signal(SIGPIPE, SIG_IGN);
 
     CLI::App app{"save a kernel crash dump from a swap device", "savecore"};
+    app.set_version_flag("--version", "savecore (kvmkit) " KVMKIT_VERSION);
     bool clear = false, check = false, check_c = false;
     kvm::save::Options o;
     std::string level, system;
@@ -164,6 +166,9 @@ int main(int argc, char** argv) {
         app.parse(argc, argv);
     } catch (const CLI::CallForHelp&) {
         std::fputs(app.help().c_str(), stdout);
+        return 0;
+    } catch (const CLI::CallForVersion& e) {
+        std::puts(e.what());
         return 0;
     } catch (const CLI::ParseError& e) {
         put(fmt::format("savecore: {}\n{}", e.what(), usage_text));

@@ -234,10 +234,23 @@ struct LayoutSearch {
 // known_values.  The result is checked against `request`.  Throws not_found naming what was tried when nothing fits.
 StructLayouts resolve_layouts(const LayoutSearch& search, const LayoutRequest& request);
 
+// What resolve_layouts' error tells its reader to do when nothing fits.
+// By default it speaks to a program using the library (the namelist of
+// OpenOptions or kvm_openfiles, WalkTarget::layout_file, a directory in
+// $KVMKIT_LAYOUTS); a tool states its own flags once, before any walk
+// ("give a debug kernel (-N) or a layout file (--layout)").
+inline constexpr std::string_view library_layout_advice =
+    "give a namelist with type information (OpenOptions::namelist, kvm_openfiles' execfile), a layout file "
+    "(WalkTarget::layout_file) or a directory of layout files ($KVMKIT_LAYOUTS)";
+void set_layout_advice(std::string advice);
+
 // Where shipped layout files are looked for, in order: $KVMKIT_LAYOUTS;
 // share/kvmkit/layouts next to the running executable's prefix (<exe>/../
-// share/kvmkit/layouts, which is also where the build tree has them); the
-// compiled-in install directory.
+// share/kvmkit/layouts, which is also where the build tree has them); for
+// code in a shared library (libkvm.so), the same directory relative to the
+// library's own (so a program linked against an installed kvmkit finds
+// the layouts of that prefix wherever the program is); the compiled-in
+// install directory.
 std::vector<std::string> shipped_layout_dirs();
 std::optional<std::string> find_shipped_layout(const std::vector<std::string>& dirs, std::string_view os,
                                                std::string_view release, std::string_view arch);

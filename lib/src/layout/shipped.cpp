@@ -5,6 +5,7 @@
 #include <kvm/layout.h>
 #include <kvm/namelist.h>
 
+#include <dlfcn.h>
 #include <fmt/format.h>
 #include <unistd.h>
 
@@ -12,10 +13,16 @@
 #include <array>
 #include <cstdlib>
 #include <filesystem>
+#include <mutex>
 #include <system_error>
 
 #ifndef KVMKIT_INSTALL_DATADIR
 #define KVMKIT_INSTALL_DATADIR "/usr/local/share/kvmkit"
+#endif
+// The data directory relative to the library directory, as installed
+// ("../share/kvmkit"): a shared library finds its data from where it is.
+#ifndef KVMKIT_LIBDIR_TO_DATADIR
+#define KVMKIT_LIBDIR_TO_DATADIR "../share/kvmkit"
 #endif
 
 namespace kvm {
@@ -29,6 +36,19 @@ std::string executable_dir() {
     return std::filesystem::path(std::string(buf.data(), static_cast<std::size_t>(n))).parent_path().string();
 }
 
+// The directory of the shared library this code is in (libkvm.so), or
+// empty when it is linked into the executable itself.
+std::string library_dir() {
+    Dl_info info{};
+    if (::dladdr(reinterpret_cast<const void*>(&library_dir), &info) == 0 || info.dli_fname == nullptr) return {};
+    std::error_code ec;
+    const auto lib = std::filesystem::canonical(info.dli_fname, ec);
+    if (ec) return {};
+    const auto exe = std::filesystem::canonical("/proc/self/exe", ec);
+    if (!ec && exe == lib) return {};
+    return lib.parent_path().string();
+}
+
 std::string join(const std::vector<std::string>& v) {
     std::string out;
     for (const auto& s : v)
@@ -36,7 +56,18 @@ std::string join(const std::vector<std::string>& v) {
     return out;
 }
 
+std::mutex advice_mutex;
+std::string& layout_advice() {
+    static std::string advice(library_layout_advice);
+    return advice;
+}
+
 }  // namespace
+
+void set_layout_advice(std::string advice) {
+    const std::lock_guard lock(advice_mutex);
+    layout_advice() = std::move(advice);
+}
 
 std::vector<std::string> shipped_layout_dirs() {
     std::vector<std::string> dirs;
@@ -46,6 +77,12 @@ std::vector<std::string> shipped_layout_dirs() {
         const auto p =
             std::filesystem::weakly_canonical(std::filesystem::path(exe) / ".." / "share" / "kvmkit" / "layouts", ec);
         if (!ec) dirs.push_back(p.string());
+    }
+    if (const std::string lib = library_dir(); !lib.empty()) {
+        std::error_code ec;
+        const auto p =
+            std::filesystem::weakly_canonical(std::filesystem::path(lib) / KVMKIT_LIBDIR_TO_DATADIR / "layouts", ec);
+        if (!ec && std::find(dirs.begin(), dirs.end(), p.string()) == dirs.end()) dirs.push_back(p.string());
     }
     const std::string installed = std::string(KVMKIT_INSTALL_DATADIR) + "/layouts";
     if (std::find(dirs.begin(), dirs.end(), installed) == dirs.end()) dirs.push_back(installed);
@@ -133,10 +170,15 @@ StructLayouts resolve_layouts(const LayoutSearch& search, const LayoutRequest& r
         check_layouts(l, request);
         return l;
     }
+    std::string advice;
+    {
+        const std::lock_guard lock(advice_mutex);
+        advice = layout_advice();
+    }
     throw_not_found(fmt::format(
         "no structure layouts for {} {} {}: the namelist has no type information and there is no {}-{}-{}.json in {}; "
-        "give a debug kernel (-N) or a layout file (--layout)",
-        search.os, search.release, search.arch, search.os, search.release, search.arch, join(dirs)));
+        "{}",
+        search.os, search.release, search.arch, search.os, search.release, search.arch, join(dirs), advice));
 }
 
 }  // namespace kvm
