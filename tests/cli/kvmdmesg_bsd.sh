@@ -95,10 +95,12 @@ w=$T/wrapped-freebsd-amd64
 run_tool kvmdmesg -M "$w/vmcore.0"
 expect_rc 1
 expect_stderr "kvmdmesg: warning: no namelist (-N) names msgbufp, so the write position is unknown: printing the minidump's ring from its start, whose oldest lines may follow its newest"
-# The ring from its start: the last 404 bytes written, then bytes 404 to 4096.
+# The ring from its start: the last 404 bytes written, then bytes 404 to
+# 4096 (ending mid-line: dmesg adds the newline).
 {
   tail -c 404 "$T/long.txt"
   head -c 4096 "$T/long.txt" | tail -c +405
+  echo
 } >"$T/from-start"
 expect_stdout "$T/from-start"
 # A full dump holds no ring of its own: msgbufp is needed.
