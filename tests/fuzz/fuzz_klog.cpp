@@ -2,17 +2,17 @@
 // picks a reader (klog_layout.h); the rest is kernel memory at a fixed
 // address, where a fixed VMCOREINFO (or BSD layout) says the ring is, so
 // every pointer, size, index and record is the fuzzer's.  Each log read is
-// then printed every way (text with and without times and tags, JSON).  A crash, hang, leak or unbounded allocation is a
-// bug; kvm::Error is not.
+// then printed every way (text with and without times and tags, JSON).  A crash, hang, leak or unbounded allocation is
+// a bug; kvm::Error is not.
 #include <kvm/error.h>
 #include <kvm/msgbuf.h>
 #include <kvm/synth_klog.h>
 
 #include "klog_layout.h"
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
-#include <algorithm>
 #include <cstring>
 #include <optional>
 
@@ -24,8 +24,8 @@ kvm::KernelLog read_bsd(klog_fuzz::Reader reader, const kvm::synth::MemoryImage&
     const unsigned long_size = dragonfly ? 4 : 8;
     const kvm::StructLayouts layouts =
         kvm::klog::declared_bsd_msgbuf_layouts(dragonfly ? "dragonfly" : "freebsd", long_size, kvm::ByteOrder::little);
-    return kvm::klog::read_bsd_msgbuf(image.memory(kvm::ByteOrder::little, long_size), klog_fuzz::base(reader),
-                                      layouts, carried, warn);
+    return kvm::klog::read_bsd_msgbuf(image.memory(kvm::ByteOrder::little, long_size), klog_fuzz::base(reader), layouts,
+                                      carried, warn);
 }
 
 }  // namespace

@@ -92,12 +92,12 @@ TEST_CASE("every kind of minidump: the ring it carries, unwrapped from struct ms
 }
 
 TEST_CASE("a full dump: the ring at msgbufp->msg_ptr, through the shipped layout or struct msgbuf's declaration") {
-    for (const synth::MachineSpec& spec : std::vector<synth::MachineSpec>{
-             {.os = "freebsd"},
-             {.arch = "i386", .os = "freebsd", .minidump_version = 1},
-             {.arch = "i386", .pae = true, .os = "freebsd"},
-             {.os = "dragonfly"},
-             {.os = "dragonfly", .dragonfly_pcb_cr3 = 0}}) {
+    for (const synth::MachineSpec& spec :
+         std::vector<synth::MachineSpec>{{.os = "freebsd"},
+                                         {.arch = "i386", .os = "freebsd", .minidump_version = 1},
+                                         {.arch = "i386", .pae = true, .os = "freebsd"},
+                                         {.os = "dragonfly"},
+                                         {.os = "dragonfly", .dragonfly_pcb_cr3 = 0}}) {
         CAPTURE(name_of(spec));
         const synth::CrashedMachine m(spec);
         const auto k = open_bsd_dump(full_dump_of(m), namelist_of(m));
@@ -115,9 +115,10 @@ TEST_CASE("struct msgbuf as the headers declare it, and as the shipped layouts h
     std::vector<std::pair<std::string, std::uint64_t>> offsets;
     for (const MemberLayout& member : f.members)
         offsets.emplace_back(member.name, member.offset);
-    CHECK(offsets == std::vector<std::pair<std::string, std::uint64_t>>{
-                         {"msg_ptr", 0}, {"msg_magic", 4}, {"msg_size", 8}, {"msg_wseq", 12}, {"msg_rseq", 16},
-                         {"msg_seqmod", 24}});
+    CHECK(
+        offsets ==
+        std::vector<std::pair<std::string, std::uint64_t>>{
+            {"msg_ptr", 0}, {"msg_magic", 4}, {"msg_size", 8}, {"msg_wseq", 12}, {"msg_rseq", 16}, {"msg_seqmod", 24}});
     CHECK(f.size == 28);
     CHECK(freebsd32.require_value("MSG_MAGIC") == 0x063062);
     CHECK(freebsd32.source == "struct msgbuf as FreeBSD's sys/sys/msgbuf.h declares it");
@@ -126,21 +127,20 @@ TEST_CASE("struct msgbuf as the headers declare it, and as the shipped layouts h
     offsets.clear();
     for (const MemberLayout& member : dragonfly64.get("msgbuf").members)
         offsets.emplace_back(member.name, member.offset);
-    CHECK(offsets == std::vector<std::pair<std::string, std::uint64_t>>{
-                         {"msg_magic", 0}, {"msg_size", 4}, {"msg_bufx", 8}, {"msg_bufr", 12}, {"msg_ptr", 16},
-                         {"msg_bufl", 24}});
+    CHECK(offsets ==
+          std::vector<std::pair<std::string, std::uint64_t>>{
+              {"msg_magic", 0}, {"msg_size", 4}, {"msg_bufx", 8}, {"msg_bufr", 12}, {"msg_ptr", 16}, {"msg_bufl", 24}});
     CHECK(dragonfly64.require_value("MSG_MAGIC") == 0x063064);
     CHECK(dragonfly64.require_value("MSG_OMAGIC") == 0x063062);
 
     // The shipped files, made by a compiler from the same declarations,
     // agree member for member.
-    for (const auto& [file, os] : {std::pair{"freebsd-14-amd64.json", "freebsd"},
-                                   std::pair{"dragonfly-5-amd64.json", "dragonfly"},
-                                   std::pair{"dragonfly-1-i386.json", "dragonfly"}}) {
+    for (const auto& [file, os] :
+         {std::pair{"freebsd-14-amd64.json", "freebsd"}, std::pair{"dragonfly-5-amd64.json", "dragonfly"},
+          std::pair{"dragonfly-1-i386.json", "dragonfly"}}) {
         CAPTURE(file);
         const StructLayouts shipped = load_layouts_file(test::shipped_layouts_dir() + "/" + file);
-        const StructLayouts declared =
-            klog::declared_bsd_msgbuf_layouts(os, shipped.pointer_size, ByteOrder::little);
+        const StructLayouts declared = klog::declared_bsd_msgbuf_layouts(os, shipped.pointer_size, ByteOrder::little);
         for (const MemberLayout& member : shipped.get("msgbuf").members) {
             CAPTURE(member.name);
             const MemberLayout* d = declared.get("msgbuf").find(member.name);
@@ -313,8 +313,8 @@ TEST_CASE("a layout file the user names is the one used") {
     const auto k = open_bsd_dump(full_dump_of(m), namelist_of(m));
     const test::TempDir dir;
     // FreeBSD 14's layout with struct msgbuf's members 8 bytes further on.
-    StructLayouts moved = test::shifted(load_layouts_file(test::shipped_layouts_dir() + "/freebsd-14-amd64.json"),
-                                        {"msgbuf"}, 8);
+    StructLayouts moved =
+        test::shifted(load_layouts_file(test::shipped_layouts_dir() + "/freebsd-14-amd64.json"), {"msgbuf"}, 8);
     const std::string path = dir / "moved.json";
     synth::write_file(path, to_bytes(to_json(moved)));
     const std::string where = fmt::format("msgbufp: struct msgbuf at {}", hex(m.message_buffer().msgbufp));

@@ -43,8 +43,9 @@ int run(const Options& o) {
         const auto kernel = kvm::Kernel::open({.namelist = o.namelist, .core = o.core, .allow_truncated = true});
         log = kvm::read_kernel_log(*kernel, warn, {.layout_file = o.layout});
     }
-    const std::string out = o.json ? kvm::format_log_json(log)
-                                   : kvm::format_log(log, {.time = !o.no_time, .raw = o.raw, .caller = o.caller, .all = o.all});
+    const std::string out =
+        o.json ? kvm::format_log_json(log)
+               : kvm::format_log(log, {.time = !o.no_time, .raw = o.raw, .caller = o.caller, .all = o.all});
     std::fwrite(out.data(), 1, out.size(), stdout);
     return skipped ? exit_failure : exit_ok;
 }

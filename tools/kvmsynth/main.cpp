@@ -262,8 +262,9 @@ void write_bsd_facts(const std::string& path, const kvm::synth::CrashedMachine& 
     } catch (const kvm::Error&) {  // NOLINT(bugprone-empty-catch): i386 has no direct map
     }
     const auto& msgbuf = m.message_buffer();
-    out.print("msgbuf.struct={:#x}\nmsgbuf.ring={:#x}\nmsgbuf.size={:#x}\nmsgbuf.write_offset={:#x}\nmsgbuf.written={}\n",
-              msgbuf.msgbufp, msgbuf.ring, msgbuf.size, msgbuf.write_offset, msgbuf.written);
+    out.print(
+        "msgbuf.struct={:#x}\nmsgbuf.ring={:#x}\nmsgbuf.size={:#x}\nmsgbuf.write_offset={:#x}\nmsgbuf.written={}\n",
+        msgbuf.msgbufp, msgbuf.ring, msgbuf.size, msgbuf.write_offset, msgbuf.written);
     if (procs) write_procs_facts(out, *procs);
 }
 
@@ -326,7 +327,8 @@ int main(int argc, char** argv) {
     app.add_option("--phys-image", o.phys_image,
                    "write the dumped memory as a file whose offsets are physical addresses");
     app.add_flag("--msgbuf", o.msgbuf, "plant a kernel message buffer (msgbufp) holding a boot log");
-    app.add_option("--msgbuf-size", o.msgbuf_size, "ring bytes of the message buffer (default 16384; FreeBSD, DragonFly: 24320)");
+    app.add_option("--msgbuf-size", o.msgbuf_size,
+                   "ring bytes of the message buffer (default 16384; FreeBSD, DragonFly: 24320)");
     app.add_option("--msgbuf-text", o.msgbuf_text, "write this file's bytes into the message buffer instead");
     app.add_option("--msgbuf-fault", o.msgbuf_fault,
                    "corrupt the message buffer: bad-magic, bufx-past-end or bufr-past-end")

@@ -20,23 +20,20 @@ namespace {
 
 LayoutRequest build_request() {
     LayoutRequest r;
-    r.structs = {{"msgbuf",
-                  {
-                      {"msg_ptr", "the ring, msg_size bytes", true},
-                      {"msg_magic", "MSG_MAGIC (DragonFly: or MSG_OMAGIC) when the buffer is in use", true},
-                      {"msg_size", "size of the ring in bytes", true},
-                      {"msg_wseq", "FreeBSD 7 and later: write sequence number; the position is it modulo msg_size",
-                       false},
-                      {"msg_rseq", "FreeBSD 7 and later: read sequence number of /dev/klog", false},
-                      {"msg_seqmod", "FreeBSD 7 and later: sequence numbers run modulo this (16 * msg_size)", false},
-                      {"msg_bufx", "DragonFly and older FreeBSD: write index (DragonFly with msg_bufl: not masked)",
-                       false},
-                      {"msg_bufr",
-                       "DragonFly and older FreeBSD: read index (DragonFly with msg_bufl: the oldest byte, not masked)",
-                       false},
-                      {"msg_bufl", "DragonFly: read index of /dev/klog; with it msg_bufx and msg_bufr run free",
-                       false},
-                  }}};
+    r.structs = {
+        {"msgbuf",
+         {
+             {"msg_ptr", "the ring, msg_size bytes", true},
+             {"msg_magic", "MSG_MAGIC (DragonFly: or MSG_OMAGIC) when the buffer is in use", true},
+             {"msg_size", "size of the ring in bytes", true},
+             {"msg_wseq", "FreeBSD 7 and later: write sequence number; the position is it modulo msg_size", false},
+             {"msg_rseq", "FreeBSD 7 and later: read sequence number of /dev/klog", false},
+             {"msg_seqmod", "FreeBSD 7 and later: sequence numbers run modulo this (16 * msg_size)", false},
+             {"msg_bufx", "DragonFly and older FreeBSD: write index (DragonFly with msg_bufl: not masked)", false},
+             {"msg_bufr",
+              "DragonFly and older FreeBSD: read index (DragonFly with msg_bufl: the oldest byte, not masked)", false},
+             {"msg_bufl", "DragonFly: read index of /dev/klog; with it msg_bufx and msg_bufr run free", false},
+         }}};
     r.values = {"MSG_MAGIC"};
     return r;
 }
@@ -69,7 +66,7 @@ constexpr std::uint64_t dragonfly_msg_omagic = 0x063062;
 struct Header {
     std::uint64_t ring_va = 0;
     std::uint64_t size = 0;
-    std::uint64_t start = 0;  // offset of the oldest byte in the ring
+    std::uint64_t start = 0;   // offset of the oldest byte in the ring
     std::uint64_t length = 0;  // bytes of text from there (the whole ring but for DragonFly's free-running indexes)
 };
 
@@ -103,8 +100,8 @@ Header Reader::header(std::uint64_t msgbuf, std::optional<std::uint64_t> carried
     where_ = fmt::format("msgbufp: struct msgbuf at {}", hex(msgbuf));
     const StructLayout& s = layouts_.get("msgbuf");
     if (!has("msg_wseq") && !has("msg_bufx"))
-        throw_not_found(fmt::format("{}: struct msgbuf has neither msg_wseq nor msg_bufx: no write position",
-                                    layouts_.source));
+        throw_not_found(
+            fmt::format("{}: struct msgbuf has neither msg_wseq nor msg_bufx: no write position", layouts_.source));
     // Only as far as the members read reach (the rest is a lock).
     std::uint64_t extent = 0;
     for (const MemberLayout& m : s.members)
@@ -144,9 +141,8 @@ void Reader::sequence_positions(Header& h) const {
     if (has("msg_seqmod")) {
         const std::uint64_t seqmod = load("msg_seqmod");
         if (wseq >= seqmod) {
-            warn(ErrorKind::corrupt,
-                 fmt::format("{}: msg_wseq {} is past msg_seqmod {}: reading from the ring's start", where_, wseq,
-                             seqmod));
+            warn(ErrorKind::corrupt, fmt::format("{}: msg_wseq {} is past msg_seqmod {}: reading from the ring's start",
+                                                 where_, wseq, seqmod));
             return;
         }
         if (has("msg_rseq") && load("msg_rseq") >= seqmod)
@@ -242,7 +238,8 @@ StructLayouts declared_bsd_msgbuf_layouts(std::string_view os, unsigned pointer_
         s.size = offset + size;
         // Only what the reader asks for, as a layout file would hold.
         const auto& wanted = request.structs.front().members;
-        const auto it = std::find_if(wanted.begin(), wanted.end(), [&](const MemberRequest& r) { return r.path == m.name; });
+        const auto it =
+            std::find_if(wanted.begin(), wanted.end(), [&](const MemberRequest& r) { return r.path == m.name; });
         if (it == wanted.end()) continue;
         s.members.push_back({.name = std::string(m.name),
                              .offset = offset,

@@ -562,7 +562,7 @@ constexpr std::uint64_t dragonfly_allproc_hsize = 256;  // ALLPROC_HSIZE
 constexpr std::uint64_t pcb_bytes = 0x400;
 constexpr std::uint32_t msg_magic = 0x063062;
 constexpr std::uint32_t dragonfly_msg_magic = 0x063064;  // with msg_bufl and free-running indexes
-constexpr std::uint64_t msgbuf_bytes = 0x5f00;  // not a page multiple: minidumps round the section up
+constexpr std::uint64_t msgbuf_bytes = 0x5f00;           // not a page multiple: minidumps round the section up
 
 }  // namespace
 
@@ -759,8 +759,7 @@ void CrashedMachine::set_msgbuf_field(std::string_view member, std::uint64_t val
     const bool freebsd = spec_.os == "freebsd";
     static constexpr std::array<std::string_view, 6> freebsd_members{"msg_magic", "msg_size",  "msg_wseq",
                                                                      "msg_rseq",  "msg_cksum", "msg_seqmod"};
-    static constexpr std::array<std::string_view, 4> dragonfly_members{"msg_magic", "msg_size", "msg_bufx",
-                                                                       "msg_bufr"};
+    static constexpr std::array<std::string_view, 4> dragonfly_members{"msg_magic", "msg_size", "msg_bufx", "msg_bufr"};
     const auto find = [member](const auto& members) {
         const auto it = std::find(members.begin(), members.end(), member);
         return it == members.end() ? std::nullopt : std::optional<std::uint64_t>(4 * (it - members.begin()));
