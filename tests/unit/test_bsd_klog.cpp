@@ -263,15 +263,30 @@ TEST_CASE("damaged headers: a minidump's ring is still printed, from its start; 
         CHECK(r.log.text == text);
     }
     SUBCASE("DragonFly, free-running indexes: more than a ring between msg_bufr and msg_bufx") {
-        synth::CrashedMachine m(with_text({.os = "dragonfly"}, wrapped, 4096));
+        // A ring of 6000 bytes, not a power of two, so that index arithmetic
+        // in 64 bits instead of u_int would show.
+        synth::CrashedMachine m(with_text({.os = "dragonfly"}, wrapped, 6000));
         const auto& mb = m.message_buffer();
         const std::string where = fmt::format("msgbufp: struct msgbuf at {}", hex(mb.msgbufp));
         m.set_msgbuf_field("msg_bufr", 100);
         const Read r = read_log(*open_bsd_dump(minidump_of(m), namelist_of(m)));
         CHECK(r.warnings == std::vector<std::string>{fmt::format("{}: msg_bufr 100 to msg_bufx {} is {} bytes, more "
-                                                                 "than the 4096-byte ring: reading its last 4096",
+                                                                 "than the 6000-byte ring: reading its last 6000",
                                                                  where, mb.written, mb.written - 100)});
-        CHECK(r.log.text == wrapped.substr(wrapped.size() - 4096));
+        CHECK(r.log.text == wrapped.substr(wrapped.size() - 6000));
+        // Indexes are u_int: msg_bufx may have wrapped past 2^32 while
+        // msg_bufr has not; the text is still the 301 bytes between them,
+        // read on from msg_bufr's position, (2^32 - 201) modulo 6000 = 5095,
+        // as DragonFly's dmesg reads them (in 64 bits it would be 3415).
+        m.set_msgbuf_field("msg_bufx", 100);
+        m.set_msgbuf_field("msg_bufr", 0xffffffff - 200);
+        Bytes ring(6000);
+        m.read(mb.ring, ring);
+        const std::string bytes(as_chars(ring));
+        const Read wrapped_index = read_log(*open_bsd_dump(minidump_of(m), namelist_of(m)));
+        CHECK(wrapped_index.warnings.empty());
+        CHECK(wrapped_index.log.text == bytes.substr(5095, 301));
+        m.set_msgbuf_field("msg_bufx", mb.written);
         // A cleared buffer (msg_bufr moved up to msg_bufx) holds nothing.
         m.set_msgbuf_field("msg_bufr", mb.written);
         const Read cleared = read_log(*open_bsd_dump(minidump_of(m), namelist_of(m)));

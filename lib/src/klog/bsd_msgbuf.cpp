@@ -171,7 +171,7 @@ void Reader::index_positions(Header& h, bool free_running) const {
                              where_, bufr, bufx, n, h.size, h.size));
             n = h.size;
         }
-        h.start = (bufx - n) % h.size;
+        h.start = ((bufx - n) & mask) % h.size;
         h.length = n;
         return;
     }
