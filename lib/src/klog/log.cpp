@@ -72,31 +72,28 @@ KernelLog read_netbsd(const Kernel& kernel, const LogWarn& warn, const LogOption
 // struct msgbuf's layout: a file the user names, the namelist's type
 // information, the shipped file of the dumped release, else (no type
 // information and no file for the release: most FreeBSD kernels but 14
-// without CTF) the structure as the system's header declares it.
-StructLayouts bsd_msgbuf_layouts(const Kernel& kernel, const LogOptions& options) {
+// without CTF) the structure as the system's header declares it.  Without
+// a file named, a failure to resolve them (an unreadable osrelease, broken
+// type information) is a warning and the declaration is used: the magic
+// number still checks what is read.
+StructLayouts bsd_msgbuf_layouts(const Kernel& kernel, const LogWarn& warn, const LogOptions& options) {
     const std::string& os = kernel.machine().os;
-    std::string release;
-    try {
-        release = detail::dumped_release(kernel, "_osrelease", os == "dragonfly" ? "DragonFly" : "FreeBSD",
-                                         options.layout_file.has_value());
-    } catch (const Error&) {
-        // No shipped file then; type information may still describe it.
-    }
-    const LayoutSearch search{.os = os,
-                              .release = release,
-                              .arch = std::string(kernel.arch().name),
-                              .file = options.layout_file,
-                              .namelist = &kernel.namelist(),
-                              .dirs = options.layout_dirs,
-                              .known_values = bsd_msgbuf_known_values(os)};
     StructLayouts layouts;
     try {
-        layouts = resolve_layouts(search, bsd_msgbuf_layout_request());
-    } catch (const Error& e) {
-        if (e.kind() != ErrorKind::not_found || options.layout_file) throw;
+        layouts =
+            detail::bsd_dump_layouts(kernel, os == "dragonfly" ? "DragonFly" : "FreeBSD", bsd_msgbuf_layout_request(),
+                                     {.os = os,
+                                      .file = options.layout_file,
+                                      .dirs = options.layout_dirs,
+                                      .known_values = bsd_msgbuf_known_values(os)});
+    } catch (Error& e) {
+        if (options.layout_file) throw;
+        if (e.kind() != ErrorKind::not_found) {
+            e.add_context("struct msgbuf's layout (using its declaration instead)");
+            warn(e);
+        }
         return declared_bsd_msgbuf_layouts(os, kernel.pointer_size(), kernel.order());
     }
-    detail::check_abi(layouts, kernel);
     // MSG_OMAGIC is not asked for (FreeBSD has none): DragonFly's comes from
     // the table when the layouts lack it.
     for (const NamedValue& v : bsd_msgbuf_known_values(os))
@@ -115,7 +112,7 @@ KernelLog read_bsd(const Kernel& kernel, const LogWarn& warn, const LogOptions& 
         throw e;
     }
     const StructLayouts layouts =
-        msgbufp != nullptr ? bsd_msgbuf_layouts(kernel, options)
+        msgbufp != nullptr ? bsd_msgbuf_layouts(kernel, warn, options)
                            : declared_bsd_msgbuf_layouts(kernel.machine().os, kernel.pointer_size(), kernel.order());
     return read_bsd_msgbuf(kernel_memory(kernel),
                            msgbufp != nullptr ? std::optional<std::uint64_t>(msgbufp->value) : std::nullopt, layouts,
