@@ -11,10 +11,24 @@
 
 namespace klog_fuzz {
 
-enum Reader : std::uint8_t { prb64 = 0, prb32 = 1, log_buf = 2, netbsd64 = 3, kmsg = 4, readers = 5 };
+// FreeBSD and DragonFly (struct msgbuf as their headers declare it):
+// freebsd64 reads the ring at msg_ptr (a full dump); freebsd64_carried
+// takes the image from bsd_ring_offset on as the ring a minidump carries;
+// dragonfly32 is a full dump of a 32-bit DragonFly.
+enum Reader : std::uint8_t {
+    prb64 = 0,
+    prb32 = 1,
+    log_buf = 2,
+    netbsd64 = 3,
+    kmsg = 4,
+    freebsd64 = 5,
+    freebsd64_carried = 6,
+    dragonfly32 = 7,
+    readers = 8
+};
 
 inline std::uint64_t base(Reader r) {
-    return r == prb32 ? 0xc1000000 : 0xffff888001000000;
+    return r == prb32 || r == dragonfly32 ? 0xc1000000 : 0xffff888001000000;
 }
 
 inline kvm::synth::PrintkRing::Placement prb_placement(std::uint64_t at) {
@@ -59,5 +73,10 @@ inline const kvm::StructLayouts& netbsd_layouts() {
     return l;
 }
 inline constexpr std::uint64_t netbsd_msgbuf_offset = 0x40;
+
+// FreeBSD and DragonFly: msgbufp at the start of the image, struct msgbuf
+// at +0x40, the ring from +0x100.
+inline constexpr std::uint64_t bsd_msgbuf_offset = 0x40;
+inline constexpr std::uint64_t bsd_ring_offset = 0x100;
 
 }  // namespace klog_fuzz

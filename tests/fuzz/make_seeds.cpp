@@ -770,6 +770,56 @@ void write_printk_ring(const std::string& path, klog_fuzz::Reader reader, std::s
                      {at.data, ring.data()}});
 }
 
+// FreeBSD and DragonFly: 512 ring bytes that have wrapped, struct msgbuf
+// as their headers declare it pointing to them (klog_layout.h).
+void write_bsd_klog_seeds(const std::string& dir) {
+    constexpr std::uint64_t size = 512;
+    std::string text;
+    for (int i = 0; i < 30; ++i)
+        text += fmt::format("{}[{}] device{} at bus0\n", i % 5 == 0 ? "<14>" : i % 7 == 0 ? "<4>" : "", i, i);
+    Bytes ring(size);
+    for (std::size_t i = 0; i < text.size(); ++i)
+        ring[i % size] = static_cast<std::byte>(text[i]);
+    const std::uint64_t written = text.size();
+    const auto header = [](std::initializer_list<std::pair<std::uint64_t, unsigned>> fields) {
+        Bytes h;
+        for (const auto& [v, width] : fields) {
+            const Bytes w = word(v, width);
+            h.insert(h.end(), w.begin(), w.end());
+        }
+        return h;
+    };
+    for (const klog_fuzz::Reader reader : {klog_fuzz::freebsd64, klog_fuzz::freebsd64_carried}) {
+        const std::uint64_t at = klog_fuzz::base(reader);
+        const std::uint64_t msgbuf = at + klog_fuzz::bsd_msgbuf_offset;
+        const std::uint64_t seq = written % (16 * size);
+        write_klog_seed(dir + (reader == klog_fuzz::freebsd64 ? "/freebsd-wrapped" : "/freebsd-minidump-wrapped"),
+                        reader,
+                        {{at, word(msgbuf, 8)},
+                         {msgbuf, header({{at + klog_fuzz::bsd_ring_offset, 8},
+                                          {0x063062, 4},
+                                          {size, 4},
+                                          {seq, 4},
+                                          {seq, 4},
+                                          {0, 4},
+                                          {16 * size, 4}})},
+                         {at + klog_fuzz::bsd_ring_offset, ring}});
+    }
+    // DragonFly's free-running indexes: msg_bufr 400 bytes behind msg_bufx,
+    // the text between them.
+    const std::uint64_t at = klog_fuzz::base(klog_fuzz::dragonfly32);
+    const std::uint64_t msgbuf = at + klog_fuzz::bsd_msgbuf_offset;
+    write_klog_seed(dir + "/dragonfly32-wrapped", klog_fuzz::dragonfly32,
+                    {{at, word(msgbuf, 4)},
+                     {msgbuf, header({{0x063064, 4},
+                                      {size, 4},
+                                      {written, 4},
+                                      {written - 400, 4},
+                                      {at + klog_fuzz::bsd_ring_offset, 4},
+                                      {written - 400, 4}})},
+                     {at + klog_fuzz::bsd_ring_offset, ring}});
+}
+
 void write_klog_seeds(const std::string& dir) {
     write_printk_ring(dir + "/prb64", klog_fuzz::prb64, 6);
     write_printk_ring(dir + "/prb64-wrapped", klog_fuzz::prb64, 60);
@@ -805,6 +855,8 @@ void write_klog_seeds(const std::string& dir) {
     }
     write_klog_seed(dir + "/netbsd-wrapped", klog_fuzz::netbsd64,
                     {{nb, word(msgbuf, 8)}, {msgbuf, header}, {msgbuf + 32, ring}});
+
+    write_bsd_klog_seeds(dir);
 
     const std::string kmsg =
         "5,0,0,-;Linux version 6.1.0\n6,1,1506726,-,caller=T1;Unstable clock\\x0aIf you want\n"

@@ -23,6 +23,7 @@ struct Options {
     bool raw = false;
     bool no_time = false;
     bool caller = false;
+    bool all = false;
     bool json = false;
     std::optional<std::string> layout;
 };
@@ -43,8 +44,9 @@ int run(const Options& o) {
         const auto kernel = kvm::Kernel::open({.namelist = o.namelist, .core = o.core, .allow_truncated = true});
         log = kvm::read_kernel_log(*kernel, warn, {.layout_file = o.layout});
     }
-    const std::string out = o.json ? kvm::format_log_json(log)
-                                   : kvm::format_log(log, {.time = !o.no_time, .raw = o.raw, .caller = o.caller});
+    const std::string out =
+        o.json ? kvm::format_log_json(log)
+               : kvm::format_log(log, {.time = !o.no_time, .raw = o.raw, .caller = o.caller, .all = o.all});
     std::fwrite(out.data(), 1, out.size(), stdout);
     return skipped ? exit_failure : exit_ok;
 }
@@ -56,10 +58,11 @@ int main(int argc, char** argv) {
     CLI::App app{"print the kernel message buffer of a crash dump, or of the running host", "kvmdmesg"};
     app.set_version_flag("--version", "kvmdmesg (kvmkit) " KVMKIT_VERSION);
     Options o;
-    app.add_option("-N", o.namelist, "the kernel that crashed (namelist; NetBSD dumps need it)");
+    app.add_option("-N", o.namelist, "the kernel that crashed (namelist; NetBSD and full BSD dumps need it)");
     app.add_option("-M", o.core, "the crash dump (without it: the running host)");
     app.add_flag("-r", o.raw, "raw: each line keeps its syslog priority <N>");
     app.add_flag("-t", o.no_time, "no timestamps");
+    app.add_flag("-a", o.all, "FreeBSD, DragonFly: also the lines syslog wrote (facilities other than kern)");
     app.add_flag("--caller", o.caller, "the caller (T<pid> or C<cpu>) after the timestamp");
     app.add_flag("--json", o.json, "one JSON object per record");
     app.add_option("--layout", o.layout, "structure layout file for the dumped kernel (JSON; BSD dumps)");

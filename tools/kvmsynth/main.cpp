@@ -219,6 +219,24 @@ void write_facts(const std::string& path, const kvm::synth::CrashedMachine& m, s
                   msgbuf->address, msgbuf->bufx, msgbuf->bufr, msgbuf->bufs);
 }
 
+// --msgbuf-fault on a FreeBSD or DragonFly machine's struct msgbuf: a bad
+// magic, or a write position past the ring (FreeBSD: msg_wseq past
+// msg_seqmod; DragonFly: msg_bufx past the ring, or with free-running
+// indexes msg_bufr more than a ring behind it), or a read position past it.
+void damage_bsd_msgbuf(kvm::synth::CrashedMachine& m, const std::string& fault) {
+    if (fault.empty()) return;
+    const auto& buf = m.message_buffer();
+    const bool freebsd = m.spec().os == "freebsd";
+    const bool free_running = !freebsd && m.spec().dragonfly_pcb_cr3 != 0;
+    if (fault == "bad-magic") m.set_msgbuf_field("msg_magic", 0x0bad0bad);
+    if (fault == "bufx-past-end") {
+        if (freebsd) m.set_msgbuf_field("msg_wseq", 16 * buf.size + 5);
+        if (!freebsd && free_running) m.set_msgbuf_field("msg_bufr", buf.written - buf.size - 5);
+        if (!freebsd && !free_running) m.set_msgbuf_field("msg_bufx", buf.size + 5);
+    }
+    if (fault == "bufr-past-end") m.set_msgbuf_field(freebsd ? "msg_rseq" : "msg_bufr", 0xffffffff);
+}
+
 // What the builder knows of a FreeBSD or DragonFly machine.
 void write_bsd_facts(const std::string& path, const kvm::synth::CrashedMachine& m,
                      const std::optional<kvm::synth::PlantedProcesses>& procs) {
@@ -244,8 +262,9 @@ void write_bsd_facts(const std::string& path, const kvm::synth::CrashedMachine& 
     } catch (const kvm::Error&) {  // NOLINT(bugprone-empty-catch): i386 has no direct map
     }
     const auto& msgbuf = m.message_buffer();
-    out.print("msgbuf.struct={:#x}\nmsgbuf.ring={:#x}\nmsgbuf.size={:#x}\nmsgbuf.write_offset={:#x}\n", msgbuf.msgbufp,
-              msgbuf.ring, msgbuf.size, msgbuf.write_offset);
+    out.print(
+        "msgbuf.struct={:#x}\nmsgbuf.ring={:#x}\nmsgbuf.size={:#x}\nmsgbuf.write_offset={:#x}\nmsgbuf.written={}\n",
+        msgbuf.msgbufp, msgbuf.ring, msgbuf.size, msgbuf.write_offset, msgbuf.written);
     if (procs) write_procs_facts(out, *procs);
 }
 
@@ -310,7 +329,8 @@ int main(int argc, char** argv) {
     app.add_option("--phys-image", o.phys_image,
                    "write the dumped memory as a file whose offsets are physical addresses");
     app.add_flag("--msgbuf", o.msgbuf, "plant a kernel message buffer (msgbufp) holding a boot log");
-    app.add_option("--msgbuf-size", o.msgbuf_size, "ring bytes of the message buffer (default 16384)");
+    app.add_option("--msgbuf-size", o.msgbuf_size,
+                   "ring bytes of the message buffer (default 16384; FreeBSD, DragonFly: 24320)");
     app.add_option("--msgbuf-text", o.msgbuf_text, "write this file's bytes into the message buffer instead");
     app.add_option("--msgbuf-fault", o.msgbuf_fault,
                    "corrupt the message buffer: bad-magic, bufx-past-end or bufr-past-end")
@@ -325,6 +345,7 @@ int main(int argc, char** argv) {
                    e.what());
         return 2;
     }
+    const bool msgbuf_size_given = app.count("--msgbuf-size") > 0;
 
     if (!bsd.device.empty()) {
         try {
@@ -356,7 +377,11 @@ int main(int argc, char** argv) {
                 throw kvm::Error(kvm::ErrorKind::usage,
                                  "--swap, --kcore, --device-dump, --procs-fault and --ram-end make NetBSD dumps");
             if (o.vmcore.empty()) throw kvm::Error(kvm::ErrorKind::usage, "--os " + o.os + " needs --vmcore");
+            if (!o.msgbuf_text.empty())
+                spec.msgbuf_text = std::string(kvm::as_chars(kvm::read_whole_file(o.msgbuf_text, 64u << 20)));
+            if (msgbuf_size_given) spec.msgbuf_size = o.msgbuf_size;
             kvm::synth::CrashedMachine m(std::move(spec));
+            damage_bsd_msgbuf(m, o.msgbuf_fault);
             std::optional<kvm::synth::PlantedProcesses> procs;
             if (o.procs) procs = plant_bsd_tree(m, o);
             kvm::synth::write_sparse_file(o.vmcore, [&](kvm::Sink& out) {

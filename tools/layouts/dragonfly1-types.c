@@ -14,6 +14,7 @@
  * header, on the DragonFly_RELEASE_1_10 branch (the last commit to touch
  * each file in parentheses):
  *   sys/sys/proc.h (dc52e1ccb3)        struct proc, lwp, pgrp, session; enum lwpstat, procstat
+ *   sys/sys/msgbuf.h (4abcbc584b)      struct msgbuf (kvmdmesg)
  *   sys/sys/thread.h (b9665ad790)      struct thread (td_mpcount: SMP kernels' name
  *                                      of the same int), lwkt_queue
  *   sys/sys/msgport.h (a22c590e24)     lwkt_port, lwkt_msg_queue
@@ -393,6 +394,16 @@ struct cdev {
     /* (later members are not read) */
 };
 
+/* The kernel message buffer's header (kvmdmesg): msg_ptr is msg_size bytes
+ * long; msg_bufx and msg_bufr index it. */
+struct msgbuf {
+    unsigned int msg_magic;
+    unsigned int msg_size;
+    unsigned int msg_bufx;
+    unsigned int msg_bufr;
+    char *msg_ptr;
+};
+
 /* One object of each type, so that the compiler emits their DWARF. */
 struct proc kvmkit_proc;
 struct lwp kvmkit_lwp;
@@ -403,3 +414,4 @@ struct pgrp kvmkit_pgrp;
 struct session kvmkit_session;
 struct tty kvmkit_tty;
 struct cdev kvmkit_cdev;
+struct msgbuf kvmkit_msgbuf;

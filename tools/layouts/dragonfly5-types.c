@@ -20,6 +20,8 @@
  *   sys/sys/tty.h (805c8e8e40)           struct tty, struct clist
  *   sys/sys/conf.h (91ffdfc563)          struct cdev
  *   sys/sys/callout.h (5606f9a7c9)       struct callout, _callout (CALLOUT_TYPESTABLE undefined)
+ *   sys/sys/msgbuf.h (c70d456200)        struct msgbuf (kvmdmesg; msg_bufl and free-running
+ *                                        indexes since 5608ef1759, 2015)
  *   sys/sys/varsym.h, iosched.h, namecache.h (nchandle), lock.h, spinlock.h,
  *   tree.h (RB_HEAD with rbh_inprog and rbh_spin, RB_ENTRY with rbe_color),
  *   usched.h (union usched_data), resource.h (rusage), resourcevar.h
@@ -507,6 +509,18 @@ struct cdev {
     /* (later members are not read) */
 };
 
+/* The kernel message buffer's header (kvmdmesg): msg_ptr is msg_size bytes
+ * long; msg_bufx and msg_bufr run free (MSG_MAGIC 0x063064). */
+struct msgbuf {
+    unsigned int msg_magic;
+    unsigned int msg_size;
+    unsigned int msg_bufx;
+    unsigned int msg_bufr;
+    char *msg_ptr;
+    unsigned int msg_bufl;
+    unsigned int msg_unused01;
+};
+
 /* One object of each type, so that the compiler emits their DWARF. */
 struct proc kvmkit_proc;
 struct lwp kvmkit_lwp;
@@ -518,3 +532,4 @@ struct session kvmkit_session;
 struct tty kvmkit_tty;
 struct cdev kvmkit_cdev;
 struct procglob kvmkit_procglob;
+struct msgbuf kvmkit_msgbuf;

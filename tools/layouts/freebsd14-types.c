@@ -28,6 +28,8 @@
  *   (rusage), osd.h, sysent.h (struct syscall_args), _domainset.h
  *   (domainset_ref), sys/sys/param.h (MAXCOMLEN 19, MAXLOGNAME 33),
  *   sys/sys/_types.h (rlim_t, sbintime_t, dev_t: 64 bits).
+ *   sys/sys/msgbuf.h     struct msgbuf (kvmdmesg; unchanged since 7.0 up to
+ *                        msg_seqmod)
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -630,6 +632,19 @@ struct cdev_priv {
     /* (later members are not read) */
 };
 
+/* The kernel message buffer's header (kvmdmesg): msg_ptr is msg_size bytes
+ * long; declared up to msg_seqmod, the last member read (a mutex follows). */
+struct msgbuf {
+    char *msg_ptr;
+    u_int msg_magic;
+    u_int msg_size;
+    u_int msg_wseq;
+    u_int msg_rseq;
+    u_int msg_cksum;
+    u_int msg_seqmod;
+    /* (later members are not read) */
+};
+
 /* One object of each type, so that the compiler emits their DWARF. */
 struct proc kvmkit_proc;
 struct thread kvmkit_thread;
@@ -639,3 +654,4 @@ struct session kvmkit_session;
 struct tty kvmkit_tty;
 struct cdev_priv kvmkit_cdev_priv;
 struct prison kvmkit_prison;
+struct msgbuf kvmkit_msgbuf;

@@ -3,7 +3,7 @@
 // plus a file of constants.
 // gen-layouts.sh runs it; the shipped layouts are its output, never edited
 // by hand.  The structures and members written are exactly what the
-// readers' LayoutRequests ask for (netbsd::shipped_layout_request), with the
+// readers' LayoutRequests ask for (shipped_layout_request), with the
 // meanings the requests give.
 #include <kvm/error.h>
 #include <kvm/io.h>
@@ -60,9 +60,8 @@ int main(int argc, char** argv) {
     CLI11_PARSE(app, argc, argv);
 
     try {
-        // NetBSD's files also hold what the message buffer reader asks for.
-        const kvm::LayoutRequest* wanted =
-            o.os == "netbsd" ? &kvm::netbsd::shipped_layout_request() : kvm::process_layout_request(o.os);
+        // The BSDs' files also hold what the message buffer reader asks for.
+        const kvm::LayoutRequest* wanted = kvm::shipped_layout_request(o.os);
         if (wanted == nullptr) throw kvm::Error(kvm::ErrorKind::usage, fmt::format("no process walker for {}", o.os));
         const kvm::LayoutRequest& request = *wanted;
         kvm::StructLayouts l = kvm::read_dwarf_layouts(o.dwarf, request);

@@ -11,9 +11,13 @@
 //                 from VMCOREINFO (SYMBOL(log_buf), log_buf_len,
 //                 log_first_idx, log_next_idx, OFFSET(printk_log.*));
 //   netbsd        msgbufp and its struct kern_msgbuf, whose layout is data
-//                 (the shipped NetBSD layout files, or the kernel's DWARF).
-// Adding a system (FreeBSD's and DragonFly's minidumps carry their msgbuf,
-// see Format::message_buffer once they are read) is one reader and one row.
+//                 (the shipped NetBSD layout files, or the kernel's DWARF);
+//   bsd-msgbuf    FreeBSD and DragonFly: the ring a minidump carries
+//                 (Format::message_buffer) or, in a full dump, the one
+//                 msgbufp's struct msgbuf points to; the write position
+//                 from struct msgbuf (layouts from a file, the namelist's
+//                 CTF or DWARF, the shipped files, else the declaration).
+// Adding a system is one reader and one row.
 //
 // A damaged buffer is read as far as it is sound: each record (Linux) or
 // run of bytes (BSD) that cannot be trusted is skipped with a warning that
@@ -43,6 +47,20 @@
 //     (MSG_MAGIC 0x063061), msg_bufx (write index: the oldest byte once the
 //     ring has wrapped), msg_bufr (read index of /dev/klog), msg_bufs (ring
 //     bytes), then the ring msg_bufc.  NUL bytes are unused space.
+//   - FreeBSD struct msgbuf (sys/sys/msgbuf.h, 7.0 and later): char
+//     *msg_ptr (the ring), u_int msg_magic (MSG_MAGIC 0x063062), msg_size,
+//     msg_wseq and msg_rseq (sequence numbers modulo msg_seqmod, 16 times
+//     the size; a position is a sequence number modulo msg_size), msg_cksum,
+//     msg_seqmod, ...  Before 7.0, and DragonFly: u_int msg_magic, msg_size,
+//     msg_bufx (write index), msg_bufr (read index), then msg_ptr; DragonFly
+//     later added msg_bufl (the /dev/klog index) and MSG_MAGIC 0x063064,
+//     with msg_bufx and msg_bufr free-running (masked by the reader, the text
+//     is msg_bufr..msg_bufx) and the older buffer's 0x063062 kept as
+//     MSG_OMAGIC.  A minidump carries the ring (msg_size bytes at msg_ptr)
+//     but not the header.  Both systems' dmesg unwrap the ring from the
+//     write position, skip NULs, strip "<N>" at a line's start and leave out
+//     the line when N's facility is not kern (unless -a), and print the
+//     rest through vis(3) without VIS_NOSLASH (\^G, \M-i, \\).
 //   - The running Linux host: /dev/kmsg, one record per read:
 //     "prio,seq,usec,flags[,...];text\n" with bytes outside 0x20-0x7e (and
 //     backslash) as \xNN, then " KEY=value" lines.
@@ -79,9 +97,17 @@ struct LogRecord {
     std::string text;  // without a trailing newline; may hold '\n' (a multi-line record)
 };
 
+// Which BSD's dmesg a text stream is printed as (format_log).
+enum class TextDialect {
+    netbsd,   // vis(3) VIS_NOSLASH (^G, M-i), every line
+    freebsd,  // FreeBSD's and DragonFly's: vis(3) with backslashes (\^G, \M-i, \\); a line whose
+              // "<N>" names a facility other than kern left out unless LogFormat::all
+};
+
 struct KernelLog {
     // Where it came from, for people: "printk ring buffer prb at 0x...".
     std::string source;
+    TextDialect dialect = TextDialect::netbsd;
     // A BSD message buffer is a stream of characters, not records: `text`
     // holds the ring's bytes, oldest first, without its NUL bytes, and
     // `records` is empty.  A Linux log has records and no text.
@@ -119,6 +145,9 @@ struct LogFormat {
     bool time = true;     // "[    1.234567] " before each line (dmesg's default)
     bool raw = false;     // "<N>" before each line: (facility << 3) | level, as dmesg -r
     bool caller = false;  // "[  T123]" after the time (the kernel's CONFIG_PRINTK_CALLER format)
+    // FreeBSD and DragonFly (TextDialect::freebsd): also the lines whose
+    // "<N>" names a facility other than kern (syslog's), as their dmesg -a.
+    bool all = false;
 };
 
 // What dmesg prints.  Linux: the kernel's own syslog format (what dmesg(1)
@@ -129,7 +158,9 @@ struct LogFormat {
 // the start of a line left out (kept with raw), the kernel's "[ sec.frac] "
 // timestamp after it kept as written (left out without time, as its -t),
 // characters that are not printable shown with vis(3) VIS_NOSLASH (^C,
-// M-x), and a newline at the end.
+// M-x), and a newline at the end; FreeBSD's and DragonFly's (their
+// TextDialect) the same but vis(3) with backslashes (\^C, \M-x, \\) and
+// the lines of facilities other than kern left out unless `all`.
 std::string format_log(const KernelLog& log, const LogFormat& format = {});
 
 // JSON Lines, one object per record (per line of a BSD buffer, whose
@@ -172,6 +203,27 @@ KernelLog read_netbsd_msgbuf(const Memory& memory, std::uint64_t msgbufp, const 
                              const LogWarn& warn);
 // What read_netbsd_msgbuf reads: struct kern_msgbuf and MSG_MAGIC.
 const LayoutRequest& netbsd_msgbuf_layout_request();
+
+// FreeBSD and DragonFly: struct msgbuf through the pointer at `msgbufp`
+// (nullopt: no namelist names it), and the ring a minidump carries
+// (`carried`; nullopt for a full dump, whose ring is read at msg_ptr).  A
+// carried ring is printed even when the header cannot be read, has a bad
+// magic or another size (from its start, with a warning); without one
+// those are errors.
+KernelLog read_bsd_msgbuf(const Memory& memory, std::optional<std::uint64_t> msgbufp, const StructLayouts& layouts,
+                          const std::optional<Bytes>& carried, const LogWarn& warn);
+// What read_bsd_msgbuf reads: struct msgbuf (msg_ptr, msg_magic and
+// msg_size, and msg_wseq or msg_bufx) and MSG_MAGIC.
+const LayoutRequest& bsd_msgbuf_layout_request();
+// MSG_MAGIC, the same in every release of `os` ("freebsd", "dragonfly"),
+// and DragonFly's MSG_OMAGIC: for layouts from type information, which
+// has no macros.
+const std::vector<NamedValue>& bsd_msgbuf_known_values(std::string_view os);
+// struct msgbuf as the system's sys/sys/msgbuf.h declares it (FreeBSD 7
+// and later; DragonFly with msg_bufl, whose head older DragonFly shares),
+// laid out for the pointer size: for a kernel with neither type
+// information nor a shipped layout file of its release.
+StructLayouts declared_bsd_msgbuf_layouts(std::string_view os, unsigned pointer_size, ByteOrder order);
 
 struct LogReader {
     std::string_view name;  // "linux-prb"

@@ -329,6 +329,11 @@ struct MachineSpec {
     // v1: the kernel map above KERNBASE, as the kernels that wrote v1 had).
     std::uint32_t minidump_version = 0;
     std::uint64_t dragonfly_pcb_cr3 = 64;  // DragonFly: offset of pcb_cr3 in struct pcb (0 in the 2008 port)
+    // FreeBSD and DragonFly: what the kernel wrote to its message buffer
+    // (nullopt: a boot log and the panic, half as long again as the ring,
+    // so that it has wrapped), and the ring's size (0: 0x5f00 bytes).
+    std::optional<std::string> msgbuf_text;
+    std::uint64_t msgbuf_size = 0;
 };
 
 // Where a dump goes and what it holds.
@@ -426,15 +431,24 @@ public:
 
     // The message buffer the kernel wrote (FreeBSD and DragonFly): its ring
     // at `ring` (msgbufp->msg_ptr) of `size` bytes, the next write at
-    // ring + write_offset, and the text in the order it was written.
+    // ring + write_offset, and the text the ring holds, oldest first (NULs
+    // of an unfilled ring left out).  FreeBSD's struct msgbuf is that of 7.0
+    // and later (sequence numbers); DragonFly 6.4's has msg_bufl and
+    // MSG_MAGIC 0x063064 with free-running indexes, the 2008 port's the
+    // older one (0x063062, masked indexes).
     struct MessageBuffer {
         std::uint64_t msgbufp = 0;  // the struct msgbuf
         std::uint64_t ring = 0;
         std::uint64_t size = 0;
         std::uint64_t write_offset = 0;
         std::string text;
+        std::uint64_t written = 0;  // bytes the kernel wrote in all
     };
     const MessageBuffer& message_buffer() const;
+    // Overwrites a u_int member of that struct msgbuf ("msg_magic",
+    // "msg_size", "msg_wseq", "msg_rseq", "msg_seqmod", "msg_bufx",
+    // "msg_bufr"), for corrupted buffers.
+    void set_msgbuf_field(std::string_view member, std::uint64_t value);
 
 private:
     struct Region;

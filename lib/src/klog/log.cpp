@@ -4,6 +4,7 @@
 #include <kvm/procs.h>
 
 #include "core/json_string.h"
+#include "procs/dead_kernel.h"
 
 #include <fmt/format.h>
 
@@ -68,12 +69,65 @@ KernelLog read_netbsd(const Kernel& kernel, const LogWarn& warn, const LogOption
     return read_netbsd_msgbuf(kernel_memory(kernel), msgbufp->value, layouts, warn);
 }
 
+// struct msgbuf's layout: a file the user names, the namelist's type
+// information, the shipped file of the dumped release, else (no type
+// information and no file for the release: most FreeBSD kernels but 14
+// without CTF) the structure as the system's header declares it.  Without
+// a file named, a failure to resolve them (an unreadable osrelease, broken
+// type information) is a warning and the declaration is used: the magic
+// number still checks what is read.
+StructLayouts bsd_msgbuf_layouts(const Kernel& kernel, const LogWarn& warn, const LogOptions& options) {
+    const std::string& os = kernel.machine().os;
+    StructLayouts layouts;
+    try {
+        layouts =
+            detail::bsd_dump_layouts(kernel, os == "dragonfly" ? "DragonFly" : "FreeBSD", bsd_msgbuf_layout_request(),
+                                     {.os = os,
+                                      .file = options.layout_file,
+                                      .dirs = options.layout_dirs,
+                                      .known_values = bsd_msgbuf_known_values(os)});
+    } catch (Error& e) {
+        if (options.layout_file) throw;
+        if (e.kind() != ErrorKind::not_found) {
+            e.add_context("struct msgbuf's layout (using its declaration instead)");
+            warn(e);
+        }
+        return declared_bsd_msgbuf_layouts(os, kernel.pointer_size(), kernel.order());
+    }
+    // MSG_OMAGIC is not asked for (FreeBSD has none): DragonFly's comes from
+    // the table when the layouts lack it.
+    for (const NamedValue& v : bsd_msgbuf_known_values(os))
+        if (!layouts.value(v.name)) layouts.values.push_back(v);
+    return layouts;
+}
+
+KernelLog read_bsd(const Kernel& kernel, const LogWarn& warn, const LogOptions& options) {
+    const std::optional<Bytes> carried = kernel.format().message_buffer();
+    const Symbol* msgbufp = kernel.has_namelist() ? kernel.symbols().lookup("_msgbufp") : nullptr;
+    if (msgbufp == nullptr && !carried) {
+        // A full dump holds the ring only where msgbufp says: without -N
+        // this is the usage error namelist() throws.
+        Error e(ErrorKind::not_found, "_msgbufp: no such symbol");
+        e.with_path(kernel.namelist().path());
+        throw e;
+    }
+    const StructLayouts layouts =
+        msgbufp != nullptr ? bsd_msgbuf_layouts(kernel, warn, options)
+                           : declared_bsd_msgbuf_layouts(kernel.machine().os, kernel.pointer_size(), kernel.order());
+    return read_bsd_msgbuf(kernel_memory(kernel),
+                           msgbufp != nullptr ? std::optional<std::uint64_t>(msgbufp->value) : std::nullopt, layouts,
+                           carried, warn);
+}
+
 constexpr LogReader log_readers[] = {
     {.name = "linux-prb", .accepts = [](const Kernel& k) { return linux_with(k, "prb"); }, .read = read_prb},
     {.name = "linux-log_buf",
      .accepts = [](const Kernel& k) { return linux_with(k, "log_buf"); },
      .read = read_log_buf},
     {.name = "netbsd", .accepts = [](const Kernel& k) { return k.machine().os == "netbsd"; }, .read = read_netbsd},
+    {.name = "bsd-msgbuf",
+     .accepts = [](const Kernel& k) { return k.machine().os == "freebsd" || k.machine().os == "dragonfly"; },
+     .read = read_bsd},
 };
 
 }  // namespace
@@ -100,15 +154,21 @@ KernelLog read_kernel_log(const Kernel& kernel, const LogWarn& warn, const LogOp
 
 namespace {
 
-// vis(3) with VIS_NOSLASH, as NetBSD's dmesg (9 and later) shows each byte:
-// printable ASCII, space, tab and newline as they are (a backslash too),
-// other bytes as ^X (control), ^? (DEL), M-x or M^X (the same with the top
-// bit set).
-void append_vis(std::string& out, unsigned char c) {
+// vis(3) as dmesg shows each byte: printable ASCII, space, tab and newline
+// as they are, other bytes as ^X (control), ^? (DEL), M-x or M^X (the same
+// with the top bit set).  NetBSD's dmesg (9 and later) uses VIS_NOSLASH;
+// FreeBSD's and DragonFly's do not, so there a backslash comes before each
+// of those forms and a backslash is doubled.
+void append_vis(std::string& out, unsigned char c, bool slash) {
+    if (c == '\\' && slash) {
+        out += "\\\\";
+        return;
+    }
     if ((c >= 0x21 && c <= 0x7e) || c == ' ' || c == '\t' || c == '\n') {
         out += static_cast<char>(c);
         return;
     }
+    if (slash) out += '\\';
     if ((c & 0x80) != 0) {
         c &= 0x7f;
         out += 'M';
@@ -201,20 +261,32 @@ void for_each_line(std::string_view text, F&& f) {
     }
 }
 
+// syslog's LOG_FAC(): FreeBSD's and DragonFly's dmesg print only the lines
+// of facility LOG_KERN unless -a.
+constexpr unsigned log_facmask = 0x3f8;
+constexpr unsigned log_kern = 0;
+// FreeBSD's dmesg takes a priority below INT_MAX (strtol, then the test).
+constexpr std::uint64_t freebsd_max_priority = 0x7ffffffe;
+
 // NetBSD's dmesg: the "<N>" at the start of every line left out (kept with
 // raw), vis(3) for the rest, and a newline at the end if the text lacks
 // one.  Without time, the timestamp goes too (its -t).  The timestamp is
 // printed as the kernel wrote it, where NetBSD's dmesg rewrites it to its
-// own width.
+// own width.  FreeBSD's and DragonFly's: the same, with their vis(3) and
+// without the lines of other facilities unless `all`.
 std::string format_text_stream(const KernelLog& log, const LogFormat& format) {
+    const bool freebsd = log.dialect == TextDialect::freebsd;
     std::string out;
     out.reserve(log.text.size() + log.text.size() / 16);
-    const auto append = [&out](std::string_view bytes) {
+    const auto append = [&out, freebsd](std::string_view bytes) {
         for (const char c : bytes)
-            append_vis(out, static_cast<unsigned char>(c));
+            append_vis(out, static_cast<unsigned char>(c), freebsd);
     };
     for_each_line(log.text, [&](std::string_view line, bool newline) {
-        const BsdLineHead head = parse_line_head(line);
+        BsdLineHead head = parse_line_head(line);
+        // Not a priority to FreeBSD's dmesg: the line is text.
+        if (freebsd && head.priority && *head.priority > freebsd_max_priority) head = BsdLineHead{};
+        if (freebsd && !format.all && head.priority && (*head.priority & log_facmask) >> 3 != log_kern) return;
         if (format.raw) append(line.substr(0, head.priority_len));
         if (format.time) append(line.substr(head.priority_len, head.stamp_len));
         append(line.substr(head.priority_len + head.stamp_len));

@@ -504,16 +504,7 @@ const LayoutRequest& netbsd::process_layout_request() {
 }
 
 const LayoutRequest& netbsd::shipped_layout_request() {
-    static const LayoutRequest request = [] {
-        LayoutRequest r = netbsd::process_layout_request();
-        for (const LayoutRequest* more : {&klog::netbsd_msgbuf_layout_request()}) {
-            r.structs.insert(r.structs.end(), more->structs.begin(), more->structs.end());
-            r.flags.insert(r.flags.end(), more->flags.begin(), more->flags.end());
-            r.values.insert(r.values.end(), more->values.begin(), more->values.end());
-        }
-        return r;
-    }();
-    return request;
+    return *kvm::shipped_layout_request("netbsd");
 }
 
 StructLayouts netbsd::dump_layouts(const Kernel& kernel, const LayoutRequest& request,

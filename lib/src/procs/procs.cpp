@@ -2,6 +2,7 @@
 // table, and NetBSD device names.
 #include <kvm/error.h>
 #include <kvm/kernel.h>
+#include <kvm/msgbuf.h>
 #include <kvm/procs.h>
 
 #include <fmt/format.h>
@@ -81,6 +82,29 @@ std::vector<std::string> split_nul(std::string_view data, std::size_t max_bytes)
         data.remove_prefix(nul + 1);
     }
     return out;
+}
+
+const LayoutRequest* shipped_layout_request(std::string_view os) {
+    const auto merged = [](const LayoutRequest& walker, const LayoutRequest& more) {
+        LayoutRequest r = walker;
+        r.structs.insert(r.structs.end(), more.structs.begin(), more.structs.end());
+        r.flags.insert(r.flags.end(), more.flags.begin(), more.flags.end());
+        r.values.insert(r.values.end(), more.values.begin(), more.values.end());
+        return r;
+    };
+    if (os == "netbsd") {
+        static const LayoutRequest r = merged(netbsd::process_layout_request(), klog::netbsd_msgbuf_layout_request());
+        return &r;
+    }
+    if (os == "freebsd") {
+        static const LayoutRequest r = merged(freebsd::process_layout_request(), klog::bsd_msgbuf_layout_request());
+        return &r;
+    }
+    if (os == "dragonfly") {
+        static const LayoutRequest r = merged(dragonfly::process_layout_request(), klog::bsd_msgbuf_layout_request());
+        return &r;
+    }
+    return process_layout_request(os);
 }
 
 bool matches(const ProcInfo& p, const ProcFilter& f) {

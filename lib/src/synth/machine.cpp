@@ -561,7 +561,8 @@ constexpr std::uint64_t pidhash_mask = 0xff;
 constexpr std::uint64_t dragonfly_allproc_hsize = 256;  // ALLPROC_HSIZE
 constexpr std::uint64_t pcb_bytes = 0x400;
 constexpr std::uint32_t msg_magic = 0x063062;
-constexpr std::uint64_t msgbuf_bytes = 0x5f00;  // not a page multiple: minidumps round the section up
+constexpr std::uint32_t dragonfly_msg_magic = 0x063064;  // with msg_bufl and free-running indexes
+constexpr std::uint64_t msgbuf_bytes = 0x5f00;           // not a page multiple: minidumps round the section up
 
 }  // namespace
 
@@ -671,52 +672,102 @@ void CrashedMachine::define_bsd_symbols() {
     plant_message_buffer();
 }
 
-// FreeBSD's struct msgbuf (sys/sys/msgbuf.h): msg_ptr, then u_int msg_magic,
-// msg_size, msg_wseq, msg_rseq (sequence numbers modulo msg_seqmod =
-// 16 * msg_size).  DragonFly's (the same file, 2006): u_int msg_magic,
-// msg_size, msg_bufx, msg_bufr (indexes), then msg_ptr.
+// FreeBSD's struct msgbuf (sys/sys/msgbuf.h, 7.0 and later): msg_ptr,
+// then u_int msg_magic, msg_size, msg_wseq, msg_rseq (sequence numbers
+// modulo msg_seqmod = 16 * msg_size), msg_cksum, msg_seqmod.  DragonFly's
+// older one (the 2008 port): u_int msg_magic (0x063062), msg_size,
+// msg_bufx, msg_bufr (indexes into the ring), then msg_ptr; its newer one
+// (6.4) the same with MSG_MAGIC 0x063064, the indexes free-running (the
+// text is msg_bufr..msg_bufx), then msg_bufl and msg_unused01.
 void CrashedMachine::plant_message_buffer() {
     const unsigned ptr = arch_->pointer_size;
     const bool freebsd = spec_.os == "freebsd";
-    std::string text = freebsd ? "---<<BOOT>>---\nCopyright (c) 1992-2024 The FreeBSD Project.\n"
-                               : "Copyright (c) 2003-2023 The DragonFly Project.\n";
-    text += spec_.version;
-    for (int line = 1; text.size() < msgbuf_bytes * 3 / 2; ++line)
-        text += fmt::format("kvmsynth{}: probe {:04} at pci0 dev {} func 0 irq {}\n", line % 7, line, line % 32,
-                            16 + line % 8);
-    text += fmt::format("\n\nFatal trap 12: {}\ncpuid = 0; apic id = 00\npanic: {}\ncpuid = 0\ntime = {}\n",
-                        spec_.panic, spec_.panic, spec_.crash_time);
+    const bool dragonfly_free_running = !freebsd && spec_.dragonfly_pcb_cr3 != 0;
+    const std::uint64_t size = spec_.msgbuf_size != 0 ? spec_.msgbuf_size : msgbuf_bytes;
+    if (dragonfly_free_running && size < 4096)
+        throw Error(ErrorKind::usage, fmt::format("a DragonFly message buffer of {} bytes: its base trails the write "
+                                                  "index by up to 2 KiB less than the size, so at least 4096",
+                                                  size));
+    std::string text;
+    if (spec_.msgbuf_text) {
+        text = *spec_.msgbuf_text;
+    } else {
+        text = freebsd ? "---<<BOOT>>---\nCopyright (c) 1992-2024 The FreeBSD Project.\n"
+                       : "Copyright (c) 2003-2023 The DragonFly Project.\n";
+        text += spec_.version;
+        for (int line = 1; text.size() < size * 3 / 2; ++line)
+            text += fmt::format("kvmsynth{}: probe {:04} at pci0 dev {} func 0 irq {}\n", line % 7, line, line % 32,
+                                16 + line % 8);
+        text += fmt::format("\n\nFatal trap 12: {}\ncpuid = 0; apic id = 00\npanic: {}\ncpuid = 0\ntime = {}\n",
+                            spec_.panic, spec_.panic, spec_.crash_time);
+    }
 
     const std::uint64_t total = text.size();
-    Bytes ring(msgbuf_bytes);
+    Bytes ring(size);
     for (std::uint64_t i = 0; i < total; ++i)
-        ring[i % msgbuf_bytes] = static_cast<std::byte>(text[i]);
-    const std::uint64_t ring_va = kmem_alloc(msgbuf_bytes, page_);
+        ring[i % size] = static_cast<std::byte>(text[i]);
+    const std::uint64_t ring_va = kmem_alloc(size, page_);
     write(ring_va, ring);
 
-    const std::uint64_t header_bytes = freebsd ? ptr + 16 : 16 + ptr;
+    const std::uint64_t header_bytes = freebsd ? ptr + 24 : 16 + ptr + 8;
     const std::uint64_t header = kmem_alloc(header_bytes, 64);
-    const std::uint64_t next = total % msgbuf_bytes;
+    const std::uint64_t next = total % size;
+    std::uint64_t kept = std::min(total, size);  // bytes of text the ring holds
     if (freebsd) {
-        const std::uint64_t seq = total % (16 * msgbuf_bytes);
+        const std::uint64_t seqmod = 16 * size;
+        const std::uint64_t seq = total % seqmod;
         write_pointer(header, ring_va);
         write_uint(header + ptr, msg_magic, 4);
-        write_uint(header + ptr + 4, msgbuf_bytes, 4);
+        write_uint(header + ptr + 4, size, 4);
         write_uint(header + ptr + 8, seq, 4);
         write_uint(header + ptr + 12, seq, 4);
+        write_uint(header + ptr + 20, seqmod, 4);
+    } else if (dragonfly_free_running) {
+        // Each character written moves the base (and the log device's
+        // index) along once the text since it is within 1 KiB of the size,
+        // to 2 KiB short of it, as the kernel's msgaddchar does.
+        std::uint64_t base = 0;
+        for (std::uint64_t x = 0; x < total; ++x)
+            if (x - base + 1024 > size) base = x + 2048 - size;
+        write_uint(header, dragonfly_msg_magic, 4);
+        write_uint(header + 4, size, 4);
+        write_uint(header + 8, total, 4);
+        write_uint(header + 12, base, 4);
+        write_pointer(header + 16, ring_va);
+        write_uint(header + 16 + ptr, base, 4);
+        kept = total - base;
     } else {
         write_uint(header, msg_magic, 4);
-        write_uint(header + 4, msgbuf_bytes, 4);
+        write_uint(header + 4, size, 4);
         write_uint(header + 8, next, 4);
         write_uint(header + 12, next, 4);
         write_pointer(header + 16, ring_va);
     }
     write_pointer(symbol("msgbufp"), header);
+    std::string held = text.substr(total - kept);
+    std::erase(held, '\0');
     msgbuf_ = {.msgbufp = header,
                .ring = ring_va,
-               .size = msgbuf_bytes,
+               .size = size,
                .write_offset = next,
-               .text = text.substr(total - msgbuf_bytes)};
+               .text = std::move(held),
+               .written = total};
+}
+
+void CrashedMachine::set_msgbuf_field(std::string_view member, std::uint64_t value) {
+    const unsigned ptr = arch_->pointer_size;
+    const bool freebsd = spec_.os == "freebsd";
+    static constexpr std::array<std::string_view, 6> freebsd_members{"msg_magic", "msg_size",  "msg_wseq",
+                                                                     "msg_rseq",  "msg_cksum", "msg_seqmod"};
+    static constexpr std::array<std::string_view, 4> dragonfly_members{"msg_magic", "msg_size", "msg_bufx", "msg_bufr"};
+    const auto find = [member](const auto& members) {
+        const auto it = std::find(members.begin(), members.end(), member);
+        return it == members.end() ? std::nullopt : std::optional<std::uint64_t>(4 * (it - members.begin()));
+    };
+    const auto offset = freebsd ? find(freebsd_members) : find(dragonfly_members);
+    if (spec_.os == "netbsd" || !offset)
+        throw Error(ErrorKind::usage, fmt::format("the {} machine's struct msgbuf has no u_int {}", spec_.os, member));
+    write_uint(message_buffer().msgbufp + (freebsd ? ptr : 0) + *offset, value, 4);
 }
 
 const CrashedMachine::MessageBuffer& CrashedMachine::message_buffer() const {
