@@ -53,9 +53,16 @@ public:
     };
     // Records `address` when it is fresh.
     Result insert(std::uint64_t address) {
-        if (starts_.contains(address)) return {Seen::repeat, address};
-        if (const auto other = overlapping(address, size_)) return {Seen::overlap, *other};
-        starts_.insert(address);
+        // One search of the set for all three answers: a walk inserts every
+        // process, and each search of a large set misses the CPU's caches.
+        const auto next = starts_.upper_bound(address);
+        if (next != starts_.begin()) {
+            const std::uint64_t before = *std::prev(next);
+            if (before == address) return {Seen::repeat, address};
+            if (address - before < size_) return {Seen::overlap, before};
+        }
+        if (next != starts_.end() && *next - address < size_) return {Seen::overlap, *next};
+        starts_.insert(next, address);
         return {};
     }
     // The entry that `size` bytes at `address` (of this type or another)
