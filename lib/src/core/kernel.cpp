@@ -11,6 +11,7 @@
 #include <array>
 #include <cstring>
 #include <memory>
+#include <vector>
 
 namespace kvm {
 
@@ -36,24 +37,25 @@ std::size_t hashed_slot(std::uint64_t va_page) {
 // format's own.
 class TablePageReader {
 public:
-    explicit TablePageReader(const Format& format) : format_(&format), slots_(std::make_shared<Slots>()) {}
+    explicit TablePageReader(const Format& format) : format_(&format), slots_(std::make_shared<Slots>(slot_count)) {}
 
     void operator()(std::uint64_t pa, MutableByteSpan out) const {
         const std::uint64_t in_page = pa & (table_page - 1);
         if (out.size() > max_cached_read || in_page + out.size() > table_page) return format_->read_phys(pa, out);
         const std::uint64_t base = pa - in_page;
-        Slot& slot = slots_->at(static_cast<std::size_t>(((base / table_page) * 0x9e3779b97f4a7c15ull) >> 32) %
-                                slots_->size());
+        Slot& slot =
+            (*slots_)[static_cast<std::size_t>(((base / table_page) * 0x9e3779b97f4a7c15ull) >> 32) % slot_count];
         if (slot.base != base) {
             slot.base = empty;
+            if (!slot.bytes) slot.bytes = std::make_unique_for_overwrite<std::byte[]>(table_page);
             try {
-                format_->read_phys(base, slot.bytes);
+                format_->read_phys(base, MutableByteSpan(slot.bytes.get(), table_page));
             } catch (const Error&) {
                 return format_->read_phys(pa, out);  // the entry alone, or the format's error for it
             }
             slot.base = base;
         }
-        std::memcpy(out.data(), slot.bytes.data() + in_page, out.size());
+        std::memcpy(out.data(), slot.bytes.get() + in_page, out.size());
     }
 
     // Forgets every page (the core was written in place).
@@ -65,12 +67,16 @@ public:
 private:
     static constexpr std::uint64_t table_page = 4096;
     static constexpr std::size_t max_cached_read = 16;
+    // A walk across 1 GiB of kernel memory meets 512 level 1 tables;
+    // fewer slots than the tables a walk cycles through would miss on
+    // every one.  A slot's page is allocated when it is first filled.
+    static constexpr std::size_t slot_count = 2048;
     static constexpr std::uint64_t empty = ~std::uint64_t{0};
     struct Slot {
         std::uint64_t base = empty;
-        std::array<std::byte, table_page> bytes{};
+        std::unique_ptr<std::byte[]> bytes;
     };
-    using Slots = std::array<Slot, 64>;  // 256 KiB: every table of a large walk's working set
+    using Slots = std::vector<Slot>;
 
     const Format* format_;
     std::shared_ptr<Slots> slots_;  // shared: a PhysReader is copyable
