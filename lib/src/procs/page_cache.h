@@ -21,10 +21,13 @@ namespace kvm::detail {
 class PageCache {
 public:
     // The slots' memory is left uninitialised (a slot is read before it is
-    // tagged): a walk touches a few dozen pages, and zeroing 16 MiB for each
+    // tagged): a walk touches a few dozen pages, and zeroing megabytes for each
     // walk cost more than the walk of a small system.
+    // Enough for a walk in allocation order (NetBSD's allproc, FreeBSD's).
+    static constexpr std::size_t default_slots = 1024;
+
     // `slots` is rounded up to whole sets of `ways` pages.
-    explicit PageCache(const Kernel& kernel, std::size_t slots = 4096)
+    explicit PageCache(const Kernel& kernel, std::size_t slots = default_slots)
         : kernel_(kernel),
           sets_(std::max<std::size_t>((slots + ways - 1) / ways, 1)),
           tags_(sets_ * ways, empty),
