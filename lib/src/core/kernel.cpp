@@ -11,11 +11,78 @@
 
 #include <algorithm>
 #include <array>
+#include <cstring>
+#include <memory>
+#include <vector>
 
 namespace kvm {
 
 namespace {
 constexpr std::uint64_t cache_page_shift = 12;
+
+// The translation cache's slot for a page: hashed, because a walk that
+// strides through memory (a process list in hash order, structures a
+// multiple of 4096 pages apart) would otherwise keep hitting the same few
+// slots and miss on every read.
+template <std::size_t Entries>
+std::size_t hashed_slot(std::uint64_t va_page) {
+    return static_cast<std::size_t>((va_page * 0x9e3779b97f4a7c15ull) >> 32) % Entries;
+}
+
+// What the translator reads page-table entries with: the dump's physical
+// memory, with the last pages of tables kept whole.  A translation reads
+// an entry of each level, and the tables are few (one level 1 table maps
+// 2 MiB on amd64), so a walk that misses the translation cache on every
+// structure would otherwise read the same table pages again and again,
+// a read each.  Only small reads within one page (entries) are cached; a
+// page that cannot be read whole is read as asked, so errors are the
+// format's own.
+class TablePageReader {
+public:
+    explicit TablePageReader(const Format& format) : format_(&format), slots_(std::make_shared<Slots>(slot_count)) {}
+
+    void operator()(std::uint64_t pa, MutableByteSpan out) const {
+        const std::uint64_t in_page = pa & (table_page - 1);
+        if (out.size() > max_cached_read || in_page + out.size() > table_page) return format_->read_phys(pa, out);
+        const std::uint64_t base = pa - in_page;
+        Slot& slot =
+            (*slots_)[static_cast<std::size_t>(((base / table_page) * 0x9e3779b97f4a7c15ull) >> 32) % slot_count];
+        if (slot.base != base) {
+            slot.base = empty;
+            if (!slot.bytes) slot.bytes = std::make_unique_for_overwrite<std::byte[]>(table_page);
+            try {
+                format_->read_phys(base, MutableByteSpan(slot.bytes.get(), table_page));
+            } catch (const Error&) {
+                return format_->read_phys(pa, out);  // the entry alone, or the format's error for it
+            }
+            slot.base = base;
+        }
+        std::memcpy(out.data(), slot.bytes.get() + in_page, out.size());
+    }
+
+    // Forgets every page (the core was written in place).
+    void clear() const {
+        for (Slot& s : *slots_)
+            s.base = empty;
+    }
+
+private:
+    static constexpr std::uint64_t table_page = 4096;
+    static constexpr std::size_t max_cached_read = 16;
+    // A walk across 1 GiB of kernel memory meets 512 level 1 tables;
+    // fewer slots than the tables a walk cycles through would miss on
+    // every one.  A slot's page is allocated when it is first filled.
+    static constexpr std::size_t slot_count = 2048;
+    static constexpr std::uint64_t empty = ~std::uint64_t{0};
+    struct Slot {
+        std::uint64_t base = empty;
+        std::unique_ptr<std::byte[]> bytes;
+    };
+    using Slots = std::vector<Slot>;
+
+    const Format* format_;
+    std::shared_ptr<Slots> slots_;  // shared: a PhysReader is copyable
+};
 
 // A Linux dump's namelist at link-time addresses becomes a relocated copy;
 // the caller's (a symbol index's, say) is left as loaded.
@@ -116,7 +183,7 @@ Kernel::Kernel(std::unique_ptr<Format> format, std::shared_ptr<const Namelist> n
         translator_ = make_translator(
             m.translator,
             TranslatorParams{.root = m.pt_root, .order = m.arch->order, .encryption_mask = m.encryption_mask});
-    phys_reader_ = [this](std::uint64_t pa, MutableByteSpan out) { format_->read_phys(pa, out); };
+    phys_reader_ = TablePageReader(*format_);
 
     // Earlier ranges win where they overlap; ranges that wrap or reach the
     // last address are dropped.
@@ -184,7 +251,7 @@ Mapping Kernel::walk(std::uint64_t va) const {
 
 Mapping Kernel::translate(std::uint64_t va) const {
     const std::uint64_t va_page = va >> cache_page_shift;
-    CacheEntry& slot = cache_[va_page % cache_entries];
+    CacheEntry& slot = cache_[hashed_slot<cache_entries>(va_page)];
     if (slot.va_page == va_page) {
         const std::uint64_t in_page_base = slot.pa_page;  // pa of the 4 KiB sub-page containing va
         const std::uint64_t off = va & ((1u << cache_page_shift) - 1);
@@ -206,6 +273,7 @@ Mapping Kernel::translate(std::uint64_t va) const {
 
 void Kernel::flush_cache() const {
     cache_.fill(CacheEntry{});
+    if (const auto* tables = phys_reader_.target<TablePageReader>()) tables->clear();
 }
 
 PartialRead Kernel::read_partial(std::uint64_t va, MutableByteSpan out) const {

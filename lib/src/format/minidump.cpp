@@ -49,6 +49,7 @@ namespace {
 constexpr std::size_t magic_size = 24;
 constexpr std::string_view minidump_prefix = "minidump";
 constexpr std::uint64_t kib = 1024;
+constexpr std::uint64_t map_block = 4096;  // bytes of the page map read at once
 
 // The fields every kind's header comes down to.
 struct Header {
@@ -217,6 +218,14 @@ std::uint64_t round_page(std::uint64_t size, std::uint64_t page, std::string_vie
     return checked_add(size, (page - size % page) % page, field);
 }
 
+// ByteSource::read_exact, naming what was read only when it comes short:
+// the walkers read pages by the hundred thousand, and formatting the name
+// of each cost more than reading it.
+template <typename What>
+void read_exact_named_on_error(const ByteSource& source, std::uint64_t offset, MutableByteSpan out, What&& what) {
+    if (source.read_at(offset, out) != out.size()) source.read_exact(offset, out, what());
+}
+
 void check_limit(std::uint64_t value, std::uint64_t limit, std::string_view field) {
     if (value > limit)
         throw_corrupt(fmt::format("{} {:#x} is more than the {:#x} bytes this reader accepts", field, value, limit));
@@ -345,7 +354,8 @@ public:
                 if (!next_offset || *next_offset != offset + n) break;
                 n += std::min<std::uint64_t>(out.size() - done - n, layout_.page_size);
             }
-            source_->read_exact(offset, out.subspan(done, n), fmt::format("physical page {:#x}", at));
+            read_exact_named_on_error(*source_, offset, out.subspan(done, n),
+                                      [at] { return fmt::format("physical page {:#x}", at); });
             done += n;
         }
     }
@@ -382,13 +392,37 @@ public:
         if (form == nullptr) throw Error(ErrorKind::usage, fmt::format("no page-map form {}", layout_.page_map_form));
         const unsigned entry_size = form->paging().entry_size;
         const std::uint64_t map_offset = layout_.page_map.offset;
+        const std::uint64_t map_size = layout_.page_map.size;
+        // The map's last block read, kept: a translation reads one entry,
+        // and the entries a walk needs sit together (DragonFly's map has
+        // one per GiB).  The map is in the file (checked at the probe).
+        struct Block {
+            std::uint64_t offset = ~std::uint64_t{0};
+            Bytes bytes;
+        };
+        auto block = std::make_shared<Block>();
         return paging::make_page_map_translator(
             *form, {.order = layout_.arch->order,
                     .base = layout_.kernbase,
                     .entries = layout_.page_map_entries,
-                    .read = [this, entry_size, map_offset](std::uint64_t index, MutableByteSpan entry) {
-                        source_->read_exact(map_offset + index * entry_size, entry,
-                                            fmt::format("page map entry {}", index));
+                    .read = [this, entry_size, map_offset, map_size, block](std::uint64_t index,
+                                                                            MutableByteSpan entry) {
+                        const std::uint64_t at = index * entry_size;
+                        const std::uint64_t start = at & ~(map_block - 1);
+                        if (at + entry.size() <= map_size && at + entry.size() <= start + map_block) {
+                            if (block->offset != start) {
+                                block->offset = ~std::uint64_t{0};
+                                block->bytes.resize(std::min(map_block, map_size - start));
+                                if (source_->read_at(map_offset + start, block->bytes) == block->bytes.size())
+                                    block->offset = start;
+                            }
+                            if (block->offset == start) {
+                                std::memcpy(entry.data(), block->bytes.data() + (at - start), entry.size());
+                                return;
+                            }
+                        }
+                        read_exact_named_on_error(*source_, map_offset + at, entry,
+                                                  [index] { return fmt::format("page map entry {}", index); });
                     }});
     }
 

@@ -146,7 +146,9 @@ private:
 // One walk's reads and warnings.
 class WalkContext {
 public:
-    WalkContext(const Kernel& kernel, const ProcWarn& warn) : kernel_(kernel), warn_(warn), memory_(kernel) {}
+    // `cache_pages`: the page cache's size (PageCache::default_slots).
+    WalkContext(const Kernel& kernel, const ProcWarn& warn, std::size_t cache_pages = PageCache::default_slots)
+        : kernel_(kernel), warn_(warn), memory_(kernel, cache_pages) {}
 
     const Kernel& kernel() const noexcept { return kernel_; }
     const ProcWarn& warn() const noexcept { return warn_; }

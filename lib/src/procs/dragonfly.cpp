@@ -359,7 +359,13 @@ struct DragonflyWalker::Walk {
         w.layouts_, [this](detail::WalkContext& c, const Object& tty) { return device(c, tty.u(w.t_dev_)); }};
 
     Walk(const DragonflyWalker& walker, const WalkOptions& o, const ProcEmit& e, const ProcWarn& warn)
-        : w(walker), options(o), emit(e), ctx(walker.kernel_, warn) {}
+        : w(walker), options(o), emit(e), ctx(walker.kernel_, warn, cache_pages) {}
+
+    // The hash's order strides through memory: a bucket's processes, LWPs
+    // and threads are each on a page of their own, and the next bucket
+    // reads the same pages again (the pids next to theirs).  The cache
+    // holds a few buckets' pages: 16 MiB, where allocation order needs 4.
+    static constexpr std::size_t cache_pages = 4096;
 
     // kvm_proc.c's dev2udev: major << 8 | minor, NOUDEV when either does not fit.
     detail::TerminalDevice device(detail::WalkContext& c, std::uint64_t cdev) const {

@@ -9,6 +9,7 @@
 #include <kvm/bytes.h>
 #include <kvm/kernel.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <memory>
@@ -20,10 +21,18 @@ namespace kvm::detail {
 class PageCache {
 public:
     // The slots' memory is left uninitialised (a slot is read before it is
-    // tagged): a walk touches a few dozen pages, and zeroing 4 MiB for each
+    // tagged): a walk touches a few dozen pages, and zeroing megabytes for each
     // walk cost more than the walk of a small system.
-    explicit PageCache(const Kernel& kernel, std::size_t slots = 1024)
-        : kernel_(kernel), tags_(slots, empty), data_(std::make_unique_for_overwrite<std::byte[]>(slots * page)) {}
+    // Enough for a walk in allocation order (NetBSD's allproc, FreeBSD's).
+    static constexpr std::size_t default_slots = 1024;
+
+    // `slots` is rounded up to whole sets of `ways` pages.
+    explicit PageCache(const Kernel& kernel, std::size_t slots = default_slots)
+        : kernel_(kernel),
+          sets_(std::max<std::size_t>((slots + ways - 1) / ways, 1)),
+          tags_(sets_ * ways, empty),
+          used_(sets_ * ways, 0),
+          data_(std::make_unique_for_overwrite<std::byte[]>(sets_ * ways * page)) {}
 
     void read(std::uint64_t va, MutableByteSpan out) {
         std::size_t done = 0;
@@ -65,21 +74,40 @@ private:
     // The page at `base` (page-aligned), or nullptr when it cannot be read whole.
     const std::byte* lookup(std::uint64_t base) {
         // Hashed, so that regions a multiple of the cache's size apart (the
-        // process structures and the LWPs they point to) do not evict each other.
-        const std::size_t slot = ((base / page) * 0x9e3779b97f4a7c15ull >> 20) % tags_.size();
-        std::byte* p = data_.get() + slot * page;
-        if (tags_[slot] == base) return p;
+        // process structures and the LWPs they point to) do not evict each
+        // other; a few ways per set, the least recently used replaced, so
+        // that a walk in hash order (DragonFly's buckets) keeps the pages
+        // the next bucket reads again.
+        const std::size_t set = ((base / page) * 0x9e3779b97f4a7c15ull >> 20) % sets_;
+        const std::size_t first = set * ways;
+        std::size_t victim = first;
+        ++clock_;
+        for (std::size_t slot = first; slot < first + ways; ++slot) {
+            if (tags_[slot] == base) {
+                used_[slot] = clock_;
+                return data_.get() + slot * page;
+            }
+            if (used_[slot] < used_[victim]) victim = slot;
+        }
+        std::byte* p = data_.get() + victim * page;
         const PartialRead r = kernel_.read_partial(base, MutableByteSpan(p, page));
         if (r.error) {
-            tags_[slot] = empty;
+            tags_[victim] = empty;
+            used_[victim] = 0;
             return nullptr;
         }
-        tags_[slot] = base;
+        tags_[victim] = base;
+        used_[victim] = clock_;
         return p;
     }
 
+    static constexpr std::size_t ways = 4;
+
     const Kernel& kernel_;
+    std::size_t sets_;
     std::vector<std::uint64_t> tags_;
+    std::vector<std::uint64_t> used_;  // clock_ at the slot's last use; 0: never
+    std::uint64_t clock_ = 0;
     std::unique_ptr<std::byte[]> data_;
 };
 
