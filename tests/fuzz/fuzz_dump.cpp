@@ -19,8 +19,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
             fuzz::expect_errors([&] { format->read_phys(r.pa, page); });
         }
         const Kernel kernel(std::move(format), nullptr);
-        for (const std::uint64_t va : {0xffffffff80200000ull, 0xffffffff80201000ull, 0xffffffff84000000ull,
-                                       0xffff800000001000ull, 0xffffffff80000000ull, 0xc0400000ull, 0x1000ull}) {
+        for (const std::uint64_t va :
+             {0xffffffff80200000ull, 0xffffffff80201000ull, 0xffffffff84000000ull, 0xffff800000001000ull,
+              0xffffffff80000000ull, 0xc0400000ull, 0x1000ull, 0xffff80000b001000ull, 0xffff000000000000ull}) {
             Bytes buf(4096 + 64);
             (void)kernel.read_partial(va - 32, buf);
         }

@@ -171,6 +171,49 @@ void write_linux_dumps() {
     seed("dump", "linux-flat", synth::flatten(compressed, 4096, 4096));
 }
 
+// A Linux arm64 machine of 64 KiB at QEMU virt's 0x40000000: the image at
+// kimage_voffset from its physical pages, swapper_pg_dir the builder's
+// root, arm64's VMCOREINFO and an NT_PRSTATUS; as a QEMU ELF and a kdump file.
+void write_linux_arm64_dumps() {
+    constexpr std::uint64_t ram_base = 0x40000000;
+    synth::PhysMemory memory({{ram_base, 0x10000}});
+    memory.set_seed(5);
+    constexpr std::uint64_t text = 0xffff80000b000000;  // KERNELOFFSET 0x3000000
+    constexpr std::uint64_t text_pa = ram_base + 0x1000;
+    memory.reserve(text_pa, 0x4000);
+    auto tables = synth::make_arm64_page_table_builder(memory, 48);
+    for (std::uint64_t i = 0; i < 4; ++i) {
+        memory.write(text_pa + i * 4096, to_bytes("Linux version 6.1.0-seed " + std::to_string(i)));
+        tables->map(text + i * 4096, text_pa + i * 4096, 4096);
+    }
+    tables->map(0xffff000000000000, ram_base, 0x1000);
+    const std::uint64_t voffset = text - text_pa;
+    const std::string vmcoreinfo = fmt::format(
+        "OSRELEASE=6.1.0-seed\nPAGESIZE=4096\nSYMBOL(swapper_pg_dir)={:x}\nSYMBOL(_stext)={:x}\n"
+        "NUMBER(VA_BITS)=48\nNUMBER(kimage_voffset)={:#x}\nNUMBER(PHYS_OFFSET)={:#x}\n"
+        "NUMBER(TCR_EL1_T1SZ)=0x10\nKERNELOFFSET=3000000\nNUMBER(KERNELPACMASK)=0xffff000000000000\n",
+        tables->root() + voffset, text, voffset, ram_base);
+    Bytes mem(0x10000);
+    memory.read(ram_base, mem);
+    Bytes prstatus(392);
+    store32(prstatus.data() + 32, 1, ByteOrder::little);
+    store64(prstatus.data() + 112 + 32 * 8, text + 0x40, ByteOrder::little);
+
+    synth::ElfWriter elf({.machine = elf::em_aarch64, .type = elf::et_core});
+    elf.add_note("CORE", linux_kernel::nt_prstatus, prstatus);
+    elf.add_note("VMCOREINFO", 0, to_bytes(vmcoreinfo));
+    elf.add_segment(elf::pt_load, 0, ram_base, ram_base, mem, mem.size(), 0);
+    seed("dump", "linux-arm64-elf", elf.build());
+
+    Encoder notes(ByteOrder::little);
+    notes.u32(5).u32(static_cast<std::uint32_t>(prstatus.size())).u32(linux_kernel::nt_prstatus);
+    notes.string("CORE").u8(0).pad_to(4).bytes(prstatus).pad_to(4);
+    synth::KdumpWriter kdump({.machine = "aarch64", .vmcoreinfo = vmcoreinfo, .notes = notes.take()});
+    for (std::uint64_t pfn = 0; pfn < mem.size() / 4096; ++pfn)
+        kdump.add_page(ram_base / 4096 + pfn, ByteSpan(mem.data() + pfn * 4096, 4096));
+    seed("dump", "linux-arm64-kdump", kdump.build());
+}
+
 // ---------------------------------------------------------------- namelists and indexes
 
 // The symbol index of a namelist, as built from a kernel file of a fixed
@@ -915,6 +958,7 @@ int main(int argc, char** argv) {
         write_netbsd_dumps("i386", "i386", false);
         write_netbsd_dumps("i386", "i386-pae", true);
         write_linux_dumps();
+        write_linux_arm64_dumps();
         write_kdump_codecs(corpus + "/dump");
         write_minidumps(corpus + "/dump");
         write_kerneldump_devices(corpus + "/kerneldump");

@@ -4,6 +4,13 @@
 // files.  It has KASLR (a kernel offset and a negative phys_base), a
 // randomised direct map, vmalloc pages, VMCOREINFO and QEMU CPU notes, and
 // its namelist as a System.map (link-time) and a kallsyms (run-time).
+//
+// With LinuxSpec::arch "arm64" it is a Linux/arm64 machine instead, as
+// QEMU's virt board and a 6.1 kernel make it: RAM from 0x40000000
+// (PHYS_OFFSET), 4 KiB pages and 48-bit VAs, the image at its KASLR'd
+// address and at kimage_voffset from its physical one, the linear map at
+// 0xffff000000000000, swapper_pg_dir as the root, arm64's VMCOREINFO and
+// NT_PRSTATUS notes (no QEMU CPU notes: QEMU writes none for arm64).
 #pragma once
 
 #include <kvm/bytes.h>
@@ -30,11 +37,15 @@ struct LinuxSpec {
     std::uint64_t text_pa = 0x1000000;        // where _text is in RAM
     std::uint64_t seed = 11;
     std::uint64_t sme_mask = 0;  // AMD memory encryption's C-bit, set in every page-table entry and CR3
+    std::string arch = "amd64";  // or "arm64"
 };
 
 class LinuxMachine {
 public:
-    static constexpr std::uint64_t link_text = 0xffffffff81000000;  // _text at link time
+    static constexpr std::uint64_t link_text = 0xffffffff81000000;        // _text at link time
+    static constexpr std::uint64_t arm64_link_text = 0xffff800008000000;  // KIMAGE_VADDR of 6.1
+    static constexpr std::uint64_t arm64_ram_base = 0x40000000;           // QEMU virt's RAM, PHYS_OFFSET
+    static constexpr std::uint64_t arm64_pac_mask = 0xffff000000000000;   // GENMASK(63, 48)
     static constexpr std::uint64_t image_size = 4u << 20;
     static constexpr std::uint64_t ram_top = 0x1800000;  // 24 MiB
     static constexpr std::uint64_t low_ram_end = 0x9f000;
@@ -50,21 +61,28 @@ public:
     static constexpr std::uint64_t unmapped_offset = 16u << 20;
 
     explicit LinuxMachine(LinuxSpec spec = {})
-        : spec_(spec), memory_({{0x1000, low_ram_end - 0x1000}, {high_ram_start, ram_top - high_ram_start}}) {
+        : spec_(spec),
+          arm64_(spec.arch == "arm64"),
+          ram_base_(arm64_ ? arm64_ram_base : 0),
+          text_pa_(ram_base_ + spec.text_pa),
+          memory_(
+              {{ram_base_ + 0x1000, low_ram_end - 0x1000}, {ram_base_ + high_ram_start, ram_top - high_ram_start}}) {
         using kvm::synth::make_page_table_builder;
-        memory_.set_filler(kvm::synth::realistic_filler(spec.seed, 0xffff888000000000));
+        memory_.set_filler(kvm::synth::realistic_filler(spec.seed, arm64_ ? 0xffff000000000000 : 0xffff888000000000));
         memory_.set_seed(spec.seed);
-        memory_.reserve(spec.text_pa, image_size);
-        tables_ = make_page_table_builder(spec.la57 ? "amd64-la57" : "amd64", memory_, kvm::ByteOrder::little,
-                                          spec.sme_mask);
+        memory_.reserve(text_pa_, image_size);
+        tables_ = arm64_ ? kvm::synth::make_arm64_page_table_builder(memory_, 48)
+                         : make_page_table_builder(spec.la57 ? "amd64-la57" : "amd64", memory_, kvm::ByteOrder::little,
+                                                   spec.sme_mask);
 
-        text_ = link_text + spec.kernel_offset;
-        phys_base_ = static_cast<std::int64_t>(spec.text_pa) - static_cast<std::int64_t>(text_ - 0xffffffff80000000);
-        page_offset_base_ = spec.la57 ? 0xff11000000000000 : 0xffff8ad840000000;
-        vmalloc_base_ = spec.la57 ? 0xffa0000000000000 : 0xffffd34f00000000;
+        text_ = (arm64_ ? arm64_link_text : link_text) + spec.kernel_offset;
+        phys_base_ = static_cast<std::int64_t>(text_pa_) - static_cast<std::int64_t>(text_ - 0xffffffff80000000);
+        kimage_voffset_ = text_ - text_pa_;
+        page_offset_base_ = arm64_ ? 0xffff000000000000 : spec.la57 ? 0xff11000000000000 : 0xffff8ad840000000;
+        vmalloc_base_ = arm64_ ? 0xffff800080000000 : spec.la57 ? 0xffa0000000000000 : 0xffffd34f00000000;
 
-        tables_->map_range(text_, spec.text_pa, image_size);
-        tables_->map_range(page_offset_base_, 0, ram_top);
+        tables_->map_range(text_, text_pa_, image_size);
+        tables_->map_range(page_offset_base_, ram_base_, ram_top);
 
         define("_text", 'T', 0);
         define("_stext", 'T', 0);
@@ -78,7 +96,7 @@ public:
         define("init_uts_ns", 'D', 0x190);
         define("local_counter", 'd', 8);
         data_ = text_ + 0x200000;
-        define("init_top_pgt", 'D', 4096);
+        define(root_symbol(), 'D', 4096);
         define("_end", 'B', 0);
         symbols_.push_back({"runqueues", per_cpu_runqueues, 'D'});
         symbols_.push_back({"__per_cpu_start", 0, 'A'});
@@ -101,11 +119,12 @@ public:
             past[j] = static_cast<std::byte>((j * 13 + 5) & 0xff);
         memory_.write(past_image_pa_, past);
 
-        // init_top_pgt is a copy of the top table, inside the image; the
-        // builder's own root plays a process's page directory (CPU 0's CR3).
+        // init_top_pgt (swapper_pg_dir on arm64) is a copy of the top table,
+        // inside the image; the builder's own root plays a process's page
+        // directory (CPU 0's CR3).
         kvm::Bytes top(4096);
         memory_.read(tables_->root(), top);
-        memory_.write(image_pa(symbol("init_top_pgt")), top);
+        memory_.write(image_pa(symbol(root_symbol())), top);
     }
 
     const LinuxSpec& spec() const { return spec_; }
@@ -119,8 +138,17 @@ public:
     std::uint64_t past_image_pa() const { return past_image_pa_; }
     const std::string& banner() const { return banner_; }
     std::uint64_t image_pa(std::uint64_t va) const {
+        if (arm64_) return va - kimage_voffset_;
         return va - 0xffffffff80000000 + static_cast<std::uint64_t>(phys_base_);
     }
+    bool arm64() const { return arm64_; }
+    std::uint64_t ram_base() const { return ram_base_; }
+    std::uint64_t text_pa() const { return text_pa_; }
+    std::uint64_t kimage_voffset() const { return kimage_voffset_; }
+    // The direct (x86) or linear (arm64) map's address of a physical one.
+    std::uint64_t direct(std::uint64_t pa) const { return page_offset_base_ + (pa - ram_base_); }
+    // The kernel's own top-level page table.
+    std::string root_symbol() const { return arm64_ ? "swapper_pg_dir" : "init_top_pgt"; }
     std::uint64_t process_root() const { return tables_->root(); }
 
     // More of the kernel: a data object in the image, bytes written through
@@ -149,7 +177,7 @@ public:
             heap_pa_ = memory_.alloc_pages(pages);
             heap_left_ = pages * 4096;
         }
-        const std::uint64_t va = page_offset_base_ + heap_pa_;
+        const std::uint64_t va = direct(heap_pa_);
         heap_pa_ += size;
         heap_left_ -= size;
         return va;
@@ -162,8 +190,8 @@ public:
         write(va, b);
     }
     std::uint64_t phys_of(std::uint64_t va) const {
-        if (va >= 0xffffffff80000000) return image_pa(va);
-        if (va >= page_offset_base_ && va - page_offset_base_ < ram_top) return va - page_offset_base_;
+        if (image_symbol(va)) return image_pa(va);
+        if (va >= page_offset_base_ && va - page_offset_base_ < ram_top) return va - page_offset_base_ + ram_base_;
         throw std::runtime_error(fmt::format("{:#x} is neither in the image nor in the direct map", va));
     }
 
@@ -188,8 +216,8 @@ public:
     std::string system_map() const {
         std::string out;
         for (const Sym& s : sorted()) {
-            const bool image = s.value >= 0xffffffff80000000;
-            out += fmt::format("{:016x} {} {}\n", image ? s.value - spec_.kernel_offset : s.value, s.type, s.name);
+            out += fmt::format("{:016x} {} {}\n", image_symbol(s.value) ? s.value - spec_.kernel_offset : s.value,
+                               s.type, s.name);
         }
         return out;
     }
@@ -199,14 +227,24 @@ public:
         std::string out;
         for (const Sym& s : sorted())
             out += fmt::format("{:016x} {} {}\n", s.value, s.type, s.name);
-        out += "ffffffffc0a01000 t virtblk_probe\t[virtio_blk]\n";
-        out += "ffffffffc0a03000 d virtblk_driver\t[virtio_blk]\n";
+        const std::uint64_t modules = arm64_ ? 0xffff800000a01000 : 0xffffffffc0a01000;
+        out += fmt::format("{:016x} t virtblk_probe\t[virtio_blk]\n", modules);
+        out += fmt::format("{:016x} d virtblk_driver\t[virtio_blk]\n", modules + 0x2000);
         return out;
     }
 
     // ------------------------------------------------------------ notes
 
     std::string vmcoreinfo() const {
+        if (arm64_)
+            return fmt::format(
+                       "OSRELEASE=6.1.0-synthetic\nPAGESIZE=4096\nSYMBOL(init_uts_ns)={:x}\n"
+                       "SYMBOL(swapper_pg_dir)={:x}\nSYMBOL(_stext)={:x}\nNUMBER(VA_BITS)=48\n"
+                       "NUMBER(kimage_voffset)={:#x}\nNUMBER(PHYS_OFFSET)={:#x}\nNUMBER(TCR_EL1_T1SZ)=0x10\n"
+                       "KERNELOFFSET={:x}\nNUMBER(KERNELPACMASK)={:#x}\n",
+                       symbol("init_uts_ns"), symbol("swapper_pg_dir"), symbol("_stext"), kimage_voffset_, ram_base_,
+                       spec_.kernel_offset, arm64_pac_mask) +
+                   extra_vmcoreinfo;
         const std::string base = fmt::format(
             "OSRELEASE=6.1.0-synthetic\nPAGESIZE=4096\nSYMBOL(init_uts_ns)={:x}\nSYMBOL(swapper_pg_dir)={:x}\n"
             "SYMBOL(_stext)={:x}\nSYMBOL(mem_section)=ffff8ad847fd9000\nLENGTH(mem_section)=2048\n"
@@ -239,6 +277,16 @@ public:
         return d;
     }
 
+    // NT_PRSTATUS for arm64: 392 bytes, pr_pid at 32, pr_reg at 112 (x0..x30,
+    // then sp, pc and pstate).
+    static kvm::Bytes arm64_prstatus(std::uint32_t pid, std::uint64_t pc, std::uint64_t sp) {
+        kvm::Bytes d(392);
+        kvm::store32(d.data() + 32, pid, kvm::ByteOrder::little);
+        kvm::store64(d.data() + 112 + 31 * 8, sp, kvm::ByteOrder::little);
+        kvm::store64(d.data() + 112 + 32 * 8, pc, kvm::ByteOrder::little);
+        return d;
+    }
+
     std::uint64_t cr4() const { return cr4_base | (spec_.la57 ? kvm::linux_kernel::x86_64::cr4_la57 : 0); }
 
     struct NoteSpec {
@@ -249,12 +297,17 @@ public:
     // What QEMU writes: PRSTATUS per vCPU, QEMU state per vCPU, VMCOREINFO.
     std::vector<NoteSpec> notes(bool with_vmcoreinfo = true, bool with_qemu = true) const {
         std::vector<NoteSpec> n;
+        if (arm64_) {
+            n.push_back({"CORE", 1, arm64_prstatus(1, text_ + 0x40, 0xffff800009f43e70)});
+            n.push_back({"CORE", 1, arm64_prstatus(2, text_ + 0x40, 0xffff800009f53e70)});
+            if (with_vmcoreinfo) n.push_back({"VMCOREINFO", 0, kvm::to_bytes(vmcoreinfo())});
+            return n;
+        }
         n.push_back({"CORE", 1, prstatus(1, text_ + 0x40, 0xffffc90000003e98)});
         n.push_back({"CORE", 1, prstatus(2, text_ + 0x40, 0xffffc90000013ed8)});
         if (with_qemu) {
             n.push_back({"QEMU", 0, qemu_cpu(0x80050033, process_root() | spec_.sme_mask, cr4())});
-            n.push_back(
-                {"QEMU", 0, qemu_cpu(0x80050033, image_pa(symbol("init_top_pgt")) | spec_.sme_mask, cr4())});
+            n.push_back({"QEMU", 0, qemu_cpu(0x80050033, image_pa(symbol("init_top_pgt")) | spec_.sme_mask, cr4())});
         }
         if (with_vmcoreinfo) n.push_back({"VMCOREINFO", 0, kvm::to_bytes(vmcoreinfo())});
         return n;
@@ -277,7 +330,7 @@ public:
 
     // QEMU dump-guest-memory, paging=false: physical PT_LOADs (vaddr == paddr).
     kvm::Bytes elf_qemu(bool with_vmcoreinfo = true, bool with_qemu = true) const {
-        kvm::synth::ElfWriter w({.type = kvm::elf::et_core});
+        kvm::synth::ElfWriter w(elf_options());
         for (const NoteSpec& n : notes(with_vmcoreinfo, with_qemu))
             w.add_note(n.name, n.type, n.desc);
         for (const auto& seg : memory_.ram())
@@ -288,31 +341,31 @@ public:
     // A kdump /proc/vmcore: the kernel text by its virtual address (it is
     // also inside a RAM segment), then RAM by direct-map address.
     kvm::Bytes elf_vmcore() const {
-        kvm::synth::ElfWriter w({.type = kvm::elf::et_core});
+        kvm::synth::ElfWriter w(elf_options());
         for (const NoteSpec& n : notes(true, false))
             w.add_note(n.name, n.type, n.desc);
-        w.add_segment(kvm::elf::pt_load, 0, text_, spec_.text_pa, read_phys(spec_.text_pa, image_size), image_size, 0);
+        w.add_segment(kvm::elf::pt_load, 0, text_, text_pa_, read_phys(text_pa_, image_size), image_size, 0);
         for (const auto& seg : memory_.ram())
-            w.add_segment(kvm::elf::pt_load, 0, page_offset_base_ + seg.start, seg.start,
-                          read_phys(seg.start, seg.size), seg.size, 0);
+            w.add_segment(kvm::elf::pt_load, 0, direct(seg.start), seg.start, read_phys(seg.start, seg.size), seg.size,
+                          0);
         return w.build();
     }
 
     // /proc/kcore: text, direct map, and a vmalloc window with no physical
     // address (p_paddr all ones) whose last page is only in p_memsz.
     kvm::Bytes elf_kcore() const {
-        kvm::synth::ElfWriter w({.type = kvm::elf::et_core});
+        kvm::synth::ElfWriter w(elf_options());
         w.add_note("CORE", 1, prstatus(0, 0, 0));
         w.add_note("CORE", kvm::linux_kernel::nt_taskstruct, kvm::Bytes(64));
         w.add_note("VMCOREINFO", 0, kvm::to_bytes(vmcoreinfo()));
-        w.add_segment(kvm::elf::pt_load, 7, text_, spec_.text_pa, read_phys(spec_.text_pa, image_size), image_size, 0);
+        w.add_segment(kvm::elf::pt_load, 7, text_, text_pa_, read_phys(text_pa_, image_size), image_size, 0);
         kvm::Bytes window(vmalloc_pages * 4096);
         for (std::uint64_t i = 0; i < vmalloc_pages; ++i)
             memory_.read(vmalloc_pa(i), kvm::MutableByteSpan(window.data() + i * 4096, 4096));
         w.add_segment(kvm::elf::pt_load, 7, vmalloc_va(0), ~std::uint64_t{0}, window, window.size() + 4096, 0);
         for (const auto& seg : memory_.ram())
-            w.add_segment(kvm::elf::pt_load, 7, page_offset_base_ + seg.start, seg.start,
-                          read_phys(seg.start, seg.size), seg.size, 0);
+            w.add_segment(kvm::elf::pt_load, 7, direct(seg.start), seg.start, read_phys(seg.start, seg.size), seg.size,
+                          0);
         return w.build();
     }
 
@@ -328,7 +381,9 @@ public:
                                          const std::vector<std::uint64_t>& excluded = {}) const {
         options.vmcoreinfo = vmcoreinfo();
         options.notes = note_block();
-        options.sub_phys_base = misread_phys_base();
+        // QEMU reads arm64's hex NUMBER(PHYS_OFFSET) right.
+        options.sub_phys_base = arm64_ ? ram_base_ : misread_phys_base();
+        if (arm64_) options.machine = "aarch64";
         return kvm::synth::kdump_writer(memory_, memory_.ram(), std::move(options), excluded);
     }
 
@@ -338,6 +393,14 @@ public:
     }
 
 private:
+    kvm::synth::ElfWriterOptions elf_options() const {
+        return {.machine = arm64_ ? kvm::elf::em_aarch64 : kvm::elf::em_x86_64, .type = kvm::elf::et_core};
+    }
+    // A symbol of the kernel image (System.map gives it at its link-time address).
+    bool image_symbol(std::uint64_t value) const {
+        return arm64_ ? value >= text_ && value - text_ < (64u << 20) : value >= 0xffffffff80000000;
+    }
+
     struct Sym {
         std::string name;
         std::uint64_t value;
@@ -374,10 +437,14 @@ private:
     }
 
     LinuxSpec spec_;
+    bool arm64_;
+    std::uint64_t ram_base_;
+    std::uint64_t text_pa_;
     kvm::synth::PhysMemory memory_;
     std::unique_ptr<kvm::synth::PageTableBuilder> tables_;
     std::uint64_t text_ = 0;
     std::int64_t phys_base_ = 0;
+    std::uint64_t kimage_voffset_ = 0;
     std::uint64_t page_offset_base_ = 0;
     std::uint64_t vmalloc_base_ = 0;
     std::uint64_t data_ = 0;

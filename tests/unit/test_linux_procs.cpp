@@ -11,11 +11,16 @@
 #include <kvm/namelist.h>
 #include <kvm/procs.h>
 #include <kvm/ps.h>
+#include <kvm/synth.h>
 
 #include <doctest/doctest.h>
 #include <fmt/format.h>
 
 #include "linux_procs_fixture.h"
+#include "test_util.h"
+
+#include <fstream>
+#include <iterator>
 
 using namespace kvm;
 
@@ -73,11 +78,12 @@ namespace {
 // A synthetic Linux machine with the default tree planted through the
 // layouts of a real 6.1 kernel, as a QEMU ELF core with its namelist.
 struct LinuxCrash {
-    LinuxCrash() : layouts(load_layouts_file(kvmtest::linux_layout_path())) {
+    explicit LinuxCrash(kvmtest::LinuxSpec spec = {})
+        : machine(std::move(spec)), layout_path(layout_file(machine, dir)), layouts(load_layouts_file(layout_path)) {
         planted = kvmtest::plant_tasks(machine, layouts, kvmtest::default_linux_tree());
         kernel = std::make_unique<Kernel>(open_format(std::make_shared<MemorySource>(machine.elf_qemu(), "vmcore")),
                                           std::make_shared<Namelist>("System.map", machine.symbol_table()));
-        walker = make_process_walker({.kernel = kernel.get(), .layout_file = kvmtest::linux_layout_path()});
+        walker = make_process_walker({.kernel = kernel.get(), .layout_file = layout_path});
     }
 
     std::vector<ProcInfo> walk(bool per_lwp = false, std::vector<std::string>* warnings = nullptr) const {
@@ -90,7 +96,24 @@ struct LinuxCrash {
         return rows;
     }
 
+    // The real kernel's layouts; on arm64 the same structures under the
+    // arm64 name, as a kernel built with the same members would lay them
+    // out (the walk itself has nothing arch-specific to test beyond
+    // pointers and pages).
+    static std::string layout_file(const kvmtest::LinuxMachine& m, const kvm::test::TempDir& dir) {
+        if (!m.arm64()) return kvmtest::linux_layout_path();
+        std::ifstream in(kvmtest::linux_layout_path());
+        std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+        const std::string from = "\"arch\": \"amd64\"";
+        text.replace(text.find(from), from.size(), "\"arch\": \"arm64\"");
+        const std::string path = dir / "linux-6-arm64.json";
+        synth::write_file(path, to_bytes(text));
+        return path;
+    }
+
     kvmtest::LinuxMachine machine;
+    kvm::test::TempDir dir;
+    std::string layout_path;
     StructLayouts layouts;
     kvmtest::PlantedTasks planted;
     std::unique_ptr<Kernel> kernel;
@@ -101,10 +124,10 @@ std::string columns(const std::vector<ProcInfo>& rows, std::string_view format) 
     return format_ps_table(rows, parse_ps_format(format));
 }
 
-}  // namespace
-
-TEST_CASE("Linux tasks planted through a real kernel's layouts read back as /proc shows them") {
-    const LinuxCrash crash;
+void check_planted_tasks(const std::string& arch) {
+    CAPTURE(arch);
+    const LinuxCrash crash({.arch = arch});
+    CHECK(crash.kernel->arch().name == arch);
     std::vector<std::string> warnings;
     const std::vector<ProcInfo> rows = crash.walk(false, &warnings);
     CHECK(warnings.empty());
@@ -146,6 +169,18 @@ TEST_CASE("Linux tasks planted through a real kernel's layouts read back as /pro
     CHECK(crash.walker->tty_device("/dev/ttyS1") == 0x441);
     CHECK(crash.walker->tty_device("ttyS4") == std::nullopt);  // the driver has 4 lines
     CHECK(crash.walker->tty_device("ttyUSB0") == std::nullopt);
+}
+
+}  // namespace
+
+TEST_CASE("Linux tasks planted through a real kernel's layouts read back as /proc shows them") {
+    check_planted_tasks("amd64");
+}
+
+// The same walk on arm64: the arch's pointers and pages, translation
+// through swapper_pg_dir and the linear map.
+TEST_CASE("Linux/arm64 tasks planted through the same layouts read back the same") {
+    check_planted_tasks("arm64");
 }
 
 TEST_CASE("a Linux thread list that loops ends with a warning, the rows read so far kept") {

@@ -6,6 +6,7 @@
 #include <kvm/error.h>
 
 #include "arch/page_map.h"
+#include "translate_fixture.h"
 
 #include <doctest/doctest.h>
 
@@ -16,67 +17,13 @@
 #include <vector>
 
 using namespace kvm;
+using kvmtest::check_fault;
+using kvmtest::check_mapping;
+using kvmtest::PlantedTables;
 
 namespace {
 
 constexpr std::array both_orders{ByteOrder::little, ByteOrder::big};
-
-// Physical memory made only of planted entries.  A 4 KiB page holding at
-// least one planted entry is in the dump (its other entries read as 0);
-// every other page is not, and reading it throws a fault as a format's
-// physical reader does.
-class PlantedTables {
-public:
-    PlantedTables(unsigned entry_size, ByteOrder order, std::map<std::uint64_t, std::uint64_t> entries)
-        : entry_size_(entry_size), order_(order), entries_(std::move(entries)) {}
-
-    PhysReader reader() const {
-        return [this](std::uint64_t pa, MutableByteSpan out) {
-            for (std::size_t i = 0; i < out.size(); ++i) {
-                const std::uint64_t at = pa + i;
-                const std::uint64_t entry_pa = at & ~std::uint64_t{entry_size_ - 1};
-                if (!page_present(at & ~std::uint64_t{0xfff})) throw_fault(at, "pa " + hex(at) + " is not in the dump");
-                const auto it = entries_.find(entry_pa);
-                std::array<std::byte, 8> raw{};
-                store_uint(raw.data(), it == entries_.end() ? 0 : it->second, entry_size_, order_);
-                out[i] = raw[at - entry_pa];
-            }
-        };
-    }
-
-private:
-    bool page_present(std::uint64_t page) const {
-        const auto it = entries_.lower_bound(page);
-        return it != entries_.end() && it->first < page + 0x1000;
-    }
-
-    unsigned entry_size_;
-    ByteOrder order_;
-    std::map<std::uint64_t, std::uint64_t> entries_;
-};
-
-void check_mapping(const Translator& t, const PhysReader& read, std::uint64_t va, std::uint64_t pa,
-                   std::uint64_t length, std::uint64_t page_size) {
-    INFO("va ", hex(va));
-    const Mapping m = t.translate(va, read);
-    CHECK(hex(m.va) == hex(va));
-    CHECK(hex(m.pa) == hex(pa));
-    CHECK(hex(m.length) == hex(length));
-    CHECK(hex(m.page_size) == hex(page_size));
-}
-
-void check_fault(const Translator& t, const PhysReader& read, std::uint64_t va, const std::string& message) {
-    INFO("va ", hex(va));
-    try {
-        t.translate(va, read);
-        FAIL("translated without a fault");
-    } catch (const Error& e) {
-        CHECK(e.kind() == ErrorKind::fault);
-        REQUIRE(e.address().has_value());
-        CHECK(hex(*e.address()) == hex(va));
-        CHECK(e.message() == message);
-    }
-}
 
 // amd64, 4 levels, root (PML4) at 0x1000.
 std::map<std::uint64_t, std::uint64_t> amd64_entries() {
@@ -101,13 +48,13 @@ TEST_CASE("the translator table has one row per scheme and names unknown ones") 
         names.emplace_back(row.name);
         CHECK(make_translator(row.name, {})->name() == row.name);
     }
-    CHECK(names == std::vector<std::string>{"amd64", "amd64-la57", "i386", "i386-pae"});
+    CHECK(names == std::vector<std::string>{"amd64", "amd64-la57", "i386", "i386-pae", "arm64"});
     try {
         make_translator("sparc64", {});
         FAIL("no error");
     } catch (const Error& e) {
         CHECK(e.kind() == ErrorKind::unsupported);
-        CHECK(e.message() == "unknown paging scheme \"sparc64\" (known: amd64, amd64-la57, i386, i386-pae)");
+        CHECK(e.message() == "unknown paging scheme \"sparc64\" (known: amd64, amd64-la57, i386, i386-pae, arm64)");
     }
 }
 
@@ -310,7 +257,8 @@ std::unique_ptr<Translator> page_map(std::string_view form, std::uint64_t base, 
                                      paging::PageMapReader read, ByteOrder order = ByteOrder::little) {
     const paging::PageMapForm* f = paging::find_page_map_form(form);
     REQUIRE(f != nullptr);
-    return paging::make_page_map_translator(*f, {.order = order, .base = base, .entries = entries, .read = std::move(read)});
+    return paging::make_page_map_translator(
+        *f, {.order = order, .base = base, .entries = entries, .read = std::move(read)});
 }
 
 }  // namespace
@@ -344,8 +292,8 @@ TEST_CASE("page maps: one level's entries from a flat table, the levels below fr
     // entry (va >> 30) & 0x3ffff = 0x3fffe, a 1 GiB page at 0x80000000.
     std::vector<std::uint64_t> pdpes(512 * 512);
     pdpes[0x3fffe] = 0x80000083;
-    const auto pdpe = page_map("amd64-pdpe-map-absolute", 0xffffff8000000000, pdpes.size(),
-                               map_reader(pdpes, 8, ByteOrder::little));
+    const auto pdpe =
+        page_map("amd64-pdpe-map-absolute", 0xffffff8000000000, pdpes.size(), map_reader(pdpes, 8, ByteOrder::little));
     check_mapping(*pdpe, none.reader(), 0xffffffff80001234, 0x80001234, 0x40000000 - 0x1234, 0x40000000);
     check_fault(*pdpe, none.reader(), 0xffffffffc0000000,
                 "0xffffffffc0000000: level 3 entry 0x0 (index 262143 of the page map) is not valid");
@@ -371,8 +319,9 @@ TEST_CASE("page maps: one level's entries from a flat table, the levels below fr
         FAIL("translated without an error");
     } catch (const Error& e) {
         CHECK(e.kind() == ErrorKind::corrupt);
-        CHECK(e.message() ==
-              "0xffffffff80003000: reading entry 3 of the page map: vmcore.0: truncated: page map entry 3 needs 8 bytes");
+        CHECK(
+            e.message() ==
+            "0xffffffff80003000: reading entry 3 of the page map: vmcore.0: truncated: page map entry 3 needs 8 bytes");
     }
     CHECK(paging::find_page_map_form("sparc64-map") == nullptr);
     CHECK(paging::all_page_map_forms().size() == 7);

@@ -100,7 +100,7 @@ TEST_CASE("core notes: NT_PRSTATUS and QEMU CPU state at their offsets") {
 
 TEST_CASE("machine state: other arches are refused as unsupported") {
     check_error([] { linux_kernel::machine_state(*find_arch("i386"), {}); }, ErrorKind::unsupported,
-                "a Linux or QEMU core of an i386 machine: kvmkit reads amd64 (x86_64) ones only");
+                "a Linux or QEMU core of an i386 machine: kvmkit reads amd64 (x86_64) and arm64 (aarch64) ones only");
 }
 
 namespace {
@@ -131,9 +131,9 @@ TEST_CASE("machine state: the kernel image at phys_base, the root through it") {
     // With a root the tables decide; the image window is only the answer
     // when there is none.
     CHECK(s.linear.empty());
-    const auto no_root = linux_kernel::machine_state(
-        *find_arch("amd64"), notes_with("KERNELOFFSET=3000000\nNUMBER(phys_base)=4194304\n"
-                                        "NUMBER(KERNEL_IMAGE_SIZE)=1073741824\n"));
+    const auto no_root =
+        linux_kernel::machine_state(*find_arch("amd64"), notes_with("KERNELOFFSET=3000000\nNUMBER(phys_base)=4194304\n"
+                                                                    "NUMBER(KERNEL_IMAGE_SIZE)=1073741824\n"));
     CHECK(no_root.translator.empty());
     REQUIRE(no_root.linear.size() == 1);
     CHECK(no_root.linear[0].va == 0xffffffff80000000u);
@@ -143,8 +143,7 @@ TEST_CASE("machine state: the kernel image at phys_base, the root through it") {
 
 TEST_CASE("machine state: a negative phys_base starts the window where physical 0 is") {
     // _text at 0xffffffff88000000 loaded at 0x1000000: phys_base = -0x7000000.
-    const auto window =
-        linux_kernel::machine_state(*find_arch("amd64"), notes_with("NUMBER(phys_base)=-117440512\n"));
+    const auto window = linux_kernel::machine_state(*find_arch("amd64"), notes_with("NUMBER(phys_base)=-117440512\n"));
     REQUIRE(window.linear.size() == 1);
     CHECK(window.linear[0].va == 0xffffffff87000000u);
     CHECK(window.linear[0].pa == 0u);

@@ -72,10 +72,16 @@ struct TranslatorParams {
     // the address they hold: AMD memory encryption's C-bit, which a kernel
     // booted with SME sets in every entry (Linux: NUMBER(sme_mask)).
     std::uint64_t encryption_mask = 0;
+    // Schemes with a choice of page size and address-space size (arm64):
+    // the translation granule in bytes and the virtual address bits it
+    // translates; 0 picks the scheme's default (arm64: 4 KiB, 48 bits).
+    // Other schemes ignore them.
+    std::uint32_t granule = 0;
+    unsigned va_bits = 0;
 };
 
 struct TranslatorInfo {
-    std::string_view name;  // "amd64", "amd64-la57", "i386", "i386-pae"
+    std::string_view name;  // "amd64", "amd64-la57", "i386", "i386-pae", "arm64"
     std::unique_ptr<Translator> (*create)(const TranslatorParams&);
 };
 

@@ -68,6 +68,8 @@ struct MachineState {
                                               // neither (only linear ranges work)
     std::uint64_t pt_root = 0;                // physical address of the top-level table
     std::uint64_t encryption_mask = 0;        // see TranslatorParams::encryption_mask
+    std::uint32_t granule = 0;                // see TranslatorParams::granule (arm64)
+    unsigned va_bits = 0;                     // see TranslatorParams::va_bits (arm64)
     std::vector<LinearRange> linear;          // consulted before the page-table walk
     std::map<std::string, std::string> info;  // format-specific facts (VMCOREINFO keys, ...)
 };

@@ -67,7 +67,10 @@ public:
     std::optional<std::int64_t> size(std::string_view name) const;     // SIZE(name)
     std::optional<std::int64_t> offset(std::string_view name) const;   // OFFSET(name)
     std::optional<std::int64_t> length(std::string_view name) const;   // LENGTH(name)
-    std::optional<std::uint64_t> kernel_offset() const;                // KERNELOFFSET, hex
+    // NUMBER(name) as arm64 writes its own: "0x" and hex digits, else
+    // decimal; "VMCOREINFO: NUMBER(x)=zz is not a number" when neither.
+    std::optional<std::uint64_t> unsigned_number(std::string_view name) const;
+    std::optional<std::uint64_t> kernel_offset() const;  // KERNELOFFSET, hex
     std::optional<std::int64_t> phys_base() const { return number("phys_base"); }
     std::optional<std::uint64_t> page_size() const;  // PAGESIZE, decimal
     std::optional<std::string_view> osrelease() const { return get("OSRELEASE"); }
@@ -128,6 +131,14 @@ inline constexpr std::uint64_t cr4_la57 = 1ull << 12;
 inline constexpr std::uint64_t entry_address_bits = 0x000ffffffffff000;  // of a page-table entry or CR3
 }  // namespace x86_64
 
+// ---------------------------------------------------------------- arm64
+
+namespace aarch64 {
+inline constexpr std::int64_t min_va_bits = 36;  // VA_BITS Linux configures: 36 (16 KiB pages) ...
+inline constexpr std::int64_t max_va_bits = 52;  // ... to 52
+inline constexpr std::uint64_t phys_limit = std::uint64_t{1} << 52;
+}  // namespace aarch64
+
 // ---------------------------------------------------------------- machine
 
 // What a Linux or QEMU core says about the machine:
@@ -140,8 +151,17 @@ inline constexpr std::uint64_t entry_address_bits = 0x000ffffffffff000;  // of a
 //   encryption_mask  NUMBER(sme_mask), the AMD SME C-bit of every entry
 //   info        every VMCOREINFO entry, plus "pt_root.source" and
 //               "paging.source" saying where those came from
-// Throws unsupported for arches other than amd64, corrupt for malformed
-// VMCOREINFO values that are needed.
+// arm64 (arm64_machine in linux.cpp says which VMCOREINFO entries and why):
+//   translator  "arm64" with granule (PAGESIZE) and va_bits (64 - TCR_EL1_T1SZ,
+//               else VA_BITS); pt_root swapper_pg_dir less kimage_voffset
+//   linear      the linear map from PHYS_OFFSET, only when there is no root
+// Throws unsupported for arches other than amd64 and arm64, corrupt for
+// malformed VMCOREINFO values that are needed and for values that
+// contradict one another:
+//   "VMCOREINFO: NUMBER(TCR_EL1_T1SZ)=0x10 (48-bit addresses) contradicts NUMBER(VA_BITS)=39"
+//   "VMCOREINFO: NUMBER(VA_BITS)=57 is not an arm64 VA size (36 to 52 bits)"
+//   "VMCOREINFO: PAGESIZE=8192 is not an arm64 translation granule (4096, 16384, 65536)"
+//   "VMCOREINFO: NUMBER(KERNELPACMASK)=0xff does not cover bits 63..48 of 48-bit addresses"
 MachineState machine_state(const ArchInfo& arch, const CoreNotes& notes);
 
 // ---------------------------------------------------------------- namelists

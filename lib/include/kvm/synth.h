@@ -105,6 +105,13 @@ public:
 std::unique_ptr<PageTableBuilder> make_page_table_builder(std::string_view translator, PhysMemory& memory,
                                                           ByteOrder order, std::uint64_t encryption_mask = 0);
 
+// AArch64 tables of the kernel half (TTBR1, the "arm64" scheme) as Linux
+// builds them: the granule is memory.page_size() (4, 16 or 64 KiB), blocks
+// at every level that may hold one, and 52-bit output addresses in the
+// granule's form (64 KiB: FEAT_LPA; 4 and 16 KiB with 52-bit VAs: LPA2).
+std::unique_ptr<PageTableBuilder> make_arm64_page_table_builder(PhysMemory& memory, unsigned va_bits,
+                                                                ByteOrder order = ByteOrder::little);
+
 // ---------------------------------------------------------------- ELF
 
 struct ElfWriterOptions {

@@ -180,9 +180,11 @@ Kernel::Kernel(std::unique_ptr<Format> format, std::shared_ptr<const Namelist> n
         throw Error(ErrorKind::usage, fmt::format("{}: format names no architecture", format_->name()));
     translator_ = format_->make_own_translator();
     if (!translator_ && !m.translator.empty())
-        translator_ = make_translator(
-            m.translator,
-            TranslatorParams{.root = m.pt_root, .order = m.arch->order, .encryption_mask = m.encryption_mask});
+        translator_ = make_translator(m.translator, TranslatorParams{.root = m.pt_root,
+                                                                     .order = m.arch->order,
+                                                                     .encryption_mask = m.encryption_mask,
+                                                                     .granule = m.granule,
+                                                                     .va_bits = m.va_bits});
     phys_reader_ = TablePageReader(*format_);
 
     // Earlier ranges win where they overlap; ranges that wrap or reach the

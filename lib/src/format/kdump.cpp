@@ -152,7 +152,7 @@ struct MachineRow {
     std::string_view uts_machine;
     std::string_view arch;
 };
-constexpr std::array machine_rows{MachineRow{"x86_64", "amd64"}};
+constexpr std::array machine_rows{MachineRow{"x86_64", "amd64"}, MachineRow{"aarch64", "arm64"}};
 
 constexpr std::size_t page_cache_pages = 1024;  // decompressed pages kept
 constexpr std::size_t descs_per_chunk = 256;    // page descriptors read at once
@@ -202,8 +202,8 @@ public:
         for (const MachineRow& row : machine_rows)
             if (row.uts_machine == machine) arch_ = find_arch(row.arch);
         if (arch_ == nullptr)
-            throw_unsupported(
-                fmt::format("a kdump-compressed dump of a {} machine: kvmkit reads x86_64 ones only", machine));
+            throw_unsupported(fmt::format(
+                "a kdump-compressed dump of a {} machine: kvmkit reads x86_64 and aarch64 ones only", machine));
         order_ = arch_->order;
         header_ = decode_header(head, order_);
 

@@ -33,6 +33,14 @@ constexpr PrstatusLayout prstatus_layouts[] = {
      .pc_index = 16,
      .sp_index = 19},
     {.arch = "i386", .size = 144, .pid_offset = 24, .regs_offset = 72, .reg_width = 4, .pc_index = 12, .sp_index = 15},
+    // arm64: the x86_64 header, then x0..x30, sp, pc, pstate; pr_fpvalid and padding.
+    {.arch = "arm64",
+     .size = 392,
+     .pid_offset = 32,
+     .regs_offset = 112,
+     .reg_width = 8,
+     .pc_index = 32,
+     .sp_index = 31},
 };
 
 // QEMUCPUState: cr[0..4] after 8 bytes of version/size, 18 registers and 10
@@ -117,6 +125,19 @@ std::optional<std::int64_t> VmcoreInfo::size(std::string_view name) const {
 }
 std::optional<std::int64_t> VmcoreInfo::offset(std::string_view name) const {
     return decimal_value(fmt::format("OFFSET({})", name));
+}
+std::optional<std::uint64_t> VmcoreInfo::unsigned_number(std::string_view name) const {
+    const std::string key = fmt::format("NUMBER({})", name);
+    const auto value = get(key);
+    if (!value) return std::nullopt;
+    const bool hex_digits = value->size() > 2 && (*value)[0] == '0' && ((*value)[1] == 'x' || (*value)[1] == 'X');
+    std::uint64_t v = 0;
+    const char* first = value->data() + (hex_digits ? 2 : 0);
+    const char* last = value->data() + value->size();
+    const auto [end, ec] = std::from_chars(first, last, v, hex_digits ? 16 : 10);
+    if (first == last || ec != std::errc{} || end != last)
+        throw_corrupt(fmt::format("VMCOREINFO: {}={} is not a number", key, *value));
+    return v;
 }
 std::optional<std::int64_t> VmcoreInfo::length(std::string_view name) const {
     return decimal_value(fmt::format("LENGTH({})", name));
@@ -212,8 +233,7 @@ std::uint64_t sme_mask(const VmcoreInfo* info) {
     if (!n || *n == 0) return 0;
     const auto mask = static_cast<std::uint64_t>(*n);
     if ((mask & (mask - 1)) != 0 || (mask & x86_64::entry_address_bits) == 0)
-        throw_corrupt(
-            fmt::format("VMCOREINFO: NUMBER(sme_mask)={} is not one address bit of a page-table entry", *n));
+        throw_corrupt(fmt::format("VMCOREINFO: NUMBER(sme_mask)={} is not one address bit of a page-table entry", *n));
     return mask;
 }
 
@@ -294,12 +314,149 @@ MachineState amd64_machine(const ArchInfo& arch, const CoreNotes& notes) {
     return m;
 }
 
+// arm64: the machine a VMCOREINFO describes (arch_crash_save_vmcoreinfo).
+//   NUMBER(VA_BITS)          the configured VA size (decimal)
+//   NUMBER(TCR_EL1_T1SZ)     64 less the VA size the MMU runs with (hex, 0x...; some
+//                            5.x kernels spell it tcr_el1_t1sz): 48 bits when a 52-bit
+//                            kernel runs on a CPU without 52-bit VAs, else VA_BITS
+//   NUMBER(kimage_voffset)   kernel image va - pa (hex)
+//   NUMBER(PHYS_OFFSET)      memstart_addr: pa of the linear map's start (hex)
+//   NUMBER(KERNELPACMASK)    the PAC bits of kernel code pointers, 0 without PAC (hex)
+//   PAGESIZE                 the translation granule
+// The root is swapper_pg_dir through kimage_voffset.  A 52-bit kernel on a
+// 48-bit CPU keeps its 52-bit top table when the level count is the same
+// (64 KiB and 16 KiB pages) and points TTBR1 into it, past the entries only
+// 52-bit addresses reach (Linux's TTBR1_BADDR_4852_OFFSET); with 4 KiB pages
+// the level it drops is folded and swapper_pg_dir is the level 0 table.
+// Levels a walk of `va_bits` takes: ceil((va_bits - g) / (g - 3)).
+unsigned arm64_levels(unsigned va_bits, unsigned granule_shift) {
+    return (va_bits - 4) / (granule_shift - 3);
+}
+
+std::uint64_t arm64_top_entries(unsigned va_bits, unsigned granule_shift) {
+    const unsigned top_shift = granule_shift + (arm64_levels(va_bits, granule_shift) - 1) * (granule_shift - 3);
+    return std::uint64_t{1} << (va_bits - top_shift);
+}
+
+MachineState arm64_machine(const ArchInfo& arch, const CoreNotes& notes) {
+    MachineState m;
+    m.arch = &arch;
+    const VmcoreInfo* info = notes.vmcoreinfo ? &*notes.vmcoreinfo : nullptr;
+    if (info == nullptr && !notes.kcore) {
+        m.info["pt_root.source"] = "none: no VMCOREINFO (an arm64 core's CPU notes hold no translation table base)";
+        return m;
+    }
+    m.os = "linux";
+    if (info == nullptr) {
+        m.info["pt_root.source"] = "none: no VMCOREINFO";
+        return m;
+    }
+    for (const auto& [key, value] : info->entries())
+        m.info.emplace(key, value);
+
+    const auto va_bits_n = info->number("VA_BITS");
+    if (!va_bits_n) {
+        m.info["pt_root.source"] = "none: VMCOREINFO has no NUMBER(VA_BITS)";
+        return m;
+    }
+    if (*va_bits_n < aarch64::min_va_bits || *va_bits_n > aarch64::max_va_bits)
+        throw_corrupt(fmt::format("VMCOREINFO: NUMBER(VA_BITS)={} is not an arm64 VA size ({} to {} bits)", *va_bits_n,
+                                  aarch64::min_va_bits, aarch64::max_va_bits));
+    const auto va_bits = static_cast<unsigned>(*va_bits_n);
+
+    // The VA size the MMU runs with; a contradiction with VA_BITS would
+    // walk the wrong number of levels.
+    unsigned active_bits = va_bits;
+    std::string t1sz_key = "TCR_EL1_T1SZ";
+    auto t1sz = info->unsigned_number(t1sz_key);
+    if (!t1sz) t1sz = info->unsigned_number(t1sz_key = "tcr_el1_t1sz");
+    if (t1sz) {
+        const std::uint64_t bits = *t1sz < 64 ? 64 - *t1sz : 0;
+        if (bits != va_bits && !(va_bits == 52 && bits == 48))
+            throw_corrupt(fmt::format("VMCOREINFO: NUMBER({})={} ({}-bit addresses) contradicts NUMBER(VA_BITS)={}",
+                                      t1sz_key, *info->get(fmt::format("NUMBER({})", t1sz_key)), bits, va_bits));
+        active_bits = static_cast<unsigned>(bits);
+    }
+
+    const std::uint64_t granule = info->page_size().value_or(4096);
+    unsigned granule_shift = 0;
+    for (const unsigned shift : {12u, 14u, 16u})
+        if (granule == std::uint64_t{1} << shift) granule_shift = shift;
+    if (granule_shift == 0)
+        throw_corrupt(
+            fmt::format("VMCOREINFO: PAGESIZE={} is not an arm64 translation granule (4096, 16384, 65536)", granule));
+
+    if (const auto pac = info->unsigned_number("KERNELPACMASK"); pac && *pac != 0) {
+        // GENMASK(63, VA size), or without bit 55 in the kernels that
+        // used VA_BITS: either way bits 63..56 and from the VA size up.
+        const std::uint64_t low = *pac & (~*pac + 1);
+        const std::uint64_t top = ~std::uint64_t{0} << 56;
+        if ((*pac & top) != top || (low != std::uint64_t{1} << active_bits && low != std::uint64_t{1} << va_bits))
+            throw_corrupt(
+                fmt::format("VMCOREINFO: NUMBER(KERNELPACMASK)={:#x} does not cover bits 63..{} of "
+                            "{}-bit addresses",
+                            *pac, active_bits, active_bits));
+    }
+    m.info["paging.source"] =
+        fmt::format("NUMBER(VA_BITS)={}, {}, PAGESIZE={}", va_bits,
+                    t1sz ? fmt::format("NUMBER({})={}", t1sz_key, *t1sz) : "no TCR_EL1_T1SZ", granule);
+    m.granule = static_cast<std::uint32_t>(granule);
+    m.va_bits = active_bits;
+
+    const auto voffset = info->unsigned_number("kimage_voffset");
+    const auto swapper = info->symbol("swapper_pg_dir");
+    if (voffset && swapper && *swapper - *voffset < aarch64::phys_limit) {
+        std::uint64_t root = *swapper - *voffset;
+        if (active_bits < va_bits && arm64_levels(va_bits, granule_shift) == arm64_levels(active_bits, granule_shift))
+            root += (arm64_top_entries(va_bits, granule_shift) - arm64_top_entries(active_bits, granule_shift)) * 8;
+        m.translator = "arm64";
+        m.pt_root = root;
+        m.info["pt_root.source"] =
+            fmt::format("SYMBOL(swapper_pg_dir)={:x} less NUMBER(kimage_voffset)={:#x}", *swapper, *voffset);
+    } else {
+        m.info["pt_root.source"] =
+            voffset && swapper ? fmt::format(
+                                     "none: SYMBOL(swapper_pg_dir)={:x} less NUMBER(kimage_voffset)={:#x} is beyond "
+                                     "52-bit physical addresses",
+                                     *swapper, *voffset)
+                               : "none: no VMCOREINFO with NUMBER(kimage_voffset) and SYMBOL(swapper_pg_dir)";
+    }
+
+    // The linear map, for a dump without page tables: va = (pa -
+    // PHYS_OFFSET) | PAGE_OFFSET.  Where PAGE_OFFSET is changed with Linux
+    // 5.4, which swapped the halves of the kernel's space: the linear map
+    // moved from the upper half (PAGE_OFFSET = -(1 << (VA_BITS - 1))) to
+    // the lower one (-(1 << VA_BITS)) and the image from the lower half to
+    // the upper one.  So an image address (swapper_pg_dir, _stext,
+    // init_uts_ns) says which layout the kernel has, with no version
+    // parsing: bit VA_BITS - 1 set, the 5.4 layout.
+    const auto phys_offset = info->unsigned_number("PHYS_OFFSET");
+    std::optional<std::uint64_t> image_va = swapper;
+    for (const std::string_view name : {"_stext", "init_uts_ns"})
+        if (!image_va) image_va = info->symbol(name);
+    if (m.translator.empty() && phys_offset && image_va) {
+        const bool flipped = ((*image_va >> (va_bits - 1)) & 1) != 0;
+        const std::uint64_t page_offset = ~std::uint64_t{0} << (flipped ? va_bits : va_bits - 1);
+        // The map ends where the image's half starts, from 5.4 at the half
+        // of the VA size the MMU runs with (PAGE_END); before, at the top.
+        const std::uint64_t span = flipped ? (~std::uint64_t{0} << (active_bits - 1)) - page_offset : ~page_offset + 1;
+        // A 52-bit kernel on a 48-bit CPU moves PHYS_OFFSET below 0 so that
+        // its linear addresses stay in 48 bits: start where pa 0 is.
+        const std::uint64_t skip = *phys_offset >= aarch64::phys_limit ? ~*phys_offset + 1 : 0;
+        if (skip < span) m.linear.push_back({.va = page_offset + skip, .size = span - skip, .pa = *phys_offset + skip});
+        m.info["linear.source"] = fmt::format("PAGE_OFFSET {:#x} ({} layout, from the image at {:#x})", page_offset,
+                                              flipped ? "5.4" : "pre-5.4", *image_va);
+    }
+    return m;
+}
+
 }  // namespace
 
 MachineState machine_state(const ArchInfo& arch, const CoreNotes& notes) {
     if (arch.name == "amd64") return amd64_machine(arch, notes);
-    throw_unsupported(
-        fmt::format("a Linux or QEMU core of an {} machine: kvmkit reads amd64 (x86_64) ones only", arch.name));
+    if (arch.name == "arm64") return arm64_machine(arch, notes);
+    throw_unsupported(fmt::format(
+        "a Linux or QEMU core of an {} machine: kvmkit reads amd64 (x86_64) and arm64 (aarch64) ones only", arch.name));
 }
 
 // ---------------------------------------------------------------- namelists
@@ -347,6 +504,10 @@ NamelistRelocation namelist_relocation(const Namelist& namelist, const MachineSt
     if (machine.arch != nullptr && machine.arch->name == "amd64") {
         begin = x86_64::start_kernel_map;
         end = x86_64::start_kernel_map + kernel_image_size(&info);
+    } else if (machine.arch != nullptr && machine.arch->name == "arm64" && machine.va_bits != 0) {
+        // The image is somewhere in the kernel half; nothing else a
+        // namelist holds is (arm64's per-cpu symbols are image addresses).
+        begin = ~std::uint64_t{0} << machine.va_bits;
     }
     return {.delta = static_cast<std::int64_t>(koff), .begin = begin, .end = end};
 }
@@ -354,8 +515,7 @@ NamelistRelocation namelist_relocation(const Namelist& namelist, const MachineSt
 std::optional<LinearRange> image_range(const Format& format, const Namelist& namelist) {
     const MachineState& m = format.machine();
     const CoreNotes* notes = core_notes(format);
-    if (m.arch == nullptr || m.arch->name != "amd64" || m.translator.empty() || notes == nullptr ||
-        !notes->vmcoreinfo)
+    if (m.arch == nullptr || m.arch->name != "amd64" || m.translator.empty() || notes == nullptr || !notes->vmcoreinfo)
         return std::nullopt;
     const VmcoreInfo& info = *notes->vmcoreinfo;
     const auto phys_base = info.phys_base();
