@@ -186,17 +186,11 @@ void format_nm_symbol(const Symbol& symbol, unsigned digits, const NmListOptions
         append_number(symbol.size, options.radix, digits, out);
     }
     fmt::format_to(std::back_inserter(out), " {} {}", symbol.type, symbol.name);
+    if (!symbol.module.empty()) fmt::format_to(std::back_inserter(out), " [{}]", symbol.module);
 }
 
 void format_nm_symbol(const Symbol& symbol, unsigned digits, std::string& out) {
-    auto it = std::back_inserter(out);
-    if (nm_is_undefined(symbol)) {
-        out.append(digits, ' ');
-    } else {
-        fmt::format_to(it, "{:0{}x}", symbol.value, digits);
-    }
-    fmt::format_to(it, " {} {}", symbol.type, symbol.name);
-    if (!symbol.module.empty()) fmt::format_to(it, " [{}]", symbol.module);
+    format_nm_symbol(symbol, digits, NmListOptions{}, out);
 }
 
 void format_nm_answer(const NmAnswer& answer, unsigned digits, std::string& out) {
