@@ -135,9 +135,12 @@ TEST_CASE("struct msgbuf as the headers declare it, and as the shipped layouts h
 
     // The shipped files, made by a compiler from the same declarations,
     // agree member for member.
-    for (const auto& [file, os] :
+    for (const auto& entry :
          {std::pair{"freebsd-14-amd64.json", "freebsd"}, std::pair{"dragonfly-5-amd64.json", "dragonfly"},
           std::pair{"dragonfly-1-i386.json", "dragonfly"}}) {
+        // Not a structured binding: clang 14 cannot capture one in CAPTURE.
+        const char* file = entry.first;
+        const char* os = entry.second;
         CAPTURE(file);
         const StructLayouts shipped = load_layouts_file(test::shipped_layouts_dir() + "/" + file);
         const StructLayouts declared = klog::declared_bsd_msgbuf_layouts(os, shipped.pointer_size, ByteOrder::little);

@@ -84,8 +84,11 @@ TEST_CASE("arm64 machine state: swapper_pg_dir through kimage_voffset, the VA si
 
 TEST_CASE("arm64 dumps in every format read the image, the linear map and vmalloc through the page tables") {
     const LinuxMachine m({.arch = "arm64"});
-    for (const auto& [name, dump] : {std::pair{"QEMU ELF", m.elf_qemu()}, std::pair{"/proc/vmcore", m.elf_vmcore()},
-                                     std::pair{"kdump", m.kdump()}}) {
+    for (const auto& entry : {std::pair{"QEMU ELF", m.elf_qemu()}, std::pair{"/proc/vmcore", m.elf_vmcore()},
+                              std::pair{"kdump", m.kdump()}}) {
+        // Not a structured binding: clang 14 cannot capture one in CAPTURE.
+        const char* name = entry.first;
+        const auto& dump = entry.second;
         for (const bool with_namelist : {false, true}) {
             CAPTURE(name);
             CAPTURE(with_namelist);
