@@ -525,7 +525,7 @@ struct DragonflyWalker::Walk {
 
     // DragonFly ps's state letter(s), with the CPU where ps shows it.
     std::string state(const ProcInfo& p, const LwpInfo* l) const {
-        const auto on_cpu = [&](std::string s) { return l == nullptr ? s : s + std::to_string(l->cpu); };
+        const auto on_cpu = [&](const std::string& s) { return l == nullptr ? s : s + std::to_string(l->cpu); };
         if (p.state == w.sstop_) return "T";
         if (p.state == w.szomb_) return "Z";
         if (w.kinfo_) {
