@@ -70,13 +70,17 @@ pc --exists kvmkit || fail "kvmkit.pc"
 # The C programs of tests/capi, unchanged, built against the installed
 # tree through pkg-config alone and run from outside it: the library finds
 # the layouts of its own prefix.
-cflags=()
-grep -q '^KVMKIT_SANITIZE:BOOL=ON' "$build/CMakeCache.txt" && cflags+=(-fsanitize=address,undefined)
+cflags=() ldextra=()
 cc=$(sed -n 's/^CMAKE_C_COMPILER:[A-Z]*=//p' "$build/CMakeCache.txt")
+if grep -q '^KVMKIT_SANITIZE:BOOL=ON' "$build/CMakeCache.txt"; then
+  cflags+=(-fsanitize=address,undefined)
+  # clang's C driver leaves out the C++ sanitizer runtime the library's vptr checks need.
+  [[ $(basename "$cc") == clang* ]] && ldextra+=(-fsanitize-link-c++-runtime -lstdc++)
+fi
 mkdir "$T/capi"
 for src in "$KVMKIT_TESTS"/capi/*.c; do
   # shellcheck disable=SC2046
-  "$cc" "${cflags[@]}" $(pc --cflags libkvm) -o "$T/capi/$(basename "$src" .c)" "$src" $(pc --libs libkvm) \
+  "$cc" "${cflags[@]}" $(pc --cflags libkvm) -o "$T/capi/$(basename "$src" .c)" "$src" $(pc --libs libkvm) "${ldextra[@]}" \
     -Wl,-rpath,"$prefix/$(dirname "$libkvm")" 2>"$T/cc.log" || { cat "$T/cc.log" >&2; fail "cc $src"; }
 done
 env -i PATH=/usr/bin:/bin "$T/capi/kvm_getproc2_test" "$T/d/netbsd" "$T/d/netbsd.core" pid 416 >"$T/capi.out" ||

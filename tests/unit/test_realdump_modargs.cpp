@@ -108,7 +108,10 @@ TEST_CASE("real dump: command lines are read from each process's user pages") {
         CHECK(w.notes.empty());
         int compared = 0;
         bool long_one = false;
-        for (const auto& [pid, t] : truth) {
+        for (const auto& entry : truth) {
+            // Not a structured binding: clang 14 cannot capture one in CAPTURE.
+            const auto& pid = entry.first;
+            const auto& t = entry.second;
             if (!user_process(t)) continue;
             const ProcInfo* p = w.pid(pid);
             REQUIRE_MESSAGE(p != nullptr, "pid " << pid);
