@@ -58,11 +58,12 @@ ctest --test-dir build --output-on-failure -j "$jobs"
 CC=clang CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DKVMKIT_SANITIZE=ON \
   -DKVMKIT_FUZZ=ON -DKVMKIT_BUILD_BENCH=OFF >/dev/null
 cmake --build build-fuzz
-# Under the sanitizers, all but three tests that only cost time there:
-# savecore_kill times signals against a compressor, and the LA57 dump and
-# kvmps_linux repeat, on more real-dump bytes, what other tests run.
+# Under the sanitizers, all but four tests that only cost time there:
+# savecore_kill times signals against a compressor, the LA57 dump and
+# kvmps_linux repeat, on more real-dump bytes, what other tests run, and
+# deb packs the install tree with cpack.
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-  ctest --test-dir build-fuzz --output-on-failure -j "$jobs" -E '^(cli\.savecore_kill|realdump\.la57|cli\.kvmps_linux)$'
+  ctest --test-dir build-fuzz --output-on-failure -j "$jobs" -E '^(cli\.savecore_kill|realdump\.la57|cli\.kvmps_linux|cli\.deb)$'
 FUZZ_BUILD=build-fuzz FUZZ_JOBS=$jobs scripts/fuzz.sh all "${FUZZ_SECONDS:-30}"
 echo "test.sh: all tests passed (g++ and clang ASan+UBSan builds, real dumps in $realdump and $realdump_la57)," \
   "every fuzz target ran ${FUZZ_SECONDS:-30} s without a crash"
