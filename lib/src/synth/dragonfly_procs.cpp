@@ -32,31 +32,11 @@ PlantedProcesses plant_dragonfly_processes(CrashedMachine& machine, const Struct
     };
     PlantedProcesses out;
 
-    std::set<std::int32_t> pids;
-    for (const ProcSpec& s : tree.procs)
-        if (!pids.insert(s.pid).second) bad_tree(fmt::format("pid {} twice", s.pid));
-    std::vector<std::uint64_t> proc_addr(tree.procs.size());
-    for (std::size_t i = tree.procs.size(); i-- > 0;) {
-        proc_addr[i] = p.alloc("proc");
-        out.proc[tree.procs[i].pid] = proc_addr[i];
-    }
-
-    // Sessions, process groups, terminals (each with its cdev).
-    std::map<std::int32_t, std::uint64_t> sessions, pgrps;
-    for (const ProcSpec& s : tree.procs) {
-        if (sessions.contains(s.sid)) continue;
-        const std::uint64_t a = p.alloc("session");
-        sessions[s.sid] = a;
-        p.set(a, "session", "s_sid", static_cast<std::uint32_t>(s.sid));
-        if (auto it = out.proc.find(s.sid); it != out.proc.end()) p.set(a, "session", "s_leader", it->second);
-    }
-    for (const ProcSpec& s : tree.procs) {
-        if (pgrps.contains(s.pgid)) continue;
-        const std::uint64_t a = p.alloc("pgrp");
-        pgrps[s.pgid] = a;
-        p.set(a, "pgrp", "pg_id", static_cast<std::uint32_t>(s.pgid));
-        p.set(a, "pgrp", "pg_session", sessions.at(s.sid));
-    }
+    // Processes, sessions, process groups; then terminals (each with its cdev).
+    const detail::ProcsAndGroups planted = detail::plant_procs_and_groups(p, tree, out);
+    const auto& proc_addr = planted.proc_addr;
+    const auto& sessions = planted.sessions;
+    const auto& pgrps = planted.pgrps;
     for (const TtySpec& t : tree.ttys) {
         if (!sessions.contains(t.sid)) bad_tree(fmt::format("terminal {}: no session {}", t.name, t.sid));
         const std::uint64_t cdev = p.alloc("cdev");

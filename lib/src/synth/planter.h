@@ -5,10 +5,12 @@
 #include <kvm/error.h>
 #include <kvm/layout.h>
 #include <kvm/synth.h>
+#include <kvm/synth_procs.h>
 
 #include <fmt/format.h>
 
 #include <map>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -117,5 +119,40 @@ public:
     const StructLayouts& l_;
     std::map<std::string, std::uint64_t> strings_;
 };
+
+// What the FreeBSD and DragonFly planters plant first, in this order (the
+// addresses every test expects follow from it): each process's struct proc,
+// the last process first; then a session per session id and a process
+// group per group id, in tree order.
+struct ProcsAndGroups {
+    std::vector<std::uint64_t> proc_addr;  // by index in tree.procs
+    std::map<std::int32_t, std::uint64_t> sessions, pgrps;
+};
+inline ProcsAndGroups plant_procs_and_groups(Planter& p, const ProcessTree& tree, PlantedProcesses& out) {
+    ProcsAndGroups g;
+    std::set<std::int32_t> pids;
+    for (const ProcSpec& s : tree.procs)
+        if (!pids.insert(s.pid).second) bad_tree(fmt::format("pid {} twice", s.pid));
+    g.proc_addr.resize(tree.procs.size());
+    for (std::size_t i = tree.procs.size(); i-- > 0;) {
+        g.proc_addr[i] = p.alloc("proc");
+        out.proc[tree.procs[i].pid] = g.proc_addr[i];
+    }
+    for (const ProcSpec& s : tree.procs) {
+        if (g.sessions.contains(s.sid)) continue;
+        const std::uint64_t a = p.alloc("session");
+        g.sessions[s.sid] = a;
+        p.set(a, "session", "s_sid", static_cast<std::uint32_t>(s.sid));
+        if (auto it = out.proc.find(s.sid); it != out.proc.end()) p.set(a, "session", "s_leader", it->second);
+    }
+    for (const ProcSpec& s : tree.procs) {
+        if (g.pgrps.contains(s.pgid)) continue;
+        const std::uint64_t a = p.alloc("pgrp");
+        g.pgrps[s.pgid] = a;
+        p.set(a, "pgrp", "pg_id", static_cast<std::uint32_t>(s.pgid));
+        p.set(a, "pgrp", "pg_session", g.sessions.at(s.sid));
+    }
+    return g;
+}
 
 }  // namespace kvm::synth::detail
