@@ -68,9 +68,14 @@ using namespace kvm;
 
 std::string corpus;  // the corpus directory
 
+// Every seed file goes through here: its directory is made if missing.
+void write_seed_file(const std::string& path, ByteSpan data) {
+    std::filesystem::create_directories(std::filesystem::path(path).parent_path());
+    synth::write_file(path, data);
+}
+
 void seed(const std::string& target, const std::string& name, ByteSpan data) {
-    std::filesystem::create_directories(corpus + "/" + target);
-    synth::write_file(corpus + "/" + target + "/" + name, data);
+    write_seed_file(corpus + "/" + target + "/" + name, data);
     std::printf("%s/%s: %zu bytes\n", target.c_str(), name.c_str(), data.size());
 }
 
@@ -644,7 +649,7 @@ void write_minidumps(const std::string& dir) {
         synth::write_minidump_image(out, image);
         Bytes bytes = out.data();
         if (std::string_view(k.os) == "dragonfly") bytes.resize(6 * page);
-        synth::write_file(dir + "/" + k.file, bytes);
+        write_seed_file(dir + "/" + k.file, bytes);
     }
 
     // A full dump: EI_OSABI 255, two physical PT_LOADs.
@@ -654,7 +659,7 @@ void write_minidumps(const std::string& dir) {
     std::copy(text.begin(), text.end(), low.begin());
     elf.add_segment(elf::pt_load, 4, 0x1000, 0x1000, low, low.size());
     elf.add_segment(elf::pt_load, 4, 0x200000, 0x200000, Bytes(0x1000, std::byte{0x5a}), 0x1000);
-    synth::write_file(dir + "/freebsd-full", elf.build());
+    write_seed_file(dir + "/freebsd-full", elf.build());
 }
 
 // FreeBSD and DragonFly dump devices around a small ELF core, a textdump,
@@ -677,7 +682,7 @@ void write_kerneldump_devices(const std::string& dir) {
             const std::string_view cleared = kerneldump::cleared_magic;
             std::copy(cleared.begin(), cleared.end(), reinterpret_cast<char*>(image.data() + image.size() - 512));
         }
-        synth::write_file(dir + "/" + name, image);
+        write_seed_file(dir + "/" + name, image);
     };
     for (std::uint32_t v = 1; v <= 4; ++v)
         write(fmt::format("freebsd-v{}", v), {.header = synth::freebsd_header(v)}, core);
@@ -712,11 +717,11 @@ void write_kdump_codecs(const std::string& dir) {
         return w;
     };
     for (const char* codec : {"lzo", "snappy", "zstd"})
-        synth::write_file(dir + "/kdump-" + codec, writer({codec}).build());
-    synth::write_file(dir + "/kdump-mixed", writer({"zlib", "lzo", "snappy", "zstd"}).build());
+        write_seed_file(dir + "/kdump-" + codec, writer({codec}).build());
+    write_seed_file(dir + "/kdump-mixed", writer({"zlib", "lzo", "snappy", "zstd"}).build());
     const std::vector<Bytes> split = writer({"zstd", "lzo"}).build_split(2);
-    synth::write_file(dir + "/kdump-split.1", split[0]);
-    synth::write_file(dir + "/kdump-split-flat.2", synth::flatten(split[1], 512));
+    write_seed_file(dir + "/kdump-split.1", split[0]);
+    write_seed_file(dir + "/kdump-split-flat.2", synth::flatten(split[1], 512));
 }
 
 // Text that compresses well, so that seeds of several 64 KiB blocks stay
@@ -745,16 +750,16 @@ void write_compressed() {
         return out.data();
     };
     const Bytes members = compress(false);
-    synth::write_file(corpus + "/gzip/kv-members", members);
-    synth::write_file(corpus + "/gzip/kv-cut",
+    write_seed_file(corpus + "/gzip/kv-members", members);
+    write_seed_file(corpus + "/gzip/kv-cut",
                       Bytes(members.begin(), members.begin() + static_cast<std::ptrdiff_t>(members.size() / 2)));
     Bytes stream = fuzz::gzip_stream(page_text(20000, 2));
-    synth::write_file(corpus + "/gzip/stream", stream);
+    write_seed_file(corpus + "/gzip/stream", stream);
     stream.insert(stream.end(), members.begin(), members.end());
-    synth::write_file(corpus + "/gzip/mixed-members", stream);
+    write_seed_file(corpus + "/gzip/mixed-members", stream);
 
     const Bytes zst = compress(true);
-    synth::write_file(corpus + "/zstd/seekable", zst);
+    write_seed_file(corpus + "/zstd/seekable", zst);
     // The same frames with a seek table that has (zero) checksums.
     Encoder table(ByteOrder::little);
     const std::size_t entries = 3;  // text, zeros, the last 1000 bytes
@@ -767,11 +772,11 @@ void write_compressed() {
     table.u32(entries).u8(detail::seek_table_checksum_flag).u32(detail::seekable_magic);
     Bytes checksummed(zst.begin(), zst.end() - static_cast<std::ptrdiff_t>(old_table));
     checksummed.insert(checksummed.end(), table.data().begin(), table.data().end());
-    synth::write_file(corpus + "/zstd/seekable-checksums", checksummed);
+    write_seed_file(corpus + "/zstd/seekable-checksums", checksummed);
 
     const auto gz = fuzz::fixed_gzip();
     const detail::GzipIndex index = detail::build_gzip_index(*gz, {}, fuzz::fixed_gzip_span);
-    synth::write_file(corpus + "/gzip_index/fixed",
+    write_seed_file(corpus + "/gzip_index/fixed",
                       detail::encode_gzip_index(index, {.size = gz->size(), .mtime_sec = 1700000000, .mtime_nsec = 5}));
 }
 
@@ -785,7 +790,7 @@ void write_klog_seed(const std::string& path, klog_fuzz::Reader reader,
         if (seed.size() < offset + bytes.size()) seed.resize(offset + bytes.size());
         std::copy(bytes.begin(), bytes.end(), seed.begin() + static_cast<std::ptrdiff_t>(offset));
     }
-    synth::write_file(path, seed);
+    write_seed_file(path, seed);
 }
 
 Bytes word(std::uint64_t v, unsigned width) {
@@ -907,7 +912,7 @@ void write_klog_seeds(const std::string& dir) {
     Bytes kmsg_seed{std::byte{klog_fuzz::kmsg}};
     const Bytes k = to_bytes(kmsg);
     kmsg_seed.insert(kmsg_seed.end(), k.begin(), k.end());
-    synth::write_file(dir + "/kmsg", kmsg_seed);
+    write_seed_file(dir + "/kmsg", kmsg_seed);
 }
 
 }  // namespace
@@ -918,9 +923,9 @@ void write_klog_seeds(const std::string& dir) {
 void write_ctf(const std::string& dir, const std::string& layouts_dir) {
     std::filesystem::create_directories(dir);
     const StructLayouts freebsd = load_layouts_file(layouts_dir + "/freebsd-14-amd64.json");
-    synth::write_file(dir + "/freebsd-14-v3-zlib", synth::ctf_from_layouts(freebsd, 3, true));
+    write_seed_file(dir + "/freebsd-14-v3-zlib", synth::ctf_from_layouts(freebsd, 3, true));
     const StructLayouts netbsd = load_layouts_file(layouts_dir + "/netbsd-10-i386.json");
-    synth::write_file(dir + "/netbsd-10-i386-v2", synth::ctf_from_layouts(netbsd, 2, false));
+    write_seed_file(dir + "/netbsd-10-i386-v2", synth::ctf_from_layouts(netbsd, 2, false));
 
     synth::CtfWriter w(2, ByteOrder::big);
     const std::uint32_t i32 = w.integer("int", 4, 32);
@@ -943,7 +948,7 @@ void write_ctf(const std::string& dir, const std::string& layouts_dir) {
                  {"p_comm", comm, 160},
                  {"p_flag", bits, 352}});
     w.structure("thread", 8, {{"td_tid", w.qualifier(ctf::Kind::volatile_, pid), 0}});
-    synth::write_file(dir + "/kinds-v2-big", w.build(false));
+    write_seed_file(dir + "/kinds-v2-big", w.build(false));
 }
 
 int main(int argc, char** argv) {
@@ -971,7 +976,7 @@ int main(int argc, char** argv) {
         write_linux_modules();
         write_compressed();
         write_klog_seeds(corpus + "/klog");
-        write_ctf(corpus + "/ctf", corpus + "/../../../share/kvmkit/layouts");
+        write_ctf(corpus + "/ctf", KVMKIT_SOURCE_DIR "/share/kvmkit/layouts");
     } catch (const std::exception& e) {
         std::fprintf(stderr, "make_seeds: %s\n", e.what());
         return 1;
