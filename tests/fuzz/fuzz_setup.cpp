@@ -289,7 +289,7 @@ std::size_t ModuleFixture::run(ByteSpan patches) const {
     kernel->flush_cache();
     ModuleListing listing;
     expect_errors([&] { listing = reader->read(true, [](const Error& e) { (void)e.message(); }); });
-    (void)format_modules_table(listing.modules);
+    (void)format_modules_table(listing);
     for (const ModuleInfo& m : listing.modules)
         (void)format_module_json(m);
     const ModuleSymbols symbols(listing);
@@ -320,6 +320,30 @@ std::unique_ptr<ModuleFixture> make_linux_modules(const LinuxModuleDamage& damag
     const std::size_t modules = f->run({});
     f->memory->end_recording();
     if (!damage && modules != 3) broken_promise(fmt::format("the clean module list has {} modules, not 3", modules));
+    return f;
+}
+
+std::unique_ptr<ModuleFixture> make_bsd_modules(const BsdModuleDamage& damage) {
+    const std::string layouts_dir = std::string(KVMKIT_SOURCE_DIR) + "/share/kvmkit/layouts";
+    synth::CrashedMachine machine({.arch = "amd64", .seed = 7, .realistic_memory = false, .os = "freebsd"});
+    machine.write_string(machine.symbol("osrelease"), "14.1");
+    const StructLayouts layouts = load_layouts_file(layouts_dir + "/freebsd-14-amd64.json");
+    const synth::PlantedLinkerFiles planted =
+        synth::plant_linker_files(machine, layouts, synth::default_linker_files("freebsd"));
+    if (damage) damage(machine, layouts, planted);
+    MemorySink dump;
+    machine.write_minidump(dump);
+    const std::string kernel = write_scratch_file("freebsd", machine.kernel_elf());
+    std::shared_ptr<const Namelist> namelist = Namelist::load(kernel);
+    auto f = std::make_unique<ModuleFixture>();
+    f->memory = std::make_shared<PatchedMemory>(dump.data(), "vmcore.0", ByteOrder::little);
+    f->kernel = std::make_unique<Kernel>(open_format(f->memory, {.namelist = namelist.get()}), namelist);
+    f->reader = make_module_reader(*f->kernel, {.layout_dirs = {layouts_dir}});
+    f->kernel->flush_cache();
+    f->memory->start_recording();
+    const std::size_t files = f->run({});
+    f->memory->end_recording();
+    if (!damage && files != 4) broken_promise(fmt::format("the clean linker_files list has {} files, not 4", files));
     return f;
 }
 

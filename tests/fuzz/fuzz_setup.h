@@ -11,6 +11,7 @@
 #include <kvm/modules.h>
 #include <kvm/procs.h>
 #include <kvm/synth.h>
+#include <kvm/synth_modules.h>
 #include <kvm/synth_procs.h>
 
 #include "linux_modules_fixture.h"
@@ -177,5 +178,10 @@ struct ModuleFixture {
 using LinuxModuleDamage =
     std::function<void(kvmtest::LinuxMachine&, const StructLayouts&, const kvmtest::PlantedModules&)>;
 std::unique_ptr<ModuleFixture> make_linux_modules(const LinuxModuleDamage& damage = {});
+// A synthetic FreeBSD 14 amd64 machine with synth::default_linker_files()
+// planted through the shipped layouts, as a minidump.
+using BsdModuleDamage =
+    std::function<void(synth::CrashedMachine&, const StructLayouts&, const synth::PlantedLinkerFiles&)>;
+std::unique_ptr<ModuleFixture> make_bsd_modules(const BsdModuleDamage& damage = {});
 
 }  // namespace kvm::fuzz

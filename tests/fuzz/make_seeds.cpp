@@ -23,7 +23,7 @@
 //                 compressed cores: gzip members and streams, zstd seekable
 //                 files, a checkpoint index
 //   ctf           CTF containers of the shipped layouts' types and of each kind
-//   netbsd_procs, linux_procs, linux_modules
+//   netbsd_procs, linux_procs, linux_modules, bsd_modules
 //                 patches (fuzz_setup.h) of the clean walk's bytes: none, and
 //                 the damage of the walkers' tests (cycles, pointers outside
 //                 the dump, counts too short, NULL links)
@@ -581,6 +581,24 @@ void write_linux_modules() {
     });
 }
 
+void write_bsd_modules() {
+    const auto clean = fuzz::make_bsd_modules();
+    seed("bsd_modules", "clean", {});
+    const auto damaged = [&](const std::string& name, const fuzz::BsdModuleDamage& damage) {
+        seed("bsd_modules", name, clean->memory->patches_towards(fuzz::make_bsd_modules(damage)->memory->base()));
+    };
+    const auto offset = [](const StructLayouts& l, const char* m) { return l.get("linker_file").member(m).offset; };
+    // The last file links back to the first.
+    damaged("files-cycle", [&](synth::CrashedMachine& m, const StructLayouts& l, const synth::PlantedLinkerFiles& f) {
+        m.write_uint(f.file.back() + offset(l, "link.tqe_next"), f.file.front(), 8);
+    });
+    // A name outside the dump, and a link into the middle of another file.
+    damaged("names-overlap", [&](synth::CrashedMachine& m, const StructLayouts& l, const synth::PlantedLinkerFiles& f) {
+        m.write_uint(f.file[1] + offset(l, "filename"), 0xfffffe00deadb000, 8);
+        m.write_uint(f.file[2] + offset(l, "link.tqe_next"), f.file[0] + 8, 8);
+    });
+}
+
 // A minidump of each kind with three dumped pages and a page map of eight
 // entries whose kernbase is the fuzz target's first address, so that its
 // reads go through the map (and, on amd64 and arm64, the direct map at
@@ -974,6 +992,7 @@ int main(int argc, char** argv) {
         write_netbsd_walks();
         write_linux_walks();
         write_linux_modules();
+        write_bsd_modules();
         write_compressed();
         write_klog_seeds(corpus + "/klog");
         write_ctf(corpus + "/ctf", KVMKIT_SOURCE_DIR "/share/kvmkit/layouts");

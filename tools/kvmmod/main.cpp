@@ -1,5 +1,5 @@
 // kvmmod: the kernel modules a crash dump had loaded (-M core -N system),
-// as lsmod, modstat and kldstat list them.  Flags, one library call,
+// as lsmod and kldstat list them.  Flags, one library call,
 // output.  See kvmmod(1).
 #include <kvm/error.h>
 #include <kvm/kernel.h>
@@ -44,6 +44,9 @@ int run(const Options& o) {
         std::fputs(kvm::to_json(reader->layouts()).c_str(), stdout);
         return exit_ok;
     }
+    if (o.symbols && !reader->reads_symbols())
+        throw kvm::Error(kvm::ErrorKind::unsupported,
+                         fmt::format("-s: the symbols of {} modules are not read (only Linux's are)", reader->name()));
     bool incomplete = false;
     const kvm::ModuleListing listing = reader->read(o.symbols, [&](const kvm::Error& e) {
         incomplete = true;
@@ -58,7 +61,7 @@ int run(const Options& o) {
         for (const kvm::ModuleInfo& m : listing.modules)
             out += kvm::format_module_json(m) + "\n";
     } else {
-        out = kvm::format_modules_table(listing.modules);
+        out = kvm::format_modules_table(listing);
     }
     std::fwrite(out.data(), 1, out.size(), stdout);
     return incomplete ? exit_failure : exit_ok;
@@ -67,6 +70,7 @@ int run(const Options& o) {
 }  // namespace
 
 int main(int argc, char** argv) {
+    kvm::set_layout_advice("give a debug kernel (-N) or a layout file (--layout)");
     CLI::App app{"list the kernel modules a crash dump had loaded", "kvmmod"};
     Options o;
     app.add_option("-N", o.namelist, "the kernel that crashed (namelist)");

@@ -8,7 +8,8 @@
 // excluded) and --phys-image as a plain physical image, so that physical
 // reads of the kdump file can be checked against dd.  --procs plants the system's process
 // tree through its shipped layouts (NetBSD 10, FreeBSD 14, DragonFly 5.8)
-// or --layout.  --bsd-device wraps a body (any file) into a FreeBSD or
+// or --layout, --modules its loaded modules (FreeBSD's and DragonFly's
+// linker_files).  --bsd-device wraps a body (any file) into a FreeBSD or
 // DragonFly dump device image: leader, key area, body, trailer (see
 // make_bsd_device).
 #include <kvm/error.h>
@@ -17,6 +18,7 @@
 #include <kvm/synth.h>
 #include <kvm/synth_kerneldump.h>
 #include <kvm/synth_klog.h>
+#include <kvm/synth_modules.h>
 #include <kvm/synth_procs.h>
 
 #include <fmt/format.h>
@@ -46,6 +48,7 @@ struct Options {
     std::int64_t crash_time = 0;
     std::uint64_t ram_end = 0;
     bool procs = false;
+    bool modules = false;
     std::string layout, procs_fault;
     std::size_t procs_fault_at = 0;
     std::string kdump, phys_image;
@@ -239,7 +242,8 @@ void damage_bsd_msgbuf(kvm::synth::CrashedMachine& m, const std::string& fault) 
 
 // What the builder knows of a FreeBSD or DragonFly machine.
 void write_bsd_facts(const std::string& path, const kvm::synth::CrashedMachine& m,
-                     const std::optional<kvm::synth::PlantedProcesses>& procs) {
+                     const std::optional<kvm::synth::PlantedProcesses>& procs,
+                     const std::optional<kvm::synth::PlantedLinkerFiles>& files) {
     auto out = fmt::output_file(path);
     out.print("os={}\narch={}\ntranslator={}\n", m.spec().os, m.arch().name, m.translator());
     if (!m.translator().empty()) out.print("pt_root={:#x}\n", m.pt_root());
@@ -266,6 +270,11 @@ void write_bsd_facts(const std::string& path, const kvm::synth::CrashedMachine& 
         "msgbuf.struct={:#x}\nmsgbuf.ring={:#x}\nmsgbuf.size={:#x}\nmsgbuf.write_offset={:#x}\nmsgbuf.written={}\n",
         msgbuf.msgbufp, msgbuf.ring, msgbuf.size, msgbuf.write_offset, msgbuf.written);
     if (procs) write_procs_facts(out, *procs);
+    if (files) {
+        out.print("linker_files={:#x}\n", files->head);
+        for (std::size_t i = 0; i < files->file.size(); ++i)
+            out.print("linker_file.{}={:#x}\nlinker_file.{}.address={:#x}\n", i, files->file[i], i, files->address[i]);
+    }
 }
 
 }  // namespace
@@ -300,6 +309,7 @@ int main(int argc, char** argv) {
     app.add_option("--crash-time", o.crash_time, "time_second at the crash (default: the builder's fixed time)");
     app.add_option("--ram-end", o.ram_end, "RAM ends at this physical address (default: about 20 MiB)");
     app.add_flag("--procs", o.procs, "plant the system's default process tree");
+    app.add_flag("--modules", o.modules, "freebsd, dragonfly: plant the system's default loaded files (linker_files)");
     app.add_option("--layout", o.layout, "plant through this layout file instead of the shipped one");
     app.add_option("--procs-fault", o.procs_fault,
                    "corrupt the planted lists: cycle, bad-pointer, short-count or overlap")
@@ -384,6 +394,9 @@ int main(int argc, char** argv) {
             damage_bsd_msgbuf(m, o.msgbuf_fault);
             std::optional<kvm::synth::PlantedProcesses> procs;
             if (o.procs) procs = plant_bsd_tree(m, o);
+            std::optional<kvm::synth::PlantedLinkerFiles> files;
+            if (o.modules)
+                files = kvm::synth::plant_linker_files(m, planting_layouts(o), kvm::synth::default_linker_files(o.os));
             kvm::synth::write_sparse_file(o.vmcore, [&](kvm::Sink& out) {
                 if (o.full) {
                     m.write_full_dump(out);
@@ -392,7 +405,7 @@ int main(int argc, char** argv) {
                 }
             });
             kvm::synth::write_file(o.kernel, m.kernel_elf());
-            if (!o.facts.empty()) write_bsd_facts(o.facts, m, procs);
+            if (!o.facts.empty()) write_bsd_facts(o.facts, m, procs, files);
             return 0;
         }
         if (!o.vmcore.empty() || o.full || o.all_ram)

@@ -15,6 +15,7 @@
  * each file in parentheses):
  *   sys/sys/proc.h (dc52e1ccb3)        struct proc, lwp, pgrp, session; enum lwpstat, procstat
  *   sys/sys/msgbuf.h (4abcbc584b)      struct msgbuf (kvmdmesg)
+ *   sys/sys/linker.h                   struct linker_file (kvmmod; up to size)
  *   sys/sys/thread.h (b9665ad790)      struct thread (td_mpcount: SMP kernels' name
  *                                      of the same int), lwkt_queue
  *   sys/sys/msgport.h (a22c590e24)     lwkt_port, lwkt_msg_queue
@@ -404,6 +405,21 @@ struct msgbuf {
     char *msg_ptr;
 };
 
+/* A file the kernel linker loaded (kvmmod, as kldstat lists it): declared
+ * up to size, the last member read (sys/sys/linker.h; no kobj ops and no
+ * pathname, unlike FreeBSD's). */
+struct linker_file {
+    int refs;
+    int userrefs;
+    int flags;
+    TAILQ_ENTRY(linker_file) link;
+    char *filename;
+    int id;
+    caddr_t address;
+    size_t size;
+    /* (later members are not read) */
+};
+
 /* One object of each type, so that the compiler emits their DWARF. */
 struct proc kvmkit_proc;
 struct lwp kvmkit_lwp;
@@ -415,3 +431,4 @@ struct session kvmkit_session;
 struct tty kvmkit_tty;
 struct cdev kvmkit_cdev;
 struct msgbuf kvmkit_msgbuf;
+struct linker_file kvmkit_linker_file;

@@ -22,6 +22,8 @@
  *   sys/sys/callout.h (5606f9a7c9)       struct callout, _callout (CALLOUT_TYPESTABLE undefined)
  *   sys/sys/msgbuf.h (c70d456200)        struct msgbuf (kvmdmesg; msg_bufl and free-running
  *                                        indexes since 5608ef1759, 2015)
+ *   sys/sys/linker.h                     struct linker_file (kvmmod; up to size,
+ *                                        unchanged from 1.x to 6.x up to there)
  *   sys/sys/varsym.h, iosched.h, namecache.h (nchandle), lock.h, spinlock.h,
  *   tree.h (RB_HEAD with rbh_inprog and rbh_spin, RB_ENTRY with rbe_color),
  *   usched.h (union usched_data), resource.h (rusage), resourcevar.h
@@ -521,6 +523,21 @@ struct msgbuf {
     unsigned int msg_unused01;
 };
 
+/* A file the kernel linker loaded (kvmmod, as kldstat lists it): declared
+ * up to size, the last member read (sys/sys/linker.h; no kobj ops and no
+ * pathname, unlike FreeBSD's). */
+struct linker_file {
+    int refs;
+    int userrefs;
+    int flags;
+    TAILQ_ENTRY(linker_file) link;
+    char *filename;
+    int id;
+    caddr_t address;
+    size_t size;
+    /* (later members are not read) */
+};
+
 /* One object of each type, so that the compiler emits their DWARF. */
 struct proc kvmkit_proc;
 struct lwp kvmkit_lwp;
@@ -533,3 +550,4 @@ struct tty kvmkit_tty;
 struct cdev kvmkit_cdev;
 struct procglob kvmkit_procglob;
 struct msgbuf kvmkit_msgbuf;
+struct linker_file kvmkit_linker_file;

@@ -30,6 +30,7 @@
  *   sys/sys/_types.h (rlim_t, sbintime_t, dev_t: 64 bits).
  *   sys/sys/msgbuf.h     struct msgbuf (kvmdmesg; unchanged since 7.0 up to
  *                        msg_seqmod)
+ *   sys/sys/linker.h, sys/sys/kobj.h  struct linker_file (kvmmod; up to size)
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -58,6 +59,7 @@ typedef long suseconds_t;
 typedef long register_t;
 typedef unsigned int tcflag_t;
 typedef unsigned char cc_t;
+typedef char *caddr_t;
 typedef unsigned int speed_t;
 
 /* Queue heads and entries (sys/queue.h): what each macro expands to. */
@@ -645,6 +647,24 @@ struct msgbuf {
     /* (later members are not read) */
 };
 
+/* A file the kernel linker loaded (kvmmod, as kldstat lists it): declared
+ * up to size, the last member read (sys/sys/linker.h; KOBJ_FIELDS is the
+ * one kobj_ops_t pointer of sys/sys/kobj.h). */
+struct kobj_ops;
+struct linker_file {
+    struct kobj_ops *ops;
+    int refs;
+    int userrefs;
+    int flags;
+    TAILQ_ENTRY(linker_file) link;
+    char *filename;
+    char *pathname;
+    int id;
+    caddr_t address;
+    size_t size;
+    /* (later members are not read) */
+};
+
 /* One object of each type, so that the compiler emits their DWARF. */
 struct proc kvmkit_proc;
 struct thread kvmkit_thread;
@@ -655,3 +675,4 @@ struct tty kvmkit_tty;
 struct cdev_priv kvmkit_cdev_priv;
 struct prison kvmkit_prison;
 struct msgbuf kvmkit_msgbuf;
+struct linker_file kvmkit_linker_file;

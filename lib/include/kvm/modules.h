@@ -4,10 +4,11 @@
 //
 // Readers are rows of a table chosen by the dump's MachineState::os, as
 // process walkers are: Linux walks `modules` (struct module, layouts from
-// the kernel's own BTF, as the Linux process walker gets its layouts),
-// NetBSD walks `module_list` (layouts from its DWARF or the shipped file).
-// Adding a system (FreeBSD's linker_files) is one file in src/modules/ and
-// one row.  Every list is bounded and cycle-checked, and a bad entry ends
+// the kernel's own BTF, as the Linux process walker gets its layouts);
+// FreeBSD and DragonFly walk `linker_files` (struct linker_file, layouts
+// from the kernel's CTF or DWARF, else the release's shipped file, as their
+// process walkers get theirs).  Adding a system is one file in
+// src/modules/ and one row.  Every list is bounded and cycle-checked, and a bad entry ends
 // its list with a warning (src/procs/list_walk.h).
 #pragma once
 
@@ -41,7 +42,13 @@ struct ModuleInfo {
     std::uint64_t address = 0;         // the kernel's structure for it (struct module *)
     // The memory it occupies (start, bytes), where its symbols are looked up.
     std::vector<std::pair<std::uint64_t, std::uint64_t>> ranges;
+    std::int64_t id = -1;  // FreeBSD, DragonFly: the file id kldstat prints; -1 where there is none
+    std::string path;      // FreeBSD: the file it was loaded from (pathname); may be empty
 };
+
+// How kvmmod prints a system's modules: as Linux's lsmod, or as FreeBSD's
+// kldstat (Id Refs Address Size Name).
+enum class ModuleTable { lsmod, kldstat };
 
 // A problem with one item (a list, a module): the listing goes on.
 using ModuleWarn = std::function<void(const Error&)>;
@@ -54,6 +61,8 @@ struct ModuleOptions {
 
 struct ModuleListing {
     std::vector<ModuleInfo> modules;  // in the kernel's list order (Linux: the newest first)
+    ModuleTable table = ModuleTable::lsmod;
+    unsigned pointer_size = 8;  // of the dumped kernel: the width of kldstat's Address column
     // Their symbols as /proc/kallsyms lists them ("value type name
     // [module]"): Symbol::module names the module, size is st_size.
     std::vector<Symbol> symbols;
@@ -65,6 +74,8 @@ public:
     virtual std::string_view name() const = 0;
     virtual ModuleListing read(bool symbols, const ModuleWarn& warn) const = 0;
     virtual const StructLayouts& layouts() const = 0;
+    // Whether read(true, ...) gives the modules' symbols.
+    virtual bool reads_symbols() const { return false; }
 };
 
 struct ModuleReaderInfo {
@@ -84,7 +95,13 @@ ModuleListing list_modules(const Kernel& kernel, const ModuleOptions& options, c
 // What kvmmod prints: a header "Module Address Size Used by State" and one
 // line per module, columns as wide as their widest value.
 std::string format_modules_table(std::span<const ModuleInfo> modules);
-// One JSON object per module and line (JSON Lines).
+// The listing as its system's tool prints it (listing.table): lsmod's
+// table above, or kldstat's "Id Refs Address Size Name" with each line as
+// "%2d %4d %*p %8zx %s" (the address as wide as the kernel's pointers
+// in hex, with 0x).
+std::string format_modules_table(const ModuleListing& listing);
+// One JSON object per module and line (JSON Lines); "id" and "path" only
+// where the system has them.
 std::string format_module_json(const ModuleInfo& m);
 
 // Symbols sorted by address, for lookups: the symbol at or before
@@ -113,5 +130,11 @@ namespace linux_kernel {
 // module_use, mod_kallsyms; module_memory on 6.4 and later).
 const LayoutRequest& module_layout_request();
 }  // namespace linux_kernel
+
+namespace bsd {
+// What the FreeBSD and DragonFly reader asks of the layouts (struct
+// linker_file, LINKER_FILE_LINKED): part of their shipped layout files.
+const LayoutRequest& linker_file_layout_request();
+}  // namespace bsd
 
 }  // namespace kvm

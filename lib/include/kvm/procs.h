@@ -244,9 +244,10 @@ std::optional<std::uint64_t> terminal_device(const ProcessWalker& walker, std::s
 // of a layout file, for the tools that write and check them; nullptr for
 // a system without such a walker.
 const LayoutRequest* process_layout_request(std::string_view os);
-// What the shipped layout files of `os` hold: the walker's request and the
-// message buffer reader's (kvm/msgbuf.h) for the BSDs, whose files both
-// use; tools/layouts/mklayout writes the files from it.
+// What the shipped layout files of `os` hold: the walker's request, and for
+// the BSDs the message buffer reader's (kvm/msgbuf.h) and, for FreeBSD and
+// DragonFly, the module reader's (kvm/modules.h), which use the same files;
+// tools/layouts/mklayout writes the files from it.
 const LayoutRequest* shipped_layout_request(std::string_view os);
 
 // ---------------------------------------------------------------- live processes

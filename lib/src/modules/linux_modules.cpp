@@ -111,6 +111,7 @@ public:
     std::string_view name() const override { return "linux"; }
     ModuleListing read(bool symbols, const ModuleWarn& warn) const override;
     const StructLayouts& layouts() const override { return layouts_; }
+    bool reads_symbols() const override { return true; }
 
 private:
     struct Read;
@@ -311,6 +312,7 @@ struct LinuxModules::Read {
 
 ModuleListing LinuxModules::read(bool symbols, const ModuleWarn& warn) const {
     Read rd{*this, warn};
+    rd.out.pointer_size = kernel_.pointer_size();
     std::uint64_t first = 0;
     try {
         first = Read::container(rd.pointer(head_), head_, list_->offset);

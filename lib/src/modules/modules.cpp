@@ -16,11 +16,16 @@ namespace detail {
 // Rows of the reader table, one per file in src/modules/.
 bool linux_modules_accepts(const Kernel& kernel);
 std::unique_ptr<ModuleReader> linux_modules_create(const Kernel& kernel, const ModuleOptions& options);
+bool freebsd_linker_files_accepts(const Kernel& kernel);
+bool dragonfly_linker_files_accepts(const Kernel& kernel);
+std::unique_ptr<ModuleReader> linker_files_create(const Kernel& kernel, const ModuleOptions& options);
 }  // namespace detail
 
 std::span<const ModuleReaderInfo> all_module_readers() {
     static const ModuleReaderInfo readers[] = {
         {"linux", detail::linux_modules_accepts, detail::linux_modules_create},
+        {"freebsd", detail::freebsd_linker_files_accepts, detail::linker_files_create},
+        {"dragonfly", detail::dragonfly_linker_files_accepts, detail::linker_files_create},
     };
     return readers;
 }
@@ -75,6 +80,29 @@ std::string format_modules_table(std::span<const ModuleInfo> modules) {
     return out;
 }
 
+namespace {
+// kldstat's lines: "%2d %4d %*p %8zx %s", under "Id Refs Address%*c %8s Name"
+// (the address column as wide as "0x" and a pointer's hex digits).
+std::string kldstat_table(const ModuleListing& listing) {
+    const std::size_t address_width = std::size_t{listing.pointer_size} * 2 + 2;
+    std::string out = fmt::format("Id Refs Address{:{}} {:>8} Name\n", "", address_width - 7, "Size");
+    for (const ModuleInfo& m : listing.modules)
+        out += fmt::format("{:>2} {:>4} {:>{}} {:>8x} {}\n", m.id, m.refs, fmt::format("{:#x}", m.base), address_width,
+                           m.size, m.name);
+    return out;
+}
+}  // namespace
+
+std::string format_modules_table(const ModuleListing& listing) {
+    switch (listing.table) {
+        case ModuleTable::kldstat:
+            return kldstat_table(listing);
+        case ModuleTable::lsmod:
+            break;
+    }
+    return format_modules_table(listing.modules);
+}
+
 std::string format_module_json(const ModuleInfo& m) {
     std::string out = "{\"name\":";
     detail::append_json_string(out, m.name);
@@ -87,7 +115,13 @@ std::string format_module_json(const ModuleInfo& m) {
         if (i != 0) out += ",";
         detail::append_json_string(out, m.used_by[i]);
     }
-    out += fmt::format("],\"address\":\"{:#x}\"}}", m.address);
+    out += fmt::format("],\"address\":\"{:#x}\"", m.address);
+    if (m.id >= 0) out += fmt::format(",\"id\":{}", m.id);
+    if (!m.path.empty()) {
+        out += ",\"path\":";
+        detail::append_json_string(out, m.path);
+    }
+    out += "}";
     return out;
 }
 

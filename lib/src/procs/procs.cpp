@@ -2,6 +2,7 @@
 // table, and NetBSD device names.
 #include <kvm/error.h>
 #include <kvm/kernel.h>
+#include <kvm/modules.h>
 #include <kvm/msgbuf.h>
 #include <kvm/procs.h>
 
@@ -97,11 +98,15 @@ const LayoutRequest* shipped_layout_request(std::string_view os) {
         return &r;
     }
     if (os == "freebsd") {
-        static const LayoutRequest r = merged(freebsd::process_layout_request(), klog::bsd_msgbuf_layout_request());
+        static const LayoutRequest r =
+            merged(merged(freebsd::process_layout_request(), klog::bsd_msgbuf_layout_request()),
+                   bsd::linker_file_layout_request());
         return &r;
     }
     if (os == "dragonfly") {
-        static const LayoutRequest r = merged(dragonfly::process_layout_request(), klog::bsd_msgbuf_layout_request());
+        static const LayoutRequest r =
+            merged(merged(dragonfly::process_layout_request(), klog::bsd_msgbuf_layout_request()),
+                   bsd::linker_file_layout_request());
         return &r;
     }
     return process_layout_request(os);
