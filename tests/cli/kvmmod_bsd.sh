@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# kvmmod on FreeBSD and DragonFly crashes made by kvmsynth --modules: the
-# loaded files (linker_files) as kldstat prints them, at the addresses the
-# builder reports (--facts), from a minidump and a full dump; --json; a
-# file still being linked left out; -s refused; no such list in a kernel
-# without one.
+# kvmmod on BSD crashes made by kvmsynth --modules: FreeBSD's and
+# DragonFly's loaded files (linker_files) as kldstat prints them, from a
+# minidump and a full dump, a file still being linked left out; NetBSD's
+# module_list as modstat -k prints it (amd64 and i386); at the addresses
+# the builder reports (--facts); --json; -s refused; no such list in a
+# kernel without one.
 source "$(dirname "$0")/lib.sh"
 
 # bsddump DIR ARGS...: kernel, vmcore.0 and facts of a kvmsynth --os crash.
@@ -65,3 +66,34 @@ bsddump "$T/none" --os freebsd --procs
 run_tool kvmmod -N "$T/none/kernel" -M "$T/none/vmcore.0"
 expect_rc 1
 expect_stderr "kvmmod: $T/none/kernel: _linker_files: no such symbol"
+
+# NetBSD 10: modstat's columns, the text segments at the planted addresses.
+for arch in amd64 i386; do
+  mkdump "$T/nb-$arch" --arch $arch --procs --modules
+  run_tool kvmmod -N "$T/nb-$arch/netbsd" -M "$T/nb-$arch/netbsd.core"
+  expect_rc 0
+  expect_stderr ""
+  w=16
+  [[ $arch == i386 ]] && w=8
+  t2=$(fact module.2.text) t3=$(fact module.3.text) t4=$(fact module.4.text)
+  {
+    printf "NAME        CLASS  SOURCE  FLAG REFS %${w}s   SIZE REQUIRES\n" ADDRESS
+    printf "ffs         vfs    builtin -       1 %${w}s      0 -\n" 0
+    printf "compat_util misc   builtin -      -1 %${w}s      0 -\n" 0
+    printf "nfs         vfs    boot    -       2 %${w}s 127424 -\n" "${t2#0x}"
+    printf "compat_50   misc   filesys a       0 %${w}s  23096 compat_60,compat_util\n" "${t3#0x}"
+    printf "drmkms      driver filesys af      1 %${w}s 246864 agp\n" "${t4#0x}"
+  } | expect_stdout -
+done
+
+run_tool kvmmod -N "$T/nb-amd64/netbsd" -M "$T/nb-amd64/netbsd.core" --json
+expect_rc 0
+FACTS=$T/nb-amd64/facts
+[[ $(sed -n 4p "$T/out") == "{\"name\":\"compat_50\",\"base\":\"$(fact module.3.text)\",\"size\":23096,\"refs\":0,\"state\":\"filesys\",\"used_by\":[],\"address\":\"$(fact module.3)\",\"class\":\"misc\",\"flags\":\"a\",\"requires\":[\"compat_60\",\"compat_util\"]}" ]] ||
+  fail "NetBSD --json: $(cat "$T/out")"
+
+# A NetBSD kernel without module_list.
+mkdump "$T/nb-none" --procs
+run_tool kvmmod -N "$T/nb-none/netbsd" -M "$T/nb-none/netbsd.core"
+expect_rc 1
+expect_stderr "kvmmod: $T/nb-none/netbsd: _module_list: no such symbol"

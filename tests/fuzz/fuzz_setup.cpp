@@ -347,6 +347,29 @@ std::unique_ptr<ModuleFixture> make_bsd_modules(const BsdModuleDamage& damage) {
     return f;
 }
 
+std::unique_ptr<ModuleFixture> make_netbsd_modules(const NetbsdModuleDamage& damage) {
+    const std::string layouts_dir = std::string(KVMKIT_SOURCE_DIR) + "/share/kvmkit/layouts";
+    synth::CrashedMachine machine({.arch = "amd64", .seed = 7, .realistic_memory = false});
+    const StructLayouts layouts = load_layouts_file(layouts_dir + "/netbsd-10-amd64.json");
+    const synth::PlantedNetbsdModules planted =
+        synth::plant_netbsd_modules(machine, layouts, synth::default_netbsd_modules());
+    if (damage) damage(machine, layouts, planted);
+    MemorySink core;
+    machine.write_kcore(core, machine.prepare_dump({.sparse = true}));
+    const std::string kernel = write_scratch_file("netbsd-modules", machine.kernel_elf());
+    std::shared_ptr<const Namelist> namelist = Namelist::load(kernel);
+    auto f = std::make_unique<ModuleFixture>();
+    f->memory = std::make_shared<PatchedMemory>(core.data(), "netbsd.0.core", machine.order());
+    f->kernel = std::make_unique<Kernel>(open_format(f->memory), namelist);
+    f->reader = make_module_reader(*f->kernel, {.layout_dirs = {layouts_dir}});
+    f->kernel->flush_cache();
+    f->memory->start_recording();
+    const std::size_t modules = f->run({});
+    f->memory->end_recording();
+    if (!damage && modules != 5) broken_promise(fmt::format("the clean module_list has {} modules, not 5", modules));
+    return f;
+}
+
 // ---------------------------------------------------------------- savecore
 
 namespace {

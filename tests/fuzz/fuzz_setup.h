@@ -183,5 +183,10 @@ std::unique_ptr<ModuleFixture> make_linux_modules(const LinuxModuleDamage& damag
 using BsdModuleDamage =
     std::function<void(synth::CrashedMachine&, const StructLayouts&, const synth::PlantedLinkerFiles&)>;
 std::unique_ptr<ModuleFixture> make_bsd_modules(const BsdModuleDamage& damage = {});
+// A synthetic NetBSD 10 amd64 machine with synth::default_netbsd_modules()
+// planted through the shipped layouts, as a kcore.
+using NetbsdModuleDamage =
+    std::function<void(synth::CrashedMachine&, const StructLayouts&, const synth::PlantedNetbsdModules&)>;
+std::unique_ptr<ModuleFixture> make_netbsd_modules(const NetbsdModuleDamage& damage = {});
 
 }  // namespace kvm::fuzz

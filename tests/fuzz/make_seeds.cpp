@@ -23,7 +23,7 @@
 //                 compressed cores: gzip members and streams, zstd seekable
 //                 files, a checkpoint index
 //   ctf           CTF containers of the shipped layouts' types and of each kind
-//   netbsd_procs, linux_procs, linux_modules, bsd_modules
+//   netbsd_procs, linux_procs, linux_modules, bsd_modules, netbsd_modules
 //                 patches (fuzz_setup.h) of the clean walk's bytes: none, and
 //                 the damage of the walkers' tests (cycles, pointers outside
 //                 the dump, counts too short, NULL links)
@@ -599,6 +599,26 @@ void write_bsd_modules() {
     });
 }
 
+void write_netbsd_modules() {
+    const auto clean = fuzz::make_netbsd_modules();
+    seed("netbsd_modules", "clean", {});
+    const auto damaged = [&](const std::string& name, const fuzz::NetbsdModuleDamage& damage) {
+        seed("netbsd_modules", name, clean->memory->patches_towards(fuzz::make_netbsd_modules(damage)->memory->base()));
+    };
+    const auto offset = [](const StructLayouts& l, const char* s, const char* m) { return l.get(s).member(m).offset; };
+    // The last module links back to the second.
+    damaged("modules-cycle",
+            [&](synth::CrashedMachine& m, const StructLayouts& l, const synth::PlantedNetbsdModules& p) {
+                m.write_uint(p.module.back() + offset(l, "module", "mod_chain.tqe_next"), p.module[1], 8);
+            });
+    // A modinfo outside the dump, a kobj shared with another module, a name without its NUL nearby.
+    damaged("info-kobj", [&](synth::CrashedMachine& m, const StructLayouts& l, const synth::PlantedNetbsdModules& p) {
+        m.write_uint(p.module[2] + offset(l, "module", "mod_info"), 0xffffc000deadb000, 8);
+        m.write_uint(p.module[3] + offset(l, "module", "mod_kobj"), p.kobj[4], 8);
+        m.write_uint(p.info[4] + offset(l, "modinfo", "mi_required"), p.module[0], 8);
+    });
+}
+
 // A minidump of each kind with three dumped pages and a page map of eight
 // entries whose kernbase is the fuzz target's first address, so that its
 // reads go through the map (and, on amd64 and arm64, the direct map at
@@ -993,6 +1013,7 @@ int main(int argc, char** argv) {
         write_linux_walks();
         write_linux_modules();
         write_bsd_modules();
+        write_netbsd_modules();
         write_compressed();
         write_klog_seeds(corpus + "/klog");
         write_ctf(corpus + "/ctf", KVMKIT_SOURCE_DIR "/share/kvmkit/layouts");

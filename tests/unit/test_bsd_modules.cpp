@@ -245,3 +245,103 @@ TEST_CASE("freebsd linker_files: what the reader needs, by name") {
             "freebsd-12-amd64.json in "));
     }
 }
+
+namespace {
+
+using ModuleDamage =
+    std::function<void(synth::CrashedMachine&, const StructLayouts&, const synth::PlantedNetbsdModules&)>;
+
+// A NetBSD 10 machine of `arch` with default_netbsd_modules() planted.
+struct NetbsdModulesCrash {
+    explicit NetbsdModulesCrash(const char* arch = "amd64", const ModuleDamage& damage = {})
+        : crash("netbsd", arch, shipped(fmt::format("netbsd-10-{}", arch)),
+                [&](synth::CrashedMachine& m, const StructLayouts& l) {
+                    modules = synth::plant_netbsd_modules(m, l, synth::default_netbsd_modules());
+                    if (damage) damage(m, l, modules);
+                    return synth::PlantedProcesses{};
+                }) {}
+
+    ModuleListing list() {
+        kernel = crash.open();
+        warnings.clear();
+        return list_modules(*kernel, {.layout_dirs = {test::shipped_layouts_dir()}},
+                            [&](const Error& e) { warnings.emplace_back(e.what()); });
+    }
+    std::uint64_t offset(const char* s, const char* m) const { return crash.layouts.get(s).member(m).offset; }
+
+    synth::PlantedNetbsdModules modules;
+    BsdCrash crash;
+    std::unique_ptr<Kernel> kernel;
+    std::vector<std::string> warnings;
+};
+
+}  // namespace
+
+TEST_CASE("netbsd module_list: every field, as modstat -k prints them") {
+    for (const char* arch : {"amd64", "i386"}) {
+        CAPTURE(arch);
+        NetbsdModulesCrash c(arch);
+        const ModuleListing l = c.list();
+        CHECK(c.warnings.empty());
+        CHECK(l.table == ModuleTable::modstat);
+        REQUIRE(l.modules.size() == 5);
+        const std::vector<synth::NetbsdModuleSpec> specs = synth::default_netbsd_modules();
+        for (std::size_t i = 0; i < specs.size(); ++i) {
+            CAPTURE(i);
+            const ModuleInfo& m = l.modules[i];
+            CHECK(m.name == specs[i].name);
+            CHECK(m.address == c.modules.module[i]);
+            CHECK(m.base == c.modules.text[i]);
+            CHECK(m.size == specs[i].text_size);
+            CHECK(m.refs == static_cast<std::int32_t>(specs[i].refcnt));
+            CHECK(m.id == -1);
+        }
+        const std::size_t w = std::string_view(arch) == "amd64" ? 16 : 8;
+        CHECK(format_modules_table(l) ==
+              fmt::format("NAME        CLASS  SOURCE  FLAG REFS {:>{}}   SIZE REQUIRES\n"
+                          "ffs         vfs    builtin -       1 {:>{}}      0 -\n"
+                          "compat_util misc   builtin -      -1 {:>{}}      0 -\n"
+                          "nfs         vfs    boot    -       2 {:>{}x} 127424 -\n"
+                          "compat_50   misc   filesys a       0 {:>{}x}  23096 compat_60,compat_util\n"
+                          "drmkms      driver filesys af      1 {:>{}x} 246864 agp\n",
+                          "ADDRESS", w, 0, w, 0, w, c.modules.text[2], w, c.modules.text[3], w, c.modules.text[4], w));
+        CHECK(format_module_json(l.modules[3]) ==
+              fmt::format("{{\"name\":\"compat_50\",\"base\":\"{:#x}\",\"size\":23096,\"refs\":0,\"state\":\"filesys\","
+                          "\"used_by\":[],\"address\":\"{:#x}\",\"class\":\"misc\",\"flags\":\"a\",\"requires\":["
+                          "\"compat_60\",\"compat_util\"]}}",
+                          c.modules.text[3], c.modules.module[3]));
+    }
+}
+
+TEST_CASE("netbsd module_list: a module whose modinfo or kobj is out of reach is listed without them") {
+    NetbsdModulesCrash c("amd64",
+                         [](synth::CrashedMachine& m, const StructLayouts& l, const synth::PlantedNetbsdModules& p) {
+                             const auto& mod = l.get("module");
+                             m.write_pointer(p.module[2] + mod.member("mod_info").offset, 0xffffc000deadb000);
+                             m.write_pointer(p.module[4] + mod.member("mod_kobj").offset, 0xffffc000deadc000);
+                         });
+    const ModuleListing l = c.list();
+    CHECK(names(l) == std::vector<std::string>{"ffs", "compat_util", "", "compat_50", "drmkms"});
+    CHECK(l.modules[2].base == c.modules.text[2]);
+    CHECK(l.modules[4].base == 0);
+    CHECK(l.modules[4].required == std::vector<std::string>{"agp"});
+    const auto fault = [&](std::uint64_t a) { return test::error_of([&] { (void)c.kernel->read_uint(a, 1); }); };
+    CHECK(c.warnings ==
+          std::vector<std::string>{fmt::format("module ? ({:#x}): mod_info at 0xffffc000deadb000: {}",
+                                               c.modules.module[2], fault(0xffffc000deadb000)),
+                                   fmt::format("module drmkms ({:#x}): mod_kobj at 0xffffc000deadc000: {}",
+                                               c.modules.module[4], fault(0xffffc000deadc000))});
+}
+
+TEST_CASE("netbsd module_list: a cycle ends the list with a warning") {
+    NetbsdModulesCrash c(
+        "amd64", [](synth::CrashedMachine& m, const StructLayouts& l, const synth::PlantedNetbsdModules& p) {
+            m.write_pointer(p.module[3] + l.get("module").member("mod_chain.tqe_next").offset, p.module[1]);
+        });
+    const ModuleListing l = c.list();
+    CHECK(names(l) == std::vector<std::string>{"ffs", "compat_util", "nfs", "compat_50"});
+    CHECK(c.warnings == std::vector<std::string>{fmt::format(
+                            "the module list (module_list): entry 4 ({:#x}) was already visited: the list has a cycle; "
+                            "stopped there",
+                            c.modules.module[1])});
+}

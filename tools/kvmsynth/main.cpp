@@ -8,8 +8,8 @@
 // excluded) and --phys-image as a plain physical image, so that physical
 // reads of the kdump file can be checked against dd.  --procs plants the system's process
 // tree through its shipped layouts (NetBSD 10, FreeBSD 14, DragonFly 5.8)
-// or --layout, --modules its loaded modules (FreeBSD's and DragonFly's
-// linker_files).  --bsd-device wraps a body (any file) into a FreeBSD or
+// or --layout, --modules its loaded modules (NetBSD's module_list,
+// FreeBSD's and DragonFly's linker_files).  --bsd-device wraps a body (any file) into a FreeBSD or
 // DragonFly dump device image: leader, key area, body, trailer (see
 // make_bsd_device).
 #include <kvm/error.h>
@@ -204,7 +204,8 @@ void write_procs_facts(fmt::ostream& out, const kvm::synth::PlantedProcesses& pr
 void write_facts(const std::string& path, const kvm::synth::CrashedMachine& m, std::uint64_t dumplo,
                  const std::vector<kvm::netbsd::RamSegment>& segments,
                  const std::optional<kvm::synth::PlantedProcesses>& procs,
-                 const std::optional<kvm::synth::PlantedMsgbuf>& msgbuf) {
+                 const std::optional<kvm::synth::PlantedMsgbuf>& msgbuf,
+                 const std::optional<kvm::synth::PlantedNetbsdModules>& modules) {
     auto out = fmt::output_file(path);
     out.print("arch={}\ntranslator={}\npt_root={:#x}\n", m.arch().name, m.translator(), m.pt_root());
     out.print("dumplo={}\n", dumplo);
@@ -220,6 +221,11 @@ void write_facts(const std::string& path, const kvm::synth::CrashedMachine& m, s
     if (msgbuf)
         out.print("sym.msgbufp={:#x}\nmsgbuf={:#x}\nmsgbuf.bufx={}\nmsgbuf.bufr={}\nmsgbuf.bufs={}\n", msgbuf->msgbufp,
                   msgbuf->address, msgbuf->bufx, msgbuf->bufr, msgbuf->bufs);
+    if (modules) {
+        out.print("module_list={:#x}\n", modules->head);
+        for (std::size_t i = 0; i < modules->module.size(); ++i)
+            out.print("module.{}={:#x}\nmodule.{}.text={:#x}\n", i, modules->module[i], i, modules->text[i]);
+    }
 }
 
 // --msgbuf-fault on a FreeBSD or DragonFly machine's struct msgbuf: a bad
@@ -309,7 +315,8 @@ int main(int argc, char** argv) {
     app.add_option("--crash-time", o.crash_time, "time_second at the crash (default: the builder's fixed time)");
     app.add_option("--ram-end", o.ram_end, "RAM ends at this physical address (default: about 20 MiB)");
     app.add_flag("--procs", o.procs, "plant the system's default process tree");
-    app.add_flag("--modules", o.modules, "freebsd, dragonfly: plant the system's default loaded files (linker_files)");
+    app.add_flag("--modules", o.modules,
+                 "plant the system's default modules (module_list; FreeBSD's and DragonFly's linker_files)");
     app.add_option("--layout", o.layout, "plant through this layout file instead of the shipped one");
     app.add_option("--procs-fault", o.procs_fault,
                    "corrupt the planted lists: cycle, bad-pointer, short-count or overlap")
@@ -434,6 +441,9 @@ int main(int argc, char** argv) {
             if (o.msgbuf_fault == "bufr-past-end") buf.bufr = ~std::uint64_t{0};
             msgbuf = kvm::synth::plant_msgbuf(m, planting_layouts(o), buf);
         }
+        std::optional<kvm::synth::PlantedNetbsdModules> modules;
+        if (o.modules)
+            modules = kvm::synth::plant_netbsd_modules(m, planting_layouts(o), kvm::synth::default_netbsd_modules());
         const kvm::synth::DumpOptions dump{.sparse = o.sparse};
         std::uint64_t dumplo = 0;
         if (!o.swap.empty()) dumplo = m.write_swap_image(o.swap, dump, o.swap_size);
@@ -452,7 +462,7 @@ int main(int argc, char** argv) {
         }
         // The kernel file last: its data holds the initial values.
         kvm::synth::write_file(o.kernel, m.kernel_elf());
-        if (!o.facts.empty()) write_facts(o.facts, m, dumplo, segments, procs, msgbuf);
+        if (!o.facts.empty()) write_facts(o.facts, m, dumplo, segments, procs, msgbuf, modules);
     } catch (const kvm::Error& e) {
         fmt::print(stderr, "kvmsynth: {}\n", e.what());
         return 1;

@@ -23,6 +23,11 @@
  *   termios.h (NCCS 20), sys/pcu.h (x86 has no PCU units),
  *   sys/arch/amd64/include/proc.h 1.25, sys/arch/i386/include/proc.h 1.48,
  *   sys/sys/msgbuf.h 1.18           struct kern_msgbuf (kvmdmesg)
+ *   sys/sys/module.h 1.48           struct module (up to mod_source), modinfo
+ *                               (kvmmod; MAXMODDEPS 10)
+ *   sys/sys/kobj_impl.h         struct kobj up to ko_text_size (kvmmod), as
+ *                               NetBSD/src declares it since the text, data and
+ *                               rodata segments were split (1.3.12.1)
  * The revisions are those of the NetBSD 10.0 headers as shipped in
  * ziglang/zig lib/libc/include/{generic,x86_64}-netbsd*, cross-checked with
  * NetBSD/src and the netbsd-10 proc.h named in netbsd-dump-format.md.
@@ -619,6 +624,50 @@ struct kern_msgbuf {
     char msg_bufc[1];
 };
 
+/* A loaded module (kvmmod, as modstat lists it): struct module up to
+ * mod_source, the last member read; its modinfo_t; its kobj up to
+ * ko_text_size (modstat's ADDRESS and SIZE are the text segment's). */
+typedef enum modclass { MODULE_CLASS_ANY } modclass_t;
+typedef enum modsrc { MODULE_SOURCE_KERNEL } modsrc_t;
+typedef enum kobjtype { KT_UNSET } kobjtype_t;
+typedef struct modinfo {
+    u_int mi_version;
+    modclass_t mi_class;
+    int (*mi_modcmd)(int, void *);
+    const char *mi_name;
+    const char *mi_required;
+} modinfo_t;
+struct kobj {
+    char ko_name[32];
+    kobjtype_t ko_type;
+    void *ko_source;
+    long ko_memsize;
+    vaddr_t ko_text_address;
+    vaddr_t ko_data_address;
+    vaddr_t ko_rodata_address;
+    void *ko_shdr;
+    void *ko_progtab;
+    void *ko_relatab;
+    void *ko_reltab;
+    void *ko_symtab;
+    char *ko_strtab;
+    char *ko_shstrtab;
+    size_t ko_text_size;
+    /* (later members are not read) */
+};
+struct module {
+    u_int mod_refcnt;
+    int mod_flags;
+    const modinfo_t *mod_info;
+    struct kobj *mod_kobj;
+    TAILQ_ENTRY(module) mod_chain;
+    struct module *(*mod_required)[10];
+    u_int mod_nrequired;
+    u_int mod_arequired;
+    modsrc_t mod_source;
+    /* (later members are not read) */
+};
+
 /* Objects, so that every type above is emitted into the DWARF. */
 struct proc kvmkit_proc;
 struct lwp kvmkit_lwp;
@@ -628,3 +677,6 @@ struct session kvmkit_session;
 struct tty kvmkit_tty;
 struct vmspace kvmkit_vmspace;
 struct kern_msgbuf kvmkit_msgbuf;
+struct module kvmkit_module;
+modinfo_t kvmkit_modinfo;
+struct kobj kvmkit_kobj;

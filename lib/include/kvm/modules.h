@@ -5,9 +5,10 @@
 // Readers are rows of a table chosen by the dump's MachineState::os, as
 // process walkers are: Linux walks `modules` (struct module, layouts from
 // the kernel's own BTF, as the Linux process walker gets its layouts);
-// FreeBSD and DragonFly walk `linker_files` (struct linker_file, layouts
-// from the kernel's CTF or DWARF, else the release's shipped file, as their
-// process walkers get theirs).  Adding a system is one file in
+// FreeBSD and DragonFly walk `linker_files` (struct linker_file), NetBSD
+// `module_list` (struct module, modinfo, kobj), layouts from the kernel's
+// CTF or DWARF, else the release's shipped file, as their process walkers
+// get theirs.  Adding a system is one file in
 // src/modules/ and one row.  Every list is bounded and cycle-checked, and a bad entry ends
 // its list with a warning (src/procs/list_walk.h).
 #pragma once
@@ -35,7 +36,7 @@ struct ModuleInfo {
     std::uint64_t base = 0;  // where its code starts (Linux: the core text, as /proc/modules' address)
     std::uint64_t size = 0;  // bytes, as lsmod, modstat and kldstat count them
     // "Live", "Loading", "Unloading" (Linux); NetBSD: the source it came
-    // from ("builtin", "boot", "filesys").
+    // from ("builtin", "boot", "filesys"); FreeBSD, DragonFly: "".
     std::string state;
     std::int64_t refs = -1;            // references held; -1 when the system has no count
     std::vector<std::string> used_by;  // modules that depend on it (lsmod's "Used by")
@@ -44,11 +45,18 @@ struct ModuleInfo {
     std::vector<std::pair<std::uint64_t, std::uint64_t>> ranges;
     std::int64_t id = -1;  // FreeBSD, DragonFly: the file id kldstat prints; -1 where there is none
     std::string path;      // FreeBSD: the file it was loaded from (pathname); may be empty
+    // NetBSD: its class ("misc", "vfs", "driver"...), its flags as modstat
+    // prints them ("a" auto-loaded, "f" must be forced; "" none), and the
+    // modules it requires.
+    std::string module_class;
+    std::string flags;
+    std::vector<std::string> required;
 };
 
-// How kvmmod prints a system's modules: as Linux's lsmod, or as FreeBSD's
-// kldstat (Id Refs Address Size Name).
-enum class ModuleTable { lsmod, kldstat };
+// How kvmmod prints a system's modules: as Linux's lsmod, FreeBSD's
+// kldstat (Id Refs Address Size Name) or NetBSD's modstat -k (NAME CLASS
+// SOURCE FLAG REFS ADDRESS SIZE REQUIRES).
+enum class ModuleTable { lsmod, kldstat, modstat };
 
 // A problem with one item (a list, a module): the listing goes on.
 using ModuleWarn = std::function<void(const Error&)>;
@@ -96,12 +104,15 @@ ModuleListing list_modules(const Kernel& kernel, const ModuleOptions& options, c
 // line per module, columns as wide as their widest value.
 std::string format_modules_table(std::span<const ModuleInfo> modules);
 // The listing as its system's tool prints it (listing.table): lsmod's
-// table above, or kldstat's "Id Refs Address Size Name" with each line as
+// table above; kldstat's "Id Refs Address Size Name" with each line as
 // "%2d %4d %*p %8zx %s" (the address as wide as the kernel's pointers
-// in hex, with 0x).
+// in hex, with 0x); or modstat -k's "NAME CLASS SOURCE FLAG REFS ADDRESS
+// SIZE REQUIRES", columns as wide as their widest value, "-" for no flags
+// and no requirements.
 std::string format_modules_table(const ModuleListing& listing);
 // One JSON object per module and line (JSON Lines); "id" and "path" only
-// where the system has them.
+// where the system has them, "class", "flags" and "requires" (an array)
+// for NetBSD's.
 std::string format_module_json(const ModuleInfo& m);
 
 // Symbols sorted by address, for lookups: the symbol at or before
@@ -130,6 +141,12 @@ namespace linux_kernel {
 // module_use, mod_kallsyms; module_memory on 6.4 and later).
 const LayoutRequest& module_layout_request();
 }  // namespace linux_kernel
+
+namespace netbsd {
+// What the NetBSD module reader asks of the layouts (struct module,
+// modinfo, kobj; MODFLG_*): part of the shipped NetBSD layout files.
+const LayoutRequest& module_layout_request();
+}  // namespace netbsd
 
 namespace bsd {
 // What the FreeBSD and DragonFly reader asks of the layouts (struct

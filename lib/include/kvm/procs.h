@@ -287,9 +287,9 @@ const LayoutRequest& process_layout_request();
 StructLayouts dump_layouts(const Kernel& kernel, const LayoutRequest& request,
                            const std::optional<std::string>& layout_file, const std::vector<std::string>& dirs);
 
-// Everything the shipped NetBSD layout files hold: the walker's request
-// and the message buffer's (kvm/msgbuf.h); tools/layouts/mklayout writes
-// the files from it.
+// Everything the shipped NetBSD layout files hold: the walker's request,
+// the message buffer's (kvm/msgbuf.h) and the module list's
+// (kvm/modules.h); tools/layouts/mklayout writes the files from it.
 const LayoutRequest& shipped_layout_request();
 
 // NetBSD's dev_t encoding (sys/types.h makedev/major/minor).

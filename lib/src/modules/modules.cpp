@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <array>
 
 namespace kvm {
 
@@ -19,6 +20,8 @@ std::unique_ptr<ModuleReader> linux_modules_create(const Kernel& kernel, const M
 bool freebsd_linker_files_accepts(const Kernel& kernel);
 bool dragonfly_linker_files_accepts(const Kernel& kernel);
 std::unique_ptr<ModuleReader> linker_files_create(const Kernel& kernel, const ModuleOptions& options);
+bool netbsd_modules_accepts(const Kernel& kernel);
+std::unique_ptr<ModuleReader> netbsd_modules_create(const Kernel& kernel, const ModuleOptions& options);
 }  // namespace detail
 
 std::span<const ModuleReaderInfo> all_module_readers() {
@@ -26,6 +29,7 @@ std::span<const ModuleReaderInfo> all_module_readers() {
         {"linux", detail::linux_modules_accepts, detail::linux_modules_create},
         {"freebsd", detail::freebsd_linker_files_accepts, detail::linker_files_create},
         {"dragonfly", detail::dragonfly_linker_files_accepts, detail::linker_files_create},
+        {"netbsd", detail::netbsd_modules_accepts, detail::netbsd_modules_create},
     };
     return readers;
 }
@@ -91,12 +95,49 @@ std::string kldstat_table(const ModuleListing& listing) {
                            m.size, m.name);
     return out;
 }
+
+std::string joined(const std::vector<std::string>& items) {
+    std::string out;
+    for (const std::string& i : items)
+        out += (out.empty() ? "" : ",") + i;
+    return out;
+}
+
+// modstat -k's columns, each as wide as its widest value: NAME, CLASS,
+// SOURCE, FLAG and REQUIRES to the left, REFS, ADDRESS and SIZE to the right.
+std::string modstat_table(const ModuleListing& listing) {
+    constexpr std::size_t columns = 8;
+    constexpr bool right[columns] = {false, false, false, false, true, true, true, false};
+    std::vector<std::array<std::string, columns>> rows{
+        {"NAME", "CLASS", "SOURCE", "FLAG", "REFS", "ADDRESS", "SIZE", "REQUIRES"}};
+    for (const ModuleInfo& m : listing.modules)
+        rows.push_back({m.name, m.module_class, m.state, m.flags.empty() ? "-" : m.flags, fmt::format("{}", m.refs),
+                        fmt::format("{:x}", m.base), fmt::format("{}", m.size),
+                        m.required.empty() ? "-" : joined(m.required)});
+    std::size_t width[columns] = {};
+    for (const auto& r : rows)
+        for (std::size_t c = 0; c < columns; ++c)
+            width[c] = std::max(width[c], r[c].size());
+    std::string out;
+    for (const auto& r : rows) {
+        std::string line;
+        for (std::size_t c = 0; c < columns; ++c) {
+            if (c != 0) line += ' ';
+            line += right[c] ? fmt::format("{:>{}}", r[c], width[c])
+                             : (c + 1 == columns ? r[c] : fmt::format("{:<{}}", r[c], width[c]));
+        }
+        out += line + "\n";
+    }
+    return out;
+}
 }  // namespace
 
 std::string format_modules_table(const ModuleListing& listing) {
     switch (listing.table) {
         case ModuleTable::kldstat:
             return kldstat_table(listing);
+        case ModuleTable::modstat:
+            return modstat_table(listing);
         case ModuleTable::lsmod:
             break;
     }
@@ -120,6 +161,18 @@ std::string format_module_json(const ModuleInfo& m) {
     if (!m.path.empty()) {
         out += ",\"path\":";
         detail::append_json_string(out, m.path);
+    }
+    if (!m.module_class.empty()) {
+        out += ",\"class\":";
+        detail::append_json_string(out, m.module_class);
+        out += ",\"flags\":";
+        detail::append_json_string(out, m.flags);
+        out += ",\"requires\":[";
+        for (std::size_t i = 0; i < m.required.size(); ++i) {
+            if (i != 0) out += ",";
+            detail::append_json_string(out, m.required[i]);
+        }
+        out += "]";
     }
     out += "}";
     return out;

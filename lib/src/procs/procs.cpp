@@ -94,7 +94,9 @@ const LayoutRequest* shipped_layout_request(std::string_view os) {
         return r;
     };
     if (os == "netbsd") {
-        static const LayoutRequest r = merged(netbsd::process_layout_request(), klog::netbsd_msgbuf_layout_request());
+        static const LayoutRequest r =
+            merged(merged(netbsd::process_layout_request(), klog::netbsd_msgbuf_layout_request()),
+                   netbsd::module_layout_request());
         return &r;
     }
     if (os == "freebsd") {

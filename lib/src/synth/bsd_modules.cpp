@@ -76,4 +76,65 @@ PlantedLinkerFiles plant_linker_files(CrashedMachine& machine, const StructLayou
     return out;
 }
 
+std::vector<NetbsdModuleSpec> default_netbsd_modules() {
+    return {
+        {.name = "ffs", .module_class = 2, .source = 0, .refcnt = 1},
+        {.name = "compat_util", .module_class = 1, .source = 0, .refcnt = 0xffffffff},
+        {.name = "nfs", .module_class = 2, .source = 1, .refcnt = 2, .text_size = 0x1f1c0},
+        {.name = "compat_50",
+         .module_class = 1,
+         .source = 2,
+         .flags = {"MODFLG_AUTO_LOADED"},
+         .required = "compat_60,compat_util",
+         .text_size = 0x5a38},
+        {.name = "drmkms",
+         .module_class = 3,
+         .source = 2,
+         .refcnt = 1,
+         .flags = {"MODFLG_AUTO_LOADED", "MODFLG_MUST_FORCE"},
+         .required = "agp",
+         .text_size = 0x3c450},
+    };
+}
+
+PlantedNetbsdModules plant_netbsd_modules(CrashedMachine& machine, const StructLayouts& layouts,
+                                          const std::vector<NetbsdModuleSpec>& modules) {
+    detail::Planter p(machine, layouts);
+    const unsigned ptr = machine.arch().pointer_size;
+    const std::uint64_t next = layouts.get("module").member("mod_chain.tqe_next").offset;
+    PlantedNetbsdModules out;
+    out.head = p.symbol_or_define("module_list", 'd', 2 * ptr);
+    std::uint64_t last = out.head;
+    for (const NetbsdModuleSpec& s : modules) {
+        const std::uint64_t a = p.alloc("module");
+        const std::uint64_t info = p.alloc("modinfo");
+        p.set(info, "modinfo", "mi_class", s.module_class);
+        p.set(info, "modinfo", "mi_name", p.string(s.name));
+        if (!s.required.empty()) p.set(info, "modinfo", "mi_required", p.string(s.required));
+        std::uint64_t kobj = 0, text = 0;
+        if (s.text_size != 0) {
+            kobj = p.alloc("kobj");
+            text = machine.kmem_alloc(s.text_size, 4096);
+            p.set(kobj, "kobj", "ko_text_address", text);
+            p.set(kobj, "kobj", "ko_text_size", s.text_size);
+        }
+        p.set(a, "module", "mod_refcnt", s.refcnt);
+        for (const std::string& f : s.flags)
+            p.add_flag(a, "module", f);
+        p.set(a, "module", "mod_info", info);
+        p.set(a, "module", "mod_kobj", kobj);
+        p.set(a, "module", "mod_source", s.source);
+        machine.write_pointer(last, a);
+        machine.write_pointer(a + next + ptr, last);  // tqe_prev
+        last = a + next;
+        out.module.push_back(a);
+        out.info.push_back(info);
+        out.kobj.push_back(kobj);
+        out.text.push_back(text);
+    }
+    machine.write_pointer(last, 0);
+    machine.write_pointer(out.head + ptr, last);
+    return out;
+}
+
 }  // namespace kvm::synth
