@@ -28,8 +28,8 @@ namespace {
 using detail::member;
 using Object = detail::KernelObject;
 
-constexpr std::size_t max_mod_name = 32;       // MAXMODNAME, with its NUL
-constexpr std::size_t max_required = 32 * 10;  // MAXMODNAME * MAXMODDEPS: a module's list of requirements
+constexpr std::size_t max_mod_name = 32;                    // MAXMODNAME, with its NUL
+constexpr std::size_t max_required = std::size_t{32} * 10;  // MAXMODNAME * MAXMODDEPS: a module's list of requirements
 
 // modstat's names of enum modclass and enum modsrc, by value.
 constexpr std::array<std::string_view, 7> class_names = {"any", "misc", "vfs", "driver", "exec", "secmodel", "bufq"};

@@ -41,7 +41,7 @@ PlantedLinkerFiles plant_linker_files(CrashedMachine& machine, const StructLayou
     const std::uint64_t next = layouts.get("linker_file").member("link.tqe_next").offset;
     PlantedLinkerFiles out;
     // TAILQ_HEAD: tqh_first, then tqh_last (the address of the last link's tqe_next).
-    out.head = p.symbol_or_define("linker_files", 'd', 2 * ptr);
+    out.head = p.symbol_or_define("linker_files", 'd', std::uint64_t{2} * ptr);
     std::uint64_t last = out.head;  // where the previous link points to the next file
     // The kernel's own file is its image, from its first function (FreeBSD's
     // btext; a NetBSD machine planted as another system has start).
@@ -103,7 +103,7 @@ PlantedNetbsdModules plant_netbsd_modules(CrashedMachine& machine, const StructL
     const unsigned ptr = machine.arch().pointer_size;
     const std::uint64_t next = layouts.get("module").member("mod_chain.tqe_next").offset;
     PlantedNetbsdModules out;
-    out.head = p.symbol_or_define("module_list", 'd', 2 * ptr);
+    out.head = p.symbol_or_define("module_list", 'd', std::uint64_t{2} * ptr);
     std::uint64_t last = out.head;
     for (const NetbsdModuleSpec& s : modules) {
         const std::uint64_t a = p.alloc("module");
