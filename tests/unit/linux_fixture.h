@@ -383,7 +383,8 @@ public:
         options.notes = note_block();
         // QEMU reads arm64's hex NUMBER(PHYS_OFFSET) right.
         options.sub_phys_base = arm64_ ? ram_base_ : misread_phys_base();
-        if (arm64_) options.machine = "aarch64";
+        // An arm64 machine's name unless the test chose one (QEMU's "Unknown").
+        if (arm64_ && options.machine == kvm::synth::KdumpOptions{}.machine) options.machine = "aarch64";
         return kvm::synth::kdump_writer(memory_, memory_.ram(), std::move(options), excluded);
     }
 

@@ -39,6 +39,33 @@ inline std::string slurp(const std::string& path) {
     return s.str();
 }
 
+// The guest's arch, as make-linux-vmcore.sh's manifest names it ("amd64",
+// "arm64", "i386"); a manifest from before REALDUMP_ARCH names none: amd64.
+inline std::string realdump_arch(const std::string& dir) {
+    std::istringstream in(slurp(dir + "/manifest.txt"));
+    std::string line;
+    while (std::getline(in, line))
+        if (line.rfind("arch=", 0) == 0) return line.substr(5);
+    return "amd64";
+}
+
+// The namelist that gives the process walk its structures: System.map
+// where the kernel holds BTF, else the -dbg package's vmlinux (DWARF), which
+// make-linux-vmcore.sh links in beside the dump (Debian's 686-pae kernel).
+inline std::string realdump_namelist(const std::string& dir) {
+    return slurp(dir + "/truth/btf.txt") == "absent\n" ? "vmlinux" : "System.map";
+}
+
+// The guest's serial console, the one controlling terminal (console= of
+// truth/cmdline.txt: ttyS0 on x86, ttyAMA0 on arm64).
+inline std::string realdump_console(const std::string& dir) {
+    const std::string cmdline = slurp(dir + "/truth/cmdline.txt");
+    const auto at = cmdline.find("console=");
+    REQUIRE(at != std::string::npos);
+    const auto end = cmdline.find_first_of(" \n", at);
+    return cmdline.substr(at + 8, end - at - 8);
+}
+
 // A real dump seen through a cut, a few changed bytes or zeroed ranges.
 class DamagedSource final : public kvm::ByteSource {
 public:

@@ -10,6 +10,7 @@
 #include <doctest/doctest.h>
 #include <fmt/format.h>
 
+#include "arch/user_translator.h"
 #include "elf_fixture.h"
 #include "translate_fixture.h"
 
@@ -91,6 +92,27 @@ TEST_CASE("arm64: only the kernel half is translated, and the root must be in th
     const auto far = arm64(0x90000000, 4096, 48);
     check_fault(*far, mem.reader(), 0xffff800000000000,
                 "0xffff800000000000: level 0 table at pa 0x90000000 is not in the dump (the page-table root)");
+}
+
+TEST_CASE("arm64: a process's table (TTBR0, mm->pgd) translates the user half, with the kernel's indices") {
+    // 0x0000ffffef45efca (an argument page near the top of a 48-bit user
+    // stack): indices 511, 511, 378 and 94; the same indices as the kernel
+    // address 0xffffffffef45efca, which a user root must refuse.
+    const PlantedTables mem(8, ByteOrder::little,
+                            {
+                                {0x1ff8, 0x2003},              // L0[511] -> L1 0x2000
+                                {0x2ff8, 0x3003},              // L1[511] -> L2 0x3000
+                                {0x3bd0, 0x4003},              // L2[378] -> L3 0x4000
+                                {0x42f0, 0x0060000076543fc3},  // L3[94]: page 0x76543000 (user, UXN/PXN)
+                            });
+    const auto user = make_user_translator("arm64", {.root = 0x1000, .granule = 4096, .va_bits = 48});
+    check_mapping(*user, mem.reader(), 0x0000ffffef45efca, 0x76543fca, 0x36, 0x1000);
+    for (const std::uint64_t va : {0xffffffffef45efcaull, 0x0001000000000000ull, 0x8000ffffef45efcaull})
+        check_fault(
+            *user, mem.reader(), va,
+            fmt::format("{}: not in the user half of a 48-bit address space (bits 63..48 are not all zeros)", hex(va)));
+    check_fault(*arm64(0x1000, 4096, 48), mem.reader(), 0x0000ffffef45efca,
+                "0xffffef45efca: not in the kernel half of a 48-bit address space (bits 63..48 are not all ones)");
 }
 
 TEST_CASE("arm64, 64 KiB pages, 52-bit VAs: address bits 51..48 in descriptor bits 15..12, 4 TiB blocks") {

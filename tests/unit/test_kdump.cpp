@@ -242,7 +242,7 @@ TEST_CASE("kdump: damaged header fields are refused naming the field") {
     Bytes s390 = good;
     std::copy_n(reinterpret_cast<const std::byte*>("s390x\0"), 7, s390.begin() + 272);
     check_error([&] { open_bytes(s390); }, ErrorKind::unsupported,
-                p + "a kdump-compressed dump of a s390x machine: kvmkit reads x86_64 and aarch64 ones only");
+                p + "a kdump-compressed dump of a s390x machine: kvmkit reads x86_64, aarch64 and i686 ones only");
     check_error([&] { open_bytes(damaged(272, 0, 8)); }, ErrorKind::unsupported,
                 p + "the kdump header names no machine (utsname.machine is empty)");
 }

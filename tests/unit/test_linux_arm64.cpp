@@ -109,6 +109,20 @@ TEST_CASE("arm64 dumps in every format read the image, the linear map and vmallo
     }
 }
 
+TEST_CASE("arm64 kdump whose header says \"Unknown\" (QEMU's for every machine but x86): the notes name it") {
+    const LinuxMachine m({.arch = "arm64"});
+    const TempDir dir;
+    const auto k = open_dump(dir, m.kdump({.machine = "Unknown"}), m.system_map());
+    CHECK(k->arch().name == "arm64");
+    CHECK(k->machine().translator == "arm64");
+    CHECK(read(*k, m.symbol("linux_banner"), m.banner().size()) == to_bytes(m.banner()));
+    // An amd64 one so named: its 336-byte NT_PRSTATUS says amd64.
+    const LinuxMachine amd64{kvmtest::LinuxSpec{}};
+    const auto k64 = open_dump(dir, amd64.kdump({.machine = "Unknown"}), "");
+    CHECK(k64->arch().name == "amd64");
+    CHECK(read(*k64, amd64.symbol("linux_banner"), amd64.banner().size()) == to_bytes(amd64.banner()));
+}
+
 TEST_CASE("arm64: a 52-bit kernel on a 48-bit CPU keeps its 52-bit top table and starts TTBR1 inside it") {
     // 64 KiB pages: 1024 level 1 entries for 52 bits, 64 for 48; the walk
     // with 48 bits starts 960 entries in.

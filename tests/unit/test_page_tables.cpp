@@ -267,12 +267,13 @@ TEST_CASE("page-table builders exist for every translator, with their page sizes
         {"amd64-la57", {0x1000, 0x200000, 0x40000000}},
         {"i386", {0x1000, 0x400000}},
         {"i386-pae", {0x1000, 0x200000}},
+        {"i386-pae-pdpt", {0x1000, 0x200000}},
         {"arm64", {0x1000, 0x200000, 0x40000000}},
     };
     CHECK(got == expected);
-    check_error(
-        [&] { synth::make_page_table_builder("sparc64", mem, ByteOrder::little); }, ErrorKind::unsupported,
-        "no page-table builder for paging scheme \"sparc64\" (known: amd64, amd64-la57, i386, i386-pae, arm64)");
+    check_error([&] { synth::make_page_table_builder("sparc64", mem, ByteOrder::little); }, ErrorKind::unsupported,
+                "no page-table builder for paging scheme \"sparc64\" (known: amd64, amd64-la57, i386, i386-pae, "
+                "i386-pae-pdpt, arm64)");
     PhysMemory big_pages({{.start = 0x100000, .size = 0x100000}}, 0x2000);
     check_error([&] { synth::make_page_table_builder("amd64", big_pages, ByteOrder::little); }, ErrorKind::usage,
                 "amd64 page tables need 4 KiB physical pages, not 0x2000");

@@ -31,6 +31,7 @@ using kvmtest::check_error;
 namespace {
 
 using kvmtest::DamagedSource;
+using kvmtest::realdump_arch;
 using kvmtest::realdump_dir;
 using kvmtest::slurp;
 
@@ -43,6 +44,17 @@ std::map<std::string, std::uint64_t> truth_symbols(const std::string& path) {
     std::string name;
     while (in >> addr >> type >> name)
         out[name] = std::stoull(addr, nullptr, 16);
+    return out;
+}
+
+// "name=hex" lines of a truth file (kaslr.txt).
+std::map<std::string, std::uint64_t> truth_symbols_eq(const std::string& path) {
+    std::map<std::string, std::uint64_t> out;
+    std::istringstream in(slurp(path));
+    std::string line;
+    while (std::getline(in, line))
+        if (const auto eq = line.find('='); eq != std::string::npos)
+            out[line.substr(0, eq)] = std::stoull(line.substr(eq + 1), nullptr, 16);
     return out;
 }
 
@@ -114,29 +126,48 @@ TEST_CASE("real dump: VMCOREINFO, KERNELOFFSET and phys_base are the guest's own
     if (!dir) return;
     const std::string truth = slurp(*dir + "/truth/vmcoreinfo.txt");
     const auto info = linux_kernel::VmcoreInfo::parse(truth);
-    REQUIRE(info.kernel_offset());
-    REQUIRE(info.phys_base());
+    const std::string arch = realdump_arch(*dir);
+    // The offset the guest saw: its _text (or _stext) less the link-time one.
+    const auto kaslr = truth_symbols_eq(*dir + "/truth/kaslr.txt");
+    const std::uint64_t kernel_offset = kaslr.at("KERNELOFFSET");
     const Dumps d = open_all(*dir);
     const std::vector<std::string> names = {"elf-vmcore", "kdump", "kdump-flattened"};
     for (std::size_t i = 0; i < 3; ++i) {
         const Kernel& k = *d.all()[i];
         CAPTURE(names[i]);
         CHECK(k.format().name() == names[i]);
+        CHECK(k.arch().name == arch);
         CHECK(k.machine().os == "linux");
-        CHECK(k.machine().translator == (info.number("pgtable_l5_enabled").value_or(0) != 0 ? "amd64-la57" : "amd64"));
         const auto* notes = linux_kernel::core_notes(k.format());
         REQUIRE(notes != nullptr);
         REQUIRE(notes->vmcoreinfo);
-        CHECK(notes->vmcoreinfo->text() == truth);
-        CHECK(notes->vmcoreinfo->kernel_offset() == info.kernel_offset());
-        CHECK(notes->vmcoreinfo->phys_base() == info.phys_base());
+        // The guest's grep leaves out lines with other prefixes (i386's CONFIG_X86_PAE=y).
+        CHECK(notes->vmcoreinfo->entries().size() >= info.entries().size());
+        for (const auto& entry : info.entries()) {
+            CAPTURE(entry.first);
+            CHECK(notes->vmcoreinfo->get(entry.first) == entry.second);
+        }
         CHECK(notes->cpus.size() == online_cpus(*dir));
-        // The relocation applied to System.map is KERNELOFFSET.
-        CHECK(static_cast<std::uint64_t>(k.symbols().relocation()) == *info.kernel_offset());
-        // The kernel image is where the guest's iomem put "Kernel code".
-        CHECK(k.translate(k.symbols().find("_text")->value).pa == kernel_code_start(*dir));
-        CHECK(k.machine().pt_root == k.translate(*info.symbol("init_top_pgt")).pa);
+        // The relocation applied to System.map is KERNELOFFSET (i386's
+        // VMCOREINFO names none; the guest's _text shows it all the same).
+        CHECK(notes->vmcoreinfo->kernel_offset() == info.kernel_offset());
+        CHECK(static_cast<std::uint64_t>(k.symbols().relocation()) == kernel_offset);
+        // The kernel image is where the guest's iomem put "Kernel code"
+        // (from _stext on arm64, past the image header; from _text on x86).
+        CHECK(k.translate(k.symbols().find(arch == "arm64" ? "_stext" : "_text")->value).pa ==
+              kernel_code_start(*dir));
+        if (arch == "amd64") {
+            CHECK(notes->vmcoreinfo->text() == truth);
+            CHECK(k.machine().translator ==
+                  (info.number("pgtable_l5_enabled").value_or(0) != 0 ? "amd64-la57" : "amd64"));
+            CHECK(notes->vmcoreinfo->phys_base() == info.phys_base());
+            CHECK(k.machine().pt_root == k.translate(*info.symbol("init_top_pgt")).pa);
+        } else {
+            CHECK(k.machine().translator == (arch == "arm64" ? "arm64" : "i386-pae-pdpt"));
+            CHECK(k.machine().pt_root == k.translate(*info.symbol("swapper_pg_dir")).pa);
+        }
     }
+    if (arch != "amd64") return;
     // QEMU's sub-header phys_base is the decimal value read as hex: kept
     // for the record only.
     const std::int64_t pb = *info.phys_base();
@@ -161,7 +192,9 @@ TEST_CASE("real dump: System.map relocated to the dump equals the guest's kallsy
     if (!dir) return;
     const Dumps d = open_all(*dir);
     const auto chosen = truth_symbols(*dir + "/truth/kallsyms.txt");
-    REQUIRE(chosen.size() > 20);
+    // Without CONFIG_KALLSYMS_ALL (Debian's arm64 and i386 kernels) kallsyms
+    // lists functions only: of the chosen symbols, _stext and _etext.
+    REQUIRE(chosen.size() >= (realdump_arch(*dir) == "amd64" ? 20u : 2u));
     for (const Kernel* k : d.all())
         for (const auto& symbol : chosen) {
             // Not a structured binding: clang 14 cannot capture one (CAPTURE does).
@@ -171,29 +204,41 @@ TEST_CASE("real dump: System.map relocated to the dump equals the guest's kallsy
             REQUIRE(k->symbols().find(name) != nullptr);
             CHECK(k->symbols().find(name)->value == value);
         }
-    // Every kernel symbol with a unique name in the full kallsyms agrees.
+    // Every kernel symbol with a unique name in the full kallsyms and in
+    // the namelist agrees.  (A kallsyms of functions only, without
+    // CONFIG_KALLSYMS_ALL, has one "event_function" where the vmlinux has a
+    // static function and a global variable: find() gives the global.)
     const auto full = Namelist::load(*dir + "/truth/kallsyms.full.txt");
+    std::map<std::string_view, std::size_t> in_namelist;
+    for (const Symbol& s : d.kdump->symbols().by_address())
+        ++in_namelist[s.name];
     std::size_t compared = 0;
     std::size_t differ = 0;
     for (const Symbol& s : full->symbols().by_address()) {
         if (!s.module.empty()) continue;
         const Symbol* mine = d.kdump->symbols().find(s.name);
-        if (mine == nullptr || full->symbols().find(s.name) != &s) continue;
+        if (mine == nullptr || full->symbols().find(s.name) != &s || in_namelist[s.name] != 1) continue;
         ++compared;
         if (mine->value != s.value) ++differ;
     }
-    CHECK(compared > 50000);
+    CHECK(compared > 30000);
     CHECK(differ == 0);
     // kallsyms itself is already at run-time addresses: opened with the
     // dump, it does not move.
     auto k = Kernel::open({.namelist = *dir + "/truth/kallsyms.full.txt", .core = *dir + "/vmcore.kdump"});
     CHECK(k->symbols().relocation() == 0);
-    CHECK(k->symbol_value("linux_banner") == chosen.at("linux_banner"));
+    CHECK(k->symbol_value("_stext") == chosen.at("_stext"));
 }
 
 TEST_CASE("real dump: the BTF between __start_BTF and __stop_BTF is /sys/kernel/btf/vmlinux") {
     const auto dir = realdump_dir();
     if (!dir) return;
+    if (slurp(*dir + "/truth/btf.txt") == "absent\n") {
+        // Debian's 686-pae kernel is built without CONFIG_DEBUG_INFO_BTF.
+        const Dumps d = open_all(*dir);
+        CHECK(d.kdump->symbols().find("__start_BTF") == nullptr);
+        return;
+    }
     const std::string btf = slurp(*dir + "/truth/btf.vmlinux");
     const Dumps d = open_all(*dir);
     for (const Kernel* k : d.all()) {
@@ -245,21 +290,31 @@ TEST_CASE("real dump: the direct map and vmalloc'd memory read through the page 
     const Dumps d = open_all(*dir);
     const std::string truth = slurp(*dir + "/truth/vmcoreinfo.txt");
     const auto info = linux_kernel::VmcoreInfo::parse(truth);
+    const std::string arch = realdump_arch(*dir);
     for (const Kernel* k : d.all()) {
         CAPTURE(k->format().name());
-        const std::uint64_t pob = k->read_pointer(k->symbol_value("page_offset_base"));
-        const std::uint64_t text = k->symbols().find("_text")->value;
+        // Where the direct map puts pa 0: amd64's page_offset_base; arm64's
+        // linear map starts at PAGE_OFFSET (-(1 << VA_BITS) since 5.4) with
+        // PHYS_OFFSET; i386's lowmem at PAGE_OFFSET 0xc0000000.
+        std::uint64_t pob = 0xc0000000;
+        if (arch == "amd64") pob = k->read_pointer(k->symbol_value("page_offset_base"));
+        if (arch == "arm64")
+            pob = (~std::uint64_t{0} << *info.number("VA_BITS")) - *info.unsigned_number("PHYS_OFFSET");
+        const std::uint64_t text = k->symbols().find(arch == "arm64" ? "_stext" : "_text")->value;
         const std::uint64_t text_pa = kernel_code_start(*dir);
         // The kernel image by its own address (linear at phys_base) and by
         // the direct map (a page-table walk) are the same bytes.
         CHECK(k->translate(pob + text_pa).pa == text_pa);
-        CHECK(k->translate(pob + text_pa).page_size > 4096u);
+        // (arm64's rodata=full maps the linear map with pages only.)
+        if (arch == "amd64") CHECK(k->translate(pob + text_pa).page_size > 4096u);
         CHECK(read(*k, pob + text_pa, 1u << 20) == read(*k, text, 1u << 20));
 
         // vmalloc: the vmap_area list from VMCOREINFO's offsets; each area
         // read by its address (4 KiB page-table entries) and by the direct
         // map of the page it translates to.
-        const std::uint64_t vmalloc_base = k->read_pointer(k->symbol_value("vmalloc_base"));
+        // (Elsewhere vmalloc space is above the direct map's end.)
+        const std::uint64_t vmalloc_base = arch == "amd64" ? k->read_pointer(k->symbol_value("vmalloc_base"))
+                                                           : pob + system_ram(*dir).back().second + 1;
         const std::uint64_t list_off = static_cast<std::uint64_t>(*info.offset("vmap_area.list"));
         const std::uint64_t start_off = static_cast<std::uint64_t>(*info.offset("vmap_area.va_start"));
         const std::uint64_t head = *info.symbol("vmap_area_list");
@@ -272,6 +327,13 @@ TEST_CASE("real dump: the direct map and vmalloc'd memory read through the page 
             ++areas;
             next = k->read_pointer(next);
             CHECK(va_start >= vmalloc_base);
+            // arm64 keeps a vm area for each kernel segment, the init ones
+            // too, which free_initmem() unmapped.
+            if (arch == "arm64" && va_start >= k->symbol_value("__init_begin") &&
+                va_start < k->symbol_value("__init_end")) {
+                CHECK_THROWS_AS(k->translate(va_start), kvm::Error);
+                continue;
+            }
             const Mapping m = k->translate(va_start);
             // ioremap()s of reserved memory and MMIO are vmap areas too, but
             // neither in the dump nor in the direct map.
@@ -300,12 +362,23 @@ TEST_CASE("real dump: every vCPU's CR3 translates the kernel as init_top_pgt doe
     const auto* notes = linux_kernel::core_notes(k->format());
     REQUIRE(notes != nullptr);
     REQUIRE(!notes->cpus.empty());
+    const std::string arch = realdump_arch(*dir);
+    if (arch == "arm64") {
+        // QEMU's arm64 notes hold no TTBR: the registers of NT_PRSTATUS only.
+        for (const auto& cpu : notes->cpus) {
+            CHECK(!cpu.cr3);
+            CHECK(cpu.pc);
+        }
+        return;
+    }
     const std::uint64_t text = k->symbols().find("_text")->value;
-    const std::uint64_t pob = k->read_pointer(k->symbol_value("page_offset_base"));
+    // i386: lowmem at PAGE_OFFSET; a PAE CR3 keeps the table 32-byte aligned.
+    const std::uint64_t pob = arch == "i386" ? 0xc0000000 : k->read_pointer(k->symbol_value("page_offset_base"));
+    const std::uint64_t cr3_mask = arch == "i386" ? 0xffffffe0 : ~std::uint64_t{0xfff};
     const PhysReader phys = [&](std::uint64_t pa, MutableByteSpan out) { k->read_phys(pa, out); };
     for (const auto& cpu : notes->cpus) {
         REQUIRE(cpu.cr3);
-        const auto t = make_translator(k->machine().translator, {.root = *cpu.cr3});
+        const auto t = make_translator(k->machine().translator, {.root = *cpu.cr3 & cr3_mask});
         CHECK(t->translate(text, phys).pa == kernel_code_start(*dir));
         CHECK(t->translate(pob + 0x1234, phys).pa == 0x1234u);
     }
@@ -314,6 +387,9 @@ TEST_CASE("real dump: every vCPU's CR3 translates the kernel as init_top_pgt doe
 TEST_CASE("real dump: truncated and damaged copies fail with the file and the problem named") {
     const auto dir = realdump_dir();
     if (!dir) return;
+    // The offsets below are those of amd64's layout (4 KiB kdump blocks,
+    // RAM from pa 0); the other arches' files are the same formats.
+    if (realdump_arch(*dir) != "amd64") return;
     const std::string elf_path = *dir + "/vmcore.elf";
     const std::string kdump_path = *dir + "/vmcore.kdump";
     const std::string flat_path = *dir + "/vmcore.kdump-flat";
@@ -455,6 +531,7 @@ TEST_CASE("real dump: truncated and damaged copies fail with the file and the pr
 TEST_CASE("real dump: the image shortcut agrees with the page tables on every page, and past _end they decide") {
     const auto dir = realdump_dir();
     if (!dir) return;
+    if (realdump_arch(*dir) != "amd64") return;  // amd64's kernel-image window only
     const Dumps d = open_all(*dir);
     for (const Kernel* k : d.all()) {
         CAPTURE(k->format().name());

@@ -78,7 +78,7 @@ const Reencoded& reencoded(const std::string& real) {
 }
 
 std::unique_ptr<Kernel> open_variant(const std::string& dir, const Variant& v) {
-    return Kernel::open({.namelist = dir + "/System.map",
+    return Kernel::open({.namelist = dir + "/" + kvmtest::realdump_namelist(dir),
                          .core = v.files.front(),
                          .core_parts = std::vector<std::string>(v.files.begin() + 1, v.files.end())});
 }
@@ -157,9 +157,11 @@ TEST_CASE("real dump in every codec: banner, VMCOREINFO, symbols and BTF are the
     if (!dir) return;
     const std::string version = slurp(*dir + "/truth/version.txt");
     const std::string vmcoreinfo = slurp(*dir + "/truth/vmcoreinfo.txt");
-    const std::string btf = slurp(*dir + "/truth/btf.vmlinux");
+    const bool has_btf = slurp(*dir + "/truth/btf.txt") != "absent\n";  // 686-pae has none
+    const std::string btf = has_btf ? slurp(*dir + "/truth/btf.vmlinux") : "";
     const auto chosen = truth_symbols(*dir + "/truth/kallsyms.txt");
-    REQUIRE(chosen.size() > 20);
+    // kallsyms without CONFIG_KALLSYMS_ALL (arm64, i386): _stext and _etext
+    REQUIRE(chosen.size() >= (kvmtest::realdump_arch(*dir) == "amd64" ? 20u : 2u));
     for (const Variant& v : reencoded(*dir).variants) {
         CAPTURE(v.name);
         const auto k = open_variant(*dir, v);
@@ -177,6 +179,7 @@ TEST_CASE("real dump in every codec: banner, VMCOREINFO, symbols and BTF are the
             REQUIRE(k->symbols().find(name) != nullptr);
             CHECK(k->symbols().find(name)->value == value);
         }
+        if (!has_btf) continue;
         const std::uint64_t start = k->symbols().find("__start_BTF")->value;
         const std::uint64_t stop = k->symbols().find("__stop_BTF")->value;
         REQUIRE(stop - start == btf.size());
@@ -203,7 +206,8 @@ TEST_CASE("real dump in every codec: the process list is the guest's") {
         if (!f[7].starts_with("kworker/")) truth[std::stoi(f[0])] = f[7];
     }
     REQUIRE(truth.size() > 40);
-    const auto zlib = Kernel::open({.namelist = *dir + "/System.map", .core = *dir + "/vmcore.kdump"});
+    const auto zlib =
+        Kernel::open({.namelist = *dir + "/" + kvmtest::realdump_namelist(*dir), .core = *dir + "/vmcore.kdump"});
     const std::vector<ProcInfo> expected = processes(*zlib);
     for (const Variant& v : reencoded(*dir).variants) {
         CAPTURE(v.name);

@@ -48,13 +48,15 @@ TEST_CASE("the translator table has one row per scheme and names unknown ones") 
         names.emplace_back(row.name);
         CHECK(make_translator(row.name, {})->name() == row.name);
     }
-    CHECK(names == std::vector<std::string>{"amd64", "amd64-la57", "i386", "i386-pae", "arm64"});
+    CHECK(names == std::vector<std::string>{"amd64", "amd64-la57", "i386", "i386-pae", "i386-pae-pdpt", "arm64"});
     try {
         make_translator("sparc64", {});
         FAIL("no error");
     } catch (const Error& e) {
         CHECK(e.kind() == ErrorKind::unsupported);
-        CHECK(e.message() == "unknown paging scheme \"sparc64\" (known: amd64, amd64-la57, i386, i386-pae, arm64)");
+        CHECK(e.message() ==
+              "unknown paging scheme \"sparc64\" (known: amd64, amd64-la57, i386, i386-pae, i386-pae-pdpt, "
+              "arm64)");
     }
 }
 

@@ -1,5 +1,6 @@
 // arm64 paging: AArch64 stage-1 translation of the kernel's half of the
-// address space (TTBR1_EL1) as Linux sets it up.  One scheme, "arm64",
+// address space (TTBR1_EL1) as Linux sets it up, or of a process's half
+// (TTBR0_EL1, make_user_translator) through its mm->pgd.  One scheme, "arm64",
 // shaped by TranslatorParams::granule (4, 16 or 64 KiB) and ::va_bits
 // (25 to 52; Linux uses 39 and 48 with 4 KiB pages, 36, 47 and 48 with
 // 16 KiB, 42 and 48 with 64 KiB, and 52 with any of them).
@@ -40,7 +41,9 @@
 //
 // Messages (kind fault, address() = the va); <L> is a signed level, -1 to 3:
 //   "<va>: not in the kernel half of a 48-bit address space (bits 63..48 are not all ones)"
-// (only TTBR1's half is translated: the root is the kernel's swapper_pg_dir)
+//   "<va>: not in the user half of a 48-bit address space (bits 63..48 are not all zeros)"
+// (a root is one half's table: swapper_pg_dir the kernel's, mm->pgd a
+// process's; both halves index their tables with the same bits)
 //   "<va>: level <L> entry <raw> (index <i> of the table at pa <table>) is not valid"
 //   "<va>: level 3 entry <raw> (index <i> of the table at pa <table>) is reserved (bits 1..0 are 0b01)"
 //   "<va>: level <L> entry <raw> (index <i> of the table at pa <table>) is a block, which level <L> cannot hold with 4
@@ -57,6 +60,8 @@
 //   "arm64: 53-bit virtual addresses are outside 25 to 52 bits"
 #include <kvm/arch.h>
 #include <kvm/error.h>
+
+#include "arch/user_translator.h"
 
 #include <fmt/format.h>
 
@@ -78,11 +83,12 @@ std::uint64_t bits(unsigned high, unsigned low) {
 
 class Arm64Translator final : public Translator {
 public:
-    explicit Arm64Translator(const TranslatorParams& params)
+    Arm64Translator(const TranslatorParams& params, bool user_half)
         : order_(params.order),
           granule_shift_(granule_shift(params.granule == 0 ? 4096 : params.granule)),
           va_bits_(params.va_bits == 0 ? 48 : params.va_bits),
-          index_bits_(granule_shift_ - 3) {
+          index_bits_(granule_shift_ - 3),
+          user_half_(user_half) {
         if (va_bits_ < min_va_bits || va_bits_ > max_va_bits)
             throw Error(ErrorKind::usage, fmt::format("arm64: {}-bit virtual addresses are outside {} to {} bits",
                                                       va_bits_, min_va_bits, max_va_bits));
@@ -98,10 +104,12 @@ public:
     std::string_view name() const override { return "arm64"; }
 
     Mapping translate(std::uint64_t va, const PhysReader& read_phys) const override {
-        if ((va | ((std::uint64_t{1} << va_bits_) - 1)) != ~std::uint64_t{0})
-            throw_fault(va, fmt::format("{}: not in the kernel half of a {}-bit address space (bits 63..{} are not "
-                                        "all ones)",
-                                        hex(va), va_bits_, va_bits_));
+        const std::uint64_t high_bits = ~((std::uint64_t{1} << va_bits_) - 1);
+        if ((va & high_bits) != (user_half_ ? 0 : high_bits))
+            throw_fault(va, fmt::format("{}: not in the {} half of a {}-bit address space (bits 63..{} are not "
+                                        "all {})",
+                                        hex(va), user_half_ ? "user" : "kernel", va_bits_, va_bits_,
+                                        user_half_ ? "zeros" : "ones"));
         std::array<std::uint64_t, last_level + 2> seen{};  // the tables this walk read, a level each
         std::size_t seen_count = 0;
         std::uint64_t table = root_;
@@ -209,6 +217,7 @@ private:
     unsigned granule_shift_;
     unsigned va_bits_;
     unsigned index_bits_;
+    bool user_half_;
     bool lpa2_ = false;
     bool wide_pa_ = false;
     int first_level_ = 0;
@@ -218,7 +227,12 @@ private:
 }  // namespace
 
 std::unique_ptr<Translator> make_arm64_translator(const TranslatorParams& params) {
-    return std::make_unique<Arm64Translator>(params);
+    return std::make_unique<Arm64Translator>(params, false);
+}
+
+std::unique_ptr<Translator> make_user_translator(std::string_view name, const TranslatorParams& params) {
+    if (name == "arm64") return std::make_unique<Arm64Translator>(params, true);
+    return make_translator(name, params);
 }
 
 }  // namespace kvm

@@ -8,8 +8,12 @@
 //             page is skipped, as NetBSD's libkvm does): index
 //             (va >> 21) & 0x7ff, page table index (va >> 12) & 0x1ff; 2 MiB
 //             frame 0x000fffffffe00000, 4 KiB and table frame 0x000ffffffffff000.
-// Levels are numbered as messages name them: 2 is the page directory, 1 the
-// page table.  The root is masked with the table frame, so I386_KCORE_PAE
+//   i386-pae-pdpt: the walk the CPU does, as Linux sets it up: the root
+//             is the page-directory-pointer table (swapper_pg_dir, a CR3;
+//             32-byte aligned), four entries indexed by va >> 30, each
+//             pointing at a page directory (no large pages at that level).
+// Levels are numbered as messages name them: 3 the pointer table, 2 the page
+// directory, 1 the page table.  The root is masked with the table frame, so I386_KCORE_PAE
 // (0x200) may be left in it.
 //
 // Messages (kind fault, address() = the va), besides the walk's own in
@@ -50,6 +54,12 @@ constexpr std::array<paging::PagingLevel, 2> i386_pae_levels{{
     {.number = 1, .shift = 12, .index_bits = 9, .page_frame = 0x000ffffffffff000},
 }};
 
+constexpr std::array<paging::PagingLevel, 3> i386_pae_pdpt_levels{{
+    {.number = 3, .shift = 30, .index_bits = 2, .page_frame = 0},
+    {.number = 2, .shift = 21, .index_bits = 9, .page_frame = 0x000fffffffe00000},
+    {.number = 1, .shift = 12, .index_bits = 9, .page_frame = 0x000ffffffffff000},
+}};
+
 constexpr paging::PagingForm i386_form{.name = "i386",
                                        .entry_size = 4,
                                        .valid_bits = pg_v,
@@ -65,6 +75,15 @@ constexpr paging::PagingForm i386_pae_form{.name = "i386-pae",
                                            .table_frame = 0x000ffffffffff000,
                                            .levels = i386_pae_levels,
                                            .check_va = &check_i386_pae_va};
+
+constexpr paging::PagingForm i386_pae_pdpt_form{.name = "i386-pae-pdpt",
+                                                .entry_size = 8,
+                                                .valid_bits = pg_v,
+                                                .large_bit = pg_ps,
+                                                .table_frame = 0x000ffffffffff000,
+                                                .root_frame = 0xffffffe0,
+                                                .levels = i386_pae_pdpt_levels,
+                                                .check_va = &check_i386_pae_va};
 
 }  // namespace
 
@@ -82,6 +101,10 @@ std::unique_ptr<Translator> make_i386_translator(const TranslatorParams& params)
 
 std::unique_ptr<Translator> make_i386_pae_translator(const TranslatorParams& params) {
     return paging::make_paging_translator(i386_pae_form, params);
+}
+
+std::unique_ptr<Translator> make_i386_pae_pdpt_translator(const TranslatorParams& params) {
+    return paging::make_paging_translator(i386_pae_pdpt_form, params);
 }
 
 }  // namespace kvm

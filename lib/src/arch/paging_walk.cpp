@@ -97,7 +97,7 @@ public:
     PagingTranslator(const PagingForm& form, const TranslatorParams& params)
         : form_(form),
           address_bits_(~params.encryption_mask),
-          root_(params.root & address_bits_ & form.table_frame),
+          root_(params.root & address_bits_ & (form.root_frame != 0 ? form.root_frame : form.table_frame)),
           order_(params.order) {}
 
     std::string_view name() const override { return form_.name; }

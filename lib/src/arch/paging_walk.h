@@ -43,6 +43,7 @@ struct PagingForm {
     std::uint64_t valid_bits;             // an entry is valid when all of these are set (x86 PG_V; arm64 0b11)
     std::uint64_t large_bit;              // PG_PS
     std::uint64_t table_frame;            // frame mask of an entry (and of the root) that points at a table
+    std::uint64_t root_frame = 0;         // the root's own mask when it differs (PAE's 32-byte PDPT)
     std::span<const PagingLevel> levels;  // top level first; never empty
     // Throws a fault for a va outside the scheme's address space.
     void (*check_va)(std::uint64_t va);

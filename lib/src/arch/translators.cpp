@@ -3,7 +3,7 @@
 // file plus a declaration and a row here.
 //
 // make_translator with an unknown name throws kind unsupported:
-//   "unknown paging scheme \"<name>\" (known: amd64, amd64-la57, i386, i386-pae, arm64)"
+//   "unknown paging scheme \"<name>\" (known: amd64, amd64-la57, i386, i386-pae, i386-pae-pdpt, arm64)"
 #include <kvm/arch.h>
 #include <kvm/error.h>
 
@@ -17,6 +17,7 @@ std::unique_ptr<Translator> make_amd64_translator(const TranslatorParams& params
 std::unique_ptr<Translator> make_amd64_la57_translator(const TranslatorParams& params);
 std::unique_ptr<Translator> make_i386_translator(const TranslatorParams& params);
 std::unique_ptr<Translator> make_i386_pae_translator(const TranslatorParams& params);
+std::unique_ptr<Translator> make_i386_pae_pdpt_translator(const TranslatorParams& params);
 std::unique_ptr<Translator> make_arm64_translator(const TranslatorParams& params);
 
 namespace {
@@ -25,6 +26,7 @@ constexpr std::array translator_table{
     TranslatorInfo{.name = "amd64-la57", .create = &make_amd64_la57_translator},
     TranslatorInfo{.name = "i386", .create = &make_i386_translator},
     TranslatorInfo{.name = "i386-pae", .create = &make_i386_pae_translator},
+    TranslatorInfo{.name = "i386-pae-pdpt", .create = &make_i386_pae_pdpt_translator},
     TranslatorInfo{.name = "arm64", .create = &make_arm64_translator},
 };
 }  // namespace

@@ -4,6 +4,7 @@
 #include <kvm/kernel.h>
 #include <kvm/linux.h>
 
+#include "arch/user_translator.h"
 #include "core/segment_map.h"
 
 #include <fmt/format.h>
@@ -399,8 +400,11 @@ ProcessAddressSpace::ProcessAddressSpace(const Kernel& kernel, std::uint64_t roo
         throw_unsupported(fmt::format("{}: the dump names no paging scheme to walk another address space with{}",
                                       kernel.format().name(),
                                       m.translator.empty() ? "" : fmt::format(" ({})", m.translator)));
-    translator_ = make_translator(
-        m.translator, TranslatorParams{.root = root, .order = m.arch->order, .encryption_mask = m.encryption_mask});
+    translator_ = make_user_translator(m.translator, TranslatorParams{.root = root,
+                                                                      .order = m.arch->order,
+                                                                      .encryption_mask = m.encryption_mask,
+                                                                      .granule = m.granule,
+                                                                      .va_bits = m.va_bits});
 }
 
 Mapping ProcessAddressSpace::translate(std::uint64_t va) const {

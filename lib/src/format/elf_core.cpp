@@ -83,7 +83,10 @@ public:
                 fmt::format("an ELF file of type {} ({}), not a core dump: is this the kernel (-N) rather "
                             "than the dump (-M)?",
                             file.type(), type_name(file.type())));
+        // QEMU writes an ELF64 core of an i386 guest too (its notes and
+        // registers are i386's): the machine says the arch, not the class.
         const ArchInfo* arch = find_arch_by_elf_machine(file.machine(), file.elf_class());
+        if (arch == nullptr && file.machine() == elf::em_386) arch = find_arch("i386");
         if (arch == nullptr)
             throw_unsupported(fmt::format("an ELF core of machine {} ({}): not an architecture kvmkit reads",
                                           file.machine(), file.elf_class() == elf::elfclass64 ? "ELF64" : "ELF32"));

@@ -147,12 +147,16 @@ std::string NumberedName::with(std::uint64_t n) const {
 
 namespace {
 
-// utsname.machine to the arch table.  64-bit little-endian layouts only.
+// utsname.machine to the arch table.  64-bit little-endian layouts only:
+// QEMU writes its i386 ("i686") dumps in them too, as it writes ELF64 cores
+// for that guest; a 32-bit makedumpfile's i386 layout is not read.
 struct MachineRow {
     std::string_view uts_machine;
     std::string_view arch;
 };
-constexpr std::array machine_rows{MachineRow{"x86_64", "amd64"}, MachineRow{"aarch64", "arm64"}};
+constexpr std::array machine_rows{MachineRow{"x86_64", "amd64"}, MachineRow{"aarch64", "arm64"},
+                                  MachineRow{"i686", "i386"}};
+constexpr std::string_view qemu_unnamed_machine = "Unknown";
 
 constexpr std::size_t page_cache_pages = 1024;  // decompressed pages kept
 constexpr std::size_t descs_per_chunk = 256;    // page descriptors read at once
@@ -197,14 +201,17 @@ public:
         const Bytes head = source_->read_bytes(0, header_size, "kdump header");
 
         // The arch (from utsname.machine) fixes the byte order and layout.
+        // QEMU names only x86 machines and writes "Unknown" for the others
+        // (its arm64 dumps); such a dump's arch is the one whose NT_PRSTATUS
+        // its notes hold (read_notes), its layout the 64-bit little-endian one.
         const std::string machine = fixed_field(head, machine_offset, utsname_field);
         if (machine.empty()) throw_unsupported("the kdump header names no machine (utsname.machine is empty)");
         for (const MachineRow& row : machine_rows)
             if (row.uts_machine == machine) arch_ = find_arch(row.arch);
-        if (arch_ == nullptr)
+        if (arch_ == nullptr && machine != qemu_unnamed_machine)
             throw_unsupported(fmt::format(
-                "a kdump-compressed dump of a {} machine: kvmkit reads x86_64 and aarch64 ones only", machine));
-        order_ = arch_->order;
+                "a kdump-compressed dump of a {} machine: kvmkit reads x86_64, aarch64 and i686 ones only", machine));
+        order_ = arch_ != nullptr ? arch_->order : ByteOrder::little;
         header_ = decode_header(head, order_);
 
         if (header_.header_version < 1)
@@ -606,8 +613,18 @@ private:
     void read_notes() {
         if (header_.header_version >= 4 && sub_.size_note != 0) {
             const Bytes notes = read_block(sub_.offset_note, sub_.size_note, max_notes_bytes, "note block");
-            notes_ = linux_kernel::decode_core_notes(elf::parse_notes(notes, order_, 4, "kdump note block"), *arch_);
+            const auto parsed = elf::parse_notes(notes, order_, 4, "kdump note block");
+            if (arch_ == nullptr) arch_ = detail::arch_of_prstatus(parsed, 8);
+            if (arch_ == nullptr)
+                throw_unsupported(
+                    fmt::format("the kdump header names the machine \"{}\" and no NT_PRSTATUS note "
+                                "is one of a 64-bit machine kvmkit reads (x86_64, aarch64)",
+                                qemu_unnamed_machine));
+            notes_ = linux_kernel::decode_core_notes(parsed, *arch_);
         }
+        if (arch_ == nullptr)
+            throw_unsupported(fmt::format("the kdump header names the machine \"{}\" and holds no notes to tell it by",
+                                          qemu_unnamed_machine));
         if (header_.header_version >= 3 && sub_.size_vmcoreinfo != 0) {
             const Bytes text = read_block(sub_.offset_vmcoreinfo, sub_.size_vmcoreinfo,
                                           linux_kernel::max_vmcoreinfo_bytes, "VMCOREINFO");

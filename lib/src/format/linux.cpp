@@ -4,6 +4,8 @@
 #include <kvm/linux.h>
 #include <kvm/namelist.h>
 
+#include "format/linux_formats.h"
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -450,20 +452,94 @@ MachineState arm64_machine(const ArchInfo& arch, const CoreNotes& notes) {
     return m;
 }
 
+namespace i386 {
+// PAGE_OFFSET of the default 3G/1G split (VMSPLIT_3G), which VMCOREINFO
+// does not give: lowmem is mapped linearly from here (at most 896 MiB).
+constexpr std::uint64_t page_offset = 0xc0000000;
+constexpr std::uint64_t lowmem_size = 896ull << 20;
+constexpr std::uint64_t cr4_pae = 1ull << 5;
+}  // namespace i386
+
+// i386 (what machine_state gives):
+//   translator  "i386-pae-pdpt" with VMCOREINFO's CONFIG_X86_PAE=y (else CR4.PAE
+//               of a QEMU CPU note), else "i386"; pt_root swapper_pg_dir
+//               less PAGE_OFFSET, else the first CPU's CR3
+//   linear      lowmem from PAGE_OFFSET, only when there is no root
+// machine_kexec_32.c's VMCOREINFO gives SYMBOL(swapper_pg_dir) and,
+// for a PAE kernel, CONFIG_X86_PAE=y; no KERNELOFFSET (a relocated kernel
+// shows it in SYMBOL(_stext): namelist_relocation) and no PAGE_OFFSET, so
+// the table's physical address assumes the default 3G/1G split.  A kernel
+// with another split has its swapper_pg_dir below 0xc0000000: then the
+// CR3 of a QEMU CPU note is the root (the kernel half is the same in
+// every process's table).
+MachineState i386_machine(const ArchInfo& arch, const CoreNotes& notes) {
+    MachineState m;
+    m.arch = &arch;
+    const VmcoreInfo* info = notes.vmcoreinfo ? &*notes.vmcoreinfo : nullptr;
+    if (info != nullptr || notes.kcore) m.os = "linux";
+    if (info != nullptr)
+        for (const auto& [key, value] : info->entries())
+            m.info.emplace(key, value);
+    const CpuState* cpu = nullptr;
+    for (const CpuState& c : notes.cpus)
+        if (c.cr3 && c.cr4) {
+            cpu = &c;
+            break;
+        }
+
+    const auto pae_config = info != nullptr ? info->get("CONFIG_X86_PAE") : std::nullopt;
+    bool pae = false;
+    if (pae_config) {
+        pae = *pae_config == "y";
+        m.info["paging.source"] = fmt::format("CONFIG_X86_PAE={}", *pae_config);
+    } else if (cpu != nullptr) {
+        pae = (*cpu->cr4 & i386::cr4_pae) != 0;
+        m.info["paging.source"] = fmt::format("CR4 {:#x}", *cpu->cr4);
+    } else {
+        m.info["paging.source"] = "default (no CONFIG_X86_PAE in VMCOREINFO, no CPU notes: two-level)";
+    }
+    // Linux's PAE root is the CPU's page-directory-pointer table.
+    m.translator = pae ? "i386-pae-pdpt" : "i386";
+
+    const auto swapper = info != nullptr ? info->symbol("swapper_pg_dir") : std::nullopt;
+    if (swapper && *swapper >= i386::page_offset && *swapper - i386::page_offset < i386::lowmem_size) {
+        m.pt_root = *swapper - i386::page_offset;
+        m.info["pt_root.source"] =
+            fmt::format("SYMBOL(swapper_pg_dir)={:x} less PAGE_OFFSET {:#x}", *swapper, i386::page_offset);
+    } else if (cpu != nullptr) {
+        // A PAE CR3 holds the page-directory-pointer table 32-byte aligned.
+        m.pt_root = *cpu->cr3 & (pae ? 0xffffffe0 : 0xfffff000);
+        m.info["pt_root.source"] = fmt::format("CR3 {:#x}", *cpu->cr3);
+    } else {
+        m.translator.clear();
+        m.info["pt_root.source"] = "none: no VMCOREINFO with SYMBOL(swapper_pg_dir) in lowmem, and no QEMU CPU notes";
+        if (info != nullptr) m.linear.push_back({.va = i386::page_offset, .size = i386::lowmem_size, .pa = 0});
+    }
+    return m;
+}
+
 }  // namespace
 
 MachineState machine_state(const ArchInfo& arch, const CoreNotes& notes) {
     if (arch.name == "amd64") return amd64_machine(arch, notes);
     if (arch.name == "arm64") return arm64_machine(arch, notes);
+    if (arch.name == "i386") return i386_machine(arch, notes);
     throw_unsupported(fmt::format(
-        "a Linux or QEMU core of an {} machine: kvmkit reads amd64 (x86_64) and arm64 (aarch64) ones only", arch.name));
+        "a Linux or QEMU core of an {} machine: kvmkit reads amd64 (x86_64), arm64 (aarch64) and i386 ones only",
+        arch.name));
 }
 
 // ---------------------------------------------------------------- namelists
 
 NamelistRelocation namelist_relocation(const Namelist& namelist, const MachineState& machine, const VmcoreInfo& info) {
     const SymbolTable& table = namelist.symbols();
-    const std::uint64_t koff = info.kernel_offset().value_or(0);
+    std::uint64_t koff = info.kernel_offset().value_or(0);
+    // i386's VMCOREINFO names no KERNELOFFSET, but a relocated kernel moves
+    // its whole image by one offset: the one SYMBOL(_stext) shows.
+    const Symbol* stext = table.find("_stext");
+    const bool offset_from_stext = !info.kernel_offset() && machine.arch != nullptr && machine.arch->name == "i386" &&
+                                   stext != nullptr && info.symbol("_stext");
+    if (offset_from_stext) koff = *info.symbol("_stext") - stext->value;
 
     // Compare the anchors: all equal (run-time) or all off by KERNELOFFSET
     // (link-time).
@@ -508,6 +584,9 @@ NamelistRelocation namelist_relocation(const Namelist& namelist, const MachineSt
         // The image is somewhere in the kernel half; nothing else a
         // namelist holds is (arm64's per-cpu symbols are image addresses).
         begin = ~std::uint64_t{0} << machine.va_bits;
+    } else if (offset_from_stext) {
+        // The image is above PAGE_OFFSET; absolute symbols below it stay.
+        begin = i386::page_offset;
     }
     return {.delta = static_cast<std::int64_t>(koff), .begin = begin, .end = end};
 }
@@ -538,3 +617,19 @@ std::int64_t relocate_namelist(Namelist& namelist, const MachineState& machine, 
 }
 
 }  // namespace kvm::linux_kernel
+
+namespace kvm::detail {
+
+const ArchInfo* arch_of_prstatus(std::span<const elf::Note> notes, unsigned pointer_size) {
+    for (const elf::Note& n : notes) {
+        if (n.name != "CORE" || n.type != linux_kernel::nt_prstatus) continue;
+        for (const linux_kernel::PrstatusLayout& l : linux_kernel::prstatus_layouts) {
+            const ArchInfo* arch = find_arch(l.arch);
+            if (arch != nullptr && arch->pointer_size == pointer_size && n.desc.size() == l.size) return arch;
+        }
+        return nullptr;
+    }
+    return nullptr;
+}
+
+}  // namespace kvm::detail

@@ -3,9 +3,12 @@
 // it reassembles.
 #pragma once
 
+#include <kvm/arch.h>
+#include <kvm/elf.h>
 #include <kvm/format.h>
 
 #include <memory>
+#include <span>
 #include <string>
 
 namespace kvm::detail {
@@ -26,5 +29,12 @@ std::unique_ptr<Format> probe_flattened(std::shared_ptr<ByteSource> source, cons
 // reassembles (the files of a split dump may each be flattened).
 bool is_flattened(const ByteSource& source);
 std::shared_ptr<ByteSource> open_flattened_source(std::shared_ptr<ByteSource> source);
+
+// The arch whose NT_PRSTATUS is as long as the first CORE NT_PRSTATUS note
+// among `notes` (each arch's struct elf_prstatus has its own size), of those
+// with `pointer_size`-byte pointers; nullptr when no note or no arch fits.
+// For a dump that does not name its machine: QEMU's kdump header says
+// "Unknown" for every guest but x86 (linux.cpp).
+const ArchInfo* arch_of_prstatus(std::span<const elf::Note> notes, unsigned pointer_size);
 
 }  // namespace kvm::detail

@@ -13,7 +13,8 @@
 //
 // Messages (kind usage unless said):
 //   make_page_table_builder, kind unsupported:
-//     "no page-table builder for paging scheme \"sparc64\" (known: amd64, amd64-la57, i386, i386-pae, arm64)"
+//     "no page-table builder for paging scheme \"sparc64\" (known: amd64, amd64-la57, i386, i386-pae,
+//     i386-pae-pdpt, arm64)"
 //   make_page_table_builder("arm64", ...) is make_arm64_page_table_builder with 48-bit VAs;
 //     with an encryption mask: "arm64 page-table entries have no encryption bit"
 //   make_page_table_builder: "amd64 page tables need 4 KiB physical pages, not 0x2000"
@@ -82,6 +83,11 @@ constexpr std::array<LevelShape, 2> i386_levels{{
     {.shift = 22, .index_bits = 10, .large_pages = true},
     {.shift = 12, .index_bits = 10, .large_pages = true},
 }};
+constexpr std::array<LevelShape, 3> i386_pae_pdpt_levels{{
+    {.shift = 30, .index_bits = 2, .large_pages = false},
+    {.shift = 21, .index_bits = 9, .large_pages = true},
+    {.shift = 12, .index_bits = 9, .large_pages = true},
+}};
 constexpr std::array<LevelShape, 2> i386_pae_levels{{
     {.shift = 21, .index_bits = 11, .large_pages = true},
     {.shift = 12, .index_bits = 9, .large_pages = true},
@@ -123,6 +129,15 @@ constexpr std::array schemes{
                 .entry_size = 8,
                 .levels = i386_pae_levels,
                 .root_pages = 4,
+                .table_frame = 0x000ffffffffff000,
+                .va_bits = 32,
+                .sign_extended = false,
+                .phys_limit = amd64_phys_limit,
+                .root_limit = four_gib},
+    SchemeShape{.name = "i386-pae-pdpt",
+                .entry_size = 8,
+                .levels = i386_pae_pdpt_levels,
+                .root_pages = 1,
                 .table_frame = 0x000ffffffffff000,
                 .va_bits = 32,
                 .sign_extended = false,
