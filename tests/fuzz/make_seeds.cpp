@@ -213,10 +213,17 @@ void write_linux_arm64_dumps() {
     Encoder notes(ByteOrder::little);
     notes.u32(5).u32(static_cast<std::uint32_t>(prstatus.size())).u32(linux_kernel::nt_prstatus);
     notes.string("CORE").u8(0).pad_to(4).bytes(prstatus).pad_to(4);
-    synth::KdumpWriter kdump({.machine = "aarch64", .vmcoreinfo = vmcoreinfo, .notes = notes.take()});
+    const Bytes note_block = notes.take();
+    synth::KdumpWriter kdump({.machine = "aarch64", .vmcoreinfo = vmcoreinfo, .notes = note_block});
     for (std::uint64_t pfn = 0; pfn < mem.size() / 4096; ++pfn)
         kdump.add_page(ram_base / 4096 + pfn, ByteSpan(mem.data() + pfn * 4096, 4096));
     seed("dump", "linux-arm64-kdump", kdump.build());
+    // As QEMU writes it: the header names the machine "Unknown", the
+    // NT_PRSTATUS's size tells the arch.
+    synth::KdumpWriter qemu({.machine = "Unknown", .vmcoreinfo = vmcoreinfo, .notes = note_block});
+    for (std::uint64_t pfn = 0; pfn < mem.size() / 4096; ++pfn)
+        qemu.add_page(ram_base / 4096 + pfn, ByteSpan(mem.data() + pfn * 4096, 4096));
+    seed("dump", "linux-arm64-kdump-qemu", qemu.build());
 }
 
 // ---------------------------------------------------------------- namelists and indexes
