@@ -140,10 +140,10 @@ TEST_CASE("machine state: i386, PAE from VMCOREINFO or CR4, swapper_pg_dir at PA
     // Debian's 686-pae kernel under QEMU, relocated by 0x2000000: its
     // VMCOREINFO has CONFIG_X86_PAE=y and SYMBOL(swapper_pg_dir), no
     // KERNELOFFSET; the QEMU notes' CR4 0x6b0 has PAE (bit 5) set.
-    const auto i386 = find_arch("i386");
+    const auto i386_arch = find_arch("i386");
     const auto s = linux_kernel::machine_state(
-        *i386, notes_with("SYMBOL(swapper_pg_dir)=c3ea6000\nSYMBOL(_stext)=c3000000\nCONFIG_X86_PAE=y\n",
-                          {{.cr3 = 0x1d4c000, .cr4 = 0x6b0}}));
+        *i386_arch, notes_with("SYMBOL(swapper_pg_dir)=c3ea6000\nSYMBOL(_stext)=c3000000\nCONFIG_X86_PAE=y\n",
+                               {{.cr3 = 0x1d4c000, .cr4 = 0x6b0}}));
     CHECK(s.os == "linux");
     CHECK(s.translator == "i386-pae-pdpt");
     CHECK(s.pt_root == 0x3ea6000u);
@@ -152,22 +152,23 @@ TEST_CASE("machine state: i386, PAE from VMCOREINFO or CR4, swapper_pg_dir at PA
     CHECK(s.linear.empty());
     // No VMCOREINFO: the CPU says.  A PAE CR3 is 32-byte aligned; a
     // two-level one 4 KiB aligned.
-    const auto pae_cpu = linux_kernel::machine_state(*i386, notes_with("", {{.cr3 = 0x1d4c020, .cr4 = 0x6b0}}));
+    const auto pae_cpu = linux_kernel::machine_state(*i386_arch, notes_with("", {{.cr3 = 0x1d4c020, .cr4 = 0x6b0}}));
     CHECK(pae_cpu.os.empty());
     CHECK(pae_cpu.translator == "i386-pae-pdpt");
     CHECK(pae_cpu.pt_root == 0x1d4c020u);
     CHECK(pae_cpu.info.at("pt_root.source") == "CR3 0x1d4c020");
     CHECK(pae_cpu.info.at("paging.source") == "CR4 0x6b0");
-    const auto flat_cpu = linux_kernel::machine_state(*i386, notes_with("", {{.cr3 = 0x1d4c018, .cr4 = 0x690}}));
+    const auto flat_cpu = linux_kernel::machine_state(*i386_arch, notes_with("", {{.cr3 = 0x1d4c018, .cr4 = 0x690}}));
     CHECK(flat_cpu.translator == "i386");
     CHECK(flat_cpu.pt_root == 0x1d4c000u);
     // A 2G/2G split's swapper_pg_dir is below the 3G/1G PAGE_OFFSET: CR3.
     const auto split = linux_kernel::machine_state(
-        *i386, notes_with("SYMBOL(swapper_pg_dir)=81ea6000\nCONFIG_X86_PAE=y\n", {{.cr3 = 0x1ea6000, .cr4 = 0x6b0}}));
+        *i386_arch,
+        notes_with("SYMBOL(swapper_pg_dir)=81ea6000\nCONFIG_X86_PAE=y\n", {{.cr3 = 0x1ea6000, .cr4 = 0x6b0}}));
     CHECK(split.pt_root == 0x1ea6000u);
     CHECK(split.info.at("pt_root.source") == "CR3 0x1ea6000");
     // Neither: no tables, lowmem linear from PAGE_OFFSET.
-    const auto none = linux_kernel::machine_state(*i386, notes_with("OSRELEASE=6.1.0-57-686-pae\n"));
+    const auto none = linux_kernel::machine_state(*i386_arch, notes_with("OSRELEASE=6.1.0-57-686-pae\n"));
     CHECK(none.translator.empty());
     CHECK(none.info.at("pt_root.source") ==
           "none: no VMCOREINFO with SYMBOL(swapper_pg_dir) in lowmem, and no QEMU CPU notes");

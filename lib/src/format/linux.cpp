@@ -452,13 +452,13 @@ MachineState arm64_machine(const ArchInfo& arch, const CoreNotes& notes) {
     return m;
 }
 
-namespace i386 {
+namespace x86_32 {  // not "i386": GCC predefines that macro when it targets i386
 // PAGE_OFFSET of the default 3G/1G split (VMSPLIT_3G), which VMCOREINFO
 // does not give: lowmem is mapped linearly from here (at most 896 MiB).
 constexpr std::uint64_t page_offset = 0xc0000000;
 constexpr std::uint64_t lowmem_size = 896ull << 20;
 constexpr std::uint64_t cr4_pae = 1ull << 5;
-}  // namespace i386
+}  // namespace x86_32
 
 // i386 (what machine_state gives):
 //   translator  "i386-pae-pdpt" with VMCOREINFO's CONFIG_X86_PAE=y (else CR4.PAE
@@ -493,7 +493,7 @@ MachineState i386_machine(const ArchInfo& arch, const CoreNotes& notes) {
         pae = *pae_config == "y";
         m.info["paging.source"] = fmt::format("CONFIG_X86_PAE={}", *pae_config);
     } else if (cpu != nullptr) {
-        pae = (*cpu->cr4 & i386::cr4_pae) != 0;
+        pae = (*cpu->cr4 & x86_32::cr4_pae) != 0;
         m.info["paging.source"] = fmt::format("CR4 {:#x}", *cpu->cr4);
     } else {
         m.info["paging.source"] = "default (no CONFIG_X86_PAE in VMCOREINFO, no CPU notes: two-level)";
@@ -502,10 +502,10 @@ MachineState i386_machine(const ArchInfo& arch, const CoreNotes& notes) {
     m.translator = pae ? "i386-pae-pdpt" : "i386";
 
     const auto swapper = info != nullptr ? info->symbol("swapper_pg_dir") : std::nullopt;
-    if (swapper && *swapper >= i386::page_offset && *swapper - i386::page_offset < i386::lowmem_size) {
-        m.pt_root = *swapper - i386::page_offset;
+    if (swapper && *swapper >= x86_32::page_offset && *swapper - x86_32::page_offset < x86_32::lowmem_size) {
+        m.pt_root = *swapper - x86_32::page_offset;
         m.info["pt_root.source"] =
-            fmt::format("SYMBOL(swapper_pg_dir)={:x} less PAGE_OFFSET {:#x}", *swapper, i386::page_offset);
+            fmt::format("SYMBOL(swapper_pg_dir)={:x} less PAGE_OFFSET {:#x}", *swapper, x86_32::page_offset);
     } else if (cpu != nullptr) {
         // A PAE CR3 holds the page-directory-pointer table 32-byte aligned.
         m.pt_root = *cpu->cr3 & (pae ? 0xffffffe0 : 0xfffff000);
@@ -513,7 +513,7 @@ MachineState i386_machine(const ArchInfo& arch, const CoreNotes& notes) {
     } else {
         m.translator.clear();
         m.info["pt_root.source"] = "none: no VMCOREINFO with SYMBOL(swapper_pg_dir) in lowmem, and no QEMU CPU notes";
-        if (info != nullptr) m.linear.push_back({.va = i386::page_offset, .size = i386::lowmem_size, .pa = 0});
+        if (info != nullptr) m.linear.push_back({.va = x86_32::page_offset, .size = x86_32::lowmem_size, .pa = 0});
     }
     return m;
 }
@@ -586,7 +586,7 @@ NamelistRelocation namelist_relocation(const Namelist& namelist, const MachineSt
         begin = ~std::uint64_t{0} << machine.va_bits;
     } else if (offset_from_stext) {
         // The image is above PAGE_OFFSET; absolute symbols below it stay.
-        begin = i386::page_offset;
+        begin = x86_32::page_offset;
     }
     return {.delta = static_cast<std::int64_t>(koff), .begin = begin, .end = end};
 }
