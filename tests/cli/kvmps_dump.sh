@@ -126,7 +126,7 @@ wchan=0x$(nm "$d/netbsd" | awk '$3 == "ttyraw_cv" {print $1}')
 run_tool kvmps -N "$d/netbsd" -M "$d/netbsd.core" --json -p 700
 expect_rc 0
 expect_stdout - <<END
-{"pid":700,"ppid":415,"pgid":700,"sid":700,"tpgid":700,"uid":1001,"ruid":1001,"svuid":1001,"gid":100,"rgid":100,"svgid":100,"groups":[100],"tdev":1281,"tty":"pts/1","ctty_vnode":false,"session_leader":true,"login":"bob","stat":"Is+","state":2,"lwp_state":3,"flags":0,"raw":{"p_sflag":0,"p_slflag":0,"p_lflag":2,"l_flag":128},"nice":0,"zombie":false,"system":false,"lid":1,"nlwp":1,"lwp_row":false,"lname":"","wchan":"$wchan","wchan_symbol":"ttyraw_cv","wmesg":"ttyraw","time":"0:00.03","rtime_usec":31000,"vsz":11936,"rss":1820,"start_usec":null,"pctcpu_tenths":null,"priority":null,"cpu":null,"emul":null,"paddr":"$(fact proc.700)","laddr":"$(fact lwp.700.1)","comm":"ksh","command":"(ksh)","argv":[],"live":false}
+{"pid":700,"ppid":415,"pgid":700,"sid":700,"tpgid":700,"uid":1001,"ruid":1001,"svuid":1001,"gid":100,"rgid":100,"svgid":100,"groups":[100],"tdev":1281,"tty":"pts/1","ctty_vnode":false,"session_leader":true,"login":"bob","stat":"Is+","state":2,"lwp_state":3,"flags":0,"raw":{"p_sflag":0,"p_slflag":0,"p_lflag":2,"l_flag":128},"nice":0,"zombie":false,"system":false,"lid":1,"nlwp":1,"lwp_row":false,"lname":"","wchan":"$wchan","wchan_symbol":"ttyraw_cv","wmesg":"ttyraw","time":"0:00.03","rtime_usec":31000,"vsz":11936,"rss":1820,"start_usec":null,"pctcpu_tenths":null,"priority":null,"cpu":null,"cpuid":null,"emul":null,"paddr":"$(fact proc.700)","laddr":"$(fact lwp.700.1)","comm":"ksh","command":"(ksh)","argv":[],"live":false}
 END
 run_tool kvmps -N "$d/netbsd" -M "$d/netbsd.core" --json -H -s 416
 expect_rc 0
