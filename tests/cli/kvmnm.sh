@@ -139,7 +139,7 @@ expect_stderr "kvmnm: no namelist given (-N system)"
 run_tool kvmnm -N "$k" -x
 expect_rc 2
 expect_stderr "kvmnm: The following argument was not expected: -x
-usage: kvmnm [-gPSu] [-t d|o|x] [-N system] [-M core ...] [--dumplo blocks] [--json] [--no-index]
+usage: kvmnm [-agPSu] [-t d|o|x] [-N system] [-M core ...] [--dumplo blocks] [--json] [--no-index]
              [--zero-excluded] [name | pattern | address] ..."
 run_tool kvmnm -N "$k" -t z
 expect_rc 2

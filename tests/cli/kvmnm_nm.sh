@@ -27,6 +27,18 @@ for arch in amd64 i386; do
     expect_rc 0
     expect_stdout "$T/nm.opt"
   done
+  # -a: the symbols naming a section or a source file too, as nm -a lists
+  # them (the synthetic kernel has one per section and one file symbol);
+  # in the C locale, whose order puts ".text" before "start".
+  for opts in -a "-a -S" "-a -P" "-a -g" "-a -t o"; do
+    # shellcheck disable=SC2086
+    LC_ALL=C nm -n $opts "$T/$arch" >"$T/nm.opt"
+    grep -q ' a kern_synth.c$' "$T/nm.opt" || [[ $opts == *-g* || $opts == *-P* ]] || fail "nm $opts: no file symbol"
+    # shellcheck disable=SC2086
+    run_tool kvmnm $opts -N "$T/$arch"
+    expect_rc 0
+    expect_stdout "$T/nm.opt"
+  done
   # -u: a kernel has no undefined symbols.
   run_tool kvmnm -u -N "$T/$arch"
   expect_rc 0
@@ -48,3 +60,12 @@ for arch in amd64 i386; do
   grep -o '"name":"[^"]*"' "$T/out" | cut -d'"' -f4 >"$T/json.names"
   awk '{print $NF}' "$T/nm.out" | diff -u - "$T/json.names" >&2 || fail "JSON names differ from nm's"
 done
+
+# -a lists; it answers no query, and a symbol list has no section or file symbols.
+run_tool kvmnm -a -N "$T/amd64" main
+expect_rc 2
+expect_stderr "kvmnm: -a lists every symbol: it takes no names or addresses"
+nm -n "$T/amd64" | awk '{print $1, $2, $3}' >"$T/System.map"
+run_tool kvmnm -a -N "$T/System.map"
+expect_rc 2
+expect_stderr "kvmnm: -a: $T/System.map is a symbol list, without the section and file symbols of an ELF kernel: give the kernel's ELF file"

@@ -70,6 +70,26 @@ PID PPID PGID SID TPGID  UID RUID  GID RGID TTY   NLWP NI    VSZ   RSS COMMAND
 777  416  777 416   530    0 1000 1000 1000 pts/0    1  0   8816  1200 sysctl
 END
 
+# Scheduling and accounting from the dump: PRI is l_priority, CPU p_estcpu,
+# %CPU p_pctcpu (l_pctcpu per LWP) over FSCALE 2048, START p_stats->p_start,
+# ETIME up to time_second, %MEM the RSS over physmem (4510 pages of 4 KiB),
+# EMUL p_emul->e_name.  The tree plants init started 3 days and 2 hours and
+# make 125 s before the crash, make at p_pctcpu 512 (25%), its LWP at 1024.
+TZ=UTC run_tool kvmps -N "$d/netbsd" -M "$d/netbsd.core" -o pid,pri,cpu,%cpu,%mem,lstart,etime,emul,comm -p 1,530,542
+expect_rc 0
+expect_stdout - <<'END'
+PID PRI CPU %CPU %MEM STARTED                     ELAPSED EMUL   COMMAND
+  1  43   0  0.0  8.4 Mon Nov 18 12:40:00 2024 3-02:00:00 netbsd init
+530  85  12 25.0 31.0 Thu Nov 21 14:37:55 2024      02:05 netbsd make
+542   -   0  0.0  0.0 -                                 - netbsd cc1
+END
+TZ=UTC run_tool kvmps -N "$d/netbsd" -M "$d/netbsd.core" -H -o pid,lid,pri,%cpu,start -p 530
+expect_rc 0
+expect_stdout - <<'END'
+PID LID PRI %CPU STARTED
+530   1  85 50.0 2:37PM
+END
+
 # One row per LWP, with wait channels as namelist symbols.
 run_tool kvmps -N "$d/netbsd" -M "$d/netbsd.core" -H -o pid,lid,stat,wchan,wmesg,time,lname -p 0
 expect_rc 0
@@ -126,7 +146,7 @@ wchan=0x$(nm "$d/netbsd" | awk '$3 == "ttyraw_cv" {print $1}')
 run_tool kvmps -N "$d/netbsd" -M "$d/netbsd.core" --json -p 700
 expect_rc 0
 expect_stdout - <<END
-{"pid":700,"ppid":415,"pgid":700,"sid":700,"tpgid":700,"uid":1001,"ruid":1001,"svuid":1001,"gid":100,"rgid":100,"svgid":100,"groups":[100],"tdev":1281,"tty":"pts/1","ctty_vnode":false,"session_leader":true,"login":"bob","stat":"Is+","state":2,"lwp_state":3,"flags":0,"raw":{"p_sflag":0,"p_slflag":0,"p_lflag":2,"l_flag":128},"nice":0,"zombie":false,"system":false,"lid":1,"nlwp":1,"lwp_row":false,"lname":"","wchan":"$wchan","wchan_symbol":"ttyraw_cv","wmesg":"ttyraw","time":"0:00.03","rtime_usec":31000,"vsz":11936,"rss":1820,"start_usec":null,"pctcpu_tenths":null,"priority":null,"cpu":null,"emul":null,"paddr":"$(fact proc.700)","laddr":"$(fact lwp.700.1)","comm":"ksh","command":"(ksh)","argv":[],"live":false}
+{"pid":700,"ppid":415,"pgid":700,"sid":700,"tpgid":700,"uid":1001,"ruid":1001,"svuid":1001,"gid":100,"rgid":100,"svgid":100,"groups":[100],"tdev":1281,"tty":"pts/1","ctty_vnode":false,"session_leader":true,"login":"bob","stat":"Is+","state":2,"lwp_state":3,"flags":0,"raw":{"p_sflag":0,"p_slflag":0,"p_lflag":2,"l_flag":128},"nice":0,"zombie":false,"system":false,"lid":1,"nlwp":1,"lwp_row":false,"lname":"","wchan":"$wchan","wchan_symbol":"ttyraw_cv","wmesg":"ttyraw","time":"0:00.03","rtime_usec":31000,"vsz":11936,"rss":1820,"start_usec":null,"pctcpu_tenths":0,"priority":0,"cpu":0,"cpuid":null,"emul":"netbsd","paddr":"$(fact proc.700)","laddr":"$(fact lwp.700.1)","comm":"ksh","command":"(ksh)","argv":[],"live":false}
 END
 run_tool kvmps -N "$d/netbsd" -M "$d/netbsd.core" --json -H -s 416
 expect_rc 0

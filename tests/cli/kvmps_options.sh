@@ -91,8 +91,9 @@ ps -p 416 -o pid,comm -O sid,pgid
 expect_rc 0
 printf 'PID SID PGID COMMAND\n416 416  416 ksh\n' | expect_stdout
 
-# The named formats.  A dump's users are numbers; what the walker does not
-# read (CPU, PRI, %CPU, START) is "-", and %MEM needs the machine's memory.
+# The named formats.  A dump's users are numbers; CPU, PRI and %CPU are
+# what the tree planted for ksh (zeros), START "-" (no struct pstats planted
+# for it), %MEM its 1840 KiB of physmem's 4510 pages.
 ps -p 416 -j
 expect_rc 0
 expect_stdout - <<'END'
@@ -103,19 +104,19 @@ ps -p 416 -l
 expect_rc 0
 expect_stdout - <<'END'
  UID PID PPID CPU PRI NI   VSZ  RSS WCHAN     STAT TTY      TIME COMMAND
-1000 416  415   -   -  0 11936 1840 init_wait Ss   pts/0 0:00.09 (ksh)
+1000 416  415   0   0  0 11936 1840 init_wait Ss   pts/0 0:00.09 (ksh)
 END
 ps -p 416 -u
 expect_rc 0
 expect_stdout - <<'END'
 USER PID %CPU %MEM   VSZ  RSS TTY   STAT STARTED    TIME COMMAND
-1000 416    -    - 11936 1840 pts/0 Ss   -       0:00.09 (ksh)
+1000 416  0.0 10.2 11936 1840 pts/0 Ss   -       0:00.09 (ksh)
 END
 ps -p 416 -v
 expect_rc 0
 expect_stdout - <<'END'
 PID STAT    TIME   VSZ  RSS %CPU %MEM COMMAND
-416 Ss   0:00.09 11936 1840    -    - (ksh)
+416 Ss   0:00.09 11936 1840  0.0 10.2 (ksh)
 END
 # In a cluster, -u is the format; "aux" is "-aux".
 run_tool kvmps -aux -N "$d/netbsd" -M "$d/netbsd.core" -p 416
@@ -128,10 +129,10 @@ expect_stdout "$T/u"
 ps -p 416 -o pid -o uid,comm
 expect_rc 0
 printf 'PID  UID COMMAND\n416 1000 ksh\n' | expect_stdout
-# F is p_flag in hexadecimal: the system process has PK_SYSTEM (0x2).
+# F is p_flag in hexadecimal: the system process has PK_SYSTEM (0x2); EMUL is p_emul->e_name.
 ps -p 0 -o pid,flags,emul
 expect_rc 0
-printf 'PID F EMUL\n  0 2 -\n' | expect_stdout
+printf 'PID F EMUL\n  0 2 netbsd\n' | expect_stdout
 
 # Width: COLUMNS cuts lines, -w makes it 132 at least, -ww lifts the limit.
 COLUMNS=20 ps -p 416,530

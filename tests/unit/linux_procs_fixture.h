@@ -17,6 +17,7 @@
 
 #include <cstring>
 #include <map>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -64,6 +65,9 @@ struct LinuxTask {
     std::uint64_t utime_ns = 0, stime_ns = 0;
     std::uint64_t dead_threads_ns = 0;  // signal->utime
     std::vector<LinuxThread> threads;   // besides the leader
+    std::optional<std::int32_t> prio;   // task->prio; unset: static_prio's (not real-time)
+    std::uint32_t cpu = 0;              // thread_info.cpu of the leader; its threads run on the next CPUs
+    std::uint64_t start_ns = 0;         // start_boottime
 };
 
 struct LinuxTtyDriver {
@@ -81,11 +85,24 @@ struct LinuxTty {
     std::int32_t foreground_pgid = 0;  // 0: none
 };
 
+// shadow_timekeeper's clocks and the memory size.
+struct LinuxClock {
+    std::int64_t xtime_sec = 0;
+    std::int64_t offs_real = 0;  // ns
+    std::int64_t offs_boot = 0;  // ns
+};
+
 struct LinuxTree {
     std::vector<LinuxTtyDriver> drivers;
     std::vector<LinuxTty> ttys;
     std::vector<LinuxTask> tasks;  // in task-list order
+    LinuxClock clock;
+    std::uint64_t totalram_pages = 0;  // _totalram_pages
 };
+
+// The default tree's clocks: booted at 1700000000 (the Epoch's seconds),
+// suspended for 2 s, crashed 600 s of boot time later.
+inline constexpr std::int64_t default_boot_sec = 1'700'000'000;
 
 struct PlantedTasks {
     std::uint64_t init_task = 0;
@@ -103,6 +120,10 @@ inline LinuxTree default_linux_tree() {
                  {.name = "pts", .major = 136, .minor_start = 0, .num = 1024}};
     t.ttys = {{.name = "pts0", .driver = "pts", .index = 0, .foreground_pgid = 410},
               {.name = "ttyS0", .driver = "ttyS", .index = 0, .foreground_pgid = 500}};
+    t.clock = {.xtime_sec = default_boot_sec + 600,
+               .offs_real = default_boot_sec * 1'000'000'000 + 2'000'000'000,
+               .offs_boot = 2'000'000'000};
+    t.totalram_pages = 32768;  // 128 MiB
     auto& v = t.tasks;
     v.push_back({.pid = 1,
                  .pgid = 1,
@@ -111,7 +132,9 @@ inline LinuxTree default_linux_tree() {
                  .total_vm = 4200,
                  .rss = {1500, 700, 0, 20},
                  .utime_ns = 900'000'000,
-                 .stime_ns = 300'000'000});
+                 .stime_ns = 300'000'000,
+                 .cpu = 1,
+                 .start_ns = 1'000'000'000});
     v.push_back({.pid = 2, .comm = "kthreadd", .flags = pf_kthread});
     v.push_back({.pid = 7,
                  .ppid = 2,
@@ -124,7 +147,8 @@ inline LinuxTree default_linux_tree() {
                  .comm = "irq/24-virtio0-",
                  .full_name = "irq/24-virtio0-config",
                  .flags = pf_kthread,
-                 .nice = -20});
+                 .nice = -20,
+                 .prio = 49});  // SCHED_FIFO at rt_priority 50
     v.push_back(
         {.pid = 300, .ppid = 1, .pgid = 300, .sid = 300, .comm = "sshd", .total_vm = 3000, .rss = {800, 200, 0, 0}});
     v.push_back({.pid = 400,
@@ -158,7 +182,9 @@ inline LinuxTree default_linux_tree() {
                    .total_vm = 5000,
                    .rss = {100, 900, 0, 0},
                    .utime_ns = 2'000'000'000,
-                   .dead_threads_ns = 500'000'000};
+                   .dead_threads_ns = 500'000'000,
+                   .cpu = 1,
+                   .start_ns = 500'000'000'000};
     make.threads = {{.tid = 411, .comm = "make", .state = uninterruptible, .time_ns = 1'000'000'000},
                     {.tid = 412, .comm = "make", .state = running, .time_ns = 250'000'000}};
     v.push_back(make);
@@ -238,6 +264,7 @@ inline PlantedTasks plant_tasks(LinuxMachine& m, const kvm::StructLayouts& layou
     const kvm::StructLayout& ds = layout("tty_driver");
     const kvm::StructLayout& ms = layout("mm_struct");
     const kvm::StructLayout& ks = layout("kthread");
+    const kvm::StructLayout& tk = layout("timekeeper");
     const auto put = [&](std::uint64_t object, const kvm::StructLayout& s, const char* member, std::uint64_t value) {
         const kvm::MemberLayout& mem = s.member(member);
         m.write_uint(object + mem.offset, value, static_cast<unsigned>(mem.size));
@@ -294,6 +321,12 @@ inline PlantedTasks plant_tasks(LinuxMachine& m, const kvm::StructLayouts& layou
         put(a, ys, "ctrl.pgrp", pid_of(y.foreground_pgid));
         ttys[y.name] = a;
     }
+
+    const std::uint64_t timekeeper = m.define_variable("shadow_timekeeper", 'b', tk.size);
+    put(timekeeper, tk, "xtime_sec", static_cast<std::uint64_t>(tree.clock.xtime_sec));
+    put(timekeeper, tk, "offs_real", static_cast<std::uint64_t>(tree.clock.offs_real));
+    put(timekeeper, tk, "offs_boot", static_cast<std::uint64_t>(tree.clock.offs_boot));
+    m.write_uint(m.define_variable("_totalram_pages", 'D', 8), tree.totalram_pages, 8);
 
     // init_task, the idle task: the head of the task list.
     const std::uint64_t init = m.define_variable("init_task", 'D', ts.size);
@@ -364,6 +397,10 @@ inline PlantedTasks plant_tasks(LinuxMachine& m, const kvm::StructLayouts& layou
             put(a, ts, "flags", t.flags);
             put(a, ts, "ptrace", t.ptrace);
             put(a, ts, "static_prio", nice0 + static_cast<std::uint64_t>(t.nice));
+            put(a, ts, "prio",
+                t.prio ? static_cast<std::uint64_t>(*t.prio) : nice0 + static_cast<std::uint64_t>(t.nice));
+            put(a, ts, "thread_info.cpu", t.cpu + i);
+            put(a, ts, "start_boottime", t.start_ns);
             put(a, ts, "real_parent", parent);
             put(a, ts, "real_cred", cred);
             put(a, ts, "cred", cred);

@@ -141,6 +141,16 @@ TEST_CASE("ELF matrix: the same kernel reads back exactly in ELF32/ELF64, LE/BE"
             CHECK(symbols[i].elf_binding == expected[i].elf_binding);
         }
 
+        // nm -a: the section symbol under its section's name and letter, the
+        // file symbol absolute, in the table's order among the others.
+        const std::vector<Symbol> every = f.symbols(true);
+        REQUIRE(every.size() == expected.size() + 2);
+        std::vector<std::string> listed;
+        for (const Symbol& s : every)
+            if (s.elf_type == elf::stt_section || s.elf_type == elf::stt_file)
+                listed.push_back(fmt::format("{:#x} {} {}", s.value, s.type, s.name));
+        CHECK(listed == std::vector<std::string>{fmt::format("{:#x} t .text", a.text), "0x0 a kern_main.c"});
+
         const Bytes data = data_bytes();
         CHECK(f.read_vaddr(a.data + 8, 4) == Bytes(data.begin() + 8, data.begin() + 12));
         CHECK(f.read_vaddr(a.data, data_size) == data);

@@ -217,3 +217,32 @@ TEST_CASE("OutputBuffer writes everything to a descriptor, in order") {
     bad.write("x");
     CHECK(kvm::test::error_of([&] { bad.flush(); }) == "writing the output: Bad file descriptor");
 }
+
+// kvmdump -1 -2 -4 -8 read words in the dumped machine's byte order; no
+// arch of the table is big-endian, so the formatter is given the order.
+TEST_CASE("word views read words in the machine's byte order, big-endian too") {
+    Bytes bytes;
+    for (const unsigned b : {0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x11, 0x12, 0x13, 0x14, 0x15, 0x16, 0x17,
+                             0x18, 0xa1, 0xa2, 0xa3})
+        bytes.push_back(static_cast<std::byte>(b));
+    const auto words = [&](unsigned size, ByteOrder order) {
+        return format_words(0x1000, bytes, 8, {.word_size = size}, order);
+    };
+    CHECK(words(8, ByteOrder::big) == "00001000:  0102030405060708 1112131415161718\n");
+    CHECK(words(8, ByteOrder::little) == "00001000:  0807060504030201 1817161514131211\n");
+    // The last three bytes make no 4-byte word.
+    CHECK(words(4, ByteOrder::big) == "00001000:  01020304 05060708 11121314 15161718\n");
+    CHECK(words(4, ByteOrder::little) == "00001000:  04030201 08070605 14131211 18171615\n");
+    CHECK(words(2, ByteOrder::big) ==
+          "00001000:  0102 0304 0506 0708 1112 1314 1516 1718\n"
+          "00001010:  a1a2\n");
+    CHECK(words(2, ByteOrder::little) ==
+          "00001000:  0201 0403 0605 0807 1211 1413 1615 1817\n"
+          "00001010:  a2a1\n");
+    CHECK(words(1, ByteOrder::big) ==
+          "00001000:  01 02 03 04 05 06 07 08 11 12 13 14 15 16 17 18\n"
+          "00001010:  a1 a2 a3\n");
+    CHECK(words(1, ByteOrder::little) == words(1, ByteOrder::big));
+    CHECK(kvm::test::error_of([&] { (void)format_words(0, bytes, 8, {.word_size = 3}, ByteOrder::big); }) ==
+          "a word is 1, 2, 4 or 8 bytes, not 3");
+}

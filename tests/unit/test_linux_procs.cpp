@@ -70,7 +70,7 @@ TEST_CASE("the Linux request's flags and values are all known constants") {
     for (const auto& s : r.structs)
         structs.push_back(s.name);
     CHECK(structs == std::vector<std::string>{"task_struct", "kthread", "signal_struct", "cred", "pid", "upid",
-                                              "tty_struct", "tty_driver", "mm_struct"});
+                                              "tty_struct", "tty_driver", "mm_struct", "timekeeper"});
 }
 
 namespace {
@@ -200,4 +200,43 @@ TEST_CASE("a Linux thread list that loops ends with a warning, the rows read so 
     CHECK(warnings[0] == fmt::format("pid 600 ({:#x}): thread list: entry 3 ({:#x}) was already visited: the list "
                                      "has a cycle; stopped there",
                                      crash.planted.task.at(600), crash.planted.task.at(601)));
+}
+
+// PRI is prio - MAX_RT_PRIO as /proc shows it, CPUID thread_info.cpu,
+// START start_boottime moved to the wall clock by shadow_timekeeper's
+// offsets, %CPU the run time over the time since the start (Linux ps's),
+// %MEM the resident size over _totalram_pages, ETIME up to xtime_sec.
+TEST_CASE("Linux PRI, CPUID, START, %CPU, %MEM and ETIME come from the dump") {
+    const LinuxCrash crash;
+    const SystemFacts facts = crash.walker->system_facts();
+    CHECK(facts.now_sec == kvmtest::default_boot_sec + 600);
+    CHECK(facts.physmem_kib == 131072u);  // 32768 pages of 4 KiB
+    std::vector<std::string> warnings;
+    const std::vector<ProcInfo> rows = crash.walk(false, &warnings);
+    CHECK(warnings.empty());
+    const PsTableOptions table{.now_sec = facts.now_sec, .physmem_kib = facts.physmem_kib};
+    CHECK(format_ps_table(rows, parse_ps_fields("pid,pri,nice,cpuid,%cpu,%mem,etime,emul,comm"), table) ==
+          "PID PRI  NI CPUID %CPU %MEM ELAPSED EMUL  COMMAND\n"
+          "  1  20   0     1  0.2  6.8   09:59 linux systemd\n"
+          "  2  20   0     0  0.0  0.0   10:00 linux kthreadd\n"
+          "  7  20   0     0  0.0  0.0   10:00 linux kworker/0:1\n"
+          " 24 -51 -20     0  0.0  0.0   10:00 linux irq/24-virtio0-config\n"
+          "300  20   0     0  0.0  3.1   10:00 linux sshd\n"
+          "400  20   0     0  0.0  2.1   10:00 linux bash\n"
+          "410  25   5     1  3.7  3.1   01:40 linux make\n"
+          "415  20   0     0  0.0  0.0   10:00 linux cc1\n"
+          "420  20   0     0  0.0  0.0   10:00 linux vi\n"
+          "430  20   0     0  0.0  0.0   10:00 linux prog\n"
+          "500  20   0     0  0.0  0.0   10:00 linux agetty\n"
+          "600  30  10     0  0.0  1.5   10:00 linux rsyslogd\n");
+    CHECK(rows[0].start_usec == (kvmtest::default_boot_sec + 1) * 1'000'000);
+    CHECK(rows[6].start_usec == (kvmtest::default_boot_sec + 500) * 1'000'000);
+    // One row per thread: each its own CPU and %CPU.
+    const std::vector<ProcInfo> threads = crash.walk(true);
+    CHECK(
+        format_ps_table({threads.begin() + 6, threads.begin() + 9}, parse_ps_fields("pid,lid,pri,cpuid,%cpu"), table) ==
+        "PID LID PRI CPUID %CPU\n"
+        "410 410  25     1  2.0\n"
+        "410 411  25     2  1.0\n"
+        "410 412  25     3  0.2\n");
 }

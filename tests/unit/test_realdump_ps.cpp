@@ -20,6 +20,7 @@
 #include "test_util.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <map>
 #include <set>
 #include <sstream>
@@ -37,6 +38,7 @@ struct TruthRow {
     std::uint32_t uid = 0, gid = 0;
     char state = '?';
     std::int32_t threads = 0;
+    std::uint64_t start_ticks = 0;  // clock ticks (USER_HZ, 100) of boot time
     std::string comm;
     std::string cmdline;
     bool kernel_thread() const { return pid == 2 || ppid == 2; }
@@ -96,6 +98,7 @@ std::map<std::int32_t, TruthRow> truth_ps(const std::string& dir) {
                    .gid = static_cast<std::uint32_t>(std::stoul(f[3])),
                    .state = f[4].empty() ? '?' : f[4][0],
                    .threads = std::stoi(f[5]),
+                   .start_ticks = std::stoull(f[6]),
                    .comm = f[7],
                    .cmdline = f.size() > 8 ? f[8] : ""};
         out.emplace(r.pid, std::move(r));
@@ -551,4 +554,70 @@ TEST_CASE("real dump: a damaged task list ends with a warning and the rows befor
     CHECK(l.warnings[0] == fmt::format("pid {} ({}): thread list: entry 1 ({}) was already visited: the list has a "
                                        "cycle; stopped there",
                                        a.pid, hex(a.paddr), hex(a.paddr)));
+}
+
+// START from task_struct.start_boottime: /proc/PID/stat's starttime is the
+// same nanoseconds in USER_HZ ticks (nsec_to_clock_t, 10 ms each), so every
+// process of ps.txt still in the dump starts on its tick.  The clocks of
+// shadow_timekeeper put the boot where truth/clock.txt does (its date is
+// whole seconds, its uptime hundredths: the boot is in that second), %MEM
+// counts against _totalram_pages (meminfo's MemTotal), CPUID names one of
+// the guest's CPUs, and init (nice 0, not real-time) has PRI 20.
+TEST_CASE("real dump: START, ETIME, %MEM, CPUID and PRI agree with the guest") {
+    const auto dir = realdump_dir();
+    if (!dir) return;
+    const auto truth = truth_ps(*dir);
+    const std::string clock_text = slurp(*dir + "/truth/clock.txt");
+    std::int64_t date_sec = 0;
+    std::int64_t uptime_hundredths = 0;
+    {
+        unsigned whole = 0, hundredths = 0;
+        REQUIRE(std::sscanf(clock_text.c_str(), "date_utc=%ld uptime=%u.%2u", &date_sec, &whole, &hundredths) == 3);
+        uptime_hundredths = std::int64_t{whole} * 100 + hundredths;
+    }
+    std::uint64_t memtotal_kib = 0;
+    REQUIRE(std::sscanf(slurp(*dir + "/truth/meminfo.txt").c_str(), "MemTotal: %lu kB", &memtotal_kib) == 1);
+    unsigned last_cpu = 0;
+    {
+        const std::string cpus = slurp(*dir + "/truth/cpus.txt");
+        unsigned first = 0;
+        REQUIRE(std::sscanf(cpus.c_str(), "%u-%u", &first, &last_cpu) == 2);
+        REQUIRE(first == 0);
+    }
+    for (const std::string& core : cores) {
+        CAPTURE(core);
+        const auto k = open_dump(*dir, core);
+        const auto walker = make_process_walker({.kernel = k.get()});
+        const SystemFacts facts = walker->system_facts();
+        CHECK(facts.physmem_kib == memtotal_kib);
+        REQUIRE(facts.now_sec.has_value());
+        CHECK(*facts.now_sec >= date_sec);  // the crash came after clock.txt was written
+        const Listing l = list(*k);
+        CHECK(l.warnings.empty());
+        std::size_t compared = 0;
+        for (const ProcInfo& p : l.rows) {
+            CAPTURE(p.pid);
+            CHECK(p.emul == "linux");
+            REQUIRE(p.cpuid.has_value());
+            CHECK(*p.cpuid <= last_cpu);
+            const auto start =
+                std::find_if(p.raw.begin(), p.raw.end(), [](const auto& r) { return r.first == "start_boottime"; });
+            REQUIRE(start != p.raw.end());
+            REQUIRE(p.start_usec.has_value());
+            // The boot's wall-clock time, the same for every process.
+            const std::int64_t boot_usec = *p.start_usec - static_cast<std::int64_t>(start->second / 1000);
+            CHECK(boot_usec >= (date_sec * 100 - uptime_hundredths) * 10000 - 1);
+            CHECK(boot_usec < ((date_sec + 1) * 100 - uptime_hundredths) * 10000);
+            const auto t = truth.find(p.pid);
+            if (t == truth.end()) continue;
+            CHECK(start->second / 10'000'000 == t->second.start_ticks);
+            ++compared;
+        }
+        // Only kworkers may have gone since ps.txt was listed.
+        CHECK(compared >= static_cast<std::size_t>(std::count_if(
+                              truth.begin(), truth.end(), [](const auto& t) { return !is_kworker(t.second.comm); })));
+        const auto init = std::find_if(l.rows.begin(), l.rows.end(), [](const ProcInfo& p) { return p.pid == 1; });
+        REQUIRE(init != l.rows.end());
+        CHECK(init->priority == 20);
+    }
 }

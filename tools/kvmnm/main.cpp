@@ -19,7 +19,7 @@ namespace {
 constexpr int exit_failure = 1;
 constexpr int exit_usage = 2;
 constexpr std::string_view usage =
-    "usage: kvmnm [-gPSu] [-t d|o|x] [-N system] [-M core ...] [--dumplo blocks] [--json] [--no-index]\n"
+    "usage: kvmnm [-agPSu] [-t d|o|x] [-N system] [-M core ...] [--dumplo blocks] [--json] [--no-index]\n"
     "             [--zero-excluded] [name | pattern | address] ...";
 
 struct Options {
@@ -81,6 +81,8 @@ Json answer_json(const kvm::NmAnswer& a, bool checked) {
 
 int run(Options o) {
     o.list.radix = kvm::nm_radix(o.radix);
+    if (o.list.all && !o.queries.empty())
+        throw kvm::Error(kvm::ErrorKind::usage, "-a lists every symbol: it takes no names or addresses");
     const kvm::CoreFiles files = kvm::core_files(o.cores);
     const kvm::Target t = kvm::open_target({.namelist = o.system,
                                             .core = files.core,
@@ -90,13 +92,29 @@ int run(Options o) {
                                             .dumplo_blocks = o.dumplo,
                                             .need_memory = false,
                                             .need_namelist = true,
-                                            .index = {.enabled = !o.no_index},
+                                            // -a reads the ELF file's own table, which the index does not keep.
+                                            .index = {.enabled = !o.no_index && !o.list.all},
                                             .decompress = kvm::tool_decompress_options("kvmnm")});
     const kvm::SymbolTable& symbols = t.namelist->symbols();
     const unsigned digits = kvm::nm_value_digits(*t.namelist, t.kernel.get());
     kvm::OutputBuffer out(STDOUT_FILENO);
     std::string& text = out.buffer();
 
+    if (o.list.all) {
+        // The file's table as nm -a -n lists it, section and file symbols included.
+        for (const kvm::Symbol& s : kvm::nm_every_symbol(*t.namelist)) {
+            if (!kvm::nm_listed(s, o.list)) continue;
+            if (o.json) {
+                text += json_line(symbol_json(s));
+            } else {
+                kvm::format_nm_symbol(s, digits, o.list, text);
+                text.push_back('\n');
+            }
+            out.flush_if_full();
+        }
+        out.flush();
+        return 0;
+    }
     if (o.queries.empty()) {
         // Everything, in address order, as nm -n lists it.
         if (o.json) {
@@ -197,6 +215,8 @@ int main(int argc, char** argv) {
         ->option_text("blocks");
     app.add_flag("--json", o.json, "JSON Lines: one object per answer (per symbol without arguments)");
     app.add_flag("--no-index", o.no_index, "neither read nor write the symbol index file");
+    app.add_flag("-a", o.list.all,
+                 "every symbol of the ELF file, those naming a section or a source file too (values as in the file)");
     app.add_flag("-g", o.list.external_only, "only external symbols (upper-case letters, w and v)");
     app.add_flag("-u", o.list.undefined_only, "only undefined symbols");
     app.add_flag("-S", o.list.sizes, "the size after the value, for symbols with one");

@@ -231,13 +231,10 @@ int run(const Options& o) {
             std::fwrite(line.data(), 1, line.size(), stdout);
         }
     } else {
-        kvm::PsTableOptions table{.width = line_width(o.wide)};
-        if (host) {
-            table.user_name = kvm::host_user_name;
-            table.now_sec = std::time(nullptr);
-            table.physmem_kib = static_cast<std::uint64_t>(::sysconf(_SC_PHYS_PAGES)) *
-                                static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE)) / 1024;
-        }
+        const kvm::SystemFacts facts = walker->system_facts();
+        kvm::PsTableOptions table{
+            .width = line_width(o.wide), .now_sec = facts.now_sec, .physmem_kib = facts.physmem_kib};
+        if (host) table.user_name = kvm::host_user_name;
         const std::string out = kvm::format_ps_table(rows, fields, table);
         std::fwrite(out.data(), 1, out.size(), stdout);
     }

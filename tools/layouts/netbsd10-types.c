@@ -28,6 +28,8 @@
  *   sys/sys/kobj_impl.h         struct kobj up to ko_text_size (kvmmod), as
  *                               NetBSD/src declares it since the text, data and
  *                               rodata segments were split (1.3.12.1)
+ *   sys/sys/resourcevar.h           struct pstats, uprof; sys/sys/time.h struct itimerspec
+ *   sys/sys/proc.h                  struct emul: its first two members only (e_name, e_path)
  * The revisions are those of the NetBSD 10.0 headers as shipped in
  * ziglang/zig lib/libc/include/{generic,x86_64}-netbsd*, cross-checked with
  * NetBSD/src and the netbsd-10 proc.h named in netbsd-dump-format.md.
@@ -147,6 +149,34 @@ struct rusage {
     long ru_nsignals;
     long ru_nvcsw;
     long ru_nivcsw;
+};
+
+struct itimerspec {
+    struct timespec it_interval;
+    struct timespec it_value;
+};
+
+struct uprof {
+    char *pr_base;
+    size_t pr_size;
+    unsigned long pr_off;
+    unsigned int pr_scale;
+    unsigned long pr_addr;
+    unsigned long pr_ticks;
+};
+
+struct pstats {
+    struct rusage p_ru;
+    struct rusage p_cru;
+    struct itimerspec p_timer[3];
+    struct uprof p_prof;
+    struct timeval p_start;
+};
+
+/* Only the members kvmps reads, which lead the structure; the rest is not declared. */
+struct emul {
+    const char *e_name;
+    const char *e_path;
 };
 
 struct klist {
@@ -680,3 +710,5 @@ struct kern_msgbuf kvmkit_msgbuf;
 struct module kvmkit_module;
 modinfo_t kvmkit_modinfo;
 struct kobj kvmkit_kobj;
+struct pstats kvmkit_pstats;
+struct emul kvmkit_emul;

@@ -142,7 +142,9 @@ public:
     // symbol and section symbols are left out.  nm-style type letters are
     // computed from the section each symbol is in.  Throws not_found when
     // the file has neither table (a stripped kernel).
-    std::vector<Symbol> symbols() const;
+    // debugger_symbols: keep the symbols that name a section (STT_SECTION,
+    // named as the section is) or a source file (STT_FILE), as nm -a does.
+    std::vector<Symbol> symbols(bool debugger_symbols = false) const;
 
     // Initialised bytes at a virtual address, from the allocated section that
     // contains it: file bytes for PROGBITS, zeros for NOBITS.  Throws

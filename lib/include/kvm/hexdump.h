@@ -146,6 +146,11 @@ struct WordView {
 PartialRead worddump_memory(const Kernel& kernel, std::uint64_t va, std::uint64_t length, const WordView& view,
                             OutputBuffer& out, std::string_view before = {},
                             AddressSpace space = AddressSpace::kernel_virtual);
+// The same lines for bytes at hand, read in `order` (worddump_memory uses the
+// dump's; a test gives a byte order no arch of the table has), with
+// `address_digits` hex digits of address.
+std::string format_words(std::uint64_t start, ByteSpan bytes, unsigned address_digits, const WordView& view,
+                         ByteOrder order);
 
 // The NUL-terminated string at `va` (at most `max_bytes`, the NUL not
 // included), and why it stopped short when it did.

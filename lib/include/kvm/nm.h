@@ -68,6 +68,13 @@ bool nm_wants_modules(const NmAnswer& answer);
 // nm prints no value for undefined symbols (U, and weak undefined w, v).
 bool nm_is_undefined(const Symbol& symbol);
 
+// What nm -a -n lists: every symbol of the namelist's ELF symbol table,
+// those that name a section or a source file included (which the namelist
+// itself leaves out), with their values as the file has them; undefined
+// symbols first, then by value and name.  Throws usage for a namelist that
+// is a symbol list (System.map, kallsyms), which has no such symbols.
+std::vector<Symbol> nm_every_symbol(const Namelist& namelist);
+
 // Hex digits of a value column: the dump's pointer width when there is a
 // dump, else the ELF class of the namelist, else 8 when every value fits in
 // 32 bits and 16 otherwise.
@@ -77,6 +84,7 @@ unsigned nm_value_digits(const Namelist& namelist, const Kernel* kernel);
 // and how (-S the size after the value, -P POSIX's "name type value size",
 // -t the radix of values and sizes: 'x', 'd' or 'o').
 struct NmListOptions {
+    bool all = false;  // -a: the file's debugger-only symbols too (nm_every_symbol)
     bool external_only = false;
     bool undefined_only = false;
     bool sizes = false;

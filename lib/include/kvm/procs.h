@@ -133,6 +133,7 @@ struct ProcInfo {
     std::optional<std::uint32_t> pctcpu_tenths;  // %CPU, in tenths of a percent
     std::optional<std::int32_t> priority;        // PRI: the scheduling priority as the system shows it
     std::optional<std::uint64_t> cpu;            // CPU: the scheduler's recent use (NetBSD's estcpu)
+    std::optional<std::uint32_t> cpuid;          // CPUID: the CPU the LWP ran on last (Linux task_cpu)
     std::string emul;                            // EMUL: the system call emulation ("linux"), when known
 
     // Where the source keeps it: kernel addresses of struct proc and of
@@ -154,6 +155,11 @@ struct ProcInfo {
     std::string user_memory_error;
     bool live = false;  // read from the running host
 };
+
+// %CPU as Linux's ps computes it: the run time over the time since the
+// start, in tenths of a percent, at most 999.9; nullopt when no time has
+// passed.
+std::optional<std::uint32_t> lifetime_pctcpu_tenths(std::uint64_t rtime_usec, std::int64_t elapsed_usec);
 
 bool matches(const ProcInfo& p, const ProcFilter& f);
 // All filters hold (the AND kvmps applies to its options).
@@ -199,6 +205,13 @@ struct WalkOptions {
     ProcNote note;
 };
 
+// What ps columns need of the machine as a whole: the time its processes'
+// ages count to (the crash, or now on the running host) and its memory.
+struct SystemFacts {
+    std::optional<std::int64_t> now_sec;  // seconds since the Epoch; unset: unknown
+    std::uint64_t physmem_kib = 0;        // 0: unknown
+};
+
 using ProcEmit = std::function<void(const ProcInfo&)>;
 // A problem with one item (a list, a process): the walk goes on.
 using ProcWarn = std::function<void(const Error&)>;
@@ -213,6 +226,9 @@ public:
     virtual std::optional<std::uint64_t> tty_device(std::string_view name) const = 0;
     // The structure layouts in use, for walkers that read kernel memory.
     virtual const StructLayouts* layouts() const { return nullptr; }
+    // The crash time and the memory size, where the system keeps them (for
+    // ETIME and %MEM); a dump that lacks them is not an error.
+    virtual SystemFacts system_facts() const { return {}; }
 };
 
 // What to walk: a dump, or (kernel == nullptr) the running host.

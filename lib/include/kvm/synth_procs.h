@@ -29,9 +29,11 @@ struct LwpSpec {
     // More flag names, each set in the member its layout entry names (an
     // LWP's or, on DragonFly and FreeBSD, its thread's).
     std::vector<std::string> flags;
-    std::int32_t cpu = 0;      // the CPU the LWP last ran on (DragonFly: its thread's globaldata)
-    std::int32_t mpcount = 0;  // MP lock count of its thread (DragonFly 1.x td_mpcount)
-    std::string pri_class;     // FreeBSD: the scheduling class, a value name (PRI_REALTIME); empty: PRI_TIMESHARE
+    std::int32_t cpu = 0;       // the CPU the LWP last ran on (DragonFly: its thread's globaldata)
+    std::int32_t mpcount = 0;   // MP lock count of its thread (DragonFly 1.x td_mpcount)
+    std::string pri_class;      // FreeBSD: the scheduling class, a value name (PRI_REALTIME); empty: PRI_TIMESHARE
+    std::int32_t priority = 0;  // NetBSD l_priority
+    std::uint32_t pctcpu = 0;   // NetBSD l_pctcpu (fixpt_t: 2048 is 100%)
 };
 
 struct ProcSpec {
@@ -55,6 +57,14 @@ struct ProcSpec {
     std::vector<LwpSpec> lwps;
     bool marker = false;    // a PK_MARKER entry on allproc, not a process
     std::int32_t jail = 0;  // FreeBSD: the pr_id of the process's prison; 0: prison0, the host
+    // NetBSD scheduling and accounting: p_estcpu, p_pctcpu (fixpt_t: 2048 is
+    // 100%), p_stats->p_start (no struct pstats when 0) and p_emul->e_name
+    // (no struct emul when empty).
+    std::uint32_t estcpu = 0;
+    std::uint32_t pctcpu = 0;
+    std::int64_t start_sec = 0;
+    std::int32_t start_usec = 0;
+    std::string emul;
 };
 
 // A terminal: the controlling terminal of session `sid`, with foreground

@@ -334,12 +334,26 @@ private:
     std::size_t pending_size_ = 0;
 };
 
+void check_word_size(const WordView& view) {
+    if (view.word_size != 1 && view.word_size != 2 && view.word_size != 4 && view.word_size != 8)
+        throw Error(ErrorKind::usage, fmt::format("a word is 1, 2, 4 or 8 bytes, not {}", view.word_size));
+}
+
 }  // namespace
+
+std::string format_words(std::uint64_t start, ByteSpan bytes, unsigned address_digits, const WordView& view,
+                         ByteOrder order) {
+    check_word_size(view);
+    WordFormatter f(start, address_digits, view, order);
+    std::string out;
+    f.add(bytes, out);
+    f.finish(out);
+    return out;
+}
 
 PartialRead worddump_memory(const Kernel& kernel, std::uint64_t va, std::uint64_t length, const WordView& view,
                             OutputBuffer& out, std::string_view before, AddressSpace space) {
-    if (view.word_size != 1 && view.word_size != 2 && view.word_size != 4 && view.word_size != 8)
-        throw Error(ErrorKind::usage, fmt::format("a word is 1, 2, 4 or 8 bytes, not {}", view.word_size));
+    check_word_size(view);
     WordFormatter f(va, kernel.pointer_size() * 2, view, kernel.order());
     bool started = false;
     PartialRead r = read_memory(

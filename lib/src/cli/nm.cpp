@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 #include <fnmatch.h>
 
+#include <algorithm>
 #include <array>
 #include <cctype>
 #include <iterator>
@@ -97,6 +98,21 @@ bool nm_listed(const Symbol& symbol, const NmListOptions& options) {
     return true;
 }
 
+std::vector<Symbol> nm_every_symbol(const Namelist& namelist) {
+    if (namelist.elf() == nullptr)
+        throw Error(ErrorKind::usage, fmt::format("-a: {} is a symbol list, without the section and file symbols of "
+                                                  "an ELF kernel: give the kernel's ELF file",
+                                                  namelist.path()));
+    std::vector<Symbol> out = namelist.elf()->symbols(true);
+    std::stable_sort(out.begin(), out.end(), [](const Symbol& a, const Symbol& b) {
+        const bool ua = nm_is_undefined(a), ub = nm_is_undefined(b);
+        if (ua != ub) return ua;
+        if (a.value != b.value) return a.value < b.value;
+        return a.name < b.name;
+    });
+    return out;
+}
+
 char nm_radix(std::string_view text) {
     if (text == "x" || text == "d" || text == "o") return text[0];
     throw Error(ErrorKind::usage, fmt::format("-t {}: the radix is d, o or x", text));
@@ -149,11 +165,12 @@ void append_number(std::uint64_t v, char radix, unsigned width, std::string& out
     }
 }
 
-// A value's width: the machine's addresses in that radix.
+// A value's width: GNU nm's, the machine's addresses in hexadecimal digits
+// whatever the radix (so a small octal value has 16 digits, a kernel
+// address its 22); decimal, which GNU prints signed, the addresses' width
+// in decimal.
 unsigned value_width(unsigned hex_digits, char radix) {
-    const unsigned bits = hex_digits * 4;
-    if (radix == 'd') return bits == 64 ? 20 : 10;
-    if (radix == 'o') return (bits + 2) / 3;
+    if (radix == 'd') return hex_digits == 16 ? 20 : 10;
     return hex_digits;
 }
 
@@ -163,15 +180,14 @@ void format_nm_symbol(const Symbol& symbol, unsigned digits, const NmListOptions
     const bool undefined = nm_is_undefined(symbol);
     if (options.posix) {
         // POSIX: "name type value size", the value and size unpadded, and
-        // neither for an undefined symbol.
+        // neither for an undefined symbol.  The blank before the size stays
+        // when there is none, as GNU nm prints it.
         fmt::format_to(std::back_inserter(out), "{} {}", symbol.name, symbol.type);
         if (!undefined) {
             out.push_back(' ');
             append_number(symbol.value, options.radix, 0, out);
-            if (symbol.size != 0) {
-                out.push_back(' ');
-                append_number(symbol.size, options.radix, 0, out);
-            }
+            out.push_back(' ');
+            if (symbol.size != 0) append_number(symbol.size, options.radix, 0, out);
         }
         return;
     }

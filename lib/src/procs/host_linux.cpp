@@ -223,6 +223,11 @@ public:
         if (::stat(path.c_str(), &st) != 0 || !S_ISCHR(st.st_mode)) return std::nullopt;
         return kernel_dev(st.st_rdev);
     }
+    SystemFacts system_facts() const override {
+        return {.now_sec = std::time(nullptr),
+                .physmem_kib =
+                    static_cast<std::uint64_t>(::sysconf(_SC_PHYS_PAGES)) * static_cast<std::uint64_t>(page_) / 1024};
+    }
 
 private:
     const std::string& tty_name(std::uint64_t dev) const;
@@ -308,10 +313,8 @@ void HostWalker::read_process(std::int32_t pid, const WalkOptions& options, cons
         // %CPU as Linux's ps computes it: the run time over the time since the start.
         timespec now{};
         ::clock_gettime(CLOCK_REALTIME, &now);
-        const std::int64_t elapsed = std::int64_t{now.tv_sec} * 1000000 + now.tv_nsec / 1000 - *p.start_usec;
-        if (elapsed > 0)
-            p.pctcpu_tenths = static_cast<std::uint32_t>(
-                std::min<std::uint64_t>(p.rtime_usec * 1000 / static_cast<std::uint64_t>(elapsed), 9999));
+        p.pctcpu_tenths = lifetime_pctcpu_tenths(
+            p.rtime_usec, std::int64_t{now.tv_sec} * 1000000 + now.tv_nsec / 1000 - *p.start_usec);
     }
     p.comm = st.comm;
     p.argv = split_nul(*cmdline, 0);

@@ -70,6 +70,11 @@ LayoutRequest build_request() {
              member("flags", "PF_* flags: PF_KTHREAD (STAT K), PF_EXITING (STAT E)"),
              member("ptrace", "PT_* flags: PT_PTRACED (STAT X)", false),
              member("static_prio", "priority from the nice value: nice + DEFAULT_PRIO", false),
+             member("prio", "the scheduler's dynamic priority: PRI is prio - MAX_RT_PRIO, as /proc shows it", false),
+             member("thread_info.cpu", "the CPU the task last ran on: CPUID (5.16 onwards)", false),
+             member("cpu", "the CPU the task last ran on: CPUID (before 5.16)", false),
+             member("start_boottime", "start, nanoseconds of boot time (5.5 onwards): START", false),
+             member("real_start_time", "start, nanoseconds of boot time (before 5.5): START", false),
              member("comm", "command name, TASK_COMM_LEN characters"),
              member("real_parent", "the parent (struct task_struct *): PPID"),
              member("real_cred", "objective credentials (const struct cred *), as /proc shows them", false),
@@ -144,6 +149,14 @@ LayoutRequest build_request() {
              member("env_start", "user address of the environment, NUL-separated strings", false),
              member("env_end", "user address just past the environment", false),
          }},
+        // shadow_timekeeper, for the time of the crash and of the boot.
+        {"timekeeper",
+         {
+             member("xtime_sec", "wall-clock seconds at the last tick: the crash time, for ETIME"),
+             member("offs_real", "CLOCK_REALTIME less CLOCK_MONOTONIC, nanoseconds (ktime_t)"),
+             member("offs_boot", "CLOCK_BOOTTIME less CLOCK_MONOTONIC, nanoseconds (ktime_t)"),
+         },
+         false},
     };
     r.flags = {"PF_EXITING",         "PF_KTHREAD",
                "PF_WQ_WORKER",       "PT_PTRACED",
@@ -152,7 +165,8 @@ LayoutRequest build_request() {
                "EXIT_DEAD",          "EXIT_ZOMBIE",
                "TASK_PARKED",        "TASK_NOLOAD",
                "TASK_RTLOCK_WAIT",   "TTY_DRIVER_UNNUMBERED_NODE"};
-    r.values = {"PIDTYPE_PGID", "PIDTYPE_SID", "DEFAULT_PRIO", "MM_FILEPAGES", "MM_ANONPAGES", "MM_SHMEMPAGES"};
+    r.values = {"PIDTYPE_PGID", "PIDTYPE_SID",  "DEFAULT_PRIO", "MAX_RT_PRIO",
+                "MM_FILEPAGES", "MM_ANONPAGES", "MM_SHMEMPAGES"};
     return r;
 }
 
@@ -191,6 +205,7 @@ const std::vector<NamedValue>& known_values() {
         known("PIDTYPE_PGID", 2, "signal_struct.pids", "index of the process group (enum pid_type, 4.19 onwards)"),
         known("PIDTYPE_SID", 3, "signal_struct.pids", "index of the session"),
         known("DEFAULT_PRIO", 120, "task_struct.static_prio", "static_prio of nice 0: MAX_RT_PRIO + 20"),
+        known("MAX_RT_PRIO", 100, "task_struct.prio", "the first priority that is not real-time: PRI 0"),
         known("MM_FILEPAGES", 0, "mm_struct.rss_stat.count", "resident file pages"),
         known("MM_ANONPAGES", 1, "mm_struct.rss_stat.count", "resident anonymous pages"),
         known("MM_SHMEMPAGES", 3, "mm_struct.rss_stat.count", "resident shared memory pages"),
@@ -233,6 +248,9 @@ struct TaskInfo {
     std::uint64_t ptrace = 0;
     std::int64_t static_prio = 0;
     bool has_prio = false;
+    std::optional<std::int32_t> priority;  // prio - MAX_RT_PRIO
+    std::optional<std::uint32_t> cpu;
+    std::optional<std::uint64_t> start_ns;  // boot time
     std::string comm;
     std::uint64_t real_parent = 0;
     std::uint64_t cred = 0;
@@ -280,9 +298,20 @@ public:
     void walk(const WalkOptions& options, const ProcEmit& emit, const ProcWarn& warn) const override;
     std::optional<std::uint64_t> tty_device(std::string_view name) const override;
     const StructLayouts* layouts() const override { return &layouts_; }
+    SystemFacts system_facts() const override;
 
 private:
     struct Walk;
+
+    // The clocks of shadow_timekeeper (the timekeeper as of the last tick:
+    // tk_core's copy is the same after every update).
+    struct Clock {
+        std::int64_t now_sec;            // CLOCK_REALTIME
+        std::int64_t real_less_boot_ns;  // CLOCK_REALTIME less CLOCK_BOOTTIME: the boot's wall-clock time
+    };
+    // nullopt when the namelist or the layouts lack what it needs; throws
+    // when the dump cannot be read there.
+    std::optional<Clock> clock() const;
 
     const MemberLayout* mem(const StructLayout& s, std::string_view name) const { return s.find(name); }
     // The bytes of a structure its members reach: large structures
@@ -310,6 +339,11 @@ private:
     const MemberLayout *d_name_, *d_name_base_, *d_major_, *d_minor_start_, *d_num_, *d_flags_, *d_list_;
     const MemberLayout *mm_total_vm_, *mm_rss_, *mm_pgd_, *mm_arg_start_, *mm_arg_end_, *mm_env_start_, *mm_env_end_;
     const MemberLayout* k_full_name_;
+    const MemberLayout *t_dyn_prio_, *t_cpu_, *t_start_;
+    const MemberLayout *k_xtime_sec_ = nullptr, *k_offs_real_ = nullptr, *k_offs_boot_ = nullptr;
+    std::uint64_t timekeeper_ = 0;      // shadow_timekeeper; 0: none
+    std::uint64_t totalram_pages_ = 0;  // _totalram_pages (atomic_long_t), totalram_pages before 5.0; 0: none
+    std::int64_t max_rt_prio_;
 
     TaskStateBits bits_;
     std::uint64_t pf_exiting_, pf_kthread_, pf_wq_worker_, pt_ptraced_, unnumbered_;
@@ -389,6 +423,20 @@ LinuxWalker::LinuxWalker(const Kernel& kernel, StructLayouts layouts, std::uint6
         mm_pgd_ = nullptr;
     k_full_name_ = mem(kthread_, "full_name");
     if (t_kthread_ == nullptr) k_full_name_ = nullptr;
+    t_dyn_prio_ = mem(task_, "prio");
+    t_cpu_ = mem(task_, "thread_info.cpu") != nullptr ? mem(task_, "thread_info.cpu") : mem(task_, "cpu");
+    t_start_ = mem(task_, "start_boottime") != nullptr ? mem(task_, "start_boottime") : mem(task_, "real_start_time");
+    if (const StructLayout* tk = layouts_.find("timekeeper"); tk != nullptr) {
+        const Symbol* shadow = kernel.symbols().find("shadow_timekeeper");
+        k_xtime_sec_ = mem(*tk, "xtime_sec");
+        k_offs_real_ = mem(*tk, "offs_real");
+        k_offs_boot_ = mem(*tk, "offs_boot");
+        if (shadow != nullptr && k_xtime_sec_ != nullptr && k_offs_real_ != nullptr && k_offs_boot_ != nullptr)
+            timekeeper_ = shadow->value;
+    }
+    for (const char* name : {"_totalram_pages", "totalram_pages"})
+        if (const Symbol* s = kernel.symbols().find(name); s != nullptr && totalram_pages_ == 0)
+            totalram_pages_ = s->value;
 
     // Which kernel: one of each pair must be there.
     if (t_state_ == nullptr)
@@ -425,6 +473,7 @@ LinuxWalker::LinuxWalker(const Kernel& kernel, StructLayouts layouts, std::uint6
     pidtype_pgid_ = layouts_.require_value("PIDTYPE_PGID");
     pidtype_sid_ = layouts_.require_value("PIDTYPE_SID");
     default_prio_ = static_cast<std::int64_t>(layouts_.require_value("DEFAULT_PRIO"));
+    max_rt_prio_ = static_cast<std::int64_t>(layouts_.require_value("MAX_RT_PRIO"));
     mm_file_ = layouts_.require_value("MM_FILEPAGES");
     mm_anon_ = layouts_.require_value("MM_ANONPAGES");
     mm_shmem_ = layouts_.require_value("MM_SHMEMPAGES");
@@ -451,6 +500,7 @@ struct LinuxWalker::Walk {
     // said once, at the end of the walk.
     std::uint64_t user_memory_missing = 0;
     std::string first_user_memory_error;
+    std::optional<Clock> clock;  // for START and %CPU
 
     Object read(std::uint64_t bytes, std::uint64_t address) {
         return Object(memory, w.kernel_.order(), bytes, address);
@@ -479,6 +529,9 @@ struct LinuxWalker::Walk {
         t.ptrace = o.u(w.t_ptrace_);
         t.has_prio = w.t_prio_ != nullptr;
         t.static_prio = o.s(w.t_prio_);
+        if (w.t_dyn_prio_ != nullptr) t.priority = static_cast<std::int32_t>(o.s(w.t_dyn_prio_) - w.max_rt_prio_);
+        if (w.t_cpu_ != nullptr) t.cpu = static_cast<std::uint32_t>(o.u(w.t_cpu_));
+        if (w.t_start_ != nullptr) t.start_ns = o.u(w.t_start_);
         t.comm = o.str(w.t_comm_);
         t.real_parent = o.u(w.t_real_parent_);
         t.cred = w.t_real_cred_ != nullptr && o.u(w.t_real_cred_) != 0 ? o.u(w.t_real_cred_) : o.u(w.t_cred_);
@@ -736,6 +789,18 @@ struct LinuxWalker::Walk {
                                  : 0;
         p.zombie = (leader.exit_state & (w.bits_.exit_zombie | w.bits_.exit_dead)) != 0;
         p.system = (leader.flags & w.pf_kthread_) != 0;
+        p.emul = "linux";
+        p.priority = leader.priority;
+        p.cpuid = leader.cpu;
+        if (leader.start_ns) {
+            p.raw.emplace_back("start_boottime", *leader.start_ns);
+            if (clock) p.start_usec = (static_cast<std::int64_t>(*leader.start_ns) + clock->real_less_boot_ns) / 1000;
+        }
+        // %CPU as Linux's ps computes it: over the time since the start.
+        const auto pctcpu = [&](std::uint64_t rtime_usec) -> std::optional<std::uint32_t> {
+            if (!p.start_usec || !clock) return std::nullopt;
+            return lifetime_pctcpu_tenths(rtime_usec, clock->now_sec * 1000000 - *p.start_usec);
+        };
 
         std::vector<TaskInfo> thread_rows;
         std::uint64_t dead_threads_ns = 0;
@@ -762,6 +827,7 @@ struct LinuxWalker::Walk {
         p.rtime_usec = dead_threads_ns / 1000;
         for (const TaskInfo& t : thread_rows)
             p.rtime_usec += t.time_ns / 1000;
+        p.pctcpu_tenths = pctcpu(p.rtime_usec);
 
         const auto flags_of = [&](const TaskInfo& t) {
             return StatFlags{.nice = p.nice,
@@ -792,7 +858,11 @@ struct LinuxWalker::Walk {
             row.lwp_state = static_cast<std::int64_t>(t.state);
             row.lname = t.comm;
             row.rtime_usec = t.time_ns / 1000;
+            row.pctcpu_tenths = pctcpu(row.rtime_usec);
+            row.priority = t.priority;
+            row.cpuid = t.cpu;
             row.raw = {{"exit_state", t.exit_state}, {"ptrace", t.ptrace}, {"flags", t.flags}};
+            if (leader.start_ns) row.raw.emplace_back("start_boottime", *leader.start_ns);
             row.stat = stat_letters(state_letter(w.bits_, t.state, t.exit_state), flags_of(t));
             if (!matches_all(row, options.filters)) continue;
             // The threads share the leader's address space: read once.
@@ -811,8 +881,44 @@ struct LinuxWalker::Walk {
     }
 };
 
+std::optional<LinuxWalker::Clock> LinuxWalker::clock() const {
+    if (timekeeper_ == 0) return std::nullopt;
+    const std::uint64_t bytes =
+        std::max({k_xtime_sec_->offset + k_xtime_sec_->size, k_offs_real_->offset + k_offs_real_->size,
+                  k_offs_boot_->offset + k_offs_boot_->size});
+    detail::PageCache memory(kernel_, 4);
+    const Object o(memory, kernel_.order(), bytes, timekeeper_);
+    return Clock{o.s(k_xtime_sec_), o.s(k_offs_real_) - o.s(k_offs_boot_)};
+}
+
+SystemFacts LinuxWalker::system_facts() const {
+    SystemFacts facts;
+    try {
+        if (const auto c = clock()) facts.now_sec = c->now_sec;
+    } catch (const Error&) {
+        // The walk has said so; ETIME prints "-".
+    }
+    if (totalram_pages_ != 0) {
+        try {
+            Bytes b(kernel_.pointer_size());
+            kernel_.read(totalram_pages_, b);
+            facts.physmem_kib =
+                load_uint(b.data(), kernel_.pointer_size(), kernel_.order()) * kernel_.arch().page_size / 1024;
+        } catch (const Error&) {
+            // %MEM prints "-".
+        }
+    }
+    return facts;
+}
+
 void LinuxWalker::walk(const WalkOptions& options, const ProcEmit& emit, const ProcWarn& warn) const {
     Walk walk{*this, options, emit, warn};
+    try {
+        walk.clock = clock();
+    } catch (Error& e) {
+        e.add_context("shadow_timekeeper (the clocks, for START and %CPU)");
+        warn(e);
+    }
     const std::uint64_t head = init_task_ + t_tasks_->offset;
     std::uint64_t first = 0;
     try {

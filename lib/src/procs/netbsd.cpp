@@ -33,6 +33,10 @@ namespace {
 constexpr std::uint64_t max_lwps_per_proc = 65536;  // MAXMAXLWP is 65535
 constexpr std::size_t max_wmesg = 64;
 constexpr std::size_t max_lname = 64;
+constexpr std::size_t max_emul_name = 32;
+// FSCALE, 1 << FSHIFT: the fixed-point 1.0 of p_pctcpu and l_pctcpu, 2048 in
+// every NetBSD (sys/param.h FSHIFT 11, as in 4.4BSD).
+constexpr std::uint64_t fscale = 2048;
 
 using detail::member;
 
@@ -59,6 +63,10 @@ LayoutRequest build_request() {
              member("p_nice", "nice value plus NZERO"),
              member("p_comm", "command name, MAXCOMLEN+1 characters"),
              member("p_pgrp", "process group (struct pgrp *)"),
+             member("p_estcpu", "the scheduler's recent CPU use (fixpt_t): CPU", false),
+             member("p_pctcpu", "share of the CPU, FSCALE is 100% (fixpt_t): %CPU", false),
+             member("p_stats", "accounting (struct pstats *): START", false),
+             member("p_emul", "system call emulation (struct emul *): EMUL", false),
          }},
         {"lwp",
          {
@@ -72,6 +80,8 @@ LayoutRequest build_request() {
              member("l_lid", "LWP id"),
              member("l_sibling.le_next", "next LWP of the same process (LIST_ENTRY l_sibling)"),
              member("l_name", "LWP name (char *), NULL when unnamed", false),
+             member("l_priority", "scheduling priority (pri_t): PRI", false),
+             member("l_pctcpu", "the LWP's share of the CPU, FSCALE is 100% (fixpt_t): %CPU of -H rows", false),
          }},
         {"kauth_cred",
          {
@@ -103,6 +113,17 @@ LayoutRequest build_request() {
              member("t_pgrp", "foreground process group (struct pgrp *): STAT +"),
              member("t_session", "session the terminal controls"),
          }},
+        {"pstats",
+         {
+             member("p_start.tv_sec", "start time, seconds since the Epoch (struct timeval p_start)"),
+             member("p_start.tv_usec", "start time, microseconds"),
+         },
+         false},
+        {"emul",
+         {
+             member("e_name", "the emulation's name (const char *): \"netbsd\", \"linux\""),
+         },
+         false},
         {"vmspace",
          {
              member("vm_map.size", "mapped virtual size in bytes"),
@@ -134,7 +155,14 @@ struct LwpInfo {
     std::uint64_t slptime = 0;
     std::uint64_t rtime_usec = 0;
     std::string name;
+    std::optional<std::int32_t> priority;
+    std::optional<std::uint32_t> pctcpu_tenths;
 };
+
+// %CPU in tenths from a fixpt_t share, rounded as ps's %.1f rounds.
+std::uint32_t fixpt_tenths(std::uint64_t pctcpu) {
+    return static_cast<std::uint32_t>(std::min<std::uint64_t>((pctcpu * 1000 + fscale / 2) / fscale, 9999));
+}
 
 std::uint64_t bintime_usec(std::uint64_t sec, std::uint64_t frac) {
     // bintime2timeval: microseconds from the top 32 bits of the fraction.
@@ -151,6 +179,7 @@ public:
         return netbsd::device_number(layouts_, name);
     }
     const StructLayouts* layouts() const override { return &layouts_; }
+    SystemFacts system_facts() const override;
 
 private:
     struct Walk;  // per-walk state and caches
@@ -174,6 +203,9 @@ private:
     const MemberLayout *cr_uid_, *cr_euid_, *cr_svuid_, *cr_gid_, *cr_egid_, *cr_svgid_, *cr_ngroups_, *cr_groups_;
     const MemberLayout *vm_size_, *vm_rssize_, *vm_ssize_, *vm_issize_;
     const MemberLayout* t_dev_;
+    const MemberLayout *p_estcpu_, *p_pctcpu_, *p_stats_, *p_emul_, *l_priority_, *l_pctcpu_;
+    const StructLayout *pstats_, *emul_;  // nullptr when the layouts lack them
+    const MemberLayout *ps_start_sec_ = nullptr, *ps_start_usec_ = nullptr, *e_name_ = nullptr;
 
     // The release's constants.
     std::uint64_t pk_system_, pk_marker_, ps_wexit_, psl_traced_, pl_controlt_, pl_ppwait_, lw_sintr_;
@@ -230,6 +262,21 @@ NetbsdWalker::NetbsdWalker(const Kernel& kernel, StructLayouts layouts)
     vm_ssize_ = mem(vmspace_, "vm_ssize");
     vm_issize_ = mem(vmspace_, "vm_issize");
     t_dev_ = mem(layouts_.get("tty"), "t_dev");
+    p_estcpu_ = mem(proc_, "p_estcpu");
+    p_pctcpu_ = mem(proc_, "p_pctcpu");
+    p_stats_ = mem(proc_, "p_stats");
+    p_emul_ = mem(proc_, "p_emul");
+    l_priority_ = mem(lwp_, "l_priority");
+    l_pctcpu_ = mem(lwp_, "l_pctcpu");
+    pstats_ = layouts_.find("pstats");
+    emul_ = layouts_.find("emul");
+    if (pstats_ != nullptr) {
+        ps_start_sec_ = mem(*pstats_, "p_start.tv_sec");
+        ps_start_usec_ = mem(*pstats_, "p_start.tv_usec");
+    }
+    if (emul_ != nullptr) e_name_ = mem(*emul_, "e_name");
+    if (ps_start_sec_ == nullptr || ps_start_usec_ == nullptr) p_stats_ = nullptr;
+    if (e_name_ == nullptr) p_emul_ = nullptr;
 
     pk_system_ = flag("PK_SYSTEM");
     pk_marker_ = flag("PK_MARKER");
@@ -268,6 +315,7 @@ struct NetbsdWalker::Walk {
     detail::EntrySet procs{"struct proc", w.proc_.size};
     detail::EntrySet lwps_seen{"struct lwp", w.lwp_.size};
     detail::AddressCache<CredInfo> creds;
+    std::unordered_map<std::uint64_t, std::string> emul_names;  // struct emul * -> e_name
     // t_dev is the device number itself; its name comes from the release's device table.
     detail::BsdSessions sessions{w.layouts_, [this](detail::WalkContext&, const Object& tty) {
                                      const std::uint64_t dev = tty.u(w.t_dev_);
@@ -329,43 +377,47 @@ struct NetbsdWalker::Walk {
         const std::uint64_t nzlwps = static_cast<std::uint64_t>(std::max<std::int64_t>(proc.s(w.p_nzlwps_), 0));
         const std::uint64_t limit = std::min(nlwps + nzlwps, max_lwps_per_proc);
         const auto list = [&] { return fmt::format("pid {} ({}): LWP list", p.pid, hex(p.paddr)); };
-        detail::walk_list(list, proc.u(w.p_lwps_), limit, lwps_seen, ctx.warn(), [&](std::uint64_t address, std::uint64_t) {
-            // An LWP list led into a process (its own, most likely) would
-            // read that process as LWPs.
-            if (const auto other = procs.overlapping(address, w.lwp_.size))
-                throw_corrupt(fmt::format("an LWP there would overlap the struct proc at {}{}: the list is corrupt; "
-                                          "stopped there",
-                                          hex(*other), *other == p.paddr ? ", its own process" : ""));
-            const Object o = ctx.read(w.lwp_, address);
-            LwpInfo l;
-            l.address = address;
-            l.lid = static_cast<std::int32_t>(o.s(w.l_lid_));
-            l.stat = o.s(w.l_stat_);
-            l.flag = o.u(w.l_flag_);
-            l.wchan = o.u(w.l_wchan_);
-            l.slptime = o.u(w.l_slptime_);
-            l.rtime_usec = bintime_usec(o.u(w.l_rtime_sec_), o.u(w.l_rtime_frac_));
-            const std::uint64_t wmesg = o.u(w.l_wmesg_);
-            const std::uint64_t name = o.u(w.l_name_);
-            const std::uint64_t next = o.u(w.l_next_);
-            out.push_back(std::move(l));
-            LwpInfo& added = out.back();
-            // Strings live elsewhere: an unreadable one is a
-            // warning about this LWP, and the list goes on.
-            try {
-                if (wmesg != 0) added.wmesg = ctx.string(wmesg, max_wmesg);
-            } catch (Error& e) {
-                e.add_context(fmt::format("LWP {} wait message at {}", added.lid, hex(wmesg)));
-                ctx.problem(p, "LWP list", address, e);
-            }
-            try {
-                if (name != 0) added.name = ctx.string(name, max_lname);
-            } catch (Error& e) {
-                e.add_context(fmt::format("LWP {} name at {}", added.lid, hex(name)));
-                ctx.problem(p, "LWP list", address, e);
-            }
-            return detail::ListStep{next, true};
-        });
+        detail::walk_list(
+            list, proc.u(w.p_lwps_), limit, lwps_seen, ctx.warn(), [&](std::uint64_t address, std::uint64_t) {
+                // An LWP list led into a process (its own, most likely) would
+                // read that process as LWPs.
+                if (const auto other = procs.overlapping(address, w.lwp_.size))
+                    throw_corrupt(
+                        fmt::format("an LWP there would overlap the struct proc at {}{}: the list is corrupt; "
+                                    "stopped there",
+                                    hex(*other), *other == p.paddr ? ", its own process" : ""));
+                const Object o = ctx.read(w.lwp_, address);
+                LwpInfo l;
+                l.address = address;
+                l.lid = static_cast<std::int32_t>(o.s(w.l_lid_));
+                l.stat = o.s(w.l_stat_);
+                l.flag = o.u(w.l_flag_);
+                l.wchan = o.u(w.l_wchan_);
+                l.slptime = o.u(w.l_slptime_);
+                l.rtime_usec = bintime_usec(o.u(w.l_rtime_sec_), o.u(w.l_rtime_frac_));
+                if (w.l_priority_ != nullptr) l.priority = static_cast<std::int32_t>(o.s(w.l_priority_));
+                if (w.l_pctcpu_ != nullptr) l.pctcpu_tenths = fixpt_tenths(o.u(w.l_pctcpu_));
+                const std::uint64_t wmesg = o.u(w.l_wmesg_);
+                const std::uint64_t name = o.u(w.l_name_);
+                const std::uint64_t next = o.u(w.l_next_);
+                out.push_back(std::move(l));
+                LwpInfo& added = out.back();
+                // Strings live elsewhere: an unreadable one is a
+                // warning about this LWP, and the list goes on.
+                try {
+                    if (wmesg != 0) added.wmesg = ctx.string(wmesg, max_wmesg);
+                } catch (Error& e) {
+                    e.add_context(fmt::format("LWP {} wait message at {}", added.lid, hex(wmesg)));
+                    ctx.problem(p, "LWP list", address, e);
+                }
+                try {
+                    if (name != 0) added.name = ctx.string(name, max_lname);
+                } catch (Error& e) {
+                    e.add_context(fmt::format("LWP {} name at {}", added.lid, hex(name)));
+                    ctx.problem(p, "LWP list", address, e);
+                }
+                return detail::ListStep{next, true};
+            });
         return out;
     }
 
@@ -382,6 +434,33 @@ struct NetbsdWalker::Walk {
             p.rss_kib = static_cast<std::uint64_t>(std::max<std::int64_t>(o.s(w.vm_rssize_), 0)) * page / 1024;
         } catch (Error& e) {
             ctx.problem(p, "address space", address, e);
+        }
+    }
+
+    // START, CPU, %CPU and EMUL, where the layouts have them: the
+    // sysctl fills kinfo_proc2 from the same members (no start for a zombie).
+    void fill_scheduling(ProcInfo& p, const Object& proc) {
+        if (w.p_estcpu_ != nullptr) p.cpu = proc.u(w.p_estcpu_);
+        if (w.p_pctcpu_ != nullptr) p.pctcpu_tenths = fixpt_tenths(proc.u(w.p_pctcpu_));
+        if (const std::uint64_t stats = w.p_stats_ != nullptr ? proc.u(w.p_stats_) : 0; stats != 0 && !p.zombie) {
+            try {
+                const Object o = ctx.read(*w.pstats_, stats);
+                p.start_usec = o.s(w.ps_start_sec_) * 1000000 + o.s(w.ps_start_usec_);
+            } catch (Error& e) {
+                ctx.problem(p, "accounting (p_stats)", stats, e);
+            }
+        }
+        if (const std::uint64_t emul = w.p_emul_ != nullptr ? proc.u(w.p_emul_) : 0; emul != 0) {
+            if (const auto it = emul_names.find(emul); it != emul_names.end()) {
+                p.emul = it->second;
+                return;
+            }
+            try {
+                const Object o = ctx.read(*w.emul_, emul);
+                p.emul = emul_names.emplace(emul, ctx.string(o.u(w.e_name_), max_emul_name)).first->second;
+            } catch (Error& e) {
+                ctx.problem(p, "emulation (p_emul)", emul, e);
+            }
         }
     }
 
@@ -424,6 +503,7 @@ struct NetbsdWalker::Walk {
         }
         sessions.fill(ctx, p, proc.u(w.p_pgrp_), (lflag & w.pl_controlt_) != 0);
         fill_vm(p, proc.u(w.p_vmspace_));
+        fill_scheduling(p, proc);
 
         const std::vector<LwpInfo> lwp_list = lwps(p, proc);
         StatFlags flags{.nice = p.nice,
@@ -444,7 +524,11 @@ struct NetbsdWalker::Walk {
                 row.stat = stat_letters(proc_letter(row), flags);
                 return;
             }
-            if (row.lwp_row) row.rtime_usec = l->rtime_usec;
+            if (row.lwp_row) {
+                row.rtime_usec = l->rtime_usec;
+                row.pctcpu_tenths = l->pctcpu_tenths;
+            }
+            row.priority = l->priority;
             row.lid = l->lid;
             row.lwp_state = l->stat;
             row.laddr = l->address;
@@ -458,6 +542,29 @@ struct NetbsdWalker::Walk {
         return step;
     }
 };
+
+SystemFacts NetbsdWalker::system_facts() const {
+    SystemFacts facts;
+    // time_second became time__second (a macro names it) in NetBSD 9.
+    for (const char* name : {"_time__second", "_time_second"}) {
+        const Symbol* s = kernel_.symbols().lookup(name);
+        if (s == nullptr) continue;
+        try {
+            facts.now_sec = static_cast<std::int64_t>(kernel_.read_uint(s->value, 8));
+        } catch (const Error&) {
+            // ETIME prints "-".
+        }
+        break;
+    }
+    if (const Symbol* s = kernel_.symbols().lookup("_physmem")) {
+        try {
+            facts.physmem_kib = kernel_.read_uint(s->value, 4) * kernel_.arch().page_size / 1024;
+        } catch (const Error&) {
+            // %MEM prints "-".
+        }
+    }
+    return facts;
+}
 
 void NetbsdWalker::walk(const WalkOptions& options, const ProcEmit& emit, const ProcWarn& warn) const {
     Walk walk(*this, options, emit, warn);

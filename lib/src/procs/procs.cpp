@@ -8,7 +8,9 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <charconv>
+#include <limits>
 
 namespace kvm {
 
@@ -112,6 +114,17 @@ const LayoutRequest* shipped_layout_request(std::string_view os) {
         return &r;
     }
     return process_layout_request(os);
+}
+
+std::optional<std::uint32_t> lifetime_pctcpu_tenths(std::uint64_t rtime_usec, std::int64_t elapsed_usec) {
+    if (elapsed_usec <= 0) return std::nullopt;
+    // rtime * 1000 / elapsed, without overflow: a dump's times may be anything.
+    const auto elapsed = static_cast<std::uint64_t>(elapsed_usec);
+    const std::uint64_t whole = rtime_usec / elapsed, rest = rtime_usec % elapsed;
+    if (whole >= 10) return 9999;
+    const std::uint64_t part =
+        elapsed <= std::numeric_limits<std::uint64_t>::max() / 1000 ? rest * 1000 / elapsed : rest / (elapsed / 1000);
+    return static_cast<std::uint32_t>(std::min<std::uint64_t>(whole * 1000 + part, 9999));
 }
 
 bool matches(const ProcInfo& p, const ProcFilter& f) {

@@ -41,6 +41,7 @@ constexpr PsColumn columns[] = {
     {"nice", "NI", false, "nice value"},
     {"pri", "PRI", false, "scheduling priority"},
     {"cpu", "CPU", false, "the scheduler's recent CPU use"},
+    {"cpuid", "CPUID", false, "the CPU the LWP last ran on"},
     {"%cpu", "%CPU", false, "percentage of CPU time used"},
     {"%mem", "%MEM", false, "resident size as a percentage of the machine's memory"},
     {"flags", "F", false, "process flags, in hexadecimal"},
@@ -248,6 +249,7 @@ std::string ps_field(const ProcInfo& p, const PsColumn& c, const PsTableOptions&
     }
     if (k == "pri") return or_dash(p.priority);
     if (k == "cpu") return or_dash(p.cpu);
+    if (k == "cpuid") return or_dash(p.cpuid);
     if (k == "%cpu") return p.pctcpu_tenths ? fmt::format("{}.{}", *p.pctcpu_tenths / 10, *p.pctcpu_tenths % 10) : "-";
     if (k == "%mem") {
         if (o.physmem_kib == 0) return "-";
@@ -531,6 +533,7 @@ std::string format_ps_json(const ProcInfo& p) {
         optional("pctcpu_tenths", p.pctcpu_tenths);
         optional("priority", p.priority);
         optional("cpu", p.cpu);
+        optional("cpuid", p.cpuid);
         if (p.emul.empty()) {
             j.null("emul");
         } else {

@@ -458,7 +458,7 @@ std::vector<Note> File::notes() const {
     });
 }
 
-std::vector<Symbol> File::symbols() const {
+std::vector<Symbol> File::symbols(bool debugger_symbols) const {
     return naming_source(*source_, [&] {
         std::size_t table_index = 0;
         for (const std::uint32_t wanted : {sht_symtab, sht_dynsym}) {
@@ -537,9 +537,9 @@ std::vector<Symbol> File::symbols() const {
             }
             const auto type = static_cast<std::uint8_t>(info & 0xf);
             const auto binding = static_cast<std::uint8_t>(info >> 4);
-            // nm leaves out the null symbol and the symbols that name a
-            // section or a source file rather than an object.
-            if (i == 0 || type == stt_section || type == stt_file) continue;
+            // nm leaves out the null symbol and, without -a, the symbols
+            // that name a section or a source file rather than an object.
+            if (i == 0 || (!debugger_symbols && (type == stt_section || type == stt_file))) continue;
 
             std::uint32_t section_index = shndx;
             bool reserved = shndx >= shn_loreserve;
@@ -557,6 +557,9 @@ std::vector<Symbol> File::symbols() const {
 
             Symbol sym;
             sym.name = std::string(*name);
+            // A section symbol has no name of its own: nm shows its section's.
+            if (type == stt_section && sym.name.empty() && !reserved && section_index < sections_.size())
+                sym.name = sections_[section_index].name;
             sym.value = value;
             sym.size = size;
             sym.type = nm_letter(type, binding, section_index, reserved, sections_);

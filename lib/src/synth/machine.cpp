@@ -788,7 +788,11 @@ Bytes CrashedMachine::kernel_elf() const {
                 : w.add_section(r->name, r->type, r->flags, r->base, r->data, r->section == 't' ? 16 : 32);
         if (index != section_index(r->section))
             throw Error(ErrorKind::usage, fmt::format("section {} got index {}", r->name, index));
+        // The symbol naming the section, as a linked kernel has one per section (nm -a lists them).
+        w.add_symbol({.value = r->base, .type = elf::stt_section, .binding = elf::stb_local, .shndx = index});
     }
+    // And one naming a source file, as every object the kernel is linked from has.
+    w.add_symbol({.name = "kern_synth.c", .type = elf::stt_file, .binding = elf::stb_local, .shndx = elf::shn_abs});
     for (const auto& s : symbols_)
         w.add_symbol(s);
     for (const auto& [name, data] : extra_sections_)

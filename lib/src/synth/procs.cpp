@@ -97,6 +97,7 @@ PlantedProcesses plant_processes(CrashedMachine& machine, const StructLayouts& l
 
     // Kernel processes share the kernel's address space.
     std::uint64_t kernel_vmspace = 0;
+    std::map<std::string, std::uint64_t> emuls;  // one struct emul per name, as the kernel has one per emulation
     const std::int64_t szomb = static_cast<std::int64_t>(p.value("SZOMB"));
     const std::int64_t lszomb = static_cast<std::int64_t>(p.value("LSZOMB"));
 
@@ -118,6 +119,21 @@ PlantedProcesses plant_processes(CrashedMachine& machine, const StructLayouts& l
         p.bintime(a, "proc", "p_rtime", s.rtime_usec);
         p.set(a, "proc", "p_cred", cred(s));
         p.set(a, "proc", "p_pgrp", pgrps.at(s.pgid));
+        p.set(a, "proc", "p_estcpu", s.estcpu);
+        p.set(a, "proc", "p_pctcpu", s.pctcpu);
+        if (s.start_sec != 0 && layouts.find("pstats") != nullptr) {
+            const std::uint64_t stats = p.alloc("pstats");
+            p.set(stats, "pstats", "p_start.tv_sec", static_cast<std::uint64_t>(s.start_sec));
+            p.set(stats, "pstats", "p_start.tv_usec", static_cast<std::uint32_t>(s.start_usec));
+            p.set(a, "proc", "p_stats", stats);
+        }
+        if (!s.emul.empty() && layouts.find("emul") != nullptr) {
+            if (!emuls.contains(s.emul)) {
+                emuls[s.emul] = p.alloc("emul");
+                p.set(emuls[s.emul], "emul", "e_name", p.string(s.emul));
+            }
+            p.set(a, "proc", "p_emul", emuls[s.emul]);
+        }
         for (const auto& f : s.flags)
             p.add_flag(a, "proc", f);
         const bool system = std::find(s.flags.begin(), s.flags.end(), "PK_SYSTEM") != s.flags.end();
@@ -152,6 +168,8 @@ PlantedProcesses plant_processes(CrashedMachine& machine, const StructLayouts& l
             p.set(l, "lwp", "l_stat", lstate);
             p.set(l, "lwp", "l_proc", a);
             p.set(l, "lwp", "l_slptime", ls.slptime);
+            p.set(l, "lwp", "l_priority", static_cast<std::uint32_t>(ls.priority));
+            p.set(l, "lwp", "l_pctcpu", ls.pctcpu);
             p.bintime(l, "lwp", "l_rtime", ls.rtime_usec);
             if (ls.interruptible && lstate == p.value("LSSLEEP")) p.add_flag(l, "lwp", "LW_SINTR");
             if (system && layouts.flag("LW_SYSTEM")) p.add_flag(l, "lwp", "LW_SYSTEM");
@@ -236,6 +254,7 @@ ProcSpec proc(std::int32_t pid, std::int32_t ppid, std::int32_t pgid, std::int32
     s.gid = s.rgid = s.svgid = gid;
     s.groups = {gid};
     s.comm = std::move(comm);
+    s.emul = "netbsd";
     return s;
 }
 
@@ -283,6 +302,9 @@ ProcessTree default_process_tree() {
     init.rss_pages = 380;
     init.ssize = 4;
     init.lwps = {sleeper(1, "init_wait", "wait", 3601, 104'000)};
+    init.lwps[0].priority = 43;
+    init.start_sec = MachineSpec{}.crash_time - 3 * 86400 - 7200;  // up 3 days and 2 hours
+    init.start_usec = 250'000;
     v.push_back(init);
 
     ProcSpec syslogd = proc(151, 1, 151, 151, 0, 0, "syslogd");
@@ -362,6 +384,11 @@ ProcessTree default_process_tree() {
     make.rss_pages = 1400;
     make.ssize = 8;
     make.lwps = {sleeper(1, "init_wait", "wait", 0, 2'345'670)};
+    make.lwps[0].priority = 85;
+    make.lwps[0].pctcpu = 1024;  // 50%
+    make.estcpu = 12;
+    make.pctcpu = 512;  // 25%
+    make.start_sec = MachineSpec{}.crash_time - 125;
     v.push_back(make);
 
     ProcSpec vi = proc(533, 416, 533, 416, 1000, 1000, "vi");
