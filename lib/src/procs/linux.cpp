@@ -32,6 +32,7 @@
 
 #include "procs/dead_kernel.h"
 #include "procs/linux_layouts.h"
+#include "procs/user_memory.h"
 
 #include <fmt/format.h>
 
@@ -49,10 +50,7 @@ using Object = detail::KernelObject;
 constexpr std::size_t max_driver_name = 64;
 constexpr std::size_t max_kthread_name = 63;  // /proc shows at most 63 characters of it
 constexpr std::uint64_t max_tty_drivers = 4096;
-constexpr std::int64_t nice_width = 40;
-// The most of a process's arguments or environment read: a setuid
-// program's are bounded by the stack rlimit only, a dump's by nothing.
-constexpr std::uint64_t max_user_strings = 2 << 20;  // NICE_WIDTH: static_prio spans MAX_RT_PRIO .. MAX_RT_PRIO + 39
+constexpr std::int64_t nice_width = 40;  // NICE_WIDTH: static_prio spans MAX_RT_PRIO .. MAX_RT_PRIO + 39
 
 using detail::member;
 
@@ -496,10 +494,8 @@ struct LinuxWalker::Walk {
     std::unordered_map<std::uint64_t, CredInfo> creds;
     std::unordered_map<std::uint64_t, std::int32_t> pid_numbers;  // struct pid * -> its nr
     std::unordered_map<std::uint64_t, TtyInfo> ttys;
-    // Processes whose user pages the dump lacks, and the first one's error:
-    // said once, at the end of the walk.
-    std::uint64_t user_memory_missing = 0;
-    std::string first_user_memory_error;
+    // Processes whose user pages the dump lacks: said once, at the end of the walk.
+    detail::UserMemoryMisses user_memory_misses;
     std::optional<Clock> clock;  // for START and %CPU
 
     Object read(std::uint64_t bytes, std::uint64_t address) {
@@ -686,26 +682,6 @@ struct LinuxWalker::Walk {
         }
     }
 
-    // NUL-separated strings at [start, end) of the process's memory, as
-    // /proc/PID/cmdline and environ read them (fs/proc/base.c): a range
-    // past max_user_strings is cut there.
-    static std::vector<std::string> user_strings(const ProcessAddressSpace& space, std::uint64_t start,
-                                                 std::uint64_t end, std::string_view what) {
-        if (end < start) throw_corrupt(fmt::format("{} end {} is before its start {}", what, hex(end), hex(start)));
-        Bytes bytes(std::min(end - start, max_user_strings));
-        const PartialRead r = space.read_partial(start, bytes);
-        if (r.error) {
-            Error e = *r.error;
-            e.add_context(fmt::format("{} at {}", what, hex(start)));
-            throw e;
-        }
-        const std::string_view text(reinterpret_cast<const char*>(bytes.data()), bytes.size());
-        // Without a NUL at its end the region was rewritten in place
-        // (setproctitle): /proc shows it up to its first NUL.
-        if (!text.empty() && text.back() != '\0') return {std::string(text.substr(0, text.find('\0')))};
-        return split_nul(text);
-    }
-
     // Only for rows that pass the filters: user pages are many reads.
     void fill_user_memory(ProcInfo& p, std::uint64_t mm_address) {
         const bool args = options.arguments, env = options.environment;
@@ -718,22 +694,17 @@ struct LinuxWalker::Walk {
         }
         try {
             const Object mm = read(w.mm_bytes_, mm_address);
-            const ProcessAddressSpace space(w.kernel_, w.kernel_.translate(mm.u(w.mm_pgd_)).pa);
+            const detail::UserMemory user(w.kernel_, w.kernel_.translate(mm.u(w.mm_pgd_)).pa);
             if (args) {
-                p.argv = user_strings(space, mm.u(w.mm_arg_start_), mm.u(w.mm_arg_end_), "arguments");
+                p.argv = user.strings_between(mm.u(w.mm_arg_start_), mm.u(w.mm_arg_end_), "arguments");
                 p.argv_read = true;
             }
             if (env) {
-                p.envv = user_strings(space, mm.u(w.mm_env_start_), mm.u(w.mm_env_end_), "environment");
+                p.envv = user.strings_between(mm.u(w.mm_env_start_), mm.u(w.mm_env_end_), "environment");
                 p.envv_read = true;
             }
         } catch (const Error& e) {
-            p.argv.clear();
-            p.envv.clear();
-            p.argv_read = p.envv_read = false;
-            p.user_memory_error = e.what();
-            if (user_memory_missing++ == 0)
-                first_user_memory_error = fmt::format("pid {} ({}): {}", p.pid, p.comm, e.what());
+            user_memory_misses.record(p, e);
         }
     }
 
@@ -937,11 +908,7 @@ void LinuxWalker::walk(const WalkOptions& options, const ProcEmit& emit, const P
     detail::walk_list("task list (init_task.tasks)", first - t_tasks_->offset,
                       detail::entries_bound(kernel_, task_bytes_), walk.leaders, warn,
                       [&](std::uint64_t address, std::uint64_t) { return walk.visit(address, head); });
-    if (walk.user_memory_missing != 0 && options.note)
-        options.note(fmt::format(
-            "the user pages of {} process{} are not in the dump (a filtered dump leaves them "
-            "out): COMMAND shows the command name in parentheses (first: {})",
-            walk.user_memory_missing, walk.user_memory_missing == 1 ? "" : "es", walk.first_user_memory_error));
+    walk.user_memory_misses.note(options, "a filtered dump");
 }
 
 std::optional<std::uint64_t> LinuxWalker::tty_device(std::string_view name) const {
