@@ -220,7 +220,7 @@ std::size_t WalkerFixture::run(ByteSpan patches) const {
         std::vector<ProcInfo> rows;
         expect_errors([&] {
             walker->walk(
-                {.per_lwp = per_lwp}, [&](const ProcInfo& p) { rows.push_back(p); }, warn);
+                {.per_lwp = per_lwp, .environment = true}, [&](const ProcInfo& p) { rows.push_back(p); }, warn);
         });
         if (!per_lwp) first = rows.size();
         for (const ProcInfo& p : rows)
@@ -261,7 +261,8 @@ std::unique_ptr<WalkerFixture> make_netbsd_walker(const NetbsdDamage& damage) {
     const std::string layouts_dir = std::string(KVMKIT_SOURCE_DIR) + "/share/kvmkit/layouts";
     synth::CrashedMachine machine({.arch = "amd64", .seed = 7, .realistic_memory = false});
     const StructLayouts layouts = load_layouts_file(layouts_dir + "/netbsd-10-amd64.json");
-    const synth::PlantedProcesses planted = synth::plant_processes(machine, layouts, synth::default_process_tree());
+    const synth::PlantedProcesses planted =
+        synth::plant_processes(machine, layouts, synth::with_arguments(synth::default_process_tree()));
     if (damage) damage(machine, layouts, planted);
     MemorySink core;
     machine.write_kcore(core, machine.prepare_dump({.sparse = true}));

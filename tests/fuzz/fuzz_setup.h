@@ -140,7 +140,8 @@ using NetbsdDamage = std::function<void(synth::CrashedMachine&, const StructLayo
 using LinuxDamage = std::function<void(kvmtest::LinuxMachine&, const StructLayouts&, const kvmtest::PlantedTasks&)>;
 
 // NetBSD 10 amd64 with synth::default_process_tree() planted through the
-// shipped layouts, as a kcore.
+// shipped layouts, with its processes' arguments (synth::with_arguments), as
+// a sparse kcore.
 std::unique_ptr<WalkerFixture> make_netbsd_walker(const NetbsdDamage& damage = {});
 // Linux 6.1 amd64 with kvmtest::default_linux_tree() planted through the
 // real kernel's layouts, as a QEMU ELF core.

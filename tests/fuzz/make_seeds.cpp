@@ -530,6 +530,19 @@ void write_netbsd_walks() {
                 m.write_uint(proc + link, first, 8);
         });
     seed("netbsd_procs", "shared-lwps", clean->memory->patches_towards(lwps->memory->base()));
+    // Every planted ps_strings says its process has 2^31 - 1 arguments at user address 0x1000.
+    const auto ps_strings = fuzz::make_netbsd_walker(
+        [](synth::CrashedMachine& m, const StructLayouts& l, const synth::PlantedProcesses& p) {
+            const StructLayout& ps = l.get("ps_strings");
+            Bytes count(4), vector(8);
+            store32(count.data(), 0x7fffffff, ByteOrder::little);
+            store64(vector.data(), 0x1000, ByteOrder::little);
+            for (const auto& entry : p.ps_strings) {
+                m.memory().write(entry.second + ps.member("ps_nargvstr").offset, count);
+                m.memory().write(entry.second + ps.member("ps_envstr").offset, vector);
+            }
+        });
+    seed("netbsd_procs", "ps-strings", clean->memory->patches_towards(ps_strings->memory->base()));
 }
 
 void write_linux_walks() {
@@ -797,7 +810,7 @@ void write_compressed() {
     const Bytes members = compress(false);
     write_seed_file(corpus + "/gzip/kv-members", members);
     write_seed_file(corpus + "/gzip/kv-cut",
-                      Bytes(members.begin(), members.begin() + static_cast<std::ptrdiff_t>(members.size() / 2)));
+                    Bytes(members.begin(), members.begin() + static_cast<std::ptrdiff_t>(members.size() / 2)));
     Bytes stream = fuzz::gzip_stream(page_text(20000, 2));
     write_seed_file(corpus + "/gzip/stream", stream);
     stream.insert(stream.end(), members.begin(), members.end());
@@ -822,7 +835,7 @@ void write_compressed() {
     const auto gz = fuzz::fixed_gzip();
     const detail::GzipIndex index = detail::build_gzip_index(*gz, {}, fuzz::fixed_gzip_span);
     write_seed_file(corpus + "/gzip_index/fixed",
-                      detail::encode_gzip_index(index, {.size = gz->size(), .mtime_sec = 1700000000, .mtime_nsec = 5}));
+                    detail::encode_gzip_index(index, {.size = gz->size(), .mtime_sec = 1700000000, .mtime_nsec = 5}));
 }
 
 // A seed of fuzz_klog: the reader's byte, then the image from its base.

@@ -883,3 +883,179 @@ TEST_CASE("the running host: this process as /proc shows it") {
     CHECK(error_of([] { (void)make_process_walker({.layout_file = "x.json"}); }) ==
           "--layout applies to dumps: the running host is read through /proc");
 }
+
+namespace {
+
+synth::ProcSpec& spec(synth::ProcessTree& t, std::int32_t pid) {
+    for (auto& s : t.procs)
+        if (!s.marker && s.pid == pid) return s;
+    throw std::runtime_error(fmt::format("no pid {}", pid));
+}
+
+// An argument that crosses a page boundary wherever it starts.
+const std::string long_argument = std::string(5000, 'x') + ".c";
+
+// small_tree() with what exec left for five of its processes; 0 (the
+// kernel's), 25 (a zombie) and 27 (SIDL: exec not done, p_psstrp 0) have
+// nothing to read.
+synth::ProcessTree tree_with_arguments() {
+    synth::ProcessTree t = small_tree();
+    spec(t, 1).argv = {"/sbin/init"};
+    spec(t, 10).argv = {"/usr/sbin/syslogd", "-s"};
+    spec(t, 20).argv = {"-sh"};
+    spec(t, 20).envv = {"HOME=/home/carol", "TERM=vt100"};
+    spec(t, 21).argv = {"cc", "-c", long_argument};
+    spec(t, 26).argv = {"threads", "--workers=2"};
+    spec(t, 30).envv = {"HOME=/"};  // argc 0: ps shows the command name
+    return t;
+}
+
+using Strings = std::vector<std::string>;
+
+}  // namespace
+
+TEST_CASE("arguments and environment are read through each process's own page tables, on amd64 and i386") {
+    for (const char* arch : {"amd64", "i386"}) {
+        CAPTURE(arch);
+        const Crash crash(arch, false, tree_with_arguments());
+        const auto kernel = crash.open(crash.kcore);
+        Strings notes;
+        WalkOptions options;
+        options.environment = true;
+        options.note = [&](const std::string& n) { notes.push_back(n); };
+        const Listing l = walk(*kernel, options);
+        CHECK(l.warnings.empty());
+        CHECK(notes.empty());
+        CHECK(l.pid(1).argv == Strings{"/sbin/init"});
+        CHECK(l.pid(10).argv == Strings{"/usr/sbin/syslogd", "-s"});
+        CHECK(l.pid(20).argv == Strings{"-sh"});
+        CHECK(l.pid(20).envv == Strings{"HOME=/home/carol", "TERM=vt100"});
+        CHECK(l.pid(21).argv == Strings{"cc", "-c", long_argument});
+        CHECK(l.pid(26).argv == Strings{"threads", "--workers=2"});
+        CHECK(l.pid(30).argv.empty());
+        CHECK(l.pid(30).envv == Strings{"HOME=/"});
+        CHECK(getargv(l.pid(20)) == Strings{"-sh"});
+        CHECK(getenvv(l.pid(20)) == Strings{"HOME=/home/carol", "TERM=vt100"});
+        CHECK(getargv(l.pid(21), 10) == Strings{"cc", "-c", "xxxx"});
+        for (const std::int32_t pid : {0, 25, 27}) {
+            CAPTURE(pid);
+            CHECK(l.pid(pid).argv_read);
+            CHECK(l.pid(pid).envv_read);
+            CHECK(l.pid(pid).argv.empty());
+            CHECK(l.pid(pid).envv.empty());
+            CHECK(l.pid(pid).user_memory_error.empty());
+        }
+        std::vector<ProcInfo> rows;
+        for (const auto& r : l.rows)
+            if (r.pid != 21) rows.push_back(r);
+        CHECK(table(rows, "pid,command") ==
+              "PID COMMAND\n"
+              "  0 [system]\n"
+              "  1 /sbin/init\n"
+              " 10 /usr/sbin/syslogd -s\n"
+              " 26 threads --workers=2\n"
+              " 27 (newborn)\n"
+              " 20 -sh HOME=/home/carol TERM=vt100\n"
+              " 22 (prog)\n"
+              " 23 (dying)\n"
+              " 24 (vforked)\n"
+              " 25 (zombie)\n"
+              " 30 (ksh) HOME=/\n");
+
+        // Without environment, the arguments only; each LWP's row has them.
+        WalkOptions per_lwp;
+        per_lwp.per_lwp = true;
+        const Listing lwps = walk(*kernel, per_lwp);
+        std::size_t threads = 0;
+        for (const auto& r : lwps.rows) {
+            if (r.pid != 26) continue;
+            ++threads;
+            CHECK(r.argv == Strings{"threads", "--workers=2"});
+            CHECK(r.envv.empty());
+            CHECK(!r.envv_read);
+        }
+        CHECK(threads == 3);
+    }
+}
+
+TEST_CASE("a process whose stack pages a sparse dump left out shows (comm), and the walk says so once") {
+    synth::ProcessTree tree = tree_with_arguments();
+    spec(tree, 21).user_pages_unwritten = true;
+    spec(tree, 26).user_pages_unwritten = true;
+    const Crash crash("amd64", false, tree, {}, {}, {}, 5, true);
+    const auto kernel = crash.open(crash.kcore);
+    Strings notes;
+    WalkOptions options;
+    options.note = [&](const std::string& n) { notes.push_back(n); };
+    const Listing l = walk(*kernel, options);
+    CHECK(l.warnings.empty());
+    const ProcInfo& cc = l.pid(21);
+    CHECK(cc.argv.empty());
+    CHECK(!cc.argv_read);
+    // ps_strings is the first thing read, on the top page of the stack.
+    const auto missing = [&](std::int32_t pid) {
+        return fmt::format("ps_strings at 0x7f7fffffdfe0: 0x7f7fffffdfe0: physical address {} is not in the dump",
+                           hex(crash.planted.ps_strings.at(pid)));
+    };
+    CHECK(cc.user_memory_error == missing(21));
+    CHECK(l.pid(26).user_memory_error == missing(26));
+    CHECK(l.pid(20).argv == Strings{"-sh"});
+    // allproc is newest first: 26 before 21.
+    CHECK(notes == Strings{"the user pages of 2 processes are not in the dump (a sparse dump leaves them out): "
+                           "COMMAND shows the command name in parentheses (first: pid 26 (threads): " +
+                           missing(26) + ")"});
+    CHECK(error_of([&] { (void)getargv(cc); }) == "pid 21: " + missing(21));
+    CHECK(test::kind_of([&] { (void)getargv(cc); }) == ErrorKind::fault);
+    CHECK(table({cc}, "pid,command") == "PID COMMAND\n 21 (cc)\n");
+}
+
+TEST_CASE("damaged ps_strings and pmaps are that process's user memory error, never a crash") {
+    const auto damage = [](synth::CrashedMachine& m, const StructLayouts& l, const synth::PlantedProcesses& p) {
+        const StructLayout& ps = l.get("ps_strings");
+        // pid 1: more arguments than any process has.
+        m.memory().write(p.ps_strings.at(1) + ps.member("ps_nargvstr").offset,
+                         to_bytes(std::string("\xff\xff\xff\x7f", 4)));
+        // pid 10: a negative count.
+        m.memory().write(p.ps_strings.at(10) + ps.member("ps_nargvstr").offset,
+                         to_bytes(std::string("\xfe\xff\xff\xff", 4)));
+        // pid 20: its argv vector in user space nothing maps.
+        Bytes unmapped(8);
+        store64(unmapped.data(), 0x1000, ByteOrder::little);
+        m.memory().write(p.ps_strings.at(20) + ps.member("ps_argvstr").offset, unmapped);
+        // pid 26: no pmap.
+        const std::uint64_t vmspace = m.read_uint(p.proc.at(26) + l.get("proc").member("p_vmspace").offset, 8);
+        m.write_pointer(vmspace + l.get("vmspace").member("vm_map.pmap").offset, 0);
+    };
+    const Crash crash("amd64", false, tree_with_arguments(), damage);
+    const auto kernel = crash.open(crash.kcore);
+    Strings notes;
+    WalkOptions options;
+    options.note = [&](const std::string& n) { notes.push_back(n); };
+    const Listing l = walk(*kernel, options);
+    CHECK(l.warnings.empty());
+    CHECK(l.pid(1).user_memory_error == "arguments: 2147483647 pointers, over the limit of 262144");
+    CHECK(l.pid(10).user_memory_error == "ps_strings at 0x7f7fffffdfe0: arguments count is -2");
+    // The table's address depends on where the builder put it.
+    CHECK(l.pid(20).user_memory_error.starts_with(
+        "arguments at 0x1000: 0x1000: level 4 entry 0x0 (index 0 of the table at pa "));
+    CHECK(l.pid(20).user_memory_error.ends_with(") is not valid"));
+    const std::uint64_t vmspace =
+        kernel->read_pointer(crash.planted.proc.at(26) + crash.layouts.get("proc").member("p_vmspace").offset);
+    CHECK(l.pid(26).user_memory_error == fmt::format("vmspace at {} has no pmap", hex(vmspace)));
+    CHECK(l.pid(21).argv == Strings{"cc", "-c", long_argument});
+    CHECK(l.pid(1).argv.empty());
+    CHECK(table({l.pid(1)}, "pid,command") == "PID COMMAND\n  1 (init)\n");
+    REQUIRE(notes.size() == 1);
+    CHECK(
+        notes[0].starts_with("the user pages of 4 processes are not in the dump (a sparse dump leaves them out): "
+                             "COMMAND shows the command name in parentheses (first: pid 26 (threads): vmspace at "));
+}
+
+TEST_CASE("arguments are planted through amd64 and i386 page tables only") {
+    CHECK(error_of([] { const Crash crash("i386", true, tree_with_arguments()); }) ==
+          "process tree: pid 1: arguments are planted through amd64 or i386 page tables, not i386-pae");
+    synth::ProcessTree zombie = small_tree();
+    spec(zombie, 25).argv = {"zombie"};
+    CHECK(error_of([&] { const Crash crash("amd64", false, zombie); }) ==
+          "process tree: pid 25: a zombie has no user memory to plant arguments in");
+}

@@ -48,6 +48,7 @@ struct Options {
     std::int64_t crash_time = 0;
     std::uint64_t ram_end = 0;
     bool procs = false;
+    bool arguments = false;
     bool modules = false;
     std::string layout, procs_fault;
     std::size_t procs_fault_at = 0;
@@ -315,6 +316,9 @@ int main(int argc, char** argv) {
     app.add_option("--crash-time", o.crash_time, "time_second at the crash (default: the builder's fixed time)");
     app.add_option("--ram-end", o.ram_end, "RAM ends at this physical address (default: about 20 MiB)");
     app.add_flag("--procs", o.procs, "plant the system's default process tree");
+    app.add_flag("--arguments", o.arguments,
+                 "with --procs (NetBSD amd64 and i386): plant each user process's arguments and environment "
+                 "in its own address space");
     app.add_flag("--modules", o.modules,
                  "plant the system's default modules (module_list; FreeBSD's and DragonFly's linker_files)");
     app.add_option("--layout", o.layout, "plant through this layout file instead of the shipped one");
@@ -390,9 +394,10 @@ int main(int argc, char** argv) {
         if (o.crash_time != 0) spec.crash_time = o.crash_time;
         if (o.os != "netbsd") {
             if (!o.swap.empty() || !o.kcore.empty() || !o.device_dump.empty() || !o.procs_fault.empty() ||
-                o.ram_end != 0)
+                o.ram_end != 0 || o.arguments)
                 throw kvm::Error(kvm::ErrorKind::usage,
-                                 "--swap, --kcore, --device-dump, --procs-fault and --ram-end make NetBSD dumps");
+                                 "--swap, --kcore, --device-dump, --procs-fault, --ram-end and "
+                                 "--arguments make NetBSD dumps");
             if (o.vmcore.empty()) throw kvm::Error(kvm::ErrorKind::usage, "--os " + o.os + " needs --vmcore");
             if (!o.msgbuf_text.empty())
                 spec.msgbuf_text = std::string(kvm::as_chars(kvm::read_whole_file(o.msgbuf_text, 64u << 20)));
@@ -420,9 +425,12 @@ int main(int argc, char** argv) {
         if (o.ram_end != 0) spec.ram = ram_ending_at(o.arch, o.ram_end);
         kvm::synth::CrashedMachine m(std::move(spec));
         std::optional<kvm::synth::PlantedProcesses> procs;
+        if (o.arguments && !o.procs) throw kvm::Error(kvm::ErrorKind::usage, "--arguments plants with --procs");
         if (o.procs) {
             const kvm::StructLayouts layouts = planting_layouts(o);
-            procs = kvm::synth::plant_processes(m, layouts, kvm::synth::default_process_tree());
+            kvm::synth::ProcessTree tree = kvm::synth::default_process_tree();
+            if (o.arguments) tree = kvm::synth::with_arguments(std::move(tree));
+            procs = kvm::synth::plant_processes(m, layouts, tree);
             if (!o.procs_fault.empty()) {
                 const auto fault = o.procs_fault == "cycle"         ? kvm::synth::ListFault::cycle
                                    : o.procs_fault == "bad-pointer" ? kvm::synth::ListFault::bad_pointer

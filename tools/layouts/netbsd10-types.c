@@ -25,6 +25,15 @@
  *   sys/sys/msgbuf.h 1.18           struct kern_msgbuf (kvmdmesg)
  *   sys/sys/module.h 1.48           struct module (up to mod_source), modinfo
  *                               (kvmmod; MAXMODDEPS 10)
+ *   sys/uvm/uvm_object.h 1.39   struct uvm_object; sys/sys/radixtree.h: struct
+ *                               radix_tree (t_root, t_height)
+ *   sys/arch/x86/include/pmap_private.h  struct pmap up to pm_pdirpa (the
+ *                               page directory a process's arguments are read
+ *                               through): pm_obj[PTP_LEVELS-1], pm_list,
+ *                               pm_pdir, pm_pdirpa[PDP_SIZE]; amd64 has 4
+ *                               levels and PDP_SIZE 1, i386 without PAE (its
+ *                               GENERIC) 2 levels and PDP_SIZE 1
+ *   sys/sys/exec.h 1.160        struct ps_strings (kvm_getargv)
  *   sys/sys/kobj_impl.h         struct kobj up to ko_text_size (kvmmod), as
  *                               NetBSD/src declares it since the text, data and
  *                               rodata segments were split (1.3.12.1)
@@ -698,6 +707,44 @@ struct module {
     /* (later members are not read) */
 };
 
+/* A process's page tables (its arguments are read through them): the x86
+ * struct pmap up to pm_pdirpa, the physical address of its top-level table. */
+struct radix_tree {
+    void *t_root;
+    unsigned int t_height;
+};
+struct uvm_object {
+    krwlock_t *vmobjlock;
+    const struct uvm_pagerops *pgops;
+    int uo_npages;
+    unsigned uo_refs;
+    struct radix_tree uo_pages;
+    LIST_HEAD(ubc_map) uo_ubc;
+};
+#ifdef __x86_64__
+#define PTP_LEVELS 4
+#else
+#define PTP_LEVELS 2
+#endif
+#define PDP_SIZE 1
+typedef uint64_t pd_entry_t;
+typedef unsigned long paddr_t;
+struct pmap {
+    struct uvm_object pm_obj[PTP_LEVELS - 1];
+    LIST_ENTRY(pmap) pm_list;
+    pd_entry_t *pm_pdir;
+    paddr_t pm_pdirpa[PDP_SIZE];
+    /* (later members are not read) */
+};
+
+/* Where exec left a process's arguments and environment (p_psstrp). */
+struct ps_strings {
+    char **ps_argvstr;
+    int ps_nargvstr;
+    char **ps_envstr;
+    int ps_nenvstr;
+};
+
 /* Objects, so that every type above is emitted into the DWARF. */
 struct proc kvmkit_proc;
 struct lwp kvmkit_lwp;
@@ -712,3 +759,5 @@ modinfo_t kvmkit_modinfo;
 struct kobj kvmkit_kobj;
 struct pstats kvmkit_pstats;
 struct emul kvmkit_emul;
+struct pmap kvmkit_pmap;
+struct ps_strings kvmkit_ps_strings;

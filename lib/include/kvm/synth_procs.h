@@ -55,7 +55,16 @@ struct ProcSpec {
     std::uint64_t vm_pages = 0;  // vm_map.size in pages
     std::int32_t ssize = 0, issize = 0, rss_pages = 0;
     std::vector<LwpSpec> lwps;
-    bool marker = false;    // a PK_MARKER entry on allproc, not a process
+    bool marker = false;  // a PK_MARKER entry on allproc, not a process
+    // NetBSD amd64 and i386: what exec left at the top of the process's
+    // stack (struct ps_strings at p_psstrp, the argv and envp vectors and
+    // their strings), mapped by page tables of the process's own whose
+    // root its pmap holds (pm_pdirpa).  Nothing is planted when both are
+    // empty (p_psstrp stays 0).  user_pages_unwritten: the stack pages are
+    // mapped but never written, so a sparse dump leaves them out.
+    std::vector<std::string> argv;
+    std::vector<std::string> envv;
+    bool user_pages_unwritten = false;
     std::int32_t jail = 0;  // FreeBSD: the pr_id of the process's prison; 0: prison0, the host
     // NetBSD scheduling and accounting: p_estcpu, p_pctcpu (fixpt_t: 2048 is
     // 100%), p_stats->p_start (no struct pstats when 0) and p_emul->e_name
@@ -96,6 +105,9 @@ struct PlantedProcesses {
     std::vector<std::uint64_t> zombproc;
     std::vector<std::vector<std::uint64_t>> buckets;  // a hash of processes (DragonFly), each in list order
     std::uint64_t nprocs = 0;                         // the value planted (markers not counted)
+    // NetBSD: pid -> physical address of the struct ps_strings planted for
+    // its arguments (ProcSpec::argv, envv).
+    std::map<std::int32_t, std::uint64_t> ps_strings;
 };
 
 // Plants `tree` in `machine` through `layouts` (which must describe the
@@ -110,6 +122,12 @@ PlantedProcesses plant_processes(CrashedMachine& machine, const StructLayouts& l
 // out session whose terminal was revoked, and the process that panicked
 // on a CPU.  kvmsynth --procs plants it.
 ProcessTree default_process_tree();
+
+// `tree` (the default one) with what exec left for its user processes:
+// argv as ps shows them, and a login environment for ksh (416) and make
+// (530).  sysctl's (777) stack pages are mapped but never written, so a
+// sparse dump leaves them out.  kvmsynth --procs --arguments plants it.
+ProcessTree with_arguments(ProcessTree tree);
 
 // Corruptions of the planted lists, for tests of the walkers' bounds.
 enum class ListFault {

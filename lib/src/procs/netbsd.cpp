@@ -10,7 +10,10 @@
 //   - STAT letters test the release's own PK_/PS_/PSL_/PL_ bits, never the
 //     P_* compatibility bits;
 //   - interruptible sleepers read the kernel's maxslp (ps on a dump left it
-//     0 and showed every sleeper as I).
+//     0 and showed every sleeper as I);
+//   - arguments and environment are read from the process's own pages
+//     (ps_strings, through its pmap's page directory) where the dump has
+//     them: libkvm reads no user memory of a dump.
 #include <kvm/error.h>
 #include <kvm/kernel.h>
 #include <kvm/layout.h>
@@ -19,6 +22,7 @@
 
 #include "procs/bsd_session.h"
 #include "procs/dead_kernel.h"
+#include "procs/user_memory.h"
 
 #include <fmt/format.h>
 
@@ -67,6 +71,7 @@ LayoutRequest build_request() {
              member("p_pctcpu", "share of the CPU, FSCALE is 100% (fixpt_t): %CPU", false),
              member("p_stats", "accounting (struct pstats *): START", false),
              member("p_emul", "system call emulation (struct emul *): EMUL", false),
+             member("p_psstrp", "user address of the process's struct ps_strings: arguments", false),
          }},
         {"lwp",
          {
@@ -130,7 +135,21 @@ LayoutRequest build_request() {
              member("vm_rssize", "resident set size in pages, as the vmspace records it"),
              member("vm_ssize", "stack size in pages"),
              member("vm_issize", "initial unmapped stack size in pages"),
+             member("vm_map.pmap", "the process's page tables (struct pmap *): arguments", false),
          }},
+        {"pmap",
+         {
+             member("pm_pdirpa", "physical address of the top-level page table (x86 pm_pdirpa[0])"),
+         },
+         false},
+        {"ps_strings",
+         {
+             member("ps_argvstr", "user address of the argument vector (char **)"),
+             member("ps_nargvstr", "number of arguments"),
+             member("ps_envstr", "user address of the environment vector (char **)"),
+             member("ps_nenvstr", "number of environment strings"),
+         },
+         false},
     };
     r.flags = {"PK_SYSTEM", "PK_MARKER", "PS_WEXIT", "PSL_TRACED", "PL_CONTROLT", "PL_PPWAIT", "LW_SINTR"};
     r.values = {"SIDL",    "SACTIVE", "SDYING", "SSTOP",    "SZOMB",       "SDEAD", "LSIDL", "LSRUN",
@@ -197,11 +216,17 @@ private:
 
     // Members, looked up once.
     const MemberLayout *p_next_, *p_cred_, *p_vmspace_, *p_flag_, *p_sflag_, *p_slflag_, *p_lflag_, *p_stat_, *p_pid_,
-        *p_lwps_, *p_nlwps_, *p_nzlwps_, *p_rtime_sec_, *p_rtime_frac_, *p_ppid_, *p_nice_, *p_comm_, *p_pgrp_;
+        *p_lwps_, *p_nlwps_, *p_nzlwps_, *p_rtime_sec_, *p_rtime_frac_, *p_ppid_, *p_nice_, *p_comm_, *p_pgrp_,
+        *p_psstrp_;
     const MemberLayout *l_stat_, *l_flag_, *l_rtime_sec_, *l_rtime_frac_, *l_wchan_, *l_wmesg_, *l_slptime_, *l_lid_,
         *l_next_, *l_name_;
     const MemberLayout *cr_uid_, *cr_euid_, *cr_svuid_, *cr_gid_, *cr_egid_, *cr_svgid_, *cr_ngroups_, *cr_groups_;
-    const MemberLayout *vm_size_, *vm_rssize_, *vm_ssize_, *vm_issize_;
+    const MemberLayout *vm_size_, *vm_rssize_, *vm_ssize_, *vm_issize_, *vm_pmap_;
+    // Arguments: all of these, or none (older layout files).
+    const StructLayout* pmap_ = nullptr;
+    const StructLayout* ps_strings_ = nullptr;
+    const MemberLayout *pm_pdirpa_ = nullptr, *ps_argvstr_ = nullptr, *ps_nargvstr_ = nullptr, *ps_envstr_ = nullptr,
+                       *ps_nenvstr_ = nullptr;
     const MemberLayout* t_dev_;
     const MemberLayout *p_estcpu_, *p_pctcpu_, *p_stats_, *p_emul_, *l_priority_, *l_pctcpu_;
     const StructLayout *pstats_, *emul_;  // nullptr when the layouts lack them
@@ -239,6 +264,7 @@ NetbsdWalker::NetbsdWalker(const Kernel& kernel, StructLayouts layouts)
     p_nice_ = mem(proc_, "p_nice");
     p_comm_ = mem(proc_, "p_comm");
     p_pgrp_ = mem(proc_, "p_pgrp");
+    p_psstrp_ = mem(proc_, "p_psstrp");
     l_stat_ = mem(lwp_, "l_stat");
     l_flag_ = mem(lwp_, "l_flag");
     l_rtime_sec_ = mem(lwp_, "l_rtime.sec");
@@ -261,6 +287,16 @@ NetbsdWalker::NetbsdWalker(const Kernel& kernel, StructLayouts layouts)
     vm_rssize_ = mem(vmspace_, "vm_rssize");
     vm_ssize_ = mem(vmspace_, "vm_ssize");
     vm_issize_ = mem(vmspace_, "vm_issize");
+    vm_pmap_ = mem(vmspace_, "vm_map.pmap");
+    pmap_ = layouts_.find("pmap");
+    ps_strings_ = layouts_.find("ps_strings");
+    if (pmap_ != nullptr && ps_strings_ != nullptr && p_psstrp_ != nullptr && vm_pmap_ != nullptr) {
+        pm_pdirpa_ = mem(*pmap_, "pm_pdirpa");
+        ps_argvstr_ = mem(*ps_strings_, "ps_argvstr");
+        ps_nargvstr_ = mem(*ps_strings_, "ps_nargvstr");
+        ps_envstr_ = mem(*ps_strings_, "ps_envstr");
+        ps_nenvstr_ = mem(*ps_strings_, "ps_nenvstr");
+    }
     t_dev_ = mem(layouts_.get("tty"), "t_dev");
     p_estcpu_ = mem(proc_, "p_estcpu");
     p_pctcpu_ = mem(proc_, "p_pctcpu");
@@ -316,6 +352,8 @@ struct NetbsdWalker::Walk {
     detail::EntrySet lwps_seen{"struct lwp", w.lwp_.size};
     detail::AddressCache<CredInfo> creds;
     std::unordered_map<std::uint64_t, std::string> emul_names;  // struct emul * -> e_name
+    // Processes whose user pages the dump lacks: said once, at the end.
+    detail::UserMemoryMisses user_memory_misses;
     // t_dev is the device number itself; its name comes from the release's device table.
     detail::BsdSessions sessions{w.layouts_, [this](detail::WalkContext&, const Object& tty) {
                                      const std::uint64_t dev = tty.u(w.t_dev_);
@@ -464,6 +502,57 @@ struct NetbsdWalker::Walk {
         }
     }
 
+    // The process's arguments and environment, as kvm_getargv reads them on
+    // a live system: ps_strings at p_psstrp, then the vectors it points to,
+    // all through the page directory of the process's pmap.  Only for rows
+    // that pass the filters: user pages are many reads.
+    void fill_user_memory(ProcInfo& p, std::uint64_t vmspace, std::uint64_t psstrp) {
+        const bool args = options.arguments, env = options.environment;
+        if (w.ps_argvstr_ == nullptr || (!args && !env)) return;
+        if (p.system || p.zombie || vmspace == 0 || psstrp == 0) {
+            // Kernel processes and zombies have no user memory, and a
+            // process exec has not finished no ps_strings: nothing to read.
+            p.argv_read = args;
+            p.envv_read = env;
+            return;
+        }
+        try {
+            const std::uint64_t pmap = ctx.read(w.vmspace_, vmspace).u(w.vm_pmap_);
+            if (pmap == 0) throw_corrupt(fmt::format("vmspace at {} has no pmap", hex(vmspace)));
+            // pm_pdirpa[0]: amd64 and i386 have one top-level table.
+            MemberLayout first = *w.pm_pdirpa_;
+            if (first.count > 0) {
+                first.size /= first.count;
+                first.count = 0;
+            }
+            const std::uint64_t root = ctx.read(*w.pmap_, pmap).u(&first);
+            if (w.kernel_.machine().translator == "i386-pae")
+                throw_unsupported(
+                    fmt::format("pmap at {}: an i386 PAE pmap's four page directories are not one "
+                                "table to walk",
+                                hex(pmap)));
+            const detail::UserMemory user(w.kernel_, root);
+            Bytes ps(w.ps_strings_->size);
+            user.read(psstrp, ps, "ps_strings");
+            const auto vector = [&](const MemberLayout* at, const MemberLayout* count, std::string_view what) {
+                const std::int64_t n = load_member_signed(ps, *count, w.kernel_.order());
+                if (n < 0) throw_corrupt(fmt::format("ps_strings at {}: {} count is {}", hex(psstrp), what, n));
+                return user.strings_at(load_member_unsigned(ps, *at, w.kernel_.order()), static_cast<std::uint64_t>(n),
+                                       what);
+            };
+            if (args) {
+                p.argv = vector(w.ps_argvstr_, w.ps_nargvstr_, "arguments");
+                p.argv_read = true;
+            }
+            if (env) {
+                p.envv = vector(w.ps_envstr_, w.ps_nenvstr_, "environment");
+                p.envv_read = true;
+            }
+        } catch (const Error& e) {
+            user_memory_misses.record(p, e);
+        }
+    }
+
     detail::ListStep visit(std::uint64_t address) {
         const Object proc = ctx.read(w.proc_, address);
         const detail::ListStep step{proc.u(w.p_next_), true};
@@ -518,7 +607,22 @@ struct NetbsdWalker::Walk {
         const LwpInfo* best = nullptr;
         for (const auto& l : lwp_list)
             if (best == nullptr || activity(l) < activity(*best)) best = &l;
-        detail::emit_process(p, lwp_list, best, options, emit, [&](ProcInfo& row, const LwpInfo* l) {
+        // The LWPs share the process's address space: read once, for the first row emitted.
+        bool user_memory_read = false;
+        const ProcEmit emit_with_arguments = [&](const ProcInfo& row) {
+            if (!user_memory_read) {
+                fill_user_memory(p, proc.u(w.p_vmspace_), proc.u(w.p_psstrp_));
+                user_memory_read = true;
+            }
+            ProcInfo out = row;
+            out.argv = p.argv;
+            out.envv = p.envv;
+            out.argv_read = p.argv_read;
+            out.envv_read = p.envv_read;
+            out.user_memory_error = p.user_memory_error;
+            emit(out);
+        };
+        detail::emit_process(p, lwp_list, best, options, emit_with_arguments, [&](ProcInfo& row, const LwpInfo* l) {
             if (l == nullptr) {
                 // A process with no LWP left (a zombie) still has a row.
                 row.stat = stat_letters(proc_letter(row), flags);
@@ -601,6 +705,7 @@ void NetbsdWalker::walk(const WalkOptions& options, const ProcEmit& emit, const 
                        fmt::format("{}: all {} entries are markers (PK_MARKER), no process: the list is corrupt", list,
                                    result.entries)));
     }
+    walk.user_memory_misses.note(options, "a sparse dump");
 }
 
 }  // namespace

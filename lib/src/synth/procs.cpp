@@ -10,6 +10,7 @@
 
 #include <fmt/format.h>
 
+#include <cstring>
 #include <set>
 #include <tuple>
 
@@ -17,6 +18,80 @@ namespace kvm::synth {
 
 using detail::bad_tree;
 using detail::Planter;
+
+namespace {
+
+// The top of a NetBSD process's stack (USRSTACK), where exec copies its
+// arguments out.
+std::uint64_t user_stack_top(const CrashedMachine& machine) {
+    return machine.arch().pointer_size == 8 ? 0x7f7fffffe000 : 0xbfbfe000;
+}
+
+// What exec leaves for a process (ProcSpec::argv, envv), from the top of
+// its stack down: struct ps_strings, the strings, then the NULL-ended argv
+// and envp vectors; on pages scattered through RAM, mapped by a page
+// table of the process's own that a new pmap holds.  Sets p_psstrp and the
+// vmspace's pmap; returns the physical address of the struct ps_strings.
+std::uint64_t plant_user_stack(Planter& p, const ProcSpec& s, std::uint64_t proc, std::uint64_t vmspace) {
+    CrashedMachine& m = p.m_;
+    const std::string_view scheme = m.translator();
+    if (scheme != "amd64" && scheme != "i386")
+        bad_tree(fmt::format("pid {}: arguments are planted through amd64 or i386 page tables, not {}", s.pid, scheme));
+    const unsigned ptr = m.arch().pointer_size;
+    const std::uint64_t page = 4096;
+    const StructLayout& ps = p.l_.get("ps_strings");
+
+    const std::uint64_t top = user_stack_top(m);
+    const std::uint64_t ps_at = (top - ps.size) & ~std::uint64_t{15};
+    std::uint64_t string_bytes = 0;
+    for (const auto* list : {&s.argv, &s.envv})
+        for (const std::string& a : *list)
+            string_bytes += a.size() + 1;
+    const std::uint64_t strings_at = (ps_at - string_bytes) & ~std::uint64_t{ptr - 1};
+    const std::uint64_t argv_at = (strings_at - (s.argv.size() + 1 + s.envv.size() + 1) * ptr) & ~std::uint64_t{15};
+    const std::uint64_t envv_at = argv_at + (s.argv.size() + 1) * ptr;
+    const std::uint64_t base = argv_at & ~(page - 1);
+
+    Bytes image(top - base);
+    const auto put = [&](std::uint64_t va, std::uint64_t value, unsigned width) {
+        store_uint(image.data() + (va - base), value, width, m.order());
+    };
+    std::uint64_t next_string = strings_at;
+    const auto vector = [&](const std::vector<std::string>& list, std::uint64_t at) {
+        for (std::size_t i = 0; i < list.size(); ++i) {
+            put(at + i * ptr, next_string, ptr);
+            std::memcpy(image.data() + (next_string - base), list[i].data(), list[i].size());
+            next_string += list[i].size() + 1;
+        }
+    };
+    vector(s.argv, argv_at);
+    vector(s.envv, envv_at);
+    const auto member = [&](std::string_view name, std::uint64_t value) {
+        const MemberLayout& mem = ps.member(name);
+        put(ps_at + mem.offset, value, static_cast<unsigned>(mem.size));
+    };
+    member("ps_argvstr", argv_at);
+    member("ps_nargvstr", s.argv.size());
+    member("ps_envstr", envv_at);
+    member("ps_nenvstr", s.envv.size());
+
+    const auto tables = make_page_table_builder(scheme, m.memory(), m.order());
+    std::uint64_t ps_pa = 0;
+    for (std::uint64_t va = base; va < top; va += page) {
+        // Below 4 GiB: an i386 page-table entry holds 32 bits of address.
+        const std::uint64_t pa = m.memory().alloc_pages(1, page, std::uint64_t{1} << 32);
+        tables->map(va, pa, page);
+        if (!s.user_pages_unwritten) m.memory().write(pa, ByteSpan(image).subspan(va - base, page));
+        if (ps_at - va < page) ps_pa = pa + (ps_at - va);
+    }
+    const std::uint64_t pmap = p.alloc("pmap");
+    p.set(pmap, "pmap", "pm_pdirpa", tables->root());
+    p.set(vmspace, "vmspace", "vm_map.pmap", pmap);
+    p.set(proc, "proc", "p_psstrp", ps_at);
+    return ps_pa;
+}
+
+}  // namespace
 
 PlantedProcesses plant_processes(CrashedMachine& machine, const StructLayouts& layouts, const ProcessTree& tree) {
     Planter p(machine, layouts);
@@ -155,7 +230,11 @@ PlantedProcesses plant_processes(CrashedMachine& machine, const StructLayouts& l
             p.set(vm, "vmspace", "vm_ssize", static_cast<std::uint32_t>(s.ssize));
             p.set(vm, "vmspace", "vm_issize", static_cast<std::uint32_t>(s.issize));
             p.set(a, "proc", "p_vmspace", vm);
+            if (!s.argv.empty() || !s.envv.empty()) out.ps_strings[s.pid] = plant_user_stack(p, s, a, vm);
         }
+        if ((system || static_cast<std::int64_t>(state) == szomb) && (!s.argv.empty() || !s.envv.empty()))
+            bad_tree(fmt::format("pid {}: a {} has no user memory to plant arguments in", s.pid,
+                                 system ? "kernel process" : "zombie"));
 
         // LWPs: newest first on p_lwps, as lwp_create inserts at the head,
         // so each one points at the one created before it.
@@ -477,6 +556,37 @@ ProcessTree default_process_tree() {
     sysctl.lwps = {running};
     v.push_back(sysctl);
     return t;
+}
+
+ProcessTree with_arguments(ProcessTree tree) {
+    const std::map<std::int32_t, std::vector<std::string>> argv{
+        {1, {"init"}},
+        {151, {"/usr/sbin/syslogd", "-s"}},
+        {185, {"/usr/sbin/unbound"}},
+        {214, {"/usr/sbin/sshd"}},
+        {220, {"/usr/sbin/cron"}},
+        {231, {"/usr/libexec/getty", "Pc", "constty"}},
+        {412, {"sshd: alice [priv]"}},
+        {415, {"sshd: alice@pts/0"}},
+        {416, {"-ksh"}},
+        {530, {"make", "-j4", "build"}},
+        {533, {"vi", "kern_exec.c"}},
+        {541, {"cc", "-O2", "-c", "kern_exec.c"}},
+        {560, {"gdb", "./a.out"}},
+        {561, {"./a.out"}},
+        {700, {"-ksh"}},
+        {731, {"pkg_admin", "audit"}},
+        {777, {"sysctl", "-a"}},
+    };
+    const std::vector<std::string> login_environment{"HOME=/home/alice", "PATH=/bin:/usr/bin:/usr/pkg/bin",
+                                                     "TERM=xterm"};
+    for (ProcSpec& s : tree.procs) {
+        if (s.marker) continue;
+        if (auto it = argv.find(s.pid); it != argv.end()) s.argv = it->second;
+        if (s.pid == 416 || s.pid == 530) s.envv = login_environment;
+        if (s.pid == 777) s.user_pages_unwritten = true;
+    }
+    return tree;
 }
 
 }  // namespace kvm::synth
