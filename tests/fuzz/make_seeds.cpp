@@ -375,7 +375,7 @@ private:
 
     // What a pointer points to: typedefs and qualifiers as they are, then a
     // forward declaration of a named structure or union, a number type, or
-    // void (functions, anonymous structures).
+    // pointer to one of these, or void (functions, anonymous structures).
     int pointee(__u32 id) {
         if (id == 0) return 0;
         const struct btf_type* t = btf__type_by_id(src_, id);
@@ -385,6 +385,7 @@ private:
         if (btf_is_volatile(t)) return check(btf__add_volatile(dst_, pointee(t->type)), "volatile");
         if (btf_is_restrict(t)) return check(btf__add_restrict(dst_, pointee(t->type)), "restrict");
         if (btf_is_type_tag(t)) return pointee(t->type);
+        if (btf_is_ptr(t)) return check(btf__add_ptr(dst_, pointee(t->type)), "pointer");  // char **ps_argvstr
         if ((btf_is_composite(t) || btf_is_fwd(t)) && *name(t) != '\0') {
             const bool is_union = btf_is_union(t) || (btf_is_fwd(t) && btf_kflag(t));
             const std::string key = (is_union ? "union " : "struct ") + std::string(name(t));
@@ -530,7 +531,8 @@ void write_netbsd_walks() {
                 m.write_uint(proc + link, first, 8);
         });
     seed("netbsd_procs", "shared-lwps", clean->memory->patches_towards(lwps->memory->base()));
-    // Every planted ps_strings says its process has 2^31 - 1 arguments at user address 0x1000.
+    // Every planted ps_strings in the dump says its process has 2^31 - 1
+    // arguments, and its environment at user address 0x1000.
     const auto ps_strings = fuzz::make_netbsd_walker(
         [](synth::CrashedMachine& m, const StructLayouts& l, const synth::PlantedProcesses& p) {
             const StructLayout& ps = l.get("ps_strings");
@@ -538,6 +540,8 @@ void write_netbsd_walks() {
             store32(count.data(), 0x7fffffff, ByteOrder::little);
             store64(vector.data(), 0x1000, ByteOrder::little);
             for (const auto& entry : p.ps_strings) {
+                // Pages the sparse dump leaves out stay out (the dump keeps its size).
+                if (!m.memory().is_written(entry.second)) continue;
                 m.memory().write(entry.second + ps.member("ps_nargvstr").offset, count);
                 m.memory().write(entry.second + ps.member("ps_envstr").offset, vector);
             }
