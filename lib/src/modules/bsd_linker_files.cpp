@@ -94,18 +94,11 @@ public:
         out.table = ModuleTable::kldstat;
         out.pointer_size = kernel_.pointer_size();
         detail::PageCache memory(kernel_, 64);
-        std::uint64_t first = 0;
-        try {
-            Bytes b(kernel_.pointer_size());
-            memory.read(head_, b);
-            first = load_uint(b.data(), kernel_.pointer_size(), kernel_.order());
-        } catch (Error& e) {
-            e.add_context(fmt::format("the loaded files (linker_files at {})", hex(head_)));
-            warn(e);
-            return out;
-        }
+        const std::optional<std::uint64_t> first = detail::read_list_head(
+            memory, kernel_, head_, fmt::format("the loaded files (linker_files at {})", hex(head_)), warn);
+        if (!first) return out;
         detail::EntrySet seen("linker_file", bytes_);
-        detail::walk_list("the loaded files (linker_files)", first, detail::entries_bound(kernel_, bytes_), seen, warn,
+        detail::walk_list("the loaded files (linker_files)", *first, detail::entries_bound(kernel_, bytes_), seen, warn,
                           [&](std::uint64_t address, std::uint64_t) {
                               const Object o(memory, kernel_.order(), bytes_, address);
                               const detail::ListStep step{o.u(next_), true};

@@ -121,18 +121,11 @@ public:
         out.table = ModuleTable::modstat;
         out.pointer_size = kernel_.pointer_size();
         detail::PageCache memory(kernel_, 64);
-        std::uint64_t first = 0;
-        try {
-            Bytes b(kernel_.pointer_size());
-            memory.read(head_, b);
-            first = load_uint(b.data(), kernel_.pointer_size(), kernel_.order());
-        } catch (Error& e) {
-            e.add_context(fmt::format("the module list (module_list at {})", hex(head_)));
-            warn(e);
-            return out;
-        }
+        const std::optional<std::uint64_t> first = detail::read_list_head(
+            memory, kernel_, head_, fmt::format("the module list (module_list at {})", hex(head_)), warn);
+        if (!first) return out;
         detail::EntrySet seen("module", module_bytes_);
-        detail::walk_list("the module list (module_list)", first, detail::entries_bound(kernel_, module_bytes_), seen,
+        detail::walk_list("the module list (module_list)", *first, detail::entries_bound(kernel_, module_bytes_), seen,
                           warn, [&](std::uint64_t address, std::uint64_t) {
                               const Object o(memory, kernel_.order(), module_bytes_, address);
                               out.modules.push_back(module(memory, o, address, warn));

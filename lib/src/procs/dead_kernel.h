@@ -128,6 +128,21 @@ inline std::vector<std::uint32_t> read_groups(const KernelObject& cred, const Me
     return out;
 }
 
+// The first entry of a list whose head is one pointer at `head` (as
+// TAILQ_FIRST): nullopt, and a warning with `context`, when it cannot be read.
+inline std::optional<std::uint64_t> read_list_head(PageCache& memory, const Kernel& kernel, std::uint64_t head,
+                                                   const std::string& context, const ProcWarn& warn) {
+    try {
+        Bytes b(kernel.pointer_size());
+        memory.read(head, b);
+        return load_uint(b.data(), kernel.pointer_size(), kernel.order());
+    } catch (Error& e) {
+        e.add_context(context);
+        warn(e);
+        return std::nullopt;
+    }
+}
+
 // Objects many processes point to (credentials, process groups,
 // sessions, terminals) are read once per walk.
 template <typename T>
