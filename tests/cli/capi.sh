@@ -169,5 +169,9 @@ done
 tail -n +2 "$R/truth/sessions.txt" | while IFS=$'\t' read -r pid pgid sid _ _; do
   grep -q "^pid $pid ppid [0-9]* pgid $pgid sid $sid " "$T/out" || fail "process $pid: pgid or sid differs"
 done
-grep -q '^pid 111 .* stat 5 realstat 5 .* comm "zombie-kid"$' "$T/out" || fail "zombie-kid is not a zombie"
-grep -q '^pid 110 .* stat 4 realstat 4 .* comm "stopped-proc"$' "$T/out" || fail "stopped-proc is not stopped"
+# The guest numbers its processes as its boot goes: the pids come from ps.txt.
+truth_pid() { awk -F'\t' -v c="$1" '$8 == c { print $1 }' "$R/truth/ps.txt"; }
+zombie=$(truth_pid zombie-kid) stopped=$(truth_pid stopped-proc)
+[[ -n $zombie && -n $stopped ]] || fail "ps.txt lacks zombie-kid or stopped-proc"
+grep -q "^pid $zombie .* stat 5 realstat 5 .* comm \"zombie-kid\"\$" "$T/out" || fail "zombie-kid is not a zombie"
+grep -q "^pid $stopped .* stat 4 realstat 4 .* comm \"stopped-proc\"\$" "$T/out" || fail "stopped-proc is not stopped"

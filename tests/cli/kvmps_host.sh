@@ -7,8 +7,13 @@ source "$(dirname "$0")/lib.sh"
 sleep 4321 &
 pid=$!
 trap 'kill $pid 2>/dev/null; rm -rf "$T"' EXIT
-# Wait until the child has exec'd sleep.
-for _ in $(seq 100); do [[ $(cat /proc/$pid/comm 2>/dev/null) == sleep ]] && break; sleep 0.05; done
+# Wait until the child has exec'd sleep and sleeps: on a loaded machine it
+# can stay runnable (R) for a while, and its state must not change between
+# the looks below.
+for _ in $(seq 200); do
+  [[ $(cat /proc/$pid/comm 2>/dev/null) == sleep && $(sed 's/^.*) //' /proc/$pid/stat) == S\ * ]] && break
+  sleep 0.05
+done
 
 # What /proc says: stat fields after the command name (field 3 on).
 read -r -a f < <(sed 's/^.*) //' /proc/$pid/stat)
