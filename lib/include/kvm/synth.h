@@ -319,6 +319,10 @@ void write_minidump_image(Sink& out, const MinidumpImage& image);
 // nprocs, pidhashtbl and pidhash (FreeBSD), allprocs (local) and
 // allproc_hsize (DragonFly), empty for a process planter to fill through
 // define_object, kmem_alloc and write.
+// FreeBSD: cpu_tick_frequency, the rate of the ticks the kernel counts run
+// time in (p_rux.rux_runtime, td_runtime): a 2.4 GHz TSC.
+inline constexpr std::uint64_t freebsd_cpu_tick_frequency = 2'400'000'000;
+
 struct MachineSpec {
     std::string arch = "amd64";           // a row of all_arches(): "amd64", "i386", "arm64"
     bool pae = false;                     // i386: PAE paging (2 MiB large pages)
@@ -328,6 +332,9 @@ struct MachineSpec {
     std::string version;                   // the kernel's version string; empty: the OS's default
     std::string panic;                     // the panic message; empty: the OS's default
     std::int64_t crash_time = 1732200000;  // time_second at the crash
+    // FreeBSD and DragonFly: time_uptime at the crash, 3 days, 2 hours and
+    // a minute (init, in the default process trees, starts a minute after boot).
+    std::int64_t uptime = 3 * 86400 + 7260;
     std::size_t extra_functions = 0;       // more text symbols (big namelists)
     std::string os = "netbsd";             // "netbsd", "freebsd", "dragonfly"
     std::uint32_t page_size = 0;           // arm64: 4096 or 16384 (minidump v3 only); 0: the arch's

@@ -231,6 +231,35 @@ void emit_process(ProcInfo& p, const std::vector<Lwp>& lwps, const Lwp* represen
     }
 }
 
+// The crash time and the memory size of a BSD dump, for ETIME and %MEM:
+// the first of `clock_symbols` the namelist has (the wall clock in
+// seconds, a time_t of `time_size` bytes) and physmem (pages,
+// `physmem_size` bytes).  What cannot be read stays unknown, and those
+// columns print "-".
+inline SystemFacts bsd_system_facts(const Kernel& kernel, std::initializer_list<std::string_view> clock_symbols,
+                                    unsigned time_size, unsigned physmem_size) {
+    SystemFacts facts;
+    for (const std::string_view name : clock_symbols) {
+        const Symbol* s = kernel.symbols().lookup(name);
+        if (s == nullptr) continue;
+        try {
+            const std::uint64_t v = kernel.read_uint(s->value, time_size);
+            facts.now_sec = time_size == 4 ? static_cast<std::int32_t>(v) : static_cast<std::int64_t>(v);
+        } catch (const Error&) {
+            // ETIME prints "-".
+        }
+        break;
+    }
+    if (const Symbol* s = kernel.symbols().lookup("_physmem")) {
+        try {
+            facts.physmem_kib = kernel.read_uint(s->value, physmem_size) * kernel.arch().page_size / 1024;
+        } catch (const Error&) {
+            // %MEM prints "-".
+        }
+    }
+    return facts;
+}
+
 // A terminal by the name its device has in the dump (si_name: "pts/0",
 // "ttyv1", "/dev/ttyv1"), for systems that name devices themselves: the
 // first process whose controlling terminal has that name gives its number.

@@ -648,26 +648,9 @@ struct NetbsdWalker::Walk {
 };
 
 SystemFacts NetbsdWalker::system_facts() const {
-    SystemFacts facts;
-    // time_second became time__second (a macro names it) in NetBSD 9.
-    for (const char* name : {"_time__second", "_time_second"}) {
-        const Symbol* s = kernel_.symbols().lookup(name);
-        if (s == nullptr) continue;
-        try {
-            facts.now_sec = static_cast<std::int64_t>(kernel_.read_uint(s->value, 8));
-        } catch (const Error&) {
-            // ETIME prints "-".
-        }
-        break;
-    }
-    if (const Symbol* s = kernel_.symbols().lookup("_physmem")) {
-        try {
-            facts.physmem_kib = kernel_.read_uint(s->value, 4) * kernel_.arch().page_size / 1024;
-        } catch (const Error&) {
-            // %MEM prints "-".
-        }
-    }
-    return facts;
+    // time_second became time__second (a macro names it) in NetBSD 9; time_t
+    // is 64 bits on every port since NetBSD 6, physmem an int.
+    return detail::bsd_system_facts(kernel_, {"_time__second", "_time_second"}, 8, 4);
 }
 
 void NetbsdWalker::walk(const WalkOptions& options, const ProcEmit& emit, const ProcWarn& warn) const {

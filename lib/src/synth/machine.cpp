@@ -629,11 +629,18 @@ void CrashedMachine::define_bsd_symbols() {
     }
     if (freebsd) {
         define_object("pidhash", 'd', uint_bytes(pidhash_mask, ptr), ptr);
+        // kern_tc.c's static: the rate cpu ticks (p_rux.rux_runtime, td_runtime) count at.
+        define_object("cpu_tick_frequency", 'd', uint_bytes(freebsd_cpu_tick_frequency, 8), 8, false);
     } else {
         define_object("allproc_hsize", 'd', uint_bytes(dragonfly_allproc_hsize, 4), 4);
     }
+    std::uint64_t ram_pages = 0;
+    for (const auto& seg : memory_->ram())
+        ram_pages += seg.size / arch_->page_size;
+    define_object("physmem", 'd', uint_bytes(ram_pages, ptr), ptr);  // a long
 
     const std::uint64_t time_second = define_object("time_second", 'b', 8, 8);
+    const std::uint64_t time_uptime = define_object("time_uptime", 'b', ptr, ptr);  // a time_t
     const std::uint64_t panicstr = define_object("panicstr", 'b', ptr, ptr);
     define_object("nprocs", 'b', 4, 4);
     if (freebsd) {
@@ -653,6 +660,7 @@ void CrashedMachine::define_bsd_symbols() {
     const std::uint64_t dumppcb = define_object("dumppcb", 'b', pcb_bytes, 64, false);
 
     write_uint(time_second, static_cast<std::uint64_t>(spec_.crash_time), 8);
+    write_uint(time_uptime, static_cast<std::uint64_t>(spec_.uptime), ptr);
     const std::uint64_t message = kmem_alloc(spec_.panic.size() + 1);
     write_string(message, spec_.panic);
     write_pointer(panicstr, message);
