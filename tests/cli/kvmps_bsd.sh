@@ -48,18 +48,18 @@ PID TTY    STAT        TIME COMMAND
 END
 cat >"$T/expected-freebsd" <<'END'
 PID TTY    STAT         TIME COMMAND
-  0 ?      DLs       0:00.00 [kernel]
-  1 ?      Is        0:00.00 (init)
+  0 ?      DLs       1:35.12 [kernel]
+  1 ?      Is        0:00.31 (init)
  10 ?      S<s       0:00.00 (syslogd)
  11 ?      SNs       0:00.00 (idled)
  12 ?      S<s       0:00.00 (rtd)
  13 ?      WL        0:00.00 [intr]
  31 ?      Is        0:00.00 (daemon)
  30 ttyv1- SWEVLCs+J 0:00.00 (ksh)
- 20 pts/0  Ss        0:00.00 (sh)
- 21 pts/0  RN+       0:00.00 (cc)
+ 20 pts/0  Ss        0:00.04 (sh)
+ 21 pts/0  RN+       2:03.46 (cc)
  22 pts/0  TX        0:00.00 (prog)
- 23 pts/0  S+        0:00.00 (threads)
+ 23 pts/0  S+        0:07.50 (threads)
  24 pts/0  Z+        0:00.00 (zombie)
  25 pts/0  I         0:00.00 (su)
  26 pts/0  S         0:00.00 (gdb)
@@ -84,6 +84,29 @@ for variant in "freebsd" "freebsd --minidump-version 2" "freebsd --minidump-vers
   addr=$(fact proc.23)
   printf '%s\n' "PID            PADDR" " 23 ${addr#0x}" | expect_stdout
 done
+
+# FreeBSD's clocks and priorities: TIME from p_rux and the threads'
+# td_incruntime, ELAPSED up to time_second from p_start plus the boot time,
+# PRI td_priority - PZERO, EMUL sv_name; -H gives each thread's own TIME.
+d=$T/freebsd
+run_tool kvmps -N "$d/kernel" -M "$d/vmcore.0" -o pid,pri,etime,emul,time -p 0,1,13,21,23
+expect_rc 0
+expect_stdout <<'END'
+PID PRI    ELAPSED EMUL             TIME
+  0 -28 3-02:01:00 null          1:35.12
+  1  52 3-02:00:00 FreeBSD ELF64 0:00.31
+ 13 -58          - null          0:00.00
+ 21  65      02:05 FreeBSD ELF64 2:03.46
+ 23  20 2-00:00:00 FreeBSD ELF64 0:07.50
+END
+run_tool kvmps -N "$d/kernel" -M "$d/vmcore.0" -H -o pid,lid,time -p 23
+expect_rc 0
+expect_stdout <<'END'
+PID    LID    TIME
+ 23 100012 0:01.00
+ 23 100013 0:02.00
+ 23 100014 0:03.00
+END
 
 # DragonFly from here on: filters, -H, layouts.
 d=$T/dragonfly

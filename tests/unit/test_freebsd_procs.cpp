@@ -36,18 +36,18 @@ StructLayouts freebsd14() {
 // Sorted by terminal (ttyv1 is device 70, pts/0 112), then pid.
 constexpr std::string_view tree_table =
     "PID TTY    STAT         TIME COMMAND\n"
-    "  0 ?      DLs       0:00.00 [kernel]\n"
-    "  1 ?      Is        0:00.00 (init)\n"
+    "  0 ?      DLs       1:35.12 [kernel]\n"
+    "  1 ?      Is        0:00.31 (init)\n"
     " 10 ?      S<s       0:00.00 (syslogd)\n"
     " 11 ?      SNs       0:00.00 (idled)\n"
     " 12 ?      S<s       0:00.00 (rtd)\n"
     " 13 ?      WL        0:00.00 [intr]\n"
     " 31 ?      Is        0:00.00 (daemon)\n"
     " 30 ttyv1- SWEVLCs+J 0:00.00 (ksh)\n"
-    " 20 pts/0  Ss        0:00.00 (sh)\n"
-    " 21 pts/0  RN+       0:00.00 (cc)\n"
+    " 20 pts/0  Ss        0:00.04 (sh)\n"
+    " 21 pts/0  RN+       2:03.46 (cc)\n"
     " 22 pts/0  TX        0:00.00 (prog)\n"
-    " 23 pts/0  S+        0:00.00 (threads)\n"
+    " 23 pts/0  S+        0:07.50 (threads)\n"
     " 24 pts/0  Z+        0:00.00 (zombie)\n"
     " 25 pts/0  I         0:00.00 (su)\n"
     " 26 pts/0  S         0:00.00 (gdb)\n"
@@ -162,6 +162,90 @@ TEST_CASE("freebsd: every field of a 14 process tree, the zombie in the pid hash
     CHECK(l.row(22).flags == (0x10000000 | 0x800 | 0x40000 | 0x2));
     CHECK(l.row(23).raw ==
           std::vector<std::pair<std::string, std::uint64_t>>{{"td_flags", 0x8}, {"td_inhibitors", 0x2}});
+}
+
+// TIME is p_rux.rux_runtime plus each thread's td_incruntime at
+// cpu_tick_frequency (a thread row: its own td_rux plus td_incruntime);
+// START p_stats->p_start, an uptime, plus time_second - time_uptime; PRI
+// td_priority - PZERO; EMUL sv_name; ETIME and %MEM time_second and physmem.
+TEST_CASE("freebsd: TIME, START, ETIME, PRI and EMUL come from the dump") {
+    // A FreeBSD machine's own minidump, whose kernel has physmem as a long.
+    synth::CrashedMachine machine({.seed = 7, .os = "freebsd"});
+    (void)synth::plant_freebsd_processes(machine, freebsd14(), synth::freebsd::process_tree());
+    MemorySink dump;
+    machine.write_minidump(dump);
+    const test::TempDir dir;
+    synth::write_file(dir / "kernel", machine.kernel_elf());
+    const std::shared_ptr<const Namelist> namelist = Namelist::load(dir / "kernel");
+    const auto kernel = std::make_unique<Kernel>(
+        open_format(std::make_shared<MemorySource>(dump.data(), "vmcore.0"), {.namelist = namelist.get()}), namelist);
+    const auto walker = make_process_walker({.kernel = kernel.get(), .layout_dirs = {test::shipped_layouts_dir()}});
+    const SystemFacts facts = walker->system_facts();
+    CHECK(facts.now_sec == synth::MachineSpec{}.crash_time);
+    std::uint64_t ram = 0;
+    for (const auto& seg : machine.memory().ram())
+        ram += seg.size;
+    CHECK(facts.physmem_kib == ram / 1024);
+
+    const test::BsdListing l = walk_bsd(*kernel);
+    CHECK(l.warnings.empty());
+    std::vector<ProcInfo> rows = l.rows;
+    sort_ps(rows);
+    const PsTableOptions table{.now_sec = facts.now_sec, .physmem_kib = facts.physmem_kib};
+    CHECK(format_ps_table(rows, parse_ps_fields("pid,pri,etime,emul,time"), table) ==
+          "PID PRI    ELAPSED EMUL             TIME\n"
+          "  0 -28 3-02:01:00 null          1:35.12\n"
+          "  1  52 3-02:00:00 FreeBSD ELF64 0:00.31\n"
+          " 10  20          - FreeBSD ELF64 0:00.00\n"
+          " 11  20          - FreeBSD ELF64 0:00.00\n"
+          " 12  20          - FreeBSD ELF64 0:00.00\n"
+          " 13 -58          - null          0:00.00\n"
+          " 31  20          - FreeBSD ELF64 0:00.00\n"
+          " 30  20          - FreeBSD ELF64 0:00.00\n"
+          " 20  20   03:01:01 FreeBSD ELF64 0:00.04\n"
+          " 21  65      02:05 FreeBSD ELF64 2:03.46\n"
+          " 22  20          - FreeBSD ELF64 0:00.00\n"
+          " 23  20 2-00:00:00 FreeBSD ELF64 0:07.50\n"
+          " 24  20          - FreeBSD ELF64 0:00.00\n"
+          " 25  20          - FreeBSD ELF64 0:00.00\n"
+          " 26  20          - FreeBSD ELF64 0:00.00\n"
+          " 27  20          - FreeBSD ELF64 0:00.00\n");
+    const std::int64_t boot = synth::MachineSpec{}.crash_time - synth::MachineSpec{}.uptime;
+    CHECK(l.row(1).start_usec == (boot + 60) * 1'000'000 + 250'000);
+    CHECK(l.row(0).start_usec == boot * 1'000'000);
+    CHECK_FALSE(l.row(10).start_usec.has_value());
+
+    // A thread row: the thread's own run time and priority.
+    const test::BsdListing threads = walk_bsd(*kernel, {.filters = {{ProcOp::pid, 23}}, .per_lwp = true});
+    REQUIRE(threads.rows.size() == 3);
+    CHECK(test::ps_table(threads.rows, "pid,lid,pri,time") ==
+          "PID    LID PRI    TIME\n"
+          " 23 100012  20 0:01.00\n"
+          " 23 100013  20 0:02.00\n"
+          " 23 100014  20 0:03.00\n");
+}
+
+// The clocks come from the dump; damaged, they leave TIME and START unknown
+// with a warning, and the rest of the walk as it was.
+TEST_CASE("freebsd: a damaged cpu_tick_frequency or p_stats leaves TIME or START unknown, with a warning") {
+    const BsdCrash crash("freebsd", "amd64", freebsd14(), [](synth::CrashedMachine& m, const StructLayouts& l) {
+        auto planted = synth::plant_freebsd_processes(m, l, synth::freebsd::process_tree());
+        m.write_uint(m.symbol("cpu_tick_frequency"), 0, 8);
+        // init's p_start: an uptime of more than a century.
+        const std::uint64_t stats = m.read_uint(planted.proc.at(1) + l.get("proc").member("p_stats").offset, 8);
+        m.write_uint(stats + l.get("pstats").member("p_start.tv_sec").offset, std::uint64_t{1} << 40, 8);
+        return planted;
+    });
+    const auto kernel = crash.open();
+    const test::BsdListing l = walk_bsd(*kernel);
+    REQUIRE(l.warnings.size() == 2);
+    CHECK(l.warnings[0] == "cpu_tick_frequency: cpu_tick_frequency is 0 Hz");
+    CHECK(l.warnings[1].starts_with("pid 1 ("));
+    CHECK(l.warnings[1].ends_with(": p_start is 1099511627776.250000 s of uptime, over a century"));
+    CHECK(l.row(0).rtime_usec == 0);
+    CHECK_FALSE(l.row(1).start_usec.has_value());
+    CHECK(l.row(20).start_usec.has_value());
+    CHECK(l.sorted_pids() == all_pids);
 }
 
 TEST_CASE("freebsd: one row per thread, every thread in p_threads order") {
@@ -289,12 +373,12 @@ TEST_CASE("freebsd: the kernel's CTF gives the structures; the release's file or
                 CHECK(derived.ends_with(fmt::format("; flags, values and device names from {}/freebsd-14-amd64.json",
                                                     test::shipped_layouts_dir())));
             } else {
-                CHECK(
-                    derived.ends_with("; P_CONTROLT, P_SYSTEM, P_TRACED, P_WEXIT, P_PPWAIT, P_INMEM, "
-                                      "P_STOPPED_SIG, P_STOPPED_TRACE, P_STOPPED_SINGLE, TDF_SINTR, TDI_SLEEPING, "
-                                      "TDI_LOCK, CRED_FLAG_CAPMODE, PRS_NEW, PRS_NORMAL, PRS_ZOMBIE, TDS_CAN_RUN, "
-                                      "TDS_RUNQ, TDS_RUNNING, MAXSLP, NZERO, PRI_REALTIME, PRI_IDLE from kvmkit's "
-                                      "table of freebsd constants"));
+                CHECK(derived.ends_with(
+                    "; P_CONTROLT, P_SYSTEM, P_TRACED, P_WEXIT, P_PPWAIT, P_INMEM, "
+                    "P_STOPPED_SIG, P_STOPPED_TRACE, P_STOPPED_SINGLE, TDF_SINTR, TDI_SLEEPING, "
+                    "TDI_LOCK, CRED_FLAG_CAPMODE, PRS_NEW, PRS_NORMAL, PRS_ZOMBIE, TDS_CAN_RUN, "
+                    "TDS_RUNQ, TDS_RUNNING, MAXSLP, NZERO, PRI_REALTIME, PRI_IDLE, PZERO from kvmkit's "
+                    "table of freebsd constants"));
             }
             const test::BsdListing l = walk_bsd(*kernel);
             CHECK(l.warnings.empty());

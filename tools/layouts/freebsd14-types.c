@@ -16,6 +16,8 @@
  *   sys/sys/proc.h       struct proc, thread, pgrp, session, rusage_ext,
  *                        enum p_states, enum td_states
  *   sys/sys/ucred.h      struct ucred
+ *   sys/sys/resourcevar.h  struct pstats (and struct uprof in it)
+ *   sys/sys/sysent.h     struct sysentvec (up to sv_name)
  *   sys/sys/jail.h       struct prison (its first members: pr_list, pr_id)
  *   sys/bsm/audit.h      struct auditinfo_addr, au_mask, au_tid_addr
  *   sys/sys/tty.h, ttyqueue.h, termios (sys/_termios.h), sys/_winsize.h
@@ -634,6 +636,35 @@ struct cdev_priv {
     /* (later members are not read) */
 };
 
+/* A process's accounting (sys/sys/resourcevar.h): p_start, an uptime, is
+ * START once the boot time is added. */
+struct pstats {
+    struct rusage p_cru;
+    struct itimerval p_timer[3];
+    struct uprof {
+        caddr_t pr_base;
+        u_long pr_size;
+        u_long pr_off;
+        u_long pr_scale;
+    } p_prof;
+    struct timeval p_start;
+};
+
+/* A process's ABI (sys/sys/sysent.h): sv_name is EMUL ("FreeBSD ELF64");
+ * declared up to sv_name, the last member read. */
+struct image_params;
+struct sysentvec {
+    int sv_size;
+    struct sysent *sv_table;
+    int (*sv_fixup)(uintptr_t *, struct image_params *);
+    void (*sv_sendsig)(void (*)(int), struct ksiginfo *, struct __sigset *);
+    const char *sv_sigcode;
+    int *sv_szsigcode;
+    int sv_sigcodeoff;
+    char *sv_name;
+    /* (later members are not read) */
+};
+
 /* The kernel message buffer's header (kvmdmesg): msg_ptr is msg_size bytes
  * long; declared up to msg_seqmod, the last member read (a mutex follows). */
 struct msgbuf {
@@ -674,5 +705,7 @@ struct session kvmkit_session;
 struct tty kvmkit_tty;
 struct cdev_priv kvmkit_cdev_priv;
 struct prison kvmkit_prison;
+struct pstats kvmkit_pstats;
+struct sysentvec kvmkit_sysentvec;
 struct msgbuf kvmkit_msgbuf;
 struct linker_file kvmkit_linker_file;

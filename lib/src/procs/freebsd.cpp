@@ -13,7 +13,12 @@
 // state comes from the process's first thread (each thread's with -H):
 // running, runnable or on a run queue R, stopped T, asleep S, I or D, on a
 // lock L, else W; zombies Z.  STAT's flags are FreeBSD 14 ps's: W < N X E
-// V L C s + J.
+// V L C s + J.  TIME is cputick2usec() of p_rux.rux_runtime plus what
+// each thread ran since the kernel last aggregated it (td_incruntime), as
+// rufetch() adds it (a thread row: its own td_rux.rux_runtime plus its
+// td_incruntime), at cpu_tick_frequency; START is p_stats->p_start, an
+// uptime, plus the boot time (time_second - time_uptime); PRI is
+// td_priority less PZERO; EMUL the ABI's sv_name.
 //
 // Without type information (no CTF, no DWARF, no layout file) the
 // offsets the kernel exports for debuggers (proc_off_*, thread_off_*)
@@ -29,6 +34,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cstdint>
 
 namespace kvm {
 
@@ -43,6 +49,7 @@ constexpr std::uint64_t max_groups = 65536;               // NGROUPS_MAX is 1023
 constexpr std::size_t max_wmesg = 64;
 constexpr std::size_t max_name = 256;  // MAXCOMLEN + 1 is 20; td_name likewise
 constexpr std::size_t comm_size = 20;  // what proc_off_p_comm and thread_off_td_name point at
+constexpr std::size_t max_emul = 32;   // KI_EMULNAMELEN is 16
 
 LayoutRequest build_request() {
     LayoutRequest r;
@@ -63,6 +70,9 @@ LayoutRequest build_request() {
              member("p_lock", "hold count: STAT L when positive"),
              member("p_pgrp", "process group (struct pgrp *)"),
              member("p_numthreads", "number of threads: NLWP, and the bound of p_threads"),
+             member("p_stats", "accounting (struct pstats *): START", false),
+             member("p_rux.rux_runtime", "cpu ticks run by the threads, as last aggregated: TIME", false),
+             member("p_sysent", "the ABI (struct sysentvec *): EMUL", false),
          }},
         {"thread",
          {
@@ -77,6 +87,9 @@ LayoutRequest build_request() {
              member("td_name", "thread name"),
              member("td_pri_class", "scheduling class: STAT < for PRI_REALTIME, N for PRI_IDLE"),
              member("td_state", "TDS_* state"),
+             member("td_priority", "active priority: PRI, less PZERO", false),
+             member("td_rux.rux_runtime", "cpu ticks the thread ran, as last aggregated: TIME of a thread row", false),
+             member("td_incruntime", "cpu ticks run since the last aggregation: TIME", false),
          }},
         {"ucred",
          {
@@ -94,6 +107,17 @@ LayoutRequest build_request() {
          {
              member("pr_id", "the jail's id: 0 for prison0, the host"),
          }},
+        {"pstats",
+         {
+             member("p_start.tv_sec", "start, seconds of uptime: START"),
+             member("p_start.tv_usec", "start, microseconds"),
+         },
+         false},
+        {"sysentvec",
+         {
+             member("sv_name", "the ABI's name (char *): EMUL"),
+         },
+         false},
         {"pgrp",
          {
              member("pg_id", "process group id"),
@@ -121,8 +145,8 @@ LayoutRequest build_request() {
     r.flags = {"P_CONTROLT",   "P_SYSTEM",      "P_TRACED",         "P_WEXIT",          "P_PPWAIT",
                "P_INMEM",      "P_STOPPED_SIG", "P_STOPPED_TRACE",  "P_STOPPED_SINGLE", "TDF_SINTR",
                "TDI_SLEEPING", "TDI_LOCK",      "CRED_FLAG_CAPMODE"};
-    r.values = {"PRS_NEW",     "PRS_NORMAL", "PRS_ZOMBIE", "TDS_CAN_RUN",  "TDS_RUNQ",
-                "TDS_RUNNING", "MAXSLP",     "NZERO",      "PRI_REALTIME", "PRI_IDLE"};
+    r.values = {"PRS_NEW", "PRS_NORMAL", "PRS_ZOMBIE",   "TDS_CAN_RUN", "TDS_RUNQ", "TDS_RUNNING",
+                "MAXSLP",  "NZERO",      "PRI_REALTIME", "PRI_IDLE",    "PZERO"};
     return r;
 }
 
@@ -165,6 +189,7 @@ const std::vector<NamedValue>& known_values() {
         known("NZERO", 0, "proc.p_nice", "p_nice at nice 0"),
         known("PRI_REALTIME", 2, "thread.td_pri_class", "real-time class: <"),
         known("PRI_IDLE", 4, "thread.td_pri_class", "idle class: N"),
+        known("PZERO", 68, "thread.td_priority", "the priority ps shows as 0: PRI is td_priority - PZERO"),
     };
     return values;
 }
@@ -194,7 +219,23 @@ struct ThreadInfo {
     std::uint64_t wchan = 0;
     std::string wmesg;
     std::string name;
+    std::int64_t priority = 0;
+    std::uint64_t rux_runtime = 0, incruntime = 0;  // cpu ticks
 };
+
+// Tick counts from a dump, summed without wrapping.
+std::uint64_t add_ticks(std::uint64_t a, std::uint64_t b) {
+    return a + b < a ? UINT64_MAX : a + b;
+}
+
+// cputick2usec(): cpu ticks at `rate` (at most max_tick_rate) per second
+// in microseconds, saturating where a dump's tick count overflows them.
+constexpr std::uint64_t max_tick_rate = 1'000'000'000'000;  // 1 THz; real ones are a few GHz
+std::uint64_t cputicks_usec(std::uint64_t ticks, std::uint64_t rate) {
+    const std::uint64_t secs = ticks / rate;
+    if (secs > UINT64_MAX / 1000000 - 1) return UINT64_MAX;
+    return secs * 1000000 + ticks % rate * 1000000 / rate;
+}
 
 class FreebsdWalker final : public ProcessWalker {
 public:
@@ -206,6 +247,11 @@ public:
         return detail::terminal_by_name(*this, name);
     }
     const StructLayouts* layouts() const override { return &layouts_; }
+    // time_t and physmem (a long) are as wide as a pointer on the ports
+    // kvmkit reads (i386's time_t is 32 bits, amd64's and arm64's 64).
+    SystemFacts system_facts() const override {
+        return detail::bsd_system_facts(kernel_, {"_time_second"}, kernel_.pointer_size(), kernel_.pointer_size());
+    }
 
 private:
     struct Walk;
@@ -223,8 +269,11 @@ private:
     const MemberLayout *p_next_, *p_threads_, *p_hash_, *p_pid_, *p_comm_;
     const MemberLayout *p_ucred_ = nullptr, *p_flag_ = nullptr, *p_state_ = nullptr, *p_pptr_ = nullptr,
                        *p_oppid_ = nullptr, *p_nice_ = nullptr, *p_lock_ = nullptr, *p_pgrp_ = nullptr,
-                       *p_numthreads_ = nullptr;
+                       *p_numthreads_ = nullptr, *p_stats_ = nullptr, *p_runtime_ = nullptr, *p_sysent_ = nullptr;
     const MemberLayout *td_next_, *td_tid_, *td_name_;
+    const MemberLayout *td_priority_ = nullptr, *td_runtime_ = nullptr, *td_incruntime_ = nullptr;
+    const StructLayout *pstats_ = nullptr, *sysentvec_ = nullptr;  // nullptr when the layouts lack them
+    const MemberLayout *ps_start_sec_ = nullptr, *ps_start_usec_ = nullptr, *sv_name_ = nullptr;
     const MemberLayout *td_proc_ = nullptr, *td_flags_ = nullptr, *td_inhibitors_ = nullptr, *td_wchan_ = nullptr,
                        *td_wmesg_ = nullptr, *td_slptick_ = nullptr, *td_pri_class_ = nullptr, *td_state_ = nullptr;
     const MemberLayout *cr_flags_ = nullptr, *cr_uid_ = nullptr, *cr_ruid_ = nullptr, *cr_svuid_ = nullptr,
@@ -235,7 +284,7 @@ private:
     std::uint64_t p_controlt_ = 0, p_system_ = 0, p_traced_ = 0, p_wexit_ = 0, p_ppwait_ = 0, p_inmem_ = 0,
                   p_stopped_ = 0, tdf_sintr_ = 0, tdi_sleeping_ = 0, tdi_lock_ = 0, capmode_ = 0;
     std::int64_t prs_new_ = 0, prs_normal_ = 0, prs_zombie_ = 0, tds_can_run_ = 0, tds_runq_ = 0, tds_running_ = 0;
-    std::int64_t maxslp_ = 0, nzero_ = 0, pri_realtime_ = 0, pri_idle_ = 0;
+    std::int64_t maxslp_ = 0, nzero_ = 0, pri_realtime_ = 0, pri_idle_ = 0, pzero_ = 0;
 };
 
 FreebsdWalker::FreebsdWalker(const Kernel& kernel, StructLayouts layouts, bool full)
@@ -265,6 +314,21 @@ FreebsdWalker::FreebsdWalker(const Kernel& kernel, StructLayouts layouts, bool f
     p_lock_ = mem(proc_, "p_lock");
     p_pgrp_ = mem(proc_, "p_pgrp");
     p_numthreads_ = mem(proc_, "p_numthreads");
+    p_stats_ = mem(proc_, "p_stats");
+    p_runtime_ = mem(proc_, "p_rux.rux_runtime");
+    p_sysent_ = mem(proc_, "p_sysent");
+    td_priority_ = mem(thread_, "td_priority");
+    td_runtime_ = mem(thread_, "td_rux.rux_runtime");
+    td_incruntime_ = mem(thread_, "td_incruntime");
+    pstats_ = layouts_.find("pstats");
+    if (pstats_ != nullptr) {
+        ps_start_sec_ = mem(*pstats_, "p_start.tv_sec");
+        ps_start_usec_ = mem(*pstats_, "p_start.tv_usec");
+    }
+    if (ps_start_sec_ == nullptr || ps_start_usec_ == nullptr) p_stats_ = nullptr;
+    sysentvec_ = layouts_.find("sysentvec");
+    if (sysentvec_ != nullptr) sv_name_ = mem(*sysentvec_, "sv_name");
+    if (sv_name_ == nullptr) p_sysent_ = nullptr;
     td_proc_ = mem(thread_, "td_proc");
     td_flags_ = mem(thread_, "td_flags");
     td_inhibitors_ = mem(thread_, "td_inhibitors");
@@ -309,6 +373,7 @@ FreebsdWalker::FreebsdWalker(const Kernel& kernel, StructLayouts layouts, bool f
     nzero_ = value("NZERO");
     pri_realtime_ = value("PRI_REALTIME");
     pri_idle_ = value("PRI_IDLE");
+    pzero_ = value("PZERO");
 }
 
 struct FreebsdWalker::Walk {
@@ -317,11 +382,14 @@ struct FreebsdWalker::Walk {
     const ProcEmit& emit;
     detail::WalkContext ctx;
     std::int64_t ticks = 0, hz = 0;          // for sleep times; hz 0: unknown
+    std::uint64_t tick_rate = 0;             // cpu_tick_frequency, for TIME; 0: unknown
+    std::optional<std::int64_t> boot_usec;   // the boot time, for START: microseconds since the Epoch
     std::unordered_set<std::uint64_t> seen;  // processes already listed
     std::uint64_t budget = 0;                // processes nprocs allows the hash still to add
     bool over_budget = false;
     detail::AddressCache<CredInfo> creds;
     detail::AddressCache<std::int32_t> pids;
+    detail::AddressCache<std::string> emuls;  // struct sysentvec * -> sv_name
     std::optional<detail::BsdSessions> sessions;
 
     Walk(const FreebsdWalker& walker, const WalkOptions& o, const ProcEmit& e, const ProcWarn& warn)
@@ -402,6 +470,9 @@ struct FreebsdWalker::Walk {
                               t.slptick = o.s(w.td_slptick_);
                               t.pri_class = o.s(w.td_pri_class_);
                               t.wchan = o.u(w.td_wchan_);
+                              t.priority = static_cast<std::int64_t>(o.u(w.td_priority_));  // a u_char
+                              t.rux_runtime = o.u(w.td_runtime_);
+                              t.incruntime = o.u(w.td_incruntime_);
                               const std::uint64_t next = o.u(w.td_next_);
                               if (const std::uint64_t wmesg = o.u(w.td_wmesg_); wmesg != 0) {
                                   try {
@@ -415,6 +486,34 @@ struct FreebsdWalker::Walk {
                               return detail::ListStep{next, true};
                           });
         return out;
+    }
+
+    // START from p_stats, EMUL from p_sysent, where the layouts and the
+    // dump have them.
+    void accounting(ProcInfo& p, const Object& proc) {
+        if (const std::uint64_t stats = proc.u(w.p_stats_); stats != 0 && boot_usec) {
+            try {
+                const Object o = ctx.read(*w.pstats_, stats);
+                const std::int64_t sec = o.s(w.ps_start_sec_), usec = o.s(w.ps_start_usec_);
+                // An uptime past a century is not one: the start stays unknown.
+                constexpr std::int64_t max_uptime = 100LL * 366 * 86400;
+                if (sec < 0 || sec > max_uptime || usec < 0 || usec >= 1000000)
+                    throw_corrupt(fmt::format("p_start is {}.{:06} s of uptime, over a century", sec, usec));
+                p.start_usec = *boot_usec + sec * 1000000 + usec;
+            } catch (Error& e) {
+                ctx.problem(p, "statistics", stats, e);
+            }
+        }
+        if (const std::uint64_t sv = proc.u(w.p_sysent_); sv != 0) {
+            try {
+                p.emul = emuls.get(sv, [&](std::uint64_t a) {
+                    const std::uint64_t name = ctx.read(*w.sysentvec_, a).u(w.sv_name_);
+                    return name == 0 ? std::string() : ctx.string(name, max_emul);
+                });
+            } catch (Error& e) {
+                ctx.problem(p, "system call vector", sv, e);
+            }
+        }
     }
 
     // kern_proc.c's ki_stat, as FreeBSD ps prints it.
@@ -508,8 +607,13 @@ struct FreebsdWalker::Walk {
         }
         const bool controlling = (p.flags & w.p_controlt_) != 0;
         sessions->fill(ctx, p, proc.u(w.p_pgrp_), controlling);
+        accounting(p, proc);
 
         const std::vector<ThreadInfo> list = threads(p, proc);
+        // rufetch(): what each thread ran since the last aggregation joins p_rux.
+        std::uint64_t proc_ticks = proc.u(w.p_runtime_);
+        for (const ThreadInfo& t : list)
+            proc_ticks = add_ticks(proc_ticks, t.incruntime);
         const std::int64_t lock = proc.s(w.p_lock_);
         const std::int64_t nice = proc.s(w.p_nice_);
         // The process row is its first thread's (FIRST_THREAD_IN_PROC).
@@ -526,6 +630,11 @@ struct FreebsdWalker::Walk {
                     row.lname = t->name;
                     row.raw = {{"td_flags", t->flags}, {"td_inhibitors", t->inhibitors}};
                     pri_class = t->pri_class;
+                    if (w.td_priority_ != nullptr) row.priority = static_cast<std::int32_t>(t->priority - w.pzero_);
+                }
+                if (tick_rate != 0) {
+                    const std::uint64_t own = t == nullptr ? 0 : add_ticks(t->rux_runtime, t->incruntime);
+                    row.rtime_usec = cputicks_usec(row.lwp_row ? own : proc_ticks, tick_rate);
                 }
                 row.stat =
                     stat_string(std::string(1, state(row, t)), {{(row.flags & w.p_inmem_) == 0, 'W'},
@@ -560,6 +669,41 @@ void FreebsdWalker::walk(const WalkOptions& options, const ProcEmit& emit, const
                 e.add_context("ticks and hz");
                 warn(e);
                 walk.hz = 0;
+            }
+        }
+        // TIME and START need the clocks; a dump without them shows 0:00.00 and "-".
+        if (const Symbol* rate = kernel_.symbols().lookup("_cpu_tick_frequency")) {
+            try {
+                walk.tick_rate = kernel_.read_uint(rate->value, 8);
+                if (walk.tick_rate == 0 || walk.tick_rate > max_tick_rate) {
+                    const std::uint64_t bad = walk.tick_rate;
+                    walk.tick_rate = 0;
+                    throw_corrupt(fmt::format("cpu_tick_frequency is {} Hz", bad));
+                }
+            } catch (Error& e) {
+                e.add_context("cpu_tick_frequency");
+                warn(e);
+            }
+        }
+        const Symbol* now = kernel_.symbols().lookup("_time_second");
+        const Symbol* uptime = kernel_.symbols().lookup("_time_uptime");
+        if (now != nullptr && uptime != nullptr && p_stats_ != nullptr) {
+            try {
+                const unsigned time_t_size = kernel_.pointer_size();
+                const auto read_time = [&](const Symbol* s) {
+                    const std::uint64_t v = kernel_.read_uint(s->value, time_t_size);
+                    return time_t_size == 4 ? static_cast<std::int64_t>(static_cast<std::int32_t>(v))
+                                            : static_cast<std::int64_t>(v);
+                };
+                const std::int64_t boot = read_time(now) - read_time(uptime);
+                // Seconds since the Epoch that a microsecond count holds.
+                constexpr std::int64_t max_seconds = INT64_MAX / 4000000;
+                if (boot < -max_seconds || boot > max_seconds)
+                    throw_corrupt(fmt::format("time_second - time_uptime is {} s", boot));
+                walk.boot_usec = boot * 1000000;
+            } catch (Error& e) {
+                e.add_context("time_second and time_uptime");
+                warn(e);
             }
         }
     }
@@ -716,13 +860,12 @@ std::unique_ptr<ProcessWalker> freebsd_create(const WalkTarget& target) {
     const Namelist& namelist = kernel.namelist();  // usage error without -N
     detail::require_symbols(namelist, {"_nprocs", "_allproc"});
     try {
-        StructLayouts layouts =
-            detail::bsd_dump_layouts(kernel, "FreeBSD", freebsd::process_layout_request(),
-                                     {.os = "freebsd",
-                                      .file = target.layout_file,
-                                      .dirs = target.layout_dirs,
-                                      .known_flags = known_flags(),
-                                      .known_values = known_values()});
+        StructLayouts layouts = detail::bsd_dump_layouts(kernel, "FreeBSD", freebsd::process_layout_request(),
+                                                         {.os = "freebsd",
+                                                          .file = target.layout_file,
+                                                          .dirs = target.layout_dirs,
+                                                          .known_flags = known_flags(),
+                                                          .known_values = known_values()});
         return std::make_unique<FreebsdWalker>(kernel, std::move(layouts), true);
     } catch (Error& e) {
         // Without type information the debugger offsets still list pids,

@@ -96,7 +96,12 @@ PlantedProcesses plant_freebsd_processes(CrashedMachine& machine, const StructLa
 
     const std::uint64_t zombie_state = p.value("PRS_ZOMBIE");
     const std::uint64_t timeshare = p.value("PRI_TIMESHARE");
-    std::vector<std::uint64_t> all, zomb, hashed;  // oldest first
+    // Run times in cpu ticks; a quarter of each thread's not yet aggregated
+    // (td_incruntime), so that the process's p_rux.rux_runtime lacks it.
+    const auto cpu_ticks = [](std::uint64_t usec) { return usec * (freebsd_cpu_tick_frequency / 1000000); };
+    const std::int64_t boot = machine.spec().crash_time - machine.spec().uptime;
+    std::map<std::string, std::uint64_t> sysentvecs;  // sv_name -> struct sysentvec
+    std::vector<std::uint64_t> all, zomb, hashed;     // oldest first
     for (std::size_t i = 0; i < tree.procs.size(); ++i) {
         const ProcSpec& s = tree.procs[i];
         const std::uint64_t a = proc_addr[i];
@@ -115,6 +120,21 @@ PlantedProcesses plant_freebsd_processes(CrashedMachine& machine, const StructLa
         for (const auto& f : s.flags)
             if (flag_owner(layouts, f) == "proc") p.add_flag(a, "proc", f);
         if (s.controlling_tty) p.add_flag(a, "proc", "P_CONTROLT");
+        if (s.start_sec != 0 && layouts.find("pstats") != nullptr) {
+            if (s.start_sec < boot) bad_tree(fmt::format("pid {}: started before the boot", s.pid));
+            const std::uint64_t stats = p.alloc("pstats");
+            p.set(stats, "pstats", "p_start.tv_sec", static_cast<std::uint64_t>(s.start_sec - boot));
+            p.set(stats, "pstats", "p_start.tv_usec", static_cast<std::uint64_t>(s.start_usec));
+            p.set(a, "proc", "p_stats", stats);
+        }
+        if (!s.emul.empty() && layouts.find("sysentvec") != nullptr) {
+            if (!sysentvecs.contains(s.emul)) {
+                sysentvecs[s.emul] = p.alloc("sysentvec");
+                p.set(sysentvecs[s.emul], "sysentvec", "sv_name", p.string(s.emul));
+            }
+            p.set(a, "proc", "p_sysent", sysentvecs[s.emul]);
+        }
+        std::uint64_t unaggregated = 0;
 
         // Threads, on p_threads in spec order (TAILQ_INSERT_TAIL).
         std::uint64_t prev = 0;
@@ -137,6 +157,11 @@ PlantedProcesses plant_freebsd_processes(CrashedMachine& machine, const StructLa
                 p.set(td, "thread", "td_wchan", p.symbol_or_define(ls.wchan, 'b', 64) + ls.wchan_offset);
             if (!ls.wmesg.empty()) p.set(td, "thread", "td_wmesg", p.string(ls.wmesg));
             p.set_string(td, "thread", "td_name", ls.name.empty() ? s.comm : ls.name);
+            p.set(td, "thread", "td_priority", static_cast<std::uint64_t>(ls.priority));
+            const std::uint64_t ran = cpu_ticks(ls.rtime_usec), recent = ran / 4;
+            p.set(td, "thread", "td_rux.rux_runtime", ran - recent);
+            p.set(td, "thread", "td_incruntime", recent);
+            unaggregated += recent;
             if (prev == 0) {
                 p.set(a, "proc", "p_threads.tqh_first", td);
             } else {
@@ -146,6 +171,9 @@ PlantedProcesses plant_freebsd_processes(CrashedMachine& machine, const StructLa
             out.lwp[{s.pid, ls.lid}] = td;
         }
         p.set(a, "proc", "p_numthreads", static_cast<std::uint32_t>(s.lwps.size()));
+        if (cpu_ticks(s.rtime_usec) < unaggregated)
+            bad_tree(fmt::format("pid {}: ran less than a quarter of its threads' time", s.pid));
+        p.set(a, "proc", "p_rux.rux_runtime", cpu_ticks(s.rtime_usec) - unaggregated);
         const bool zombie = state == zombie_state;
         if (!zombie) {
             all.push_back(a);
@@ -190,6 +218,10 @@ PlantedProcesses plant_freebsd_processes(CrashedMachine& machine, const StructLa
     machine.write_uint(p.symbol_or_define("nprocs", 'b', 4), out.nprocs, 4);
     machine.write_uint(p.symbol_or_define("ticks", 'b', 4), static_cast<std::uint32_t>(plant.ticks), 4);
     machine.write_uint(p.symbol_or_define("hz", 'd', 4), static_cast<std::uint32_t>(plant.hz), 4);
+    // The clocks TIME and START are read with (a FreeBSD machine has them already).
+    machine.write_uint(p.symbol_or_define("cpu_tick_frequency", 'd', 8), freebsd_cpu_tick_frequency, 8);
+    machine.write_uint(p.symbol_or_define("time_uptime", 'b', ptr), static_cast<std::uint64_t>(machine.spec().uptime),
+                       ptr);
     // The machine's osrelease holds 8 bytes.
     if (plant.osrelease.size() > 7) bad_tree(fmt::format("osrelease \"{}\" is over 7 characters", plant.osrelease));
     machine.write_string(p.symbol_or_define("osrelease", 'r', 8), plant.osrelease);
@@ -223,6 +255,7 @@ LwpSpec thread(std::int32_t tid, std::string state, std::vector<std::string> fla
     l.state = std::move(state);
     l.flags = std::move(flags);
     l.interruptible = false;
+    l.priority = 88;  // PRI_MIN_TIMESHARE: ps shows 20
     return l;
 }
 
@@ -248,10 +281,12 @@ ProcSpec proc(std::int32_t pid, std::int32_t ppid, std::int32_t pgid, std::int32
     s.comm = std::move(comm);
     s.state = "PRS_NORMAL";
     s.flags = {"P_INMEM"};
+    s.emul = "FreeBSD ELF64";
     return s;
 }
 
 ProcessTree process_tree() {
+    const std::int64_t crash_time = MachineSpec{}.crash_time;
     ProcessTree t;
     t.ttys = {{.name = "pts/0", .dev = 112, .sid = 20, .foreground_pgid = 21, .login = "carol"},
               {.name = "ttyv1", .dev = 70, .sid = 30, .foreground_pgid = 30, .revoked = true, .login = "dave"}};
@@ -262,10 +297,23 @@ ProcessTree process_tree() {
     kernel.lwps = {sleeper(100000, 0, "swapin", false), sleeper(100001, 40, "-")};
     kernel.lwps[0].name = "swapper";
     kernel.lwps[1].name = "thread taskq";
+    // Kernel processes run on null_sysvec; the boot made proc0.
+    kernel.emul = "null";
+    kernel.start_sec = crash_time - MachineSpec{}.uptime;
+    kernel.rtime_usec = 95'120'000;  // 1:35.12, a thread gone since included
+    kernel.lwps[0].rtime_usec = 1'000'000;
+    kernel.lwps[0].priority = 40;  // PSWP: ps shows -28
+    kernel.lwps[1].rtime_usec = 90'000'000;
+    kernel.lwps[1].priority = 52;
     v.push_back(kernel);
 
     auto init = proc(1, 0, 1, 1, 0, "init");
     init.lwps = {sleeper(100002, 25, "wait")};
+    init.start_sec = crash_time - MachineSpec{}.uptime + 60;  // up a minute after the boot
+    init.start_usec = 250'000;
+    init.rtime_usec = 310'000;
+    init.lwps[0].rtime_usec = 310'000;
+    init.lwps[0].priority = 120;
     v.push_back(init);
 
     auto syslogd = proc(10, 1, 10, 10, 0, "syslogd");
@@ -290,18 +338,27 @@ ProcessTree process_tree() {
     intr.flags.push_back("P_SYSTEM");
     intr.lwps = {thread(100006, "TDS_INHIBITED")};
     intr.lwps[0].name = "swi4: clock (0)";
+    intr.lwps[0].priority = 10;  // an interrupt thread: ps shows -58
+    intr.emul = "null";
     v.push_back(intr);
 
     auto sh = proc(20, 1, 20, 20, 1000, "sh");
     sh.controlling_tty = true;
     sh.groups = {100, 0};
     sh.lwps = {sleeper(100010, 0, "wait")};
+    sh.start_sec = crash_time - 3 * 3600 - 61;  // 3 hours ago: ps shows the time of day
+    sh.rtime_usec = 40'000;
+    sh.lwps[0].rtime_usec = 40'000;
     v.push_back(sh);
 
     auto cc = proc(21, 20, 21, 20, 1000, "cc");
     cc.controlling_tty = true;
     cc.nice = 5;
     cc.lwps = {thread(100011, "TDS_RUNNING")};
+    cc.start_sec = crash_time - 125;
+    cc.rtime_usec = 123'456'789;  // 2:03.46
+    cc.lwps[0].rtime_usec = 123'456'789;
+    cc.lwps[0].priority = 133;
     v.push_back(cc);
 
     auto threads = proc(23, 20, 21, 20, 1000, "threads");
@@ -309,6 +366,11 @@ ProcessTree process_tree() {
     threads.lwps = {sleeper(100012, 2, "kqread"), thread(100013, "TDS_RUNQ"),
                     thread(100014, "TDS_INHIBITED", {"TDI_LOCK"})};
     threads.lwps[2].name = "worker";
+    threads.start_sec = crash_time - 2 * 86400;  // two days ago: ps shows the weekday
+    threads.rtime_usec = 7'500'000;              // more than its threads: one has exited
+    threads.lwps[0].rtime_usec = 1'000'000;
+    threads.lwps[1].rtime_usec = 2'000'000;
+    threads.lwps[2].rtime_usec = 3'000'000;
     v.push_back(threads);
 
     auto zombie = proc(24, 20, 21, 20, 1000, "zombie");
