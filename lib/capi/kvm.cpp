@@ -280,8 +280,8 @@ kinfo_proc2 to_kinfo_proc2(const kvm_t* kd, const kvm::ProcInfo& p, std::uint64_
     copy_string(k.p_wmesg, sizeof k.p_wmesg, p.wmesg);
     k.p_wchan = p.wchan;
     copy_string(k.p_login, sizeof k.p_login, p.login);
-    k.p_vm_rssize = static_cast<std::int32_t>(pages(p.rss_kib, page_size));
-    k.p_vm_vsize = static_cast<std::int64_t>(pages(p.vsz_kib, page_size));
+    k.p_vm_rssize = static_cast<std::int32_t>(pages(p.rss_kib.value_or(0), page_size));
+    k.p_vm_vsize = static_cast<std::int64_t>(pages(p.vsz_kib.value_or(0), page_size));
     k.p_cpuid = KI_NOCPU;
     k.p_nlwps = static_cast<std::uint64_t>(p.nlwps);
     k.p_realflag = static_cast<std::uint64_t>(static_cast<std::uint32_t>(k.p_flag));

@@ -124,8 +124,10 @@ struct ProcInfo {
 
     // Accounting.
     std::uint64_t rtime_usec = 0;  // TIME: run time
-    std::uint64_t vsz_kib = 0;     // VSZ: mapped size
-    std::uint64_t rss_kib = 0;     // RSS: resident size
+    // VSZ and RSS: the mapped and the resident size; unset where the walker
+    // does not read the process's address space (FreeBSD), and ps prints "-".
+    std::optional<std::uint64_t> vsz_kib;
+    std::optional<std::uint64_t> rss_kib;
 
     // Start and scheduling, where the source has them (the running host's
     // /proc); unset where it does not, and ps columns print "-" for them.

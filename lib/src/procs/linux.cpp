@@ -709,7 +709,13 @@ struct LinuxWalker::Walk {
     }
 
     void fill_vm(ProcInfo& p, const TaskInfo& t) {
-        if (t.mm == 0 || w.mm_total_vm_ == nullptr) return;
+        if (t.mm == 0) {
+            // A kernel thread maps nothing of its own.
+            p.vsz_kib = 0;
+            p.rss_kib = 0;
+            return;
+        }
+        if (w.mm_total_vm_ == nullptr) return;
         try {
             const Object o = read(w.mm_bytes_, t.mm);
             const std::uint64_t page = w.kernel_.arch().page_size;

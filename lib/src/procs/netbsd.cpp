@@ -460,7 +460,12 @@ struct NetbsdWalker::Walk {
     }
 
     void fill_vm(ProcInfo& p, std::uint64_t address) {
-        if (address == 0 || p.zombie || p.system) return;
+        if (address == 0 || p.zombie || p.system) {
+            // Nothing of its own is mapped.
+            p.vsz_kib = 0;
+            p.rss_kib = 0;
+            return;
+        }
         try {
             const Object o = ctx.read(w.vmspace_, address);
             const std::uint64_t page = w.kernel_.arch().page_size;

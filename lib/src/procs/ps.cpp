@@ -252,8 +252,8 @@ std::string ps_field(const ProcInfo& p, const PsColumn& c, const PsTableOptions&
     if (k == "cpuid") return or_dash(p.cpuid);
     if (k == "%cpu") return p.pctcpu_tenths ? fmt::format("{}.{}", *p.pctcpu_tenths / 10, *p.pctcpu_tenths % 10) : "-";
     if (k == "%mem") {
-        if (o.physmem_kib == 0) return "-";
-        const std::uint64_t tenths = (p.rss_kib * 1000 + o.physmem_kib / 2) / o.physmem_kib;
+        if (o.physmem_kib == 0 || !p.rss_kib) return "-";
+        const std::uint64_t tenths = (*p.rss_kib * 1000 + o.physmem_kib / 2) / o.physmem_kib;
         return fmt::format("{}.{}", tenths / 10, tenths % 10);
     }
     if (k == "flags") return fmt::format("{:x}", p.flags);
@@ -285,8 +285,8 @@ std::string ps_field(const ProcInfo& p, const PsColumn& c, const PsTableOptions&
     }
     if (k == "wmesg") return p.wmesg.empty() ? "-" : p.wmesg;
     if (k == "time") return ps_time(p.rtime_usec);
-    if (k == "vsz") return fmt::format("{}", p.vsz_kib);
-    if (k == "rss") return fmt::format("{}", p.rss_kib);
+    if (k == "vsz") return or_dash(p.vsz_kib);
+    if (k == "rss") return or_dash(p.rss_kib);
     if (k == "paddr") return fmt::format("{:x}", p.paddr);
     if (k == "laddr") return fmt::format("{:x}", p.laddr);
     if (k == "login") return p.login.empty() ? "-" : p.login;
@@ -520,8 +520,6 @@ std::string format_ps_json(const ProcInfo& p) {
         j.text("wmesg", p.wmesg);
         j.text("time", ps_time(p.rtime_usec));
         j.number("rtime_usec", p.rtime_usec);
-        j.number("vsz", p.vsz_kib);
-        j.number("rss", p.rss_kib);
         const auto optional = [&](std::string_view key, const auto& v) {
             if (v) {
                 j.number(key, *v);
@@ -529,6 +527,8 @@ std::string format_ps_json(const ProcInfo& p) {
                 j.null(key);
             }
         };
+        optional("vsz", p.vsz_kib);
+        optional("rss", p.rss_kib);
         optional("start_usec", p.start_usec);
         optional("pctcpu_tenths", p.pctcpu_tenths);
         optional("priority", p.priority);
