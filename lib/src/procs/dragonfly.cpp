@@ -24,7 +24,10 @@
 // PS_STAT_* values of its layouts say: the state, the CPU (after every
 // letter of an active LWP in 5.8, RQ for one runnable on no queue; after R
 // on a CPU in 1.10), then W < N X E V, L and M where that ps prints them,
-// J s +.  Every filter filters,
+// J s +.  PRI, CPUID, %CPU and CPU are kinfo_lwp's (kl_prio, kl_cpuid,
+// kl_pctcpu over FSCALE, kl_estcpu / 128 on 5.x), START p_start (the wall
+// clock at fork); VSZ and RSS are not read (no struct vmspace in the
+// layouts), nor an emulation (kinfo_proc has none).  Every filter filters,
 // SESSION included (libkvm ignored it on a dump).
 #include <kvm/error.h>
 #include <kvm/kernel.h>
