@@ -3,7 +3,7 @@
 # (kvm::synth::freebsd::process_tree and dragonfly::process_tree, planted
 # through the shipped layouts): the exact default listing from the
 # minidumps of each era and from full dumps; PADDR against the planted
-# facts; -H; every filter option; --print-layout and --layout, with the
+# facts; -H; DragonFly's scheduling and start columns; every filter option; --print-layout and --layout, with the
 # shipped layouts and with layouts of a changed struct proc.
 source "$(dirname "$0")/lib.sh"
 usage="usage: kvmps [-AaceHjluvwx] [-M core ...] [-N system] [-O list] [-o list] [-p pids] [-t ttys]
@@ -133,6 +133,28 @@ PID LID STAT WCHAN               WMESG  LNAME
  23   3 RQ3+ -                   -      -
  23   4 D2+  -                   -      -
  23   5 S1+  kvmkit_wchan_lwkt   lwkt   worker
+END
+
+# The kinfo_lwp columns (the first LWP's for a process row) and ETIME up to
+# time_second; %MEM unknown, as RSS is not read.  START in UTC: the tree's
+# cc started 95 seconds before the crash.
+TZ=UTC run_tool kvmps -N "$d/kernel" -M "$d/vmcore.0" -o pid,pri,cpuid,etime,%cpu,cpu,%mem,lstart -p 21,23,30
+expect_rc 0
+expect_stdout <<'END'
+PID PRI CPUID    ELAPSED %CPU CPU %MEM STARTED
+ 21 200     2      01:35 90.0  32    - Thu Nov 21 14:38:25 2024
+ 23 168     0 1-01:00:00  0.0  15    - Wed Nov 20 13:40:00 2024
+ 30 156     3 3-02:00:00  0.0   0    - Mon Nov 18 12:40:00 2024
+END
+run_tool kvmps -N "$d/kernel" -M "$d/vmcore.0" -H -p 23 -o pid,lid,cpuid,%cpu
+expect_rc 0
+expect_stdout <<'END'
+PID LID CPUID %CPU
+ 23   1     0  0.0
+ 23   2     1 25.0
+ 23   3     3 10.0
+ 23   4     2  0.0
+ 23   5     1  0.0
 END
 
 # A terminal no process has.

@@ -17,6 +17,8 @@
 #include "bsd_fixture.h"
 #include "test_util.h"
 
+#include <algorithm>
+
 using namespace kvm;
 using kvm::synth::dragonfly::lwp;
 using kvm::synth::dragonfly::proc;
@@ -166,6 +168,93 @@ TEST_CASE("dragonfly: one row per LWP, every LWP of the tree in order, each with
     REQUIRE(z.rows.size() == 1);
     CHECK(z.rows[0].stat == "Z+");
     CHECK_FALSE(z.rows[0].lwp_row);
+}
+
+// PRI, CPUID, START, ETIME, %CPU and CPU as fill_kinfo_proc and
+// fill_kinfo_lwp copy them for DragonFly's ps: kl_prio (the user
+// scheduler's priority), kl_cpuid, kp_start (p_start, the wall clock at
+// fork), kl_pctcpu over FSCALE (0.0 while p_swtime is 0 or the process is
+// swapped out: ksh), kl_estcpu / 128.  A process row is its first LWP's.
+// No EMUL (DragonFly's kinfo_proc has none), and no VSZ, RSS or %MEM:
+// the layouts have no struct vmspace.
+TEST_CASE("dragonfly: scheduling and start columns of a 5.8 process tree") {
+    const BsdCrash crash("dragonfly", "amd64", dragonfly5(), planted_as(synth::DragonflyLists::procglob));
+    const auto kernel = crash.open();
+    const auto walker = make_process_walker({.kernel = kernel.get(), .layout_dirs = {test::shipped_layouts_dir()}});
+    const SystemFacts facts = walker->system_facts();
+    const synth::MachineSpec spec;
+    CHECK(facts.now_sec == spec.crash_time);
+    CHECK(facts.physmem_kib == 0);
+    const PsTableOptions table{.now_sec = facts.now_sec, .physmem_kib = facts.physmem_kib};
+    const auto columns = parse_ps_fields("pid,pri,cpuid,etime,%cpu,cpu,emul,vsz,rss,%mem");
+    test::BsdListing l = walk_bsd(*kernel);
+    CHECK(l.warnings.empty());
+    sort_ps(l.rows);
+    CHECK(format_ps_table(l.rows, columns, table) ==
+          "PID PRI CPUID    ELAPSED %CPU CPU EMUL VSZ RSS %MEM\n"
+          "  0   0     0 3-02:01:00  0.0   0 -      0   0    -\n"
+          "  1 160     1 3-02:00:58  0.0   0 -      0   0    -\n"
+          " 10 136     1 3-02:00:51  0.0   0 -      0   0    -\n"
+          " 31 168     0 3-02:00:40  0.0   0 -      0   0    -\n"
+          " 20 152     0   02:00:00  0.0   0 -      0   0    -\n"
+          " 21 200     2      01:35 90.0  32 -      0   0    -\n"
+          " 22 160     0      09:50  0.0   0 -      0   0    -\n"
+          " 23 168     0 1-01:00:00  0.0  15 -      0   0    -\n"
+          " 24   -     -      00:30    -   - -      0   0    -\n"
+          " 25 152     0      50:00  0.0   0 -      0   0    -\n"
+          " 26 152     0      10:00  0.0   0 -      0   0    -\n"
+          " 30 156     3 3-02:00:00  0.0   0 -      0   0    -\n");
+    const std::int64_t boot = spec.crash_time - spec.uptime;
+    CHECK(l.row(0).start_usec == boot * 1'000'000);
+    CHECK(l.row(1).start_usec == (boot + 2) * 1'000'000 + 250'000);
+    CHECK(l.row(21).start_usec == (spec.crash_time - 95) * 1'000'000 + 125'000);
+    CHECK(l.row(24).start_usec == (spec.crash_time - 30) * 1'000'000);  // a zombie keeps p_start
+    CHECK(l.row(21).priority == 200);
+    CHECK(l.row(21).cpuid == 2u);
+    CHECK(l.row(21).pctcpu_tenths == 900u);
+    CHECK(l.row(21).cpu == 32u);
+    CHECK(l.row(30).pctcpu_tenths == 0u);  // swapped out, though its lwp_pctcpu is 100
+    CHECK(l.row(24).emul.empty());
+
+    // Per LWP: each its own CPU, priority and share.
+    test::BsdListing h = walk_bsd(*kernel, {.filters = {{ProcOp::pid, 23}}, .per_lwp = true});
+    CHECK(h.warnings.empty());
+    CHECK(format_ps_table(h.rows, parse_ps_fields("pid,lid,pri,cpuid,%cpu,cpu"), table) ==
+          "PID LID PRI CPUID %CPU CPU\n"
+          " 23   1 168     0  0.0  15\n"
+          " 23   2 168     1 25.0  15\n"
+          " 23   3 168     3 10.0  15\n"
+          " 23   4 168     2  0.0  15\n"
+          " 23   5 168     1  0.0  15\n");
+}
+
+TEST_CASE("dragonfly: a start time, share or estcpu out of range is unknown, with a warning") {
+    const BsdCrash crash(
+        "dragonfly", "amd64", dragonfly5(), planted_as(synth::DragonflyLists::procglob),
+        [](synth::CrashedMachine& m, const StructLayouts& lay, const synth::PlantedProcesses& p) {
+            const StructLayout& proc = lay.get("proc");
+            const StructLayout& lwp = lay.get("lwp");
+            m.write_uint(p.proc.at(20) + proc.member("p_start.tv_usec").offset, 1'000'000, 8);
+            m.write_uint(p.lwp.at({21, 1}) + lwp.member("lwp_pctcpu").offset, 2049, 4);
+            m.write_uint(p.lwp.at({26, 1}) + lwp.member("lwp_usdata.bsd4.estcpu").offset, 0xffffffff, 4);
+        });
+    const test::BsdListing l = walk_bsd(*crash.open());
+    const auto& planted = crash.planted;
+    std::vector<std::string> warnings = l.warnings;
+    std::sort(warnings.begin(), warnings.end());
+    CHECK(warnings == std::vector<std::string>{
+                          fmt::format("pid 20 ({0}): process at {0}: start time {1}.1000000 is not a time",
+                                      hex(planted.proc.at(20)), synth::MachineSpec{}.crash_time - 7200),
+                          fmt::format("pid 21 ({}): LWP at {}: LWP 1 has pctcpu 2049, over FSCALE (2048), which "
+                                      "is 100%",
+                                      hex(planted.proc.at(21)), hex(planted.lwp.at({21, 1}))),
+                          fmt::format("pid 26 ({}): LWP at {}: LWP 1 has estcpu -1, below 0", hex(planted.proc.at(26)),
+                                      hex(planted.lwp.at({26, 1})))});
+    CHECK_FALSE(l.row(20).start_usec);
+    CHECK_FALSE(l.row(21).pctcpu_tenths);
+    CHECK(l.row(21).cpu == 32u);
+    CHECK_FALSE(l.row(26).cpu);
+    CHECK(l.row(26).pctcpu_tenths == 0u);
 }
 
 TEST_CASE("dragonfly: every filter") {
@@ -438,11 +527,18 @@ TEST_CASE("dragonfly: a 1.10 machine (i386), its allproc and zombproc lists and 
     auto sh = proc(20, 1, 20, 20, 1000, "sh");
     sh.controlling_tty = true;
     sh.lwps = {sleeper(1, 0, 0, "wait")};
+    sh.lwps[0].priority = 152;
+    sh.start_sec = synth::MachineSpec{}.crash_time - 3600;
     v.push_back(sh);
     auto runner = proc(21, 20, 21, 20, 1000, "runner");
     runner.controlling_tty = true;
     runner.lwps = {lwp(1, "LSRUN", 1, {"TDF_RUNNING", "TDF_RUNQ"})};
     runner.lwps[0].mpcount = 1;
+    runner.lwps[0].priority = 180;
+    runner.lwps[0].pctcpu = 1024;  // 50%
+    runner.estcpu = 640;
+    runner.start_sec = synth::MachineSpec{}.crash_time - 65;
+    runner.start_usec = 500'000;
     v.push_back(runner);
     auto threads = proc(23, 20, 21, 20, 1000, "threads");
     threads.controlling_tty = true;
@@ -489,6 +585,25 @@ TEST_CASE("dragonfly: a 1.10 machine (i386), its allproc and zombproc lists and 
     CHECK(l.row(20).tdev == 0x0501);
     CHECK(l.row(20).login == "erin");
     CHECK(kernel->pointer_size() == 4);
+    // The same kinfo_lwp columns as 5.8 (kern_kinfo.c of 1.10 copies the
+    // same members), a 4-byte time_t for ETIME; no CPU column, as 1.10's
+    // ps scaling of kl_estcpu is not known; no start where p_start is 0.
+    const auto walker = make_process_walker({.kernel = kernel.get(), .layout_dirs = {test::shipped_layouts_dir()}});
+    const SystemFacts facts = walker->system_facts();
+    CHECK(facts.now_sec == synth::MachineSpec{}.crash_time);
+    std::vector<ProcInfo> rows = l.rows;
+    sort_ps(rows);
+    CHECK(format_ps_table(rows, parse_ps_fields("pid,pri,cpuid,etime,%cpu,cpu"), {.now_sec = facts.now_sec}) ==
+          "PID PRI CPUID  ELAPSED %CPU CPU\n"
+          "  0   0     0        -  0.0   -\n"
+          "  1   0     1        -  0.0   -\n"
+          " 31   0     1        -  0.0   -\n"
+          " 20 152     0 01:00:00  0.0   -\n"
+          " 21 180     1    01:05 50.0   -\n"
+          " 22   0     0        -  0.0   -\n"
+          " 23   0     0        -  0.0   -\n"
+          " 24   -     -        -    -   -\n");
+    CHECK(l.row(21).start_usec == (synth::MachineSpec{}.crash_time - 65) * 1'000'000 + 500'000);
 
     // The list, newest first: the process row carries its first LWP.
     const test::BsdListing h = walk_bsd(*kernel, {.filters = {{ProcOp::pid, 23}}, .per_lwp = true});

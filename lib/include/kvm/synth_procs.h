@@ -32,8 +32,8 @@ struct LwpSpec {
     std::int32_t cpu = 0;       // the CPU the LWP last ran on (DragonFly: its thread's globaldata)
     std::int32_t mpcount = 0;   // MP lock count of its thread (DragonFly 1.x td_mpcount)
     std::string pri_class;      // FreeBSD: the scheduling class, a value name (PRI_REALTIME); empty: PRI_TIMESHARE
-    std::int32_t priority = 0;  // NetBSD l_priority
-    std::uint32_t pctcpu = 0;   // NetBSD l_pctcpu (fixpt_t: 2048 is 100%)
+    std::int32_t priority = 0;  // NetBSD l_priority, DragonFly lwp_usdata.bsd4.priority
+    std::uint32_t pctcpu = 0;   // NetBSD l_pctcpu, DragonFly lwp_pctcpu (fixpt_t: 2048 is 100%)
 };
 
 struct ProcSpec {
@@ -68,7 +68,9 @@ struct ProcSpec {
     std::int32_t jail = 0;  // FreeBSD: the pr_id of the process's prison; 0: prison0, the host
     // NetBSD scheduling and accounting: p_estcpu, p_pctcpu (fixpt_t: 2048 is
     // 100%), p_stats->p_start (no struct pstats when 0) and p_emul->e_name
-    // (no struct emul when empty).
+    // (no struct emul when empty).  DragonFly: estcpu goes in each LWP's
+    // lwp_usdata.bsd4.estcpu, start_sec and start_usec in p_start (with
+    // p_swtime the seconds from it to the crash; nothing when start_sec is 0).
     std::uint32_t estcpu = 0;
     std::uint32_t pctcpu = 0;
     std::int64_t start_sec = 0;

@@ -24,7 +24,10 @@
 // PS_STAT_* values of its layouts say: the state, the CPU (after every
 // letter of an active LWP in 5.8, RQ for one runnable on no queue; after R
 // on a CPU in 1.10), then W < N X E V, L and M where that ps prints them,
-// J s +.  Every filter filters,
+// J s +.  PRI, CPUID, %CPU and CPU are kinfo_lwp's (kl_prio, kl_cpuid,
+// kl_pctcpu over FSCALE, kl_estcpu / 128 on 5.x), START p_start (the wall
+// clock at fork); VSZ and RSS are not read (no struct vmspace in the
+// layouts), nor an emulation (kinfo_proc has none).  Every filter filters,
 // SESSION included (libkvm ignored it on a dump).
 #include <kvm/error.h>
 #include <kvm/kernel.h>
@@ -52,6 +55,16 @@ constexpr std::uint64_t max_allproc_hsize = 1u << 20;
 constexpr std::size_t max_wmesg = 64;
 constexpr std::size_t max_devname = 256;
 constexpr std::uint64_t noudev = 0xffffffff;  // NOUDEV, (udev_t)-1
+// gd_cpuid is a CPU number below MAXCPU (256 in 5.x); anything past this is
+// no CPU.
+constexpr std::int64_t max_cpuid = 65535;
+// p_start: seconds since the Epoch a dump can hold without overflowing
+// microseconds (about 292,000 years either way), and its microseconds.
+constexpr std::int64_t max_start_sec = std::int64_t{1} << 43;
+constexpr std::int64_t usec_per_sec = 1000000;
+// Past this a layout file's FSCALE is no fixed-point scale (every BSD's is
+// 2048), and %CPU's arithmetic could overflow.
+constexpr std::uint64_t max_fscale = std::uint64_t{1} << 30;
 
 LayoutRequest build_request() {
     LayoutRequest r;
@@ -71,6 +84,9 @@ LayoutRequest build_request() {
              member("p_lock", "hold count: STAT L when positive", false),
              member("p_pgrp", "process group (struct pgrp *)"),
              member("p_nthreads", "number of LWPs: NLWP, and the bound of the LWP tree or list"),
+             member("p_start.tv_sec", "start time, seconds since the Epoch (microtime at fork): START, ETIME", false),
+             member("p_start.tv_usec", "start time, microseconds past tv_sec", false),
+             member("p_swtime", "seconds since the process was swapped in or out: %CPU is 0.0 while it is 0", false),
              member("p_lwp_tree.rbh_root", "root of the red-black tree of LWPs (current kernels)", false),
              member("p_lwps.lh_first", "first LWP on the list of LWPs (older kernels)", false),
          }},
@@ -87,6 +103,10 @@ LayoutRequest build_request() {
              member("lwp_mpflags", "LWP_MP_* flags: LWP_MP_ONRUNQ (current kernels)", false),
              member("lwp_stat", "LWP state, LS* values (current kernels)", false),
              member("lwp_slptime", "seconds since the LWP went to sleep: STAT I"),
+             member("lwp_pctcpu", "the LWP's share of the CPU, FSCALE is 100% (fixpt_t): %CPU", false),
+             member("lwp_usdata.bsd4.priority", "user scheduling priority, lower is better (kinfo_lwp kl_prio): PRI",
+                    false),
+             member("lwp_usdata.bsd4.estcpu", "the scheduler's recent CPU use (kinfo_lwp kl_estcpu): CPU", false),
              member("lwp_thread", "the LWP's thread (struct thread *)"),
          }},
         {"thread",
@@ -166,8 +186,13 @@ struct LwpInfo {
     std::string wmesg;
     std::string name;
     std::int64_t cpu = 0;
+    bool cpu_read = false;  // cpu came from the thread's globaldata
     std::int64_t mpcount = 0;
     std::uint64_t time_usec = 0;
+    // kinfo_lwp's kl_prio, kl_estcpu and kl_pctcpu, where the layouts have them.
+    std::optional<std::int32_t> priority;
+    std::optional<std::int64_t> estcpu;
+    std::optional<std::uint64_t> pctcpu;
 };
 
 // Where the kernel keeps its processes.
@@ -187,6 +212,7 @@ public:
         return detail::terminal_by_name(*this, name);
     }
     const StructLayouts* layouts() const override { return &layouts_; }
+    SystemFacts system_facts() const override;
 
 private:
     struct Walk;
@@ -204,9 +230,9 @@ private:
     bool kinfo_;  // LWPs have their own state (lwp_stat); older kernels keep it in p_stat
 
     const MemberLayout *p_next_, *p_ucred_, *p_flags_, *p_stat_, *p_pid_, *p_pptr_, *p_oppid_, *p_comm_, *p_nice_,
-        *p_lock_, *p_pgrp_, *p_nthreads_, *p_lwps_;
+        *p_lock_, *p_pgrp_, *p_nthreads_, *p_lwps_, *p_start_sec_, *p_start_usec_, *p_swtime_;
     const MemberLayout *l_left_, *l_right_, *l_parent_, *l_next_, *l_proc_, *l_tid_, *l_flags_, *l_mpflags_, *l_stat_,
-        *l_slptime_, *l_thread_;
+        *l_slptime_, *l_thread_, *l_pctcpu_, *l_priority_, *l_estcpu_;
     const MemberLayout *td_gd_, *td_wmesg_, *td_wchan_, *td_flags_, *td_uticks_, *td_sticks_, *td_iticks_, *td_comm_,
         *td_mpcount_;
     const MemberLayout* gd_cpuid_;
@@ -225,6 +251,9 @@ private:
     bool ps_m_ = false;           // M for an LWP without the MP lock on a machine of several CPUs
     bool ps_cpu_always_ = false;  // the CPU after every active state letter, RQ off the LWKT run queue
     std::uint64_t bucket_stride_ = 0, bucket_head_ = 0;  // the hash's buckets
+    // FSCALE, the fixed-point 1.0 of lwp_pctcpu (0: %CPU unknown), and what
+    // the release's ps divides kl_estcpu by for CPU (0: CPU unknown).
+    std::uint64_t fscale_ = 0, ps_estcpu_scale_ = 0;
 };
 
 DragonflyWalker::DragonflyWalker(const Kernel& kernel, StructLayouts layouts, ProcLists lists)
@@ -255,6 +284,10 @@ DragonflyWalker::DragonflyWalker(const Kernel& kernel, StructLayouts layouts, Pr
     p_pgrp_ = &need(proc_, "p_pgrp");
     p_nthreads_ = &need(proc_, "p_nthreads");
     p_lwps_ = either(proc_, "p_lwp_tree.rbh_root", "p_lwps.lh_first");
+    p_start_sec_ = mem(proc_, "p_start.tv_sec");
+    p_start_usec_ = mem(proc_, "p_start.tv_usec");
+    if (p_start_sec_ == nullptr || p_start_usec_ == nullptr) p_start_sec_ = p_start_usec_ = nullptr;
+    p_swtime_ = mem(proc_, "p_swtime");
     tree_ = p_lwps_->name == "p_lwp_tree.rbh_root";
     if (tree_) {
         l_left_ = &need(lwp_, "u.lwp_rbnode.rbe_left");
@@ -273,6 +306,9 @@ DragonflyWalker::DragonflyWalker(const Kernel& kernel, StructLayouts layouts, Pr
     l_mpflags_ = mem(lwp_, "lwp_mpflags");
     l_slptime_ = &need(lwp_, "lwp_slptime");
     l_thread_ = &need(lwp_, "lwp_thread");
+    l_pctcpu_ = mem(lwp_, "lwp_pctcpu");
+    l_priority_ = mem(lwp_, "lwp_usdata.bsd4.priority");
+    l_estcpu_ = mem(lwp_, "lwp_usdata.bsd4.estcpu");
     td_gd_ = &need(thread_, "td_gd");
     td_wmesg_ = &need(thread_, "td_wmesg");
     td_wchan_ = &need(thread_, "td_wchan");
@@ -318,6 +354,13 @@ DragonflyWalker::DragonflyWalker(const Kernel& kernel, StructLayouts layouts, Pr
     ps_l_ = layouts_.value("PS_STAT_L").value_or(0) != 0;
     ps_m_ = layouts_.value("PS_STAT_M").value_or(0) != 0 && td_mpcount_ != nullptr;
     ps_cpu_always_ = layouts_.value("PS_STAT_CPU_ALWAYS").value_or(0) != 0;
+    // Optional, as the PS_STAT_* values: a layout file without them leaves
+    // %CPU and CPU unknown.  %CPU also needs p_swtime (ps shows 0.0 while it
+    // is 0).
+    if (l_pctcpu_ != nullptr && p_swtime_ != nullptr) fscale_ = layouts_.value("FSCALE").value_or(0);
+    if (fscale_ > max_fscale)
+        throw_corrupt(fmt::format("{}: FSCALE {} is over {}", layouts_.source, fscale_, max_fscale));
+    if (l_estcpu_ != nullptr) ps_estcpu_scale_ = layouts_.value("PS_ESTCPU_SCALE").value_or(0);
     if (lists_ == ProcLists::procglob) {
         const StructLayout& pg = layouts_.get("procglob");
         bucket_stride_ = pg.size;
@@ -416,6 +459,7 @@ struct DragonflyWalker::Walk {
         l.flags = o.u(w.l_flags_);
         l.mpflags = o.u(w.l_mpflags_);
         l.slptime = o.u(w.l_slptime_);
+        scheduling(p, l, o);
         const std::uint64_t td = o.u(w.l_thread_);
         if (td == 0) return l;
         try {
@@ -426,8 +470,13 @@ struct DragonflyWalker::Walk {
             l.time_usec = t.u(w.td_uticks_) + t.u(w.td_sticks_) + t.u(w.td_iticks_);
             l.mpcount = t.s(w.td_mpcount_);
             if (const std::uint64_t wmesg = t.u(w.td_wmesg_); wmesg != 0) l.wmesg = ctx.string(wmesg, max_wmesg);
-            if (const std::uint64_t gd = t.u(w.td_gd_); gd != 0)
+            if (const std::uint64_t gd = t.u(w.td_gd_); gd != 0) {
                 l.cpu = cpus.get(gd, [&](std::uint64_t a) { return ctx.read(w.gd_, a).s(w.gd_cpuid_); });
+                l.cpu_read = true;
+                if (l.cpu < 0 || l.cpu > max_cpuid)
+                    throw_corrupt(
+                        fmt::format("gd_cpuid {} of the globaldata at {} is not a CPU number", l.cpu, hex(gd)));
+            }
         } catch (Error& e) {
             e.add_context(fmt::format("LWP {} thread", l.tid));
             ctx.problem(p, "LWP", address, e);
@@ -436,6 +485,43 @@ struct DragonflyWalker::Walk {
         const std::uint64_t onrunq = (w.onrunq_in_mpflags_ ? l.mpflags : l.flags) & w.lwp_onrunq_;
         if (w.kinfo_ && l.stat == w.lsrun_ && (l.td_flags & w.tdf_runq_) == 0 && onrunq == 0) l.stat = w.lssleep_;
         return l;
+    }
+
+    // PRI, CPU and %CPU of one LWP, as fill_kinfo_lwp copies them
+    // (kl_prio, kl_estcpu, kl_pctcpu); a value out of its range stays
+    // unknown, with a warning.
+    void scheduling(ProcInfo& p, LwpInfo& l, const Object& o) {
+        const auto bad = [&](const std::string& what) {
+            Error e(ErrorKind::corrupt, fmt::format("LWP {} {}", l.tid, what));
+            ctx.problem(p, "LWP", l.address, e);
+        };
+        if (w.l_priority_ != nullptr) l.priority = static_cast<std::int32_t>(o.s(w.l_priority_));
+        if (w.ps_estcpu_scale_ != 0) {
+            if (const std::int64_t estcpu = o.s(w.l_estcpu_); estcpu >= 0)
+                l.estcpu = estcpu;
+            else
+                bad(fmt::format("has estcpu {}, below 0", estcpu));
+        }
+        if (w.fscale_ != 0) {
+            if (const std::uint64_t pctcpu = o.u(w.l_pctcpu_); pctcpu <= w.fscale_)
+                l.pctcpu = pctcpu;
+            else
+                bad(fmt::format("has pctcpu {}, over FSCALE ({}), which is 100%", pctcpu, w.fscale_));
+        }
+    }
+
+    // START: p_start, the wall clock at fork (kern_fork.c microtime()).
+    void fill_start(ProcInfo& p, const Object& proc) {
+        if (w.p_start_sec_ == nullptr) return;
+        const std::int64_t sec = proc.s(w.p_start_sec_);
+        const std::int64_t usec = proc.s(w.p_start_usec_);
+        if (sec == 0 && usec == 0) return;  // never set: no start time
+        if (sec < -max_start_sec || sec > max_start_sec || usec < 0 || usec >= usec_per_sec) {
+            Error e(ErrorKind::corrupt, fmt::format("start time {}.{:06} is not a time", sec, usec));
+            ctx.problem(p, "process", p.paddr, e);
+            return;
+        }
+        p.start_usec = sec * usec_per_sec + usec;
     }
 
     [[noreturn]] static void wrong_parent(std::uint64_t address, std::uint64_t owner) {
@@ -604,6 +690,10 @@ struct DragonflyWalker::Walk {
         }
         const bool controlling = (p.flags & w.p_controlt_) != 0;
         sessions.fill(ctx, p, proc.u(w.p_pgrp_), controlling);
+        fill_start(p, proc);
+        // ps shows %CPU 0.0 for a process swapped out or with no p_swtime yet.
+        const bool idle_share =
+            w.p_swtime_ != nullptr && (proc.u(w.p_swtime_) == 0 || (p.flags & w.p_swappedout_) != 0);
 
         const std::vector<LwpInfo> lwps = w.tree_ ? lwp_tree(p, proc) : lwp_list(p, proc);
         const std::int64_t nice = proc.s(w.p_nice_);
@@ -620,6 +710,14 @@ struct DragonflyWalker::Walk {
                     row.wmesg = l->wmesg;
                     row.lname = l->name;
                     row.rtime_usec = l->time_usec;
+                    if (l->cpu_read && l->cpu >= 0 && l->cpu <= max_cpuid)
+                        row.cpuid = static_cast<std::uint32_t>(l->cpu);
+                    row.priority = l->priority;
+                    if (l->estcpu) row.cpu = static_cast<std::uint64_t>(*l->estcpu) / w.ps_estcpu_scale_;
+                    if (l->pctcpu)
+                        row.pctcpu_tenths =
+                            idle_share ? 0
+                                       : static_cast<std::uint32_t>((*l->pctcpu * 1000 + w.fscale_ / 2) / w.fscale_);
                     row.raw = {{"lwp_flags", l->flags},
                                {"lwp_mpflags", l->mpflags},
                                {"td_flags", l->td_flags},
@@ -640,6 +738,16 @@ struct DragonflyWalker::Walk {
         return step;
     }
 };
+
+SystemFacts DragonflyWalker::system_facts() const {
+    // time_t and physmem are longs: 4 bytes on i386 (1.x), 8 on x86_64.
+    SystemFacts facts =
+        detail::bsd_system_facts(kernel_, {"_time_second"}, kernel_.pointer_size(), kernel_.pointer_size());
+    // RSS is not read from DragonFly dumps (the layouts have no struct
+    // vmspace), so %MEM stays "-" rather than a false 0.0.
+    facts.physmem_kib = 0;
+    return facts;
+}
 
 void DragonflyWalker::walk(const WalkOptions& options, const ProcEmit& emit, const ProcWarn& warn) const {
     Walk walk(*this, options, emit, warn);

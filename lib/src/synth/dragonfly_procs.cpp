@@ -105,6 +105,14 @@ PlantedProcesses plant_dragonfly_processes(CrashedMachine& machine, const Struct
         for (const auto& f : s.flags)
             p.add_flag(a, "proc", f);
         if (s.controlling_tty) p.add_flag(a, "proc", "P_CONTROLT");
+        if (s.start_sec != 0) {
+            // fork's microtime(), and the seconds resident since (schedcpu
+            // counts p_swtime up once a second).
+            p.set(a, "proc", "p_start.tv_sec", static_cast<std::uint64_t>(s.start_sec));
+            p.set(a, "proc", "p_start.tv_usec", static_cast<std::uint32_t>(s.start_usec));
+            p.set(a, "proc", "p_swtime",
+                  static_cast<std::uint32_t>(std::max<std::int64_t>(machine.spec().crash_time - s.start_sec, 0)));
+        }
         const bool sleeping_proc = !lwp_state && state == p.value("SSLEEP");
         bool interruptible = false;
 
@@ -117,6 +125,9 @@ PlantedProcesses plant_dragonfly_processes(CrashedMachine& machine, const Struct
             p.set(l, "lwp", "lwp_tid", static_cast<std::uint32_t>(ls.lid));
             p.set(l, "lwp", "lwp_slptime", ls.slptime);
             p.set(l, "lwp", "lwp_thread", td);
+            p.set(l, "lwp", "lwp_pctcpu", ls.pctcpu);
+            p.set(l, "lwp", "lwp_usdata.bsd4.priority", static_cast<std::uint16_t>(ls.priority));
+            p.set(l, "lwp", "lwp_usdata.bsd4.estcpu", s.estcpu);
             if (lwp_state) {
                 p.set(l, "lwp", "lwp_stat", p.value(ls.state));
                 if (ls.interruptible && ls.state == "LSSLEEP") p.add_flag(l, "lwp", "LWP_SINTR");
@@ -246,6 +257,12 @@ ProcSpec proc(std::int32_t pid, std::int32_t ppid, std::int32_t pgid, std::int32
 
 ProcessTree process_tree() {
     ProcessTree t;
+    // Start times count from the crash (MachineSpec's time_second) and the
+    // boot (time_second less time_uptime).  Priorities are the user
+    // scheduler's: PRIBASE_NORMAL (128) onwards, lower is better.
+    const MachineSpec machine;
+    const std::int64_t crash = machine.crash_time;
+    const std::int64_t boot = machine.crash_time - machine.uptime;
     t.ttys = {
         {.name = "pts/0", .dev = (10 << 8) | 3, .sid = 20, .foreground_pgid = 21, .login = "carol"},
         {.name = "ttyv1", .dev = (12 << 8) | 1, .sid = 30, .foreground_pgid = 30, .revoked = true, .login = "dave"}};
@@ -257,28 +274,42 @@ ProcessTree process_tree() {
     swapper.lwps = {sleeper(1, 0, 0, "sched", false)};
     swapper.lwps[0].rtime_usec = 1'500'000;
     swapper.lwps[0].name = "swapper";
+    swapper.start_sec = boot;
     v.push_back(swapper);
 
     auto init = proc(1, 0, 1, 1, 0, "init");
     init.lwps = {sleeper(1, 1, 25, "wait")};
     init.lwps[0].rtime_usec = 12'345;
+    init.lwps[0].priority = 160;
+    init.start_sec = boot + 2;
+    init.start_usec = 250'000;
     v.push_back(init);
 
     auto syslogd = proc(10, 1, 10, 10, 0, "syslogd");
     syslogd.nice = -5;
     syslogd.lwps = {sleeper(1, 1, 3, "kqread")};
+    syslogd.lwps[0].priority = 136;
+    syslogd.start_sec = boot + 9;
+    syslogd.start_usec = 500'000;
     v.push_back(syslogd);
 
     auto sh = proc(20, 1, 20, 20, 1000, "sh");
     sh.controlling_tty = true;
     sh.groups = {100, 0};
     sh.lwps = {sleeper(1, 0, 0, "wait")};
+    sh.lwps[0].priority = 152;
+    sh.start_sec = crash - 7200;  // two hours before the crash
     v.push_back(sh);
 
     auto cc = proc(21, 20, 21, 20, 1000, "cc");
     cc.controlling_tty = true;
     cc.nice = 5;
     cc.lwps = {lwp(1, "LSRUN", 2, {"TDF_RUNNING", "TDF_RUNQ"})};
+    cc.lwps[0].priority = 200;
+    cc.lwps[0].pctcpu = 1843;  // 90%
+    cc.estcpu = 4096;          // ps's CPU 32
+    cc.start_sec = crash - 95;
+    cc.start_usec = 125'000;
     v.push_back(cc);
 
     auto threads = proc(23, 20, 21, 20, 1000, "threads");
@@ -289,11 +320,18 @@ ProcessTree process_tree() {
     threads.lwps[1].rtime_usec = 750'000;
     threads.lwps[4].flags = {"TDF_SINTR"};
     threads.lwps[4].name = "worker";
+    threads.lwps[1].pctcpu = 512;  // 25%
+    threads.lwps[2].pctcpu = 205;  // 10%
+    for (LwpSpec& l : threads.lwps)
+        l.priority = 168;
+    threads.estcpu = 1920;                     // ps's CPU 15
+    threads.start_sec = crash - 86400 - 3600;  // a day and an hour before
     v.push_back(threads);
 
     auto zombie = proc(24, 20, 21, 20, 1000, "zombie");
     zombie.controlling_tty = true;
     zombie.state = "SZOMB";
+    zombie.start_sec = crash - 30;  // a zombie keeps its p_start
     v.push_back(zombie);
 
     auto su = proc(25, 20, 25, 20, 0, "su");
@@ -302,11 +340,15 @@ ProcessTree process_tree() {
     su.groups = {0, 5};
     su.controlling_tty = true;
     su.lwps = {sleeper(1, 0, 30, "ttyin")};
+    su.lwps[0].priority = 152;
+    su.start_sec = crash - 3000;
     v.push_back(su);
 
     auto gdb = proc(26, 20, 26, 20, 1000, "gdb");
     gdb.controlling_tty = true;
     gdb.lwps = {sleeper(1, 0, 1, "wait")};
+    gdb.lwps[0].priority = 152;
+    gdb.start_sec = crash - 600;
     v.push_back(gdb);
 
     // Traced by gdb: p_pptr is the debugger, p_oppid the real parent.
@@ -316,6 +358,8 @@ ProcessTree process_tree() {
     prog.state = "SSTOP";
     prog.flags = {"P_TRACED"};
     prog.lwps = {lwp(1, "LSSTOP", 0)};
+    prog.lwps[0].priority = 160;
+    prog.start_sec = crash - 590;
     v.push_back(prog);
 
     auto ksh = proc(30, 1, 30, 30, 1002, "ksh");
@@ -323,10 +367,15 @@ ProcessTree process_tree() {
     ksh.flags = {"P_WEXIT", "P_PPWAIT", "P_JAILED", "P_SWAPPEDOUT"};
     ksh.lock = 2;
     ksh.lwps = {sleeper(1, 3, 0, "ttyin")};
+    ksh.lwps[0].priority = 156;
+    ksh.lwps[0].pctcpu = 100;  // swapped out: ps shows 0.0
+    ksh.start_sec = boot + 60;
     v.push_back(ksh);
 
     auto daemon = proc(31, 1, 31, 31, 0, "daemon");
     daemon.lwps = {sleeper(1, 0, 21, "select")};
+    daemon.lwps[0].priority = 168;
+    daemon.start_sec = boot + 20;
     v.push_back(daemon);
     return t;
 }
