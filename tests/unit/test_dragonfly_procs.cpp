@@ -184,7 +184,6 @@ TEST_CASE("dragonfly: scheduling and start columns of a 5.8 process tree") {
     const SystemFacts facts = walker->system_facts();
     const synth::MachineSpec spec;
     CHECK(facts.now_sec == spec.crash_time);
-    CHECK(facts.physmem_kib == 0);
     const PsTableOptions table{.now_sec = facts.now_sec, .physmem_kib = facts.physmem_kib};
     const auto columns = parse_ps_fields("pid,pri,cpuid,etime,%cpu,cpu,emul,vsz,rss,%mem");
     test::BsdListing l = walk_bsd(*kernel);
@@ -192,18 +191,18 @@ TEST_CASE("dragonfly: scheduling and start columns of a 5.8 process tree") {
     sort_ps(l.rows);
     CHECK(format_ps_table(l.rows, columns, table) ==
           "PID PRI CPUID    ELAPSED %CPU CPU EMUL VSZ RSS %MEM\n"
-          "  0   0     0 3-02:01:00  0.0   0 -      0   0    -\n"
-          "  1 160     1 3-02:00:58  0.0   0 -      0   0    -\n"
-          " 10 136     1 3-02:00:51  0.0   0 -      0   0    -\n"
-          " 31 168     0 3-02:00:40  0.0   0 -      0   0    -\n"
-          " 20 152     0   02:00:00  0.0   0 -      0   0    -\n"
-          " 21 200     2      01:35 90.0  32 -      0   0    -\n"
-          " 22 160     0      09:50  0.0   0 -      0   0    -\n"
-          " 23 168     0 1-01:00:00  0.0  15 -      0   0    -\n"
-          " 24   -     -      00:30    -   - -      0   0    -\n"
-          " 25 152     0      50:00  0.0   0 -      0   0    -\n"
-          " 26 152     0      10:00  0.0   0 -      0   0    -\n"
-          " 30 156     3 3-02:00:00  0.0   0 -      0   0    -\n");
+          "  0   0     0 3-02:01:00  0.0   0 -      -   -    -\n"
+          "  1 160     1 3-02:00:58  0.0   0 -      -   -    -\n"
+          " 10 136     1 3-02:00:51  0.0   0 -      -   -    -\n"
+          " 31 168     0 3-02:00:40  0.0   0 -      -   -    -\n"
+          " 20 152     0   02:00:00  0.0   0 -      -   -    -\n"
+          " 21 200     2      01:35 90.0  32 -      -   -    -\n"
+          " 22 160     0      09:50  0.0   0 -      -   -    -\n"
+          " 23 168     0 1-01:00:00  0.0  15 -      -   -    -\n"
+          " 24   -     -      00:30    -   - -      -   -    -\n"
+          " 25 152     0      50:00  0.0   0 -      -   -    -\n"
+          " 26 152     0      10:00  0.0   0 -      -   -    -\n"
+          " 30 156     3 3-02:00:00  0.0   0 -      -   -    -\n");
     const std::int64_t boot = spec.crash_time - spec.uptime;
     CHECK(l.row(0).start_usec == boot * 1'000'000);
     CHECK(l.row(1).start_usec == (boot + 2) * 1'000'000 + 250'000);

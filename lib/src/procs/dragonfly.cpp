@@ -741,12 +741,8 @@ struct DragonflyWalker::Walk {
 
 SystemFacts DragonflyWalker::system_facts() const {
     // time_t and physmem are longs: 4 bytes on i386 (1.x), 8 on x86_64.
-    SystemFacts facts =
-        detail::bsd_system_facts(kernel_, {"_time_second"}, kernel_.pointer_size(), kernel_.pointer_size());
-    // RSS is not read from DragonFly dumps (the layouts have no struct
-    // vmspace), so %MEM stays "-" rather than a false 0.0.
-    facts.physmem_kib = 0;
-    return facts;
+    // RSS is not read from DragonFly dumps (unset), so %MEM is "-" all the same.
+    return detail::bsd_system_facts(kernel_, {"_time_second"}, kernel_.pointer_size(), kernel_.pointer_size());
 }
 
 void DragonflyWalker::walk(const WalkOptions& options, const ProcEmit& emit, const ProcWarn& warn) const {
