@@ -236,10 +236,11 @@ std::size_t WalkerFixture::run(ByteSpan patches) const {
 namespace {
 
 // Opens `image` as a patched dump with `namelist`, makes the walker and
-// records what a clean run reads.
+// records what a clean run reads.  `damaged`: the machine was damaged for
+// a seed, which may leave no process to list (nprocs 0).
 std::unique_ptr<WalkerFixture> open_walker(Bytes image, const std::string& name, ByteOrder order,
                                            std::shared_ptr<const Namelist> namelist, const WalkTarget& target,
-                                           std::vector<std::string> ttys) {
+                                           std::vector<std::string> ttys, bool damaged) {
     auto f = std::make_unique<WalkerFixture>();
     f->memory = std::make_shared<PatchedMemory>(std::move(image), name, order);
     f->kernel = std::make_unique<Kernel>(open_format(f->memory), std::move(namelist));
@@ -251,8 +252,27 @@ std::unique_ptr<WalkerFixture> open_walker(Bytes image, const std::string& name,
     f->memory->start_recording();
     const std::size_t rows = f->run({});
     f->memory->end_recording();
-    if (rows == 0) broken_promise(fmt::format("the clean {} walk found no process", name));
+    if (!damaged && rows == 0) broken_promise(fmt::format("the clean {} walk found no process", name));
     return f;
+}
+
+// A FreeBSD or DragonFly amd64 machine with `plant`'s processes, as its minidump.
+std::unique_ptr<WalkerFixture> bsd_minidump_walker(
+    const std::string& os, const std::string& layout_file,
+    const std::function<synth::PlantedProcesses(synth::CrashedMachine&, const StructLayouts&)>& plant,
+    const NetbsdDamage& damage) {
+    const std::string layouts_dir = std::string(KVMKIT_SOURCE_DIR) + "/share/kvmkit/layouts";
+    synth::CrashedMachine machine({.arch = "amd64", .seed = 7, .realistic_memory = false, .os = os});
+    const StructLayouts layouts = load_layouts_file(layouts_dir + "/" + layout_file);
+    const synth::PlantedProcesses planted = plant(machine, layouts);
+    if (damage) damage(machine, layouts, planted);
+    MemorySink dump;
+    machine.write_minidump(dump);
+    const std::string kernel = write_scratch_file(os + "-procs", machine.kernel_elf());
+    std::shared_ptr<const Namelist> namelist = Namelist::load(kernel);
+    // Both trees have pts/0 and ttyv1 (revoked).
+    return open_walker(dump.data(), "vmcore.0", machine.order(), std::move(namelist), {.layout_dirs = {layouts_dir}},
+                       {"pts/0", "ttyv1", "?", "-"}, static_cast<bool>(damage));
 }
 
 }  // namespace
@@ -269,7 +289,25 @@ std::unique_ptr<WalkerFixture> make_netbsd_walker(const NetbsdDamage& damage) {
     const std::string kernel = write_scratch_file("netbsd", machine.kernel_elf());
     std::shared_ptr<const Namelist> namelist = Namelist::load(kernel);
     return open_walker(core.data(), "netbsd.0.core", machine.order(), std::move(namelist),
-                       {.layout_dirs = {layouts_dir}}, {"pts/0", "ttyE0", "co", "?", "-"});
+                       {.layout_dirs = {layouts_dir}}, {"pts/0", "ttyE0", "co", "?", "-"}, static_cast<bool>(damage));
+}
+
+std::unique_ptr<WalkerFixture> make_freebsd_walker(const FreebsdDamage& damage) {
+    return bsd_minidump_walker(
+        "freebsd", "freebsd-14-amd64.json",
+        [](synth::CrashedMachine& m, const StructLayouts& l) {
+            return synth::plant_freebsd_processes(m, l, synth::freebsd::process_tree());
+        },
+        damage);
+}
+
+std::unique_ptr<WalkerFixture> make_dragonfly_walker(const DragonflyDamage& damage) {
+    return bsd_minidump_walker(
+        "dragonfly", "dragonfly-5-amd64.json",
+        [](synth::CrashedMachine& m, const StructLayouts& l) {
+            return synth::plant_dragonfly_processes(m, l, synth::dragonfly::process_tree());
+        },
+        damage);
 }
 
 std::unique_ptr<WalkerFixture> make_linux_walker(const LinuxDamage& damage) {
@@ -280,7 +318,7 @@ std::unique_ptr<WalkerFixture> make_linux_walker(const LinuxDamage& damage) {
     if (damage) damage(machine, layouts, planted);
     return open_walker(machine.elf_qemu(), "vmcore", ByteOrder::little,
                        std::make_shared<Namelist>("System.map", machine.symbol_table()), {.layout_file = layout_file},
-                       {"pts/0", "ttyS0", "/dev/ttyS3", "?"});
+                       {"pts/0", "ttyS0", "/dev/ttyS3", "?"}, static_cast<bool>(damage));
 }
 
 // ---------------------------------------------------------------- module lists

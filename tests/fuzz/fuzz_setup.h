@@ -137,12 +137,21 @@ struct WalkerFixture {
 // Damage done to a machine after its processes are planted, before its
 // dump is written: make_seeds turns it into the patches that do the same.
 using NetbsdDamage = std::function<void(synth::CrashedMachine&, const StructLayouts&, const synth::PlantedProcesses&)>;
+using FreebsdDamage = NetbsdDamage;  // the same planted processes
+using DragonflyDamage = NetbsdDamage;
 using LinuxDamage = std::function<void(kvmtest::LinuxMachine&, const StructLayouts&, const kvmtest::PlantedTasks&)>;
 
 // NetBSD 10 amd64 with synth::default_process_tree() planted through the
 // shipped layouts, with its processes' arguments (synth::with_arguments), as
 // a sparse kcore.
 std::unique_ptr<WalkerFixture> make_netbsd_walker(const NetbsdDamage& damage = {});
+// FreeBSD 14 amd64 with synth::freebsd::process_tree() planted through the
+// shipped layouts (13.0 onwards: the zombie in the pid hash alone), as a
+// minidump.  A kernel dump holds no user memory: no arguments to plant.
+std::unique_ptr<WalkerFixture> make_freebsd_walker(const FreebsdDamage& damage = {});
+// DragonFly 5.8 amd64 with synth::dragonfly::process_tree() planted through
+// the shipped layouts (the procglob hash, LWP red-black trees), as a minidump.
+std::unique_ptr<WalkerFixture> make_dragonfly_walker(const DragonflyDamage& damage = {});
 // Linux 6.1 amd64 with kvmtest::default_linux_tree() planted through the
 // real kernel's layouts, as a QEMU ELF core.
 std::unique_ptr<WalkerFixture> make_linux_walker(const LinuxDamage& damage = {});

@@ -23,7 +23,8 @@
 //                 compressed cores: gzip members and streams, zstd seekable
 //                 files, a checkpoint index
 //   ctf           CTF containers of the shipped layouts' types and of each kind
-//   netbsd_procs, linux_procs, linux_modules, bsd_modules, netbsd_modules
+//   netbsd_procs, freebsd_procs, dragonfly_procs, linux_procs, linux_modules,
+//   bsd_modules, netbsd_modules
 //                 patches (fuzz_setup.h) of the clean walk's bytes: none, and
 //                 the damage of the walkers' tests (cycles, pointers outside
 //                 the dump, counts too short, NULL links)
@@ -549,6 +550,99 @@ void write_netbsd_walks() {
     seed("netbsd_procs", "ps-strings", clean->memory->patches_towards(ps_strings->memory->base()));
 }
 
+// Where the BSD walkers' seeds point outside the dump: kernel space the
+// machine never maps.
+constexpr std::uint64_t bsd_unmapped = 0xfffffe00deadb000;
+
+void write_freebsd_walks() {
+    const auto clean = fuzz::make_freebsd_walker();
+    seed("freebsd_procs", "clean", {});
+    const auto damaged = [&](const std::string& name, const fuzz::FreebsdDamage& damage) {
+        seed("freebsd_procs", name, clean->memory->patches_towards(fuzz::make_freebsd_walker(damage)->memory->base()));
+    };
+    using synth::CrashedMachine;
+    using synth::PlantedProcesses;
+    const auto offset = [](const StructLayouts& l, const char* s, const char* m) { return l.get(s).member(m).offset; };
+    // Pid 23's threads (100012 to 100014): the second links back to the
+    // first; pid 0's p_numthreads says 1 of its 2.
+    damaged("threads-cycle", [&](CrashedMachine& m, const StructLayouts& l, const PlantedProcesses& p) {
+        m.write_pointer(p.lwp.at({23, 100013}) + offset(l, "thread", "td_plist.tqe_next"), p.lwp.at({23, 100012}));
+        m.write_uint(p.proc.at(0) + offset(l, "proc", "p_numthreads"), 1, 4);
+    });
+    // A thread of pid 23 whose td_proc is pid 21.
+    damaged("thread-elsewhere", [&](CrashedMachine& m, const StructLayouts& l, const PlantedProcesses& p) {
+        m.write_pointer(p.lwp.at({23, 100013}) + offset(l, "thread", "td_proc"), p.proc.at(21));
+    });
+    // The credentials of pid 20 (shared by its session's) with 2^31 - 1 groups.
+    damaged("ngroups-huge", [&](CrashedMachine& m, const StructLayouts& l, const PlantedProcesses& p) {
+        const std::uint64_t cred = m.read_uint(p.proc.at(20) + offset(l, "proc", "p_ucred"), 8);
+        m.write_uint(cred + offset(l, "ucred", "cr_ngroups"), 0x7fffffff, 4);
+    });
+    // Pid 31's process group outside the dump; pid 30's group's session too.
+    damaged("pgrp-outside", [&](CrashedMachine& m, const StructLayouts& l, const PlantedProcesses& p) {
+        m.write_pointer(p.proc.at(31) + offset(l, "proc", "p_pgrp"), bsd_unmapped);
+        const std::uint64_t pgrp = m.read_uint(p.proc.at(30) + offset(l, "proc", "p_pgrp"), 8);
+        m.write_pointer(pgrp + offset(l, "pgrp", "pg_session"), bsd_unmapped);
+    });
+    // A pid hash of 2^24 buckets, one more than the walker allows.
+    damaged("pidhash-huge", [&](CrashedMachine& m, const StructLayouts&, const PlantedProcesses&) {
+        m.write_uint(m.symbol("pidhash"), 0x1000000, 8);
+    });
+    // The zombie (24), alone in bucket 8, links to itself.
+    damaged("bucket-cycle", [&](CrashedMachine& m, const StructLayouts& l, const PlantedProcesses& p) {
+        m.write_pointer(p.proc.at(24) + offset(l, "proc", "p_hash.le_next"), p.proc.at(24));
+    });
+}
+
+void write_dragonfly_walks() {
+    const auto clean = fuzz::make_dragonfly_walker();
+    seed("dragonfly_procs", "clean", {});
+    const auto damaged = [&](const std::string& name, const fuzz::DragonflyDamage& damage) {
+        seed("dragonfly_procs", name,
+             clean->memory->patches_towards(fuzz::make_dragonfly_walker(damage)->memory->base()));
+    };
+    using synth::CrashedMachine;
+    using synth::PlantedProcesses;
+    const auto offset = [](const StructLayouts& l, const char* s, const char* m) { return l.get(s).member(m).offset; };
+    // Pid 23's LWP tree (ids 1 to 5, 3 at the root): 2, below 1, points back at the root.
+    damaged("lwp-tree-cycle", [&](CrashedMachine& m, const StructLayouts& l, const PlantedProcesses& p) {
+        m.write_pointer(p.lwp.at({23, 2}) + offset(l, "lwp", "u.lwp_rbnode.rbe_left"), p.lwp.at({23, 3}));
+    });
+    // Pid 23's tree rewired into a chain 5 deep while p_nthreads says 1.
+    damaged("lwp-tree-deep", [&](CrashedMachine& m, const StructLayouts& l, const PlantedProcesses& p) {
+        const std::uint64_t proc = p.proc.at(23);
+        m.write_uint(proc + offset(l, "proc", "p_nthreads"), 1, 4);
+        std::uint64_t parent = 0;
+        for (std::int32_t tid = 5; tid >= 1; --tid) {
+            const std::uint64_t node = p.lwp.at({23, tid});
+            m.write_pointer(node + offset(l, "lwp", "u.lwp_rbnode.rbe_parent"), parent);
+            m.write_pointer(node + offset(l, "lwp", "u.lwp_rbnode.rbe_right"), 0);
+            m.write_pointer(node + offset(l, "lwp", "u.lwp_rbnode.rbe_left"), tid > 1 ? p.lwp.at({23, tid - 1}) : 0);
+            if (parent == 0) m.write_pointer(proc + offset(l, "proc", "p_lwp_tree.rbh_root"), node);
+            parent = node;
+        }
+    });
+    // An LWP of pid 23 whose lwp_proc is pid 21.
+    damaged("lwp-elsewhere", [&](CrashedMachine& m, const StructLayouts& l, const PlantedProcesses& p) {
+        m.write_pointer(p.lwp.at({23, 4}) + offset(l, "lwp", "lwp_proc"), p.proc.at(21));
+    });
+    // The credentials of pid 20 with 65535 groups (cr_groups holds 16); pid
+    // 31's process group outside the dump, pid 30's group's session too.
+    damaged("cred-session", [&](CrashedMachine& m, const StructLayouts& l, const PlantedProcesses& p) {
+        const std::uint64_t cred = m.read_uint(p.proc.at(20) + offset(l, "proc", "p_ucred"), 8);
+        m.write_uint(cred + offset(l, "ucred", "cr_ngroups"), 0xffff, 2);
+        m.write_pointer(p.proc.at(31) + offset(l, "proc", "p_pgrp"), bsd_unmapped);
+        const std::uint64_t pgrp = m.read_uint(p.proc.at(30) + offset(l, "proc", "p_pgrp"), 8);
+        m.write_pointer(pgrp + offset(l, "pgrp", "pg_session"), bsd_unmapped);
+    });
+    damaged("allproc-hsize", [&](CrashedMachine& m, const StructLayouts&, const PlantedProcesses&) {
+        m.write_uint(m.symbol("allproc_hsize"), 0x7fffffff, 4);
+    });
+    damaged("nprocs-zero", [&](CrashedMachine& m, const StructLayouts&, const PlantedProcesses&) {
+        m.write_uint(m.symbol("nprocs"), 0, 4);
+    });
+}
+
 void write_linux_walks() {
     const auto clean = fuzz::make_linux_walker();
     seed("linux_procs", "clean", {});
@@ -1034,6 +1128,8 @@ int main(int argc, char** argv) {
         write_layouts();
         write_devices();
         write_netbsd_walks();
+        write_freebsd_walks();
+        write_dragonfly_walks();
         write_linux_walks();
         write_linux_modules();
         write_bsd_modules();

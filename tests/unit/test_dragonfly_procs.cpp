@@ -404,6 +404,21 @@ TEST_CASE("dragonfly: damaged hashes, lists and LWP trees end with a warning and
         CHECK(l.warnings == std::vector<std::string>{"allproc_hsize is 2147483647, not between 1 and 1048576"});
         CHECK(l.rows.empty());
     }
+    SUBCASE("an allproc_hsize larger than the hash runs past the dump: one warning, not one per bucket") {
+        const auto [l, planted] =
+            listing([](synth::CrashedMachine& m, const StructLayouts&, const synth::PlantedProcesses&) {
+                m.write_uint(m.symbol("allproc_hsize"), 1u << 20, 4);
+            });
+        // Buckets 0 to 7 hold every process; 10 of them are not in the
+        // bucket a hash of 2^20 puts them in.  The first bucket past the
+        // dump's memory ends the walk.
+        CHECK(l.sorted_pids() == V{0, 1, 10, 20, 21, 22, 23, 24, 25, 26, 30, 31});
+        REQUIRE(l.warnings.size() == 11);
+        CHECK(l.warnings[1] == fmt::format("pid 25 ({}) is in hash bucket 1, but its pid hashes to bucket 25",
+                                           hex(planted.proc.at(25))));
+        CHECK(l.warnings[10].starts_with("procglob["));
+        CHECK(l.warnings[10].find("] of 1048576; the hash is not read further: ") != std::string::npos);
+    }
     SUBCASE("an LWP of another process") {
         const auto [l, planted] = listing(
             [](synth::CrashedMachine& m, const StructLayouts& lay, const synth::PlantedProcesses& p) {

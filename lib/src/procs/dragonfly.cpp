@@ -757,15 +757,19 @@ void DragonflyWalker::walk(const WalkOptions& options, const ProcEmit& emit, con
     }
     std::uint64_t budget = detail::process_budget(kernel_, "_nprocs", proc_.size, warn);
 
+    // Whether the walk ends after this list: nprocs reached, or a bucket
+    // whose head cannot be read.  The buckets are one array, so the ones
+    // after it are past the dump's memory too: a warning each, for up to
+    // max_allproc_hsize of them, took seconds.
     const auto walk_one = [&](const std::string& list, std::uint64_t head_address,
                               std::optional<std::pair<std::uint64_t, std::uint64_t>> bucket) {
         std::uint64_t head = 0;
         try {
             head = kernel_.read_pointer(head_address);
         } catch (Error& e) {
-            e.add_context(list);
+            e.add_context(bucket ? fmt::format("{} of {}; the hash is not read further", list, bucket->second) : list);
             warn(e);
-            return false;
+            return bucket.has_value();
         }
         const auto result = detail::walk_list(list, head, budget, walk.visited, warn,
                                               [&](std::uint64_t a, std::uint64_t) { return walk.visit(a, bucket); });

@@ -1,0 +1,12 @@
+// libFuzzer target: the FreeBSD process walker over memory the fuzzer
+// controls.  A synthetic FreeBSD 14 machine with a process tree is built
+// once; its minidump is patched by the input (fuzz_setup.h: only the bytes a
+// clean walk read), then walked per process and per thread, every row
+// formatted, terminals looked up.
+#include "fuzz_setup.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+    static const auto fixture = kvm::fuzz::make_freebsd_walker();
+    (void)fixture->run(kvm::ByteSpan(reinterpret_cast<const std::byte*>(data), size));
+    return 0;
+}
