@@ -20,9 +20,11 @@ namespace kvm::detail {
 
 class PageCache {
 public:
-    // The slots' memory is left uninitialised (a slot is read before it is
-    // tagged): a walk touches a few dozen pages, and zeroing megabytes for each
-    // walk cost more than the walk of a small system.
+    // A set's pages are allocated when the set is first used, uninitialised
+    // (a slot is read before it is tagged): a walk touches a few dozen
+    // pages, and allocating megabytes for each walk cost more than the walk
+    // of a small system (terminal lookups walk once per name; under
+    // AddressSanitizer a 16 MiB allocation costs milliseconds).
     // Enough for a walk in allocation order (NetBSD's allproc, FreeBSD's).
     static constexpr std::size_t default_slots = 1024;
 
@@ -32,7 +34,7 @@ public:
           sets_(std::max<std::size_t>((slots + ways - 1) / ways, 1)),
           tags_(sets_ * ways, empty),
           used_(sets_ * ways, 0),
-          data_(std::make_unique_for_overwrite<std::byte[]>(sets_ * ways * page)) {}
+          blocks_(sets_) {}
 
     void read(std::uint64_t va, MutableByteSpan out) {
         std::size_t done = 0;
@@ -85,11 +87,11 @@ private:
         for (std::size_t slot = first; slot < first + ways; ++slot) {
             if (tags_[slot] == base) {
                 used_[slot] = clock_;
-                return data_.get() + slot * page;
+                return slot_data(slot);
             }
             if (used_[slot] < used_[victim]) victim = slot;
         }
-        std::byte* p = data_.get() + victim * page;
+        std::byte* p = slot_data(victim);
         const PartialRead r = kernel_.read_partial(base, MutableByteSpan(p, page));
         if (r.error) {
             tags_[victim] = empty;
@@ -103,12 +105,18 @@ private:
 
     static constexpr std::size_t ways = 4;
 
+    std::byte* slot_data(std::size_t slot) {
+        std::unique_ptr<std::byte[]>& block = blocks_[slot / ways];
+        if (!block) block = std::make_unique_for_overwrite<std::byte[]>(ways * page);
+        return block.get() + slot % ways * page;
+    }
+
     const Kernel& kernel_;
     std::size_t sets_;
     std::vector<std::uint64_t> tags_;
     std::vector<std::uint64_t> used_;  // clock_ at the slot's last use; 0: never
     std::uint64_t clock_ = 0;
-    std::unique_ptr<std::byte[]> data_;
+    std::vector<std::unique_ptr<std::byte[]>> blocks_;  // each set's `ways` pages, once used
 };
 
 }  // namespace kvm::detail
