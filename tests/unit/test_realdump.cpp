@@ -559,15 +559,18 @@ TEST_CASE("real dump: the image shortcut agrees with the page tables on every pa
             linux_kernel::x86_64::start_kernel_map +
             static_cast<std::uint64_t>(*linux_kernel::VmcoreInfo::parse(slurp(*dir + "/truth/vmcoreinfo.txt"))
                                             .number("KERNEL_IMAGE_SIZE"));
-        std::size_t unmapped = 0;
+        std::size_t unmapped = 0, slots = 0;
         for (std::uint64_t va = (image->va + image->size + (2u << 20)) & ~std::uint64_t{(2u << 20) - 1};
-             va < window_end; va += 2u << 20) {
+             va < window_end; va += 2u << 20, ++slots) {
             const std::string walked = kvm::test::error_of([&] { (void)walker->translate(va, phys); });
             const std::string read = kvm::test::error_of([&] { (void)k->translate(va); });
             CHECK(walked == read);
             if (walked == "no error") CHECK(k->translate(va).pa == walker->translate(va, phys).pa);
             unmapped += walked.find("is not valid") != std::string::npos ? 1 : 0;
         }
-        CHECK(unmapped > 100);  // most of the window past the image is a hole
+        // Most of the window past the image is a hole, however much of it
+        // KASLR left (a guest whose image landed high has 60 slots, not 400).
+        CAPTURE(slots);
+        CHECK(unmapped * 2 > slots);
     }
 }
