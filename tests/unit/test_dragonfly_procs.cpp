@@ -24,7 +24,6 @@ using kvm::synth::dragonfly::lwp;
 using kvm::synth::dragonfly::proc;
 using kvm::synth::dragonfly::sleeper;
 using kvm::test::BsdCrash;
-using kvm::test::error_of;
 using kvm::test::walk_bsd;
 
 namespace {

@@ -21,9 +21,6 @@
 #include "test_util.h"
 
 using namespace kvm;
-using kvm::synth::freebsd::proc;
-using kvm::synth::freebsd::sleeper;
-using kvm::synth::freebsd::thread;
 using kvm::test::BsdCrash;
 using kvm::test::walk_bsd;
 

@@ -90,7 +90,7 @@ std::string start_text(std::int64_t start_sec, std::optional<std::int64_t> now_s
     std::tm tm{};
     if (localtime_r(&t, &tm) == nullptr) return "-";
     const std::int64_t age = now_sec ? *now_sec - start_sec : 0;
-    const char* form = age < 24 * 3600 ? "%l:%M%p" : age < 7 * 24 * 3600 ? "%a%I%p" : "%e%b%y";
+    const char* form = age < 24LL * 3600 ? "%l:%M%p" : age < 7LL * 24 * 3600 ? "%a%I%p" : "%e%b%y";
     std::array<char, 64> buf{};
     const std::size_t n = std::strftime(buf.data(), buf.size(), form, &tm);
     std::string out(buf.data(), n);

@@ -346,7 +346,7 @@ ProcessTree process_tree() {
     sh.controlling_tty = true;
     sh.groups = {100, 0};
     sh.lwps = {sleeper(100010, 0, "wait")};
-    sh.start_sec = crash_time - 3 * 3600 - 61;  // 3 hours ago: ps shows the time of day
+    sh.start_sec = crash_time - 3LL * 3600 - 61;  // 3 hours ago: ps shows the time of day
     sh.rtime_usec = 40'000;
     sh.lwps[0].rtime_usec = 40'000;
     v.push_back(sh);
@@ -366,7 +366,7 @@ ProcessTree process_tree() {
     threads.lwps = {sleeper(100012, 2, "kqread"), thread(100013, "TDS_RUNQ"),
                     thread(100014, "TDS_INHIBITED", {"TDI_LOCK"})};
     threads.lwps[2].name = "worker";
-    threads.start_sec = crash_time - 2 * 86400;  // two days ago: ps shows the weekday
+    threads.start_sec = crash_time - 2LL * 86400;  // two days ago: ps shows the weekday
     threads.rtime_usec = 7'500'000;              // more than its threads: one has exited
     threads.lwps[0].rtime_usec = 1'000'000;
     threads.lwps[1].rtime_usec = 2'000'000;
