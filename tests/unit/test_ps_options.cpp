@@ -6,6 +6,8 @@
 
 #include <doctest/doctest.h>
 
+#include <cstdint>
+
 #include "test_util.h"
 
 #include <cstdlib>
@@ -130,4 +132,14 @@ TEST_CASE("ps columns of times, shares and flags") {
     CHECK(field("etime", {.now_sec = start + 65}) == "01:05");
     CHECK(field("etime", {.now_sec = start + 3 * 3600 + 65}) == "03:01:05");
     CHECK(field("etime", {.now_sec = start + 2 * 86400 + 3 * 3600 + 65}) == "2-03:01:05");
+    // A dump's clock at either end of time: ages saturate, no overflow.
+    CHECK(field("etime", {.now_sec = INT64_MIN}) == "00:00");
+    CHECK(field("etime", {.now_sec = INT64_MAX}) == "106751991147252-00:50:07");
+    CHECK(field("start", {.now_sec = INT64_MIN}) == "2:40PM");
+    // VSZ and RSS a walker did not read: "-", and %MEM with them.
+    p.vsz_kib.reset();
+    p.rss_kib.reset();
+    CHECK(field("vsz", {}) == "-");
+    CHECK(field("rss", {}) == "-");
+    CHECK(field("%mem", {.physmem_kib = 4096}) == "-");
 }

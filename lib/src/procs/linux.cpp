@@ -38,6 +38,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cstdint>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -771,12 +772,20 @@ struct LinuxWalker::Walk {
         p.cpuid = leader.cpu;
         if (leader.start_ns) {
             p.raw.emplace_back("start_boottime", *leader.start_ns);
-            if (clock) p.start_usec = (static_cast<std::int64_t>(*leader.start_ns) + clock->real_less_boot_ns) / 1000;
+            // Both clocks come from the dump: a sum past 64 bits leaves START unknown.
+            std::int64_t start_ns = 0;
+            if (clock && *leader.start_ns <= static_cast<std::uint64_t>(INT64_MAX) &&
+                !__builtin_add_overflow(static_cast<std::int64_t>(*leader.start_ns), clock->real_less_boot_ns,
+                                        &start_ns))
+                p.start_usec = start_ns / 1000;
         }
         // %CPU as Linux's ps computes it: over the time since the start.
         const auto pctcpu = [&](std::uint64_t rtime_usec) -> std::optional<std::uint32_t> {
-            if (!p.start_usec || !clock) return std::nullopt;
-            return lifetime_pctcpu_tenths(rtime_usec, clock->now_sec * 1000000 - *p.start_usec);
+            std::int64_t now_usec = 0, elapsed_usec = 0;
+            if (!p.start_usec || !clock || __builtin_mul_overflow(clock->now_sec, 1000000, &now_usec) ||
+                __builtin_sub_overflow(now_usec, *p.start_usec, &elapsed_usec))
+                return std::nullopt;
+            return lifetime_pctcpu_tenths(rtime_usec, elapsed_usec);
         };
 
         std::vector<TaskInfo> thread_rows;

@@ -12,6 +12,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cstdint>
 #include <ctime>
 
 namespace kvm {
@@ -83,13 +84,20 @@ const PsColumn* find_column(std::string_view keyword) {
     return it == std::end(columns) ? nullptr : &*it;
 }
 
+// now - start, saturated: both come from a dump.
+std::int64_t seconds_between(std::int64_t now, std::int64_t start) {
+    std::int64_t d = 0;
+    if (__builtin_sub_overflow(now, start, &d)) return now < start ? INT64_MIN : INT64_MAX;
+    return d;
+}
+
 // ps's START: the time of day for a process started within the last day,
 // the weekday and hour within the last week, else the date.
 std::string start_text(std::int64_t start_sec, std::optional<std::int64_t> now_sec) {
     const auto t = static_cast<std::time_t>(start_sec);
     std::tm tm{};
     if (localtime_r(&t, &tm) == nullptr) return "-";
-    const std::int64_t age = now_sec ? *now_sec - start_sec : 0;
+    const std::int64_t age = now_sec ? seconds_between(*now_sec, start_sec) : 0;
     const char* form = age < 24LL * 3600 ? "%l:%M%p" : age < 7LL * 24 * 3600 ? "%a%I%p" : "%e%b%y";
     std::array<char, 64> buf{};
     const std::size_t n = std::strftime(buf.data(), buf.size(), form, &tm);
@@ -259,7 +267,8 @@ std::string ps_field(const ProcInfo& p, const PsColumn& c, const PsTableOptions&
     if (k == "flags") return fmt::format("{:x}", p.flags);
     if (k == "start") return p.start_usec ? start_text(*p.start_usec / 1000000, o.now_sec) : "-";
     if (k == "lstart") return p.start_usec ? lstart_text(*p.start_usec / 1000000) : "-";
-    if (k == "etime") return p.start_usec && o.now_sec ? etime_text(*o.now_sec - *p.start_usec / 1000000) : "-";
+    if (k == "etime")
+        return p.start_usec && o.now_sec ? etime_text(seconds_between(*o.now_sec, *p.start_usec / 1000000)) : "-";
     if (k == "emul") return p.emul.empty() ? "-" : p.emul;
     if (k == "pid") return fmt::format("{}", p.pid);
     if (k == "ppid") return fmt::format("{}", p.ppid);
