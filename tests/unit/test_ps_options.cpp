@@ -120,18 +120,18 @@ TEST_CASE("ps columns of times, shares and flags") {
     CHECK(field("pri", {}) == "20");
     CHECK(field("cpu", {}) == "7");
     CHECK(field("%cpu", {}) == "12.5");
-    CHECK(field("%mem", {.physmem_kib = 1024 * 1024}) == "0.1");
+    CHECK(field("%mem", {.physmem_kib = 1024ULL * 1024}) == "0.1");
     CHECK(field("%mem", {.physmem_kib = 4096}) == "37.5");
     CHECK(field("flags", {}) == "4000");
     CHECK(field("emul", {}) == "linux");
     CHECK(field("lstart", {}) == "Thu Nov 21 14:40:00 2024");
     CHECK(field("start", {.now_sec = start + 3600}) == "2:40PM");
-    CHECK(field("start", {.now_sec = start + 3 * 86400}) == "Thu02PM");
-    CHECK(field("start", {.now_sec = start + 30 * 86400}) == "21Nov24");
+    CHECK(field("start", {.now_sec = start + 3LL * 86400}) == "Thu02PM");
+    CHECK(field("start", {.now_sec = start + 30LL * 86400}) == "21Nov24");
     CHECK(field("etime", {}) == "-");
     CHECK(field("etime", {.now_sec = start + 65}) == "01:05");
-    CHECK(field("etime", {.now_sec = start + 3 * 3600 + 65}) == "03:01:05");
-    CHECK(field("etime", {.now_sec = start + 2 * 86400 + 3 * 3600 + 65}) == "2-03:01:05");
+    CHECK(field("etime", {.now_sec = start + 3LL * 3600 + 65}) == "03:01:05");
+    CHECK(field("etime", {.now_sec = start + 2LL * 86400 + 3LL * 3600 + 65}) == "2-03:01:05");
     // A dump's clock at either end of time: ages saturate, no overflow.
     CHECK(field("etime", {.now_sec = INT64_MIN}) == "00:00");
     CHECK(field("etime", {.now_sec = INT64_MAX}) == "106751991147252-00:50:07");
