@@ -550,6 +550,11 @@ void write_netbsd_walks() {
     seed("netbsd_procs", "ps-strings", clean->memory->patches_towards(ps_strings->memory->base()));
 }
 
+// The offset of `member` in struct `strct`: where the seeds' damage writes.
+std::uint64_t member_offset(const StructLayouts& l, const char* strct, const char* member) {
+    return l.get(strct).member(member).offset;
+}
+
 // Where the BSD walkers' seeds point outside the dump: kernel space the
 // machine never maps.
 constexpr std::uint64_t bsd_unmapped = 0xfffffe00deadb000;
@@ -562,27 +567,27 @@ void write_freebsd_walks() {
     };
     using synth::CrashedMachine;
     using synth::PlantedProcesses;
-    const auto offset = [](const StructLayouts& l, const char* s, const char* m) { return l.get(s).member(m).offset; };
     // Pid 23's threads (100012 to 100014): the second links back to the
     // first; pid 0's p_numthreads says 1 of its 2.
     damaged("threads-cycle", [&](CrashedMachine& m, const StructLayouts& l, const PlantedProcesses& p) {
-        m.write_pointer(p.lwp.at({23, 100013}) + offset(l, "thread", "td_plist.tqe_next"), p.lwp.at({23, 100012}));
-        m.write_uint(p.proc.at(0) + offset(l, "proc", "p_numthreads"), 1, 4);
+        m.write_pointer(p.lwp.at({23, 100013}) + member_offset(l, "thread", "td_plist.tqe_next"),
+                        p.lwp.at({23, 100012}));
+        m.write_uint(p.proc.at(0) + member_offset(l, "proc", "p_numthreads"), 1, 4);
     });
     // A thread of pid 23 whose td_proc is pid 21.
     damaged("thread-elsewhere", [&](CrashedMachine& m, const StructLayouts& l, const PlantedProcesses& p) {
-        m.write_pointer(p.lwp.at({23, 100013}) + offset(l, "thread", "td_proc"), p.proc.at(21));
+        m.write_pointer(p.lwp.at({23, 100013}) + member_offset(l, "thread", "td_proc"), p.proc.at(21));
     });
     // The credentials of pid 20 (shared by its session's) with 2^31 - 1 groups.
     damaged("ngroups-huge", [&](CrashedMachine& m, const StructLayouts& l, const PlantedProcesses& p) {
-        const std::uint64_t cred = m.read_uint(p.proc.at(20) + offset(l, "proc", "p_ucred"), 8);
-        m.write_uint(cred + offset(l, "ucred", "cr_ngroups"), 0x7fffffff, 4);
+        const std::uint64_t cred = m.read_uint(p.proc.at(20) + member_offset(l, "proc", "p_ucred"), 8);
+        m.write_uint(cred + member_offset(l, "ucred", "cr_ngroups"), 0x7fffffff, 4);
     });
     // Pid 31's process group outside the dump; pid 30's group's session too.
     damaged("pgrp-outside", [&](CrashedMachine& m, const StructLayouts& l, const PlantedProcesses& p) {
-        m.write_pointer(p.proc.at(31) + offset(l, "proc", "p_pgrp"), bsd_unmapped);
-        const std::uint64_t pgrp = m.read_uint(p.proc.at(30) + offset(l, "proc", "p_pgrp"), 8);
-        m.write_pointer(pgrp + offset(l, "pgrp", "pg_session"), bsd_unmapped);
+        m.write_pointer(p.proc.at(31) + member_offset(l, "proc", "p_pgrp"), bsd_unmapped);
+        const std::uint64_t pgrp = m.read_uint(p.proc.at(30) + member_offset(l, "proc", "p_pgrp"), 8);
+        m.write_pointer(pgrp + member_offset(l, "pgrp", "pg_session"), bsd_unmapped);
     });
     // A pid hash of 2^24 buckets, one more than the walker allows.
     damaged("pidhash-huge", [&](CrashedMachine& m, const StructLayouts&, const PlantedProcesses&) {
@@ -590,7 +595,7 @@ void write_freebsd_walks() {
     });
     // The zombie (24), alone in bucket 8, links to itself.
     damaged("bucket-cycle", [&](CrashedMachine& m, const StructLayouts& l, const PlantedProcesses& p) {
-        m.write_pointer(p.proc.at(24) + offset(l, "proc", "p_hash.le_next"), p.proc.at(24));
+        m.write_pointer(p.proc.at(24) + member_offset(l, "proc", "p_hash.le_next"), p.proc.at(24));
     });
 }
 
@@ -603,37 +608,26 @@ void write_dragonfly_walks() {
     };
     using synth::CrashedMachine;
     using synth::PlantedProcesses;
-    const auto offset = [](const StructLayouts& l, const char* s, const char* m) { return l.get(s).member(m).offset; };
     // Pid 23's LWP tree (ids 1 to 5, 3 at the root): 2, below 1, points back at the root.
     damaged("lwp-tree-cycle", [&](CrashedMachine& m, const StructLayouts& l, const PlantedProcesses& p) {
-        m.write_pointer(p.lwp.at({23, 2}) + offset(l, "lwp", "u.lwp_rbnode.rbe_left"), p.lwp.at({23, 3}));
+        m.write_pointer(p.lwp.at({23, 2}) + member_offset(l, "lwp", "u.lwp_rbnode.rbe_left"), p.lwp.at({23, 3}));
     });
     // Pid 23's tree rewired into a chain 5 deep while p_nthreads says 1.
     damaged("lwp-tree-deep", [&](CrashedMachine& m, const StructLayouts& l, const PlantedProcesses& p) {
-        const std::uint64_t proc = p.proc.at(23);
-        m.write_uint(proc + offset(l, "proc", "p_nthreads"), 1, 4);
-        std::uint64_t parent = 0;
-        for (std::int32_t tid = 5; tid >= 1; --tid) {
-            const std::uint64_t node = p.lwp.at({23, tid});
-            m.write_pointer(node + offset(l, "lwp", "u.lwp_rbnode.rbe_parent"), parent);
-            m.write_pointer(node + offset(l, "lwp", "u.lwp_rbnode.rbe_right"), 0);
-            m.write_pointer(node + offset(l, "lwp", "u.lwp_rbnode.rbe_left"), tid > 1 ? p.lwp.at({23, tid - 1}) : 0);
-            if (parent == 0) m.write_pointer(proc + offset(l, "proc", "p_lwp_tree.rbh_root"), node);
-            parent = node;
-        }
+        synth::plant_lwp_chain(m, l, p, 23, 1);
     });
     // An LWP of pid 23 whose lwp_proc is pid 21.
     damaged("lwp-elsewhere", [&](CrashedMachine& m, const StructLayouts& l, const PlantedProcesses& p) {
-        m.write_pointer(p.lwp.at({23, 4}) + offset(l, "lwp", "lwp_proc"), p.proc.at(21));
+        m.write_pointer(p.lwp.at({23, 4}) + member_offset(l, "lwp", "lwp_proc"), p.proc.at(21));
     });
     // The credentials of pid 20 with 65535 groups (cr_groups holds 16); pid
     // 31's process group outside the dump, pid 30's group's session too.
     damaged("cred-session", [&](CrashedMachine& m, const StructLayouts& l, const PlantedProcesses& p) {
-        const std::uint64_t cred = m.read_uint(p.proc.at(20) + offset(l, "proc", "p_ucred"), 8);
-        m.write_uint(cred + offset(l, "ucred", "cr_ngroups"), 0xffff, 2);
-        m.write_pointer(p.proc.at(31) + offset(l, "proc", "p_pgrp"), bsd_unmapped);
-        const std::uint64_t pgrp = m.read_uint(p.proc.at(30) + offset(l, "proc", "p_pgrp"), 8);
-        m.write_pointer(pgrp + offset(l, "pgrp", "pg_session"), bsd_unmapped);
+        const std::uint64_t cred = m.read_uint(p.proc.at(20) + member_offset(l, "proc", "p_ucred"), 8);
+        m.write_uint(cred + member_offset(l, "ucred", "cr_ngroups"), 0xffff, 2);
+        m.write_pointer(p.proc.at(31) + member_offset(l, "proc", "p_pgrp"), bsd_unmapped);
+        const std::uint64_t pgrp = m.read_uint(p.proc.at(30) + member_offset(l, "proc", "p_pgrp"), 8);
+        m.write_pointer(pgrp + member_offset(l, "pgrp", "pg_session"), bsd_unmapped);
     });
     damaged("allproc-hsize", [&](CrashedMachine& m, const StructLayouts&, const PlantedProcesses&) {
         m.write_uint(m.symbol("allproc_hsize"), 0x7fffffff, 4);
@@ -651,23 +645,22 @@ void write_linux_walks() {
     };
     using kvmtest::LinuxMachine;
     using kvmtest::PlantedTasks;
-    const auto offset = [](const StructLayouts& l, const char* s, const char* m) { return l.get(s).member(m).offset; };
     // The task list loops from the last leader back to the third.
     damaged("tasks-cycle", [&](LinuxMachine& m, const StructLayouts& l, const PlantedTasks& p) {
-        m.write_uint(p.task.at(600) + offset(l, "task_struct", "tasks.next"),
-                     p.task.at(7) + offset(l, "task_struct", "tasks.next"), 8);
+        m.write_uint(p.task.at(600) + member_offset(l, "task_struct", "tasks.next"),
+                     p.task.at(7) + member_offset(l, "task_struct", "tasks.next"), 8);
     });
     // A NULL link in the middle of the task list, and a thread list that loops.
     damaged("null-and-loop", [&](LinuxMachine& m, const StructLayouts& l, const PlantedTasks& p) {
-        m.write_uint(p.task.at(420) + offset(l, "task_struct", "tasks.next"), 0, 8);
-        m.write_uint(p.task.at(412) + offset(l, "task_struct", "thread_node.next"),
-                     p.task.at(411) + offset(l, "task_struct", "thread_node.next"), 8);
+        m.write_uint(p.task.at(420) + member_offset(l, "task_struct", "tasks.next"), 0, 8);
+        m.write_uint(p.task.at(412) + member_offset(l, "task_struct", "thread_node.next"),
+                     p.task.at(411) + member_offset(l, "task_struct", "thread_node.next"), 8);
     });
     // Pointers outside the dump: a signal_struct, a cred, a terminal's driver name.
     damaged("outside", [&](LinuxMachine& m, const StructLayouts& l, const PlantedTasks& p) {
-        m.write_uint(p.task.at(300) + offset(l, "task_struct", "signal"), 0xffff888fff000000, 8);
-        m.write_uint(p.task.at(1) + offset(l, "task_struct", "real_cred"), 0xdead000000000100, 8);
-        m.write_uint(p.signal.at(400) + offset(l, "signal_struct", "nr_threads"), 0x7fffffff, 4);
+        m.write_uint(p.task.at(300) + member_offset(l, "task_struct", "signal"), 0xffff888fff000000, 8);
+        m.write_uint(p.task.at(1) + member_offset(l, "task_struct", "real_cred"), 0xdead000000000100, 8);
+        m.write_uint(p.signal.at(400) + member_offset(l, "signal_struct", "nr_threads"), 0x7fffffff, 4);
     });
 }
 
@@ -679,23 +672,22 @@ void write_linux_modules() {
     };
     using kvmtest::LinuxMachine;
     using kvmtest::PlantedModules;
-    const auto offset = [](const StructLayouts& l, const char* s, const char* m) { return l.get(s).member(m).offset; };
     // The module list loops from the last module back to the first.
     damaged("modules-cycle", [&](LinuxMachine& m, const StructLayouts& l, const PlantedModules& p) {
-        m.write_uint(p.module.at("virtio") + offset(l, "module", "list.next"),
-                     p.module.at("virtio_blk") + offset(l, "module", "list.next"), 8);
+        m.write_uint(p.module.at("virtio") + member_offset(l, "module", "list.next"),
+                     p.module.at("virtio_blk") + member_offset(l, "module", "list.next"), 8);
     });
     // A symbol count past the dump, and a string table outside it.
     damaged("symbols", [&](LinuxMachine& m, const StructLayouts& l, const PlantedModules& p) {
-        m.write_uint(p.kallsyms.at("virtio") + offset(l, "mod_kallsyms", "num_symtab"), 0x7fffffff, 4);
-        m.write_uint(p.kallsyms.at("virtio_blk") + offset(l, "mod_kallsyms", "strtab"), 0xffff888fff000000, 8);
+        m.write_uint(p.kallsyms.at("virtio") + member_offset(l, "mod_kallsyms", "num_symtab"), 0x7fffffff, 4);
+        m.write_uint(p.kallsyms.at("virtio_blk") + member_offset(l, "mod_kallsyms", "strtab"), 0xffff888fff000000, 8);
     });
     // A use list that loops, and a user outside the dump.
     damaged("users", [&](LinuxMachine& m, const StructLayouts& l, const PlantedModules& p) {
         const std::uint64_t use = p.uses.at("virtio").front();
-        const std::uint64_t link = use + offset(l, "module_use", "source_list.next");
+        const std::uint64_t link = use + member_offset(l, "module_use", "source_list.next");
         m.write_uint(link, link, 8);
-        m.write_uint(use + offset(l, "module_use", "source"), 0xdead000000000000, 8);
+        m.write_uint(use + member_offset(l, "module_use", "source"), 0xdead000000000000, 8);
     });
 }
 
@@ -723,17 +715,16 @@ void write_netbsd_modules() {
     const auto damaged = [&](const std::string& name, const fuzz::NetbsdModuleDamage& damage) {
         seed("netbsd_modules", name, clean->memory->patches_towards(fuzz::make_netbsd_modules(damage)->memory->base()));
     };
-    const auto offset = [](const StructLayouts& l, const char* s, const char* m) { return l.get(s).member(m).offset; };
     // The last module links back to the second.
     damaged("modules-cycle",
             [&](synth::CrashedMachine& m, const StructLayouts& l, const synth::PlantedNetbsdModules& p) {
-                m.write_uint(p.module.back() + offset(l, "module", "mod_chain.tqe_next"), p.module[1], 8);
+                m.write_uint(p.module.back() + member_offset(l, "module", "mod_chain.tqe_next"), p.module[1], 8);
             });
     // A modinfo outside the dump, a kobj shared with another module, a name without its NUL nearby.
     damaged("info-kobj", [&](synth::CrashedMachine& m, const StructLayouts& l, const synth::PlantedNetbsdModules& p) {
-        m.write_uint(p.module[2] + offset(l, "module", "mod_info"), 0xffffc000deadb000, 8);
-        m.write_uint(p.module[3] + offset(l, "module", "mod_kobj"), p.kobj[4], 8);
-        m.write_uint(p.info[4] + offset(l, "modinfo", "mi_required"), p.module[0], 8);
+        m.write_uint(p.module[2] + member_offset(l, "module", "mod_info"), 0xffffc000deadb000, 8);
+        m.write_uint(p.module[3] + member_offset(l, "module", "mod_kobj"), p.kobj[4], 8);
+        m.write_uint(p.info[4] + member_offset(l, "modinfo", "mi_required"), p.module[0], 8);
     });
 }
 

@@ -455,18 +455,7 @@ TEST_CASE("dragonfly: damaged hashes, lists and LWP trees end with a warning and
         const auto [l, planted] = listing(
             [](synth::CrashedMachine& m, const StructLayouts& lay, const synth::PlantedProcesses& p) {
                 // p_nthreads says 1: at most 2 LWPs, 4 levels; a chain 5 deep of the 5.
-                const std::uint64_t proc = p.proc.at(23);
-                m.write_uint(proc + at(lay, "proc", "p_nthreads"), 1, 4);
-                std::uint64_t parent = 0;
-                for (std::int32_t tid = 5; tid >= 1; --tid) {
-                    const std::uint64_t node = p.lwp.at({23, tid});
-                    m.write_pointer(node + at(lay, "lwp", "u.lwp_rbnode.rbe_parent"), parent);
-                    m.write_pointer(node + at(lay, "lwp", "u.lwp_rbnode.rbe_right"), 0);
-                    m.write_pointer(node + at(lay, "lwp", "u.lwp_rbnode.rbe_left"),
-                                    tid > 1 ? p.lwp.at({23, tid - 1}) : 0);
-                    if (parent == 0) m.write_pointer(proc + at(lay, "proc", "p_lwp_tree.rbh_root"), node);
-                    parent = node;
-                }
+                synth::plant_lwp_chain(m, lay, p, 23, 1);
             },
             {.filters = {{ProcOp::pid, 23}}, .per_lwp = true});
         REQUIRE(l.warnings.size() == 1);

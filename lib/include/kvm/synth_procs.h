@@ -173,6 +173,12 @@ struct DragonflyPlant {
 PlantedProcesses plant_dragonfly_processes(CrashedMachine& machine, const StructLayouts& layouts,
                                            const ProcessTree& tree, const DragonflyPlant& plant = {});
 
+// Damage for the walker's tests and fuzz seeds: process `pid`'s LWP tree
+// rewired into a chain down the left children, highest LWP id at the root,
+// and p_nthreads set to `nthreads` (too few for so deep a tree).
+void plant_lwp_chain(CrashedMachine& machine, const StructLayouts& layouts, const PlantedProcesses& planted,
+                     std::int32_t pid, std::uint32_t nthreads);
+
 namespace dragonfly {
 
 // Pieces of DragonFly 5.8 trees.  A process: SACTIVE, its uids all `uid`,

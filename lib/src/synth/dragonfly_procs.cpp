@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <functional>
 #include <set>
+#include <vector>
 
 namespace kvm::synth {
 
@@ -217,6 +218,25 @@ PlantedProcesses plant_dragonfly_processes(CrashedMachine& machine, const Struct
     if (plant.osrelease.size() > 7) bad_tree(fmt::format("osrelease \"{}\" is over 7 characters", plant.osrelease));
     machine.write_string(p.symbol_or_define("osrelease", 'r', 8), plant.osrelease);
     return out;
+}
+
+void plant_lwp_chain(CrashedMachine& machine, const StructLayouts& layouts, const PlantedProcesses& planted,
+                     std::int32_t pid, std::uint32_t nthreads) {
+    const auto offset = [&](const char* strct, const char* member) { return layouts.get(strct).member(member).offset; };
+    const std::uint64_t proc = planted.proc.at(pid);
+    machine.write_uint(proc + offset("proc", "p_nthreads"), nthreads, 4);
+    // The LWPs from the highest id down: each the left child of the one before.
+    std::vector<std::uint64_t> chain;
+    for (auto it = planted.lwp.rbegin(); it != planted.lwp.rend(); ++it)
+        if (it->first.first == pid) chain.push_back(it->second);
+    if (chain.empty()) bad_tree(fmt::format("pid {} has no LWPs to chain", pid));
+    machine.write_pointer(proc + offset("proc", "p_lwp_tree.rbh_root"), chain.front());
+    for (std::size_t i = 0; i < chain.size(); ++i) {
+        machine.write_pointer(chain[i] + offset("lwp", "u.lwp_rbnode.rbe_parent"), i == 0 ? 0 : chain[i - 1]);
+        machine.write_pointer(chain[i] + offset("lwp", "u.lwp_rbnode.rbe_right"), 0);
+        machine.write_pointer(chain[i] + offset("lwp", "u.lwp_rbnode.rbe_left"),
+                              i + 1 < chain.size() ? chain[i + 1] : 0);
+    }
 }
 
 namespace dragonfly {
