@@ -100,8 +100,7 @@ PlantedProcesses plant_freebsd_processes(CrashedMachine& machine, const StructLa
     // (td_incruntime), so that the process's p_rux.rux_runtime lacks it.
     const auto cpu_ticks = [](std::uint64_t usec) { return usec * (freebsd_cpu_tick_frequency / 1000000); };
     const std::int64_t boot = machine.spec().crash_time - machine.spec().uptime;
-    std::map<std::string, std::uint64_t> sysentvecs;  // sv_name -> struct sysentvec
-    std::vector<std::uint64_t> all, zomb, hashed;     // oldest first
+    std::vector<std::uint64_t> all, zomb, hashed;  // oldest first
     for (std::size_t i = 0; i < tree.procs.size(); ++i) {
         const ProcSpec& s = tree.procs[i];
         const std::uint64_t a = proc_addr[i];
@@ -120,20 +119,11 @@ PlantedProcesses plant_freebsd_processes(CrashedMachine& machine, const StructLa
         for (const auto& f : s.flags)
             if (flag_owner(layouts, f) == "proc") p.add_flag(a, "proc", f);
         if (s.controlling_tty) p.add_flag(a, "proc", "P_CONTROLT");
-        if (s.start_sec != 0 && layouts.find("pstats") != nullptr) {
+        if (s.start_sec != 0) {
             if (s.start_sec < boot) bad_tree(fmt::format("pid {}: started before the boot", s.pid));
-            const std::uint64_t stats = p.alloc("pstats");
-            p.set(stats, "pstats", "p_start.tv_sec", static_cast<std::uint64_t>(s.start_sec - boot));
-            p.set(stats, "pstats", "p_start.tv_usec", static_cast<std::uint64_t>(s.start_usec));
-            p.set(a, "proc", "p_stats", stats);
+            p.start_time(a, static_cast<std::uint64_t>(s.start_sec - boot), static_cast<std::uint64_t>(s.start_usec));
         }
-        if (!s.emul.empty() && layouts.find("sysentvec") != nullptr) {
-            if (!sysentvecs.contains(s.emul)) {
-                sysentvecs[s.emul] = p.alloc("sysentvec");
-                p.set(sysentvecs[s.emul], "sysentvec", "sv_name", p.string(s.emul));
-            }
-            p.set(a, "proc", "p_sysent", sysentvecs[s.emul]);
-        }
+        if (!s.emul.empty()) p.set(a, "proc", "p_sysent", p.named("sysentvec", "sv_name", s.emul));
         std::uint64_t unaggregated = 0;
 
         // Threads, on p_threads in spec order (TAILQ_INSERT_TAIL).
@@ -367,7 +357,7 @@ ProcessTree process_tree() {
                     thread(100014, "TDS_INHIBITED", {"TDI_LOCK"})};
     threads.lwps[2].name = "worker";
     threads.start_sec = crash_time - 2LL * 86400;  // two days ago: ps shows the weekday
-    threads.rtime_usec = 7'500'000;              // more than its threads: one has exited
+    threads.rtime_usec = 7'500'000;                // more than its threads: one has exited
     threads.lwps[0].rtime_usec = 1'000'000;
     threads.lwps[1].rtime_usec = 2'000'000;
     threads.lwps[2].rtime_usec = 3'000'000;

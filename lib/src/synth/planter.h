@@ -99,6 +99,28 @@ public:
         return strings_.emplace(std::string(text), a).first->second;
     }
 
+    // One object of struct `strct` per name, its `member` pointing at the
+    // name, as a kernel has one per ABI (NetBSD's emul e_name, FreeBSD's
+    // sysentvec sv_name); 0 where the layouts have no such struct.
+    std::uint64_t named(const std::string& strct, std::string_view member, const std::string& name) {
+        if (l_.find(strct) == nullptr) return 0;
+        if (auto it = named_.find({strct, name}); it != named_.end()) return it->second;
+        const std::uint64_t a = alloc(strct);
+        set(a, strct, member, string(name));
+        return named_.emplace(std::pair(strct, name), a).first->second;
+    }
+
+    // The process's p_stats: a struct pstats whose p_start is `sec`.`usec`
+    // (NetBSD: the wall clock; FreeBSD: an uptime); nothing where the
+    // layouts have no struct pstats.
+    void start_time(std::uint64_t proc, std::uint64_t sec, std::uint64_t usec) {
+        if (l_.find("pstats") == nullptr) return;
+        const std::uint64_t stats = alloc("pstats");
+        set(stats, "pstats", "p_start.tv_sec", sec);
+        set(stats, "pstats", "p_start.tv_usec", usec);
+        set(proc, "proc", "p_stats", stats);
+    }
+
     std::uint64_t symbol_or_define(const std::string& name, char section, std::uint64_t size) {
         try {
             return m_.symbol(name);
@@ -118,6 +140,7 @@ public:
     CrashedMachine& m_;
     const StructLayouts& l_;
     std::map<std::string, std::uint64_t> strings_;
+    std::map<std::pair<std::string, std::string>, std::uint64_t> named_;  // (struct, name) -> object
 };
 
 // What the FreeBSD and DragonFly planters plant first, in this order (the

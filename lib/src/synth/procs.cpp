@@ -172,7 +172,6 @@ PlantedProcesses plant_processes(CrashedMachine& machine, const StructLayouts& l
 
     // Kernel processes share the kernel's address space.
     std::uint64_t kernel_vmspace = 0;
-    std::map<std::string, std::uint64_t> emuls;  // one struct emul per name, as the kernel has one per emulation
     const std::int64_t szomb = static_cast<std::int64_t>(p.value("SZOMB"));
     const std::int64_t lszomb = static_cast<std::int64_t>(p.value("LSZOMB"));
 
@@ -196,19 +195,9 @@ PlantedProcesses plant_processes(CrashedMachine& machine, const StructLayouts& l
         p.set(a, "proc", "p_pgrp", pgrps.at(s.pgid));
         p.set(a, "proc", "p_estcpu", s.estcpu);
         p.set(a, "proc", "p_pctcpu", s.pctcpu);
-        if (s.start_sec != 0 && layouts.find("pstats") != nullptr) {
-            const std::uint64_t stats = p.alloc("pstats");
-            p.set(stats, "pstats", "p_start.tv_sec", static_cast<std::uint64_t>(s.start_sec));
-            p.set(stats, "pstats", "p_start.tv_usec", static_cast<std::uint32_t>(s.start_usec));
-            p.set(a, "proc", "p_stats", stats);
-        }
-        if (!s.emul.empty() && layouts.find("emul") != nullptr) {
-            if (!emuls.contains(s.emul)) {
-                emuls[s.emul] = p.alloc("emul");
-                p.set(emuls[s.emul], "emul", "e_name", p.string(s.emul));
-            }
-            p.set(a, "proc", "p_emul", emuls[s.emul]);
-        }
+        if (s.start_sec != 0)
+            p.start_time(a, static_cast<std::uint64_t>(s.start_sec), static_cast<std::uint32_t>(s.start_usec));
+        if (!s.emul.empty()) p.set(a, "proc", "p_emul", p.named("emul", "e_name", s.emul));
         for (const auto& f : s.flags)
             p.add_flag(a, "proc", f);
         const bool system = std::find(s.flags.begin(), s.flags.end(), "PK_SYSTEM") != s.flags.end();
