@@ -231,6 +231,12 @@ void emit_process(ProcInfo& p, const std::vector<Lwp>& lwps, const Lwp* represen
     }
 }
 
+// A time_t of `size` bytes (4 or 8) at `address`, sign-extended.
+inline std::int64_t read_time_t(const Kernel& kernel, std::uint64_t address, unsigned size) {
+    const std::uint64_t v = kernel.read_uint(address, size);
+    return size == 4 ? static_cast<std::int32_t>(v) : static_cast<std::int64_t>(v);
+}
+
 // The crash time and the memory size of a BSD dump, for ETIME and %MEM:
 // the first of `clock_symbols` the namelist has (the wall clock in
 // seconds, a time_t of `time_size` bytes) and physmem (pages,
@@ -243,8 +249,7 @@ inline SystemFacts bsd_system_facts(const Kernel& kernel, std::initializer_list<
         const Symbol* s = kernel.symbols().lookup(name);
         if (s == nullptr) continue;
         try {
-            const std::uint64_t v = kernel.read_uint(s->value, time_size);
-            facts.now_sec = time_size == 4 ? static_cast<std::int32_t>(v) : static_cast<std::int64_t>(v);
+            facts.now_sec = read_time_t(kernel, s->value, time_size);
         } catch (const Error&) {
             // ETIME prints "-".
         }

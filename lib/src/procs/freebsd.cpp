@@ -689,13 +689,9 @@ void FreebsdWalker::walk(const WalkOptions& options, const ProcEmit& emit, const
         const Symbol* uptime = kernel_.symbols().lookup("_time_uptime");
         if (now != nullptr && uptime != nullptr && p_stats_ != nullptr) {
             try {
-                const unsigned time_t_size = kernel_.pointer_size();
-                const auto read_time = [&](const Symbol* s) {
-                    const std::uint64_t v = kernel_.read_uint(s->value, time_t_size);
-                    return time_t_size == 4 ? static_cast<std::int64_t>(static_cast<std::int32_t>(v))
-                                            : static_cast<std::int64_t>(v);
-                };
-                const std::int64_t boot = read_time(now) - read_time(uptime);
+                // time_t is as wide as a pointer on the ports kvmkit reads.
+                const std::int64_t boot = detail::read_time_t(kernel_, now->value, kernel_.pointer_size()) -
+                                          detail::read_time_t(kernel_, uptime->value, kernel_.pointer_size());
                 // Seconds since the Epoch that a microsecond count holds.
                 constexpr std::int64_t max_seconds = INT64_MAX / 4000000;
                 if (boot < -max_seconds || boot > max_seconds)
