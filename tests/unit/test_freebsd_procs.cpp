@@ -245,6 +245,21 @@ TEST_CASE("freebsd: a damaged cpu_tick_frequency or p_stats leaves TIME or START
     CHECK(l.sorted_pids() == all_pids);
 }
 
+TEST_CASE("freebsd: a time_uptime whose difference from time_second overflows leaves START unknown, with a warning") {
+    const BsdCrash crash("freebsd", "amd64", freebsd14(), [](synth::CrashedMachine& m, const StructLayouts& l) {
+        auto planted = synth::plant_freebsd_processes(m, l, synth::freebsd::process_tree());
+        m.write_uint(m.symbol("time_uptime"), std::uint64_t{1} << 63, 8);
+        return planted;
+    });
+    const test::BsdListing l = walk_bsd(*crash.open());
+    REQUIRE(l.warnings.size() == 1);
+    CHECK(l.warnings[0] ==
+          "time_second and time_uptime: time_second 1732200000 less time_uptime "
+          "-9223372036854775808 does not fit in 64 bits");
+    CHECK_FALSE(l.row(1).start_usec.has_value());
+    CHECK(l.row(21).rtime_usec == 123'456'789);
+}
+
 TEST_CASE("freebsd: one row per thread, every thread in p_threads order") {
     const BsdCrash crash("freebsd", "amd64", freebsd14(), planted_as());
     const auto kernel = crash.open();

@@ -690,8 +690,11 @@ void FreebsdWalker::walk(const WalkOptions& options, const ProcEmit& emit, const
         if (now != nullptr && uptime != nullptr && p_stats_ != nullptr) {
             try {
                 // time_t is as wide as a pointer on the ports kvmkit reads.
-                const std::int64_t boot = detail::read_time_t(kernel_, now->value, kernel_.pointer_size()) -
-                                          detail::read_time_t(kernel_, uptime->value, kernel_.pointer_size());
+                const std::int64_t wall = detail::read_time_t(kernel_, now->value, kernel_.pointer_size());
+                const std::int64_t up = detail::read_time_t(kernel_, uptime->value, kernel_.pointer_size());
+                std::int64_t boot = 0;
+                if (__builtin_sub_overflow(wall, up, &boot))
+                    throw_corrupt(fmt::format("time_second {} less time_uptime {} does not fit in 64 bits", wall, up));
                 // Seconds since the Epoch that a microsecond count holds.
                 constexpr std::int64_t max_seconds = INT64_MAX / 4000000;
                 if (boot < -max_seconds || boot > max_seconds)
