@@ -24,12 +24,16 @@ stat=$state
 ((nice < 0)) && stat+="<"
 ((nice > 0)) && stat+="N"
 [[ $tty_nr -eq 0 ]] || ((pgid != ${f[5]})) || stat+="+"
+# TIME is utime plus stime: a sleeping process's do not move, but exec on a
+# loaded machine can already have cost a clock tick or two.
+cs=$(( (f[11] + f[12]) * 100 / $(getconf CLK_TCK) ))
+time=$(printf '%d:%02d.%02d' $((cs / 6000)) $((cs / 100 % 60)) $((cs % 100)))
 
 run_tool kvmps -p "$pid" -o pid,ppid,pgid,sid,uid,ruid,gid,rgid,nlwp,nice,stat,time,comm,command
 expect_rc 0
 expect_stderr ""
 printf '%s\n' "PID PPID PGID SID UID RUID GID RGID NLWP NI STAT TIME COMMAND COMMAND" >"$T/want"
-printf '%s\n' "$pid $ppid $pgid $sid $euid $ruid $egid $rgid $nlwp $nice $stat 0:00.00 sleep sleep 4321" >>"$T/want"
+printf '%s\n' "$pid $ppid $pgid $sid $euid $ruid $egid $rgid $nlwp $nice $stat $time sleep sleep 4321" >>"$T/want"
 sed -E 's/^ +//; s/ +/ /g' "$T/out" | diff -u "$T/want" - >&2 || fail "row differs from /proc"
 
 # The terminal as /proc has it.
