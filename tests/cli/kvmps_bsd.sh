@@ -107,6 +107,18 @@ PID    LID    TIME
  23 100013 0:02.00
  23 100014 0:03.00
 END
+# VSZ from vm_map.size; RSS the pmap's resident pages plus each thread's
+# 4-page kernel stack not swapped out (ksh's is); a zombie has neither.
+run_tool kvmps -N "$d/kernel" -M "$d/vmcore.0" -o pid,vsz,rss -p 0,21,23,24,30
+expect_rc 0
+expect_stdout <<'END'
+PID    VSZ  RSS
+  0      0   32
+ 30  12800   48
+ 21 102400 8016
+ 23  24000 3648
+ 24      0    0
+END
 
 # DragonFly from here on: filters, -H, layouts.
 d=$T/dragonfly

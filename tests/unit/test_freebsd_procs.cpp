@@ -165,7 +165,7 @@ TEST_CASE("freebsd: every field of a 14 process tree, the zombie in the pid hash
 // cpu_tick_frequency (a thread row: its own td_rux plus td_incruntime);
 // START p_stats->p_start, an uptime, plus time_second - time_uptime; PRI
 // td_priority - PZERO; EMUL sv_name; ETIME and %MEM time_second and physmem.
-TEST_CASE("freebsd: TIME, START, ETIME, PRI and EMUL come from the dump") {
+TEST_CASE("freebsd: TIME, START, ETIME, PRI, EMUL, VSZ and RSS come from the dump") {
     // A FreeBSD machine's own minidump, whose kernel has physmem as a long.
     synth::CrashedMachine machine({.seed = 7, .os = "freebsd"});
     (void)synth::plant_freebsd_processes(machine, freebsd14(), synth::freebsd::process_tree());
@@ -207,6 +207,30 @@ TEST_CASE("freebsd: TIME, START, ETIME, PRI and EMUL come from the dump") {
           " 25  20          - FreeBSD ELF64 0:00.00\n"
           " 26  20          - FreeBSD ELF64 0:00.00\n"
           " 27  20          - FreeBSD ELF64 0:00.00\n");
+    // VSZ is vm_map.size; RSS the pmap's resident pages plus each thread's
+    // 4-page kernel stack unless swapped out, as kern_proc.c counts them:
+    // the kernel's 2 stacks; init 280 + 4; ksh 12, its stack swapped out;
+    // cc 2000 + 4; threads 900 + 3 * 4; %MEM over physmem (a 32 MiB machine).  Kernel processes share vmspace0,
+    // which maps nothing; a zombie or a process being created has neither.
+    CHECK(format_ps_table(rows, parse_ps_fields("pid,vsz,rss,%mem"), table) ==
+          "PID    VSZ  RSS %MEM\n"
+          "  0      0   32  0.1\n"
+          "  1  12800 1136  3.5\n"
+          " 10  13240 1220  3.8\n"
+          " 11   8192  400  1.2\n"
+          " 12   8200  408  1.3\n"
+          " 13      0   16  0.0\n"
+          " 31  12000 1016  3.1\n"
+          " 30  12800   48  0.1\n"
+          " 20  14000 2496  7.7\n"
+          " 21 102400 8016 24.8\n"
+          " 22  10400  816  2.5\n"
+          " 23  24000 3648 11.3\n"
+          " 24      0    0  0.0\n"
+          " 25  13800 2064  6.4\n"
+          " 26 120000 6016 18.6\n"
+          " 27      0    0  0.0\n");
+    CHECK(l.row(21).rss_kib == 8016);
     const std::int64_t boot = synth::MachineSpec{}.crash_time - synth::MachineSpec{}.uptime;
     CHECK(l.row(1).start_usec == (boot + 60) * 1'000'000 + 250'000);
     CHECK(l.row(0).start_usec == boot * 1'000'000);
@@ -258,6 +282,31 @@ TEST_CASE("freebsd: a time_uptime whose difference from time_second overflows le
           "-9223372036854775808 does not fit in 64 bits");
     CHECK_FALSE(l.row(1).start_usec.has_value());
     CHECK(l.row(21).rtime_usec == 123'456'789);
+}
+
+// A resident count or a kernel stack no kernel has: that process's VSZ and
+// RSS are unknown, with a warning, and the walk goes on.
+TEST_CASE("freebsd: a damaged vmspace or kernel stack size leaves VSZ and RSS unknown, with a warning") {
+    const BsdCrash crash("freebsd", "amd64", freebsd14(), [](synth::CrashedMachine& m, const StructLayouts& l) {
+        auto planted = synth::plant_freebsd_processes(m, l, synth::freebsd::process_tree());
+        const std::uint64_t vm = m.read_uint(planted.proc.at(1) + l.get("proc").member("p_vmspace").offset, 8);
+        m.write_uint(vm + l.get("vmspace").member("vm_pmap.pm_stats.resident_count").offset,
+                     static_cast<std::uint64_t>(-5), 8);
+        m.write_uint(planted.lwp.at({21, 100011}) + l.get("thread").member("td_kstack_pages").offset, 1u << 30, 4);
+        return planted;
+    });
+    const test::BsdListing l = walk_bsd(*crash.open());
+    // allproc is newest first.
+    REQUIRE(l.warnings.size() == 2);
+    CHECK(l.warnings[0].starts_with("pid 21 ("));
+    CHECK(l.warnings[0].ends_with(": thread 100011 has 1073741824 kernel stack pages"));
+    CHECK(l.warnings[1].starts_with("pid 1 ("));
+    CHECK(l.warnings[1].ends_with(": the pmap's resident count is -5 pages"));
+    CHECK_FALSE(l.row(1).vsz_kib.has_value());
+    CHECK_FALSE(l.row(1).rss_kib.has_value());
+    CHECK_FALSE(l.row(21).rss_kib.has_value());
+    CHECK(l.row(20).vsz_kib == 14000);
+    CHECK(l.sorted_pids() == all_pids);
 }
 
 TEST_CASE("freebsd: one row per thread, every thread in p_threads order") {
@@ -388,7 +437,7 @@ TEST_CASE("freebsd: the kernel's CTF gives the structures; the release's file or
                 CHECK(derived.ends_with(
                     "; P_CONTROLT, P_SYSTEM, P_TRACED, P_WEXIT, P_PPWAIT, P_INMEM, "
                     "P_STOPPED_SIG, P_STOPPED_TRACE, P_STOPPED_SINGLE, TDF_SINTR, TDI_SLEEPING, "
-                    "TDI_LOCK, CRED_FLAG_CAPMODE, PRS_NEW, PRS_NORMAL, PRS_ZOMBIE, TDS_CAN_RUN, "
+                    "TDI_LOCK, TDI_SWAPPED, CRED_FLAG_CAPMODE, PRS_NEW, PRS_NORMAL, PRS_ZOMBIE, TDS_CAN_RUN, "
                     "TDS_RUNQ, TDS_RUNNING, MAXSLP, NZERO, PRI_REALTIME, PRI_IDLE, PZERO from kvmkit's "
                     "table of freebsd constants"));
             }

@@ -6,7 +6,7 @@
  * kvmkit's own reader (mklayout).
  *
  * These are declarations written for kvmkit from the facts below; no FreeBSD
- * code is included.  struct proc, thread, tty, cdev_priv and prison are declared up
+ * code is included.  struct proc, thread, tty, cdev_priv, prison and pmap are declared up
  * to the last member kvmps reads (the layouts' sizes are those of these
  * prefixes, which is all a walker reads); the others whole.
  * Facts (member order and types), by header, as FreeBSD 14 installs them
@@ -33,6 +33,14 @@
  *   sys/sys/msgbuf.h     struct msgbuf (kvmdmesg; unchanged since 7.0 up to
  *                        msg_seqmod)
  *   sys/sys/linker.h, sys/sys/kobj.h  struct linker_file (kvmmod; up to size)
+ *   sys/vm/vm_map.h      struct vmspace, vm_map, vm_map_entry (VSZ, RSS;
+ *                        zig commit 1bde4cb437, whose members up to
+ *                        vm_pmap are FreeBSD 14's)
+ *   sys/vm/pmap.h        struct pmap_statistics
+ *   sys/amd64/include/pmap.h  struct pmap, up to pm_stats (zig commit
+ *                        ec817f7548, x86_64-freebsd-none/machine/pmap.h)
+ *   sys/amd64/include/param.h  MAXCPU 1024: cpuset_t's bits
+ *   sys/sys/_callout.h   struct callout (td_slpcallout)
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -63,6 +71,14 @@ typedef unsigned int tcflag_t;
 typedef unsigned char cc_t;
 typedef char *caddr_t;
 typedef unsigned int speed_t;
+typedef int64_t off_t;
+typedef uintptr_t vm_offset_t;
+typedef uintptr_t vm_size_t;
+typedef int64_t vm_ooffset_t;
+typedef u_char vm_prot_t;
+typedef char vm_inherit_t;
+typedef u_int vm_eflags_t;
+typedef int64_t segsz_t;
 
 /* Queue heads and entries (sys/queue.h): what each macro expands to. */
 #define LIST_HEAD(name, type) struct name { struct type *lh_first; }
@@ -342,6 +358,15 @@ struct thread {
         TDS_RUNQ,
         TDS_RUNNING
     } td_state;
+    union {
+        register_t tdu_retval[2];
+        off_t tdu_off;
+    } td_uretoff;
+    u_int td_cowgen;
+    struct callout td_slpcallout;
+    struct trapframe *td_frame;
+    vm_offset_t td_kstack;
+    int td_kstack_pages;
     /* (later members are not read) */
 };
 
@@ -665,6 +690,95 @@ struct sysentvec {
     /* (later members are not read) */
 };
 
+/* A process's address space (sys/vm/vm_map.h): vm_map.size is VSZ, and the
+ * machine-dependent pmap's resident count RSS (sys/amd64/include/pmap.h,
+ * declared up to pm_stats; cpuset_t has MAXCPU bits, 1024 on amd64 by
+ * sys/amd64/include/param.h, sys/sys/_cpuset.h and _bitset.h). */
+union vm_map_object {
+    struct vm_object *vm_object;
+    struct vm_map *sub_map;
+};
+
+struct vm_map_entry {
+    struct vm_map_entry *left;
+    struct vm_map_entry *right;
+    vm_offset_t start;
+    vm_offset_t end;
+    vm_offset_t next_read;
+    vm_size_t max_free;
+    union vm_map_object object;
+    vm_ooffset_t offset;
+    vm_eflags_t eflags;
+    vm_prot_t protection;
+    vm_prot_t max_protection;
+    vm_inherit_t inheritance;
+    uint8_t read_ahead;
+    int wired_count;
+    struct ucred *cred;
+    struct thread *wiring_thread;
+};
+
+struct vm_map {
+    struct vm_map_entry header;
+    union {
+        struct sx lock;
+        struct mtx system_mtx;
+    };
+    int nentries;
+    vm_size_t size;
+    u_int timestamp;
+    u_int flags;
+    struct vm_map_entry *root;
+    struct pmap *pmap;
+    vm_offset_t anon_loc;
+    int busy;
+};
+
+struct _cpuset {
+    long __bits[1024 / (8 * sizeof(long))];
+};
+typedef struct _cpuset cpuset_t;
+
+struct pmap_statistics {
+    long resident_count;
+    long wired_count;
+};
+
+enum pmap_type {
+    PT_X86,
+    PT_EPT,
+    PT_RVI
+};
+
+struct pmap {
+    struct mtx pm_mtx;
+    uint64_t *pm_pmltop;
+    uint64_t *pm_pmltopu;
+    uint64_t pm_cr3;
+    uint64_t pm_ucr3;
+    TAILQ_HEAD(, pv_chunk) pm_pvchunk;
+    cpuset_t pm_active;
+    enum pmap_type pm_type;
+    struct pmap_statistics pm_stats;
+    /* (later members are not read) */
+};
+
+struct vmspace {
+    struct vm_map vm_map;
+    struct shmmap_state *vm_shm;
+    segsz_t vm_swrss;
+    segsz_t vm_tsize;
+    segsz_t vm_dsize;
+    segsz_t vm_ssize;
+    caddr_t vm_taddr;
+    caddr_t vm_daddr;
+    caddr_t vm_maxsaddr;
+    vm_offset_t vm_stacktop;
+    vm_offset_t vm_shp_base;
+    u_int vm_refcnt;
+    struct pmap vm_pmap;
+};
+
 /* The kernel message buffer's header (kvmdmesg): msg_ptr is msg_size bytes
  * long; declared up to msg_seqmod, the last member read (a mutex follows). */
 struct msgbuf {
@@ -709,3 +823,4 @@ struct pstats kvmkit_pstats;
 struct sysentvec kvmkit_sysentvec;
 struct msgbuf kvmkit_msgbuf;
 struct linker_file kvmkit_linker_file;
+struct vmspace kvmkit_vmspace;

@@ -322,6 +322,9 @@ void write_minidump_image(Sink& out, const MinidumpImage& image);
 // FreeBSD: cpu_tick_frequency, the rate of the ticks the kernel counts run
 // time in (p_rux.rux_runtime, td_runtime): a 2.4 GHz TSC.
 inline constexpr std::uint64_t freebsd_cpu_tick_frequency = 2'400'000'000;
+// FreeBSD: each thread's kernel stack, KSTACK_PAGES on amd64 (4 pages), which
+// RSS counts unless the stack is swapped out.
+inline constexpr std::uint64_t freebsd_kstack_pages = 4;
 
 struct MachineSpec {
     std::string arch = "amd64";           // a row of all_arches(): "amd64", "i386", "arm64"

@@ -18,7 +18,10 @@
 // rufetch() adds it (a thread row: its own td_rux.rux_runtime plus its
 // td_incruntime), at cpu_tick_frequency; START is p_stats->p_start, an
 // uptime, plus the boot time (time_second - time_uptime); PRI is
-// td_priority less PZERO; EMUL the ABI's sv_name.
+// td_priority less PZERO; EMUL the ABI's sv_name.  VSZ is the map's
+// size (vm_map.size), RSS the pages the pmap holds resident plus the
+// kernel stack of each thread not swapped out (td_kstack_pages), as
+// kern_proc.c counts them; a layout without struct vmspace leaves both "-".
 //
 // Without type information (no CTF, no DWARF, no layout file) the
 // offsets the kernel exports for debuggers (proc_off_*, thread_off_*)
@@ -50,6 +53,8 @@ constexpr std::size_t max_wmesg = 64;
 constexpr std::size_t max_name = 256;  // MAXCOMLEN + 1 is 20; td_name likewise
 constexpr std::size_t comm_size = 20;  // what proc_off_p_comm and thread_off_td_name point at
 constexpr std::size_t max_emul = 32;   // KI_EMULNAMELEN is 16
+constexpr std::int64_t max_resident_pages = std::int64_t{1} << 40;  // 4 PiB of 4 KiB pages
+constexpr std::int64_t max_kstack_pages = 1024;                     // KSTACK_MAX_PAGES is 32
 
 LayoutRequest build_request() {
     LayoutRequest r;
@@ -73,6 +78,7 @@ LayoutRequest build_request() {
              member("p_stats", "accounting (struct pstats *): START", false),
              member("p_rux.rux_runtime", "cpu ticks run by the threads, as last aggregated: TIME", false),
              member("p_sysent", "the ABI (struct sysentvec *): EMUL", false),
+             member("p_vmspace", "the address space (struct vmspace *): VSZ, RSS", false),
          }},
         {"thread",
          {
@@ -90,6 +96,7 @@ LayoutRequest build_request() {
              member("td_priority", "active priority: PRI, less PZERO", false),
              member("td_rux.rux_runtime", "cpu ticks the thread ran, as last aggregated: TIME of a thread row", false),
              member("td_incruntime", "cpu ticks run since the last aggregation: TIME", false),
+             member("td_kstack_pages", "pages of the thread's kernel stack, counted in RSS unless swapped out", false),
          }},
         {"ucred",
          {
@@ -118,6 +125,12 @@ LayoutRequest build_request() {
              member("sv_name", "the ABI's name (char *): EMUL"),
          },
          false},
+        {"vmspace",
+         {
+             member("vm_map.size", "bytes the map spans: VSZ"),
+             member("vm_pmap.pm_stats.resident_count", "pages mapped by the machine-dependent pmap: RSS"),
+         },
+         false},
         {"pgrp",
          {
              member("pg_id", "process group id"),
@@ -142,9 +155,9 @@ LayoutRequest build_request() {
              member("cdp_inode", "its devfs inode: the terminal's dev_t"),
          }},
     };
-    r.flags = {"P_CONTROLT",   "P_SYSTEM",      "P_TRACED",         "P_WEXIT",          "P_PPWAIT",
-               "P_INMEM",      "P_STOPPED_SIG", "P_STOPPED_TRACE",  "P_STOPPED_SINGLE", "TDF_SINTR",
-               "TDI_SLEEPING", "TDI_LOCK",      "CRED_FLAG_CAPMODE"};
+    r.flags = {"P_CONTROLT",   "P_SYSTEM",      "P_TRACED",        "P_WEXIT",          "P_PPWAIT",
+               "P_INMEM",      "P_STOPPED_SIG", "P_STOPPED_TRACE", "P_STOPPED_SINGLE", "TDF_SINTR",
+               "TDI_SLEEPING", "TDI_LOCK",      "TDI_SWAPPED",     "CRED_FLAG_CAPMODE"};
     r.values = {"PRS_NEW", "PRS_NORMAL", "PRS_ZOMBIE",   "TDS_CAN_RUN", "TDS_RUNQ", "TDS_RUNNING",
                 "MAXSLP",  "NZERO",      "PRI_REALTIME", "PRI_IDLE",    "PZERO"};
     return r;
@@ -172,6 +185,7 @@ const std::vector<NamedValue>& known_flags() {
         known("TDF_SINTR", 0x8, "thread.td_flags", "interruptible sleep: S or I, else D"),
         known("TDI_SLEEPING", 0x2, "thread.td_inhibitors", "asleep: S, I or D"),
         known("TDI_LOCK", 0x8, "thread.td_inhibitors", "blocked on a lock: L"),
+        known("TDI_SWAPPED", 0x4, "thread.td_inhibitors", "kernel stack swapped out: not in RSS"),
         known("CRED_FLAG_CAPMODE", 0x1, "ucred.cr_flags", "capability mode: STAT C"),
     };
     return flags;
@@ -221,6 +235,7 @@ struct ThreadInfo {
     std::string name;
     std::int64_t priority = 0;
     std::uint64_t rux_runtime = 0, incruntime = 0;  // cpu ticks
+    std::int64_t kstack_pages = 0;
 };
 
 // Tick counts from a dump, summed without wrapping.
@@ -271,8 +286,10 @@ private:
                        *p_oppid_ = nullptr, *p_nice_ = nullptr, *p_lock_ = nullptr, *p_pgrp_ = nullptr,
                        *p_numthreads_ = nullptr, *p_stats_ = nullptr, *p_runtime_ = nullptr, *p_sysent_ = nullptr;
     const MemberLayout *td_next_, *td_tid_, *td_name_;
-    const MemberLayout *td_priority_ = nullptr, *td_runtime_ = nullptr, *td_incruntime_ = nullptr;
-    const StructLayout *pstats_ = nullptr, *sysentvec_ = nullptr;  // nullptr when the layouts lack them
+    const MemberLayout *td_priority_ = nullptr, *td_runtime_ = nullptr, *td_incruntime_ = nullptr,
+                       *td_kstack_pages_ = nullptr, *p_vmspace_ = nullptr;
+    const StructLayout *pstats_ = nullptr, *sysentvec_ = nullptr, *vmspace_ = nullptr;  // nullptr when lacking
+    const MemberLayout *vm_size_ = nullptr, *vm_resident_ = nullptr;
     const MemberLayout *ps_start_sec_ = nullptr, *ps_start_usec_ = nullptr, *sv_name_ = nullptr;
     const MemberLayout *td_proc_ = nullptr, *td_flags_ = nullptr, *td_inhibitors_ = nullptr, *td_wchan_ = nullptr,
                        *td_wmesg_ = nullptr, *td_slptick_ = nullptr, *td_pri_class_ = nullptr, *td_state_ = nullptr;
@@ -282,7 +299,7 @@ private:
     const MemberLayout *t_dev_ = nullptr, *cdp_name_ = nullptr, *cdp_inode_ = nullptr;
 
     std::uint64_t p_controlt_ = 0, p_system_ = 0, p_traced_ = 0, p_wexit_ = 0, p_ppwait_ = 0, p_inmem_ = 0,
-                  p_stopped_ = 0, tdf_sintr_ = 0, tdi_sleeping_ = 0, tdi_lock_ = 0, capmode_ = 0;
+                  p_stopped_ = 0, tdf_sintr_ = 0, tdi_sleeping_ = 0, tdi_lock_ = 0, tdi_swapped_ = 0, capmode_ = 0;
     std::int64_t prs_new_ = 0, prs_normal_ = 0, prs_zombie_ = 0, tds_can_run_ = 0, tds_runq_ = 0, tds_running_ = 0;
     std::int64_t maxslp_ = 0, nzero_ = 0, pri_realtime_ = 0, pri_idle_ = 0, pzero_ = 0;
 };
@@ -329,6 +346,14 @@ FreebsdWalker::FreebsdWalker(const Kernel& kernel, StructLayouts layouts, bool f
     sysentvec_ = layouts_.find("sysentvec");
     if (sysentvec_ != nullptr) sv_name_ = mem(*sysentvec_, "sv_name");
     if (sv_name_ == nullptr) p_sysent_ = nullptr;
+    td_kstack_pages_ = mem(thread_, "td_kstack_pages");
+    p_vmspace_ = mem(proc_, "p_vmspace");
+    vmspace_ = layouts_.find("vmspace");
+    if (vmspace_ != nullptr) {
+        vm_size_ = mem(*vmspace_, "vm_map.size");
+        vm_resident_ = mem(*vmspace_, "vm_pmap.pm_stats.resident_count");
+    }
+    if (vm_size_ == nullptr || vm_resident_ == nullptr || td_kstack_pages_ == nullptr) p_vmspace_ = nullptr;
     td_proc_ = mem(thread_, "td_proc");
     td_flags_ = mem(thread_, "td_flags");
     td_inhibitors_ = mem(thread_, "td_inhibitors");
@@ -362,6 +387,7 @@ FreebsdWalker::FreebsdWalker(const Kernel& kernel, StructLayouts layouts, bool f
     tdf_sintr_ = flag("TDF_SINTR");
     tdi_sleeping_ = flag("TDI_SLEEPING");
     tdi_lock_ = flag("TDI_LOCK");
+    if (p_vmspace_ != nullptr) tdi_swapped_ = flag("TDI_SWAPPED");
     capmode_ = flag("CRED_FLAG_CAPMODE");
     prs_new_ = value("PRS_NEW");
     prs_normal_ = value("PRS_NORMAL");
@@ -473,6 +499,7 @@ struct FreebsdWalker::Walk {
                               t.priority = static_cast<std::int64_t>(o.u(w.td_priority_));  // a u_char
                               t.rux_runtime = o.u(w.td_runtime_);
                               t.incruntime = o.u(w.td_incruntime_);
+                              t.kstack_pages = o.s(w.td_kstack_pages_);
                               const std::uint64_t next = o.u(w.td_next_);
                               if (const std::uint64_t wmesg = o.u(w.td_wmesg_); wmesg != 0) {
                                   try {
@@ -513,6 +540,36 @@ struct FreebsdWalker::Walk {
             } catch (Error& e) {
                 ctx.problem(p, "system call vector", sv, e);
             }
+        }
+    }
+
+    // kern_proc.c's ki_size and ki_rssize: the bytes the map spans, and the
+    // pages the pmap has resident plus the kernel stack of each thread not
+    // swapped out.  A process being created or a zombie has neither (0).
+    void address_space(ProcInfo& p, const Object& proc, const std::vector<ThreadInfo>& list) {
+        if (w.p_vmspace_ == nullptr) return;  // the layouts lack it: "-"
+        p.vsz_kib = 0;
+        p.rss_kib = 0;
+        const std::uint64_t vm = proc.u(w.p_vmspace_);
+        if (p.zombie || p.state == w.prs_new_ || vm == 0) return;
+        try {
+            const Object o = ctx.read(*w.vmspace_, vm);
+            const std::int64_t resident = o.s(w.vm_resident_);
+            if (resident < 0 || resident > max_resident_pages)
+                throw_corrupt(fmt::format("the pmap's resident count is {} pages", resident));
+            std::uint64_t pages = static_cast<std::uint64_t>(resident);
+            for (const ThreadInfo& t : list) {
+                if ((t.inhibitors & w.tdi_swapped_) != 0) continue;
+                if (t.kstack_pages < 0 || t.kstack_pages > max_kstack_pages)
+                    throw_corrupt(fmt::format("thread {} has {} kernel stack pages", t.tid, t.kstack_pages));
+                pages += static_cast<std::uint64_t>(t.kstack_pages);
+            }
+            p.vsz_kib = o.u(w.vm_size_) / 1024;
+            p.rss_kib = pages * (w.kernel_.arch().page_size / 1024);
+        } catch (Error& e) {
+            p.vsz_kib.reset();
+            p.rss_kib.reset();
+            ctx.problem(p, "address space", vm, e);
         }
     }
 
@@ -610,6 +667,7 @@ struct FreebsdWalker::Walk {
         accounting(p, proc);
 
         const std::vector<ThreadInfo> list = threads(p, proc);
+        address_space(p, proc, list);
         // rufetch(): what each thread ran since the last aggregation joins p_rux.
         std::uint64_t proc_ticks = proc.u(w.p_runtime_);
         for (const ThreadInfo& t : list)

@@ -100,6 +100,11 @@ PlantedProcesses plant_freebsd_processes(CrashedMachine& machine, const StructLa
     // (td_incruntime), so that the process's p_rux.rux_runtime lacks it.
     const auto cpu_ticks = [](std::uint64_t usec) { return usec * (freebsd_cpu_tick_frequency / 1000000); };
     const std::int64_t boot = machine.spec().crash_time - machine.spec().uptime;
+    // Address spaces, where the layouts have them: kernel processes and
+    // zombies share proc0's vmspace0, which maps nothing of its own.
+    const bool vm_layouts = layouts.find("vmspace") != nullptr && layouts.get("proc").find("p_vmspace") != nullptr;
+    const std::uint64_t page = machine.arch().page_size;
+    std::uint64_t vmspace0 = 0;
     std::vector<std::uint64_t> all, zomb, hashed;  // oldest first
     for (std::size_t i = 0; i < tree.procs.size(); ++i) {
         const ProcSpec& s = tree.procs[i];
@@ -151,6 +156,7 @@ PlantedProcesses plant_freebsd_processes(CrashedMachine& machine, const StructLa
             const std::uint64_t ran = cpu_ticks(ls.rtime_usec), recent = ran / 4;
             p.set(td, "thread", "td_rux.rux_runtime", ran - recent);
             p.set(td, "thread", "td_incruntime", recent);
+            if (vm_layouts) p.set(td, "thread", "td_kstack_pages", freebsd_kstack_pages);
             unaggregated += recent;
             if (prev == 0) {
                 p.set(a, "proc", "p_threads.tqh_first", td);
@@ -161,10 +167,25 @@ PlantedProcesses plant_freebsd_processes(CrashedMachine& machine, const StructLa
             out.lwp[{s.pid, ls.lid}] = td;
         }
         p.set(a, "proc", "p_numthreads", static_cast<std::uint32_t>(s.lwps.size()));
+        const bool zombie = state == zombie_state;
+        if (vm_layouts) {
+            const bool system = std::find(s.flags.begin(), s.flags.end(), "P_SYSTEM") != s.flags.end();
+            std::uint64_t vm = 0;
+            if (system || zombie) {
+                if (s.vm_pages != 0 || s.rss_pages != 0)
+                    bad_tree(fmt::format("pid {}: a kernel process or zombie maps nothing of its own", s.pid));
+                if (vmspace0 == 0) vmspace0 = p.symbol_or_define("vmspace0", 'd', layouts.get("vmspace").size);
+                vm = vmspace0;
+            } else {
+                vm = p.alloc("vmspace");
+                p.set(vm, "vmspace", "vm_map.size", s.vm_pages * page);
+                p.set(vm, "vmspace", "vm_pmap.pm_stats.resident_count", static_cast<std::uint64_t>(s.rss_pages));
+            }
+            p.set(a, "proc", "p_vmspace", vm);
+        }
         if (cpu_ticks(s.rtime_usec) < unaggregated)
             bad_tree(fmt::format("pid {}: ran less than a quarter of its threads' time", s.pid));
         p.set(a, "proc", "p_rux.rux_runtime", cpu_ticks(s.rtime_usec) - unaggregated);
-        const bool zombie = state == zombie_state;
         if (!zombie) {
             all.push_back(a);
         } else if (plant.zombproc) {
@@ -304,16 +325,22 @@ ProcessTree process_tree() {
     init.rtime_usec = 310'000;
     init.lwps[0].rtime_usec = 310'000;
     init.lwps[0].priority = 120;
+    init.vm_pages = 3200;  // VSZ 12800; RSS (280 + a 4-page kernel stack) * 4 KiB
+    init.rss_pages = 280;
     v.push_back(init);
 
     auto syslogd = proc(10, 1, 10, 10, 0, "syslogd");
     syslogd.nice = -5;
     syslogd.lwps = {sleeper(100003, 3, "select")};
+    syslogd.vm_pages = 3310;
+    syslogd.rss_pages = 301;
     v.push_back(syslogd);
 
     auto idled = proc(11, 1, 11, 11, 0, "idled");
     idled.lwps = {sleeper(100004, 1, "nanslp")};
     idled.lwps[0].pri_class = "PRI_IDLE";
+    idled.vm_pages = 2048;
+    idled.rss_pages = 96;
     v.push_back(idled);
 
     // Real-time and niced: ps shows < alone.
@@ -321,6 +348,8 @@ ProcessTree process_tree() {
     rtd.nice = 5;
     rtd.lwps = {sleeper(100005, 1, "nanslp")};
     rtd.lwps[0].pri_class = "PRI_REALTIME";
+    rtd.vm_pages = 2050;
+    rtd.rss_pages = 98;
     v.push_back(rtd);
 
     // Waiting for an interrupt: neither asleep nor on a lock.
@@ -339,6 +368,8 @@ ProcessTree process_tree() {
     sh.start_sec = crash_time - 3LL * 3600 - 61;  // 3 hours ago: ps shows the time of day
     sh.rtime_usec = 40'000;
     sh.lwps[0].rtime_usec = 40'000;
+    sh.vm_pages = 3500;
+    sh.rss_pages = 620;
     v.push_back(sh);
 
     auto cc = proc(21, 20, 21, 20, 1000, "cc");
@@ -349,6 +380,8 @@ ProcessTree process_tree() {
     cc.rtime_usec = 123'456'789;  // 2:03.46
     cc.lwps[0].rtime_usec = 123'456'789;
     cc.lwps[0].priority = 133;
+    cc.vm_pages = 25'600;  // VSZ 102400 (100 MiB); RSS (2000 + 4) * 4 KiB
+    cc.rss_pages = 2'000;
     v.push_back(cc);
 
     auto threads = proc(23, 20, 21, 20, 1000, "threads");
@@ -361,6 +394,8 @@ ProcessTree process_tree() {
     threads.lwps[0].rtime_usec = 1'000'000;
     threads.lwps[1].rtime_usec = 2'000'000;
     threads.lwps[2].rtime_usec = 3'000'000;
+    threads.vm_pages = 6000;  // RSS (900 + three 4-page kernel stacks) * 4 KiB
+    threads.rss_pages = 900;
     v.push_back(threads);
 
     auto zombie = proc(24, 20, 21, 20, 1000, "zombie");
@@ -375,11 +410,15 @@ ProcessTree process_tree() {
     su.groups = {0, 5};
     su.controlling_tty = true;
     su.lwps = {sleeper(100016, 30, "ttyin")};
+    su.vm_pages = 3450;
+    su.rss_pages = 512;
     v.push_back(su);
 
     auto gdb = proc(26, 20, 26, 20, 1000, "gdb");
     gdb.controlling_tty = true;
     gdb.lwps = {sleeper(100017, 1, "wait")};
+    gdb.vm_pages = 30'000;
+    gdb.rss_pages = 1'500;
     v.push_back(gdb);
 
     // Traced by gdb: p_pptr is the debugger, p_oppid the real parent.
@@ -388,6 +427,8 @@ ProcessTree process_tree() {
     prog.controlling_tty = true;
     prog.flags = {"P_INMEM", "P_TRACED", "P_STOPPED_TRACE"};
     prog.lwps = {thread(100018, "TDS_INHIBITED")};
+    prog.vm_pages = 2600;
+    prog.rss_pages = 200;
     v.push_back(prog);
 
     // Being forked by cc, not yet running.
@@ -403,10 +444,15 @@ ProcessTree process_tree() {
     ksh.lock = 2;
     ksh.jail = 3;
     ksh.lwps = {sleeper(100020, 0, "ttyin")};
+    ksh.lwps[0].flags.push_back("TDI_SWAPPED");  // swapped out: RSS is the pmap's pages alone
+    ksh.vm_pages = 3200;
+    ksh.rss_pages = 12;
     v.push_back(ksh);
 
     auto daemon = proc(31, 1, 31, 31, 0, "daemon");
     daemon.lwps = {sleeper(100021, 21, "select")};
+    daemon.vm_pages = 3000;
+    daemon.rss_pages = 250;
     v.push_back(daemon);
     return t;
 }
