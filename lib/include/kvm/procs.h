@@ -125,7 +125,8 @@ struct ProcInfo {
     // Accounting.
     std::uint64_t rtime_usec = 0;  // TIME: run time
     // VSZ and RSS: the mapped and the resident size; unset where the walker
-    // does not read the process's address space (FreeBSD), and ps prints "-".
+    // does not read the process's address space (DragonFly; FreeBSD with
+    // layouts that lack struct vmspace, or a damaged one), and ps prints "-".
     std::optional<std::uint64_t> vsz_kib;
     std::optional<std::uint64_t> rss_kib;
 
